@@ -1,0 +1,45 @@
+"""The order of the plugin chain: this project's ``plugin.cfg``.
+
+Every plugin feels the effects of every plugin *below* it in this list: a
+request enters at the top, and an answer made by a plugin travels back up
+through the plugins above it. So ``cache`` above ``etcd`` caches etcd's
+answers, and ``log`` above everything logs them all. The order in a Corefile
+does not matter; this list does, exactly as in CoreDNS (same relative order).
+
+Directives that only configure a server block (``bind``, ``reload``,
+``timeouts``, ...) are listed too, where CoreDNS lists them: they add no link
+to the chain, but the list is also the set of known built-in directives.
+"""
+
+ORDER: tuple[str, ...] = (
+    "timeouts",
+    "tcp",
+    "reload",
+    "bind",
+    "ready",
+    "health",
+    "api",
+    "prometheus",
+    "errors",
+    "log",
+    "any",
+    "chaos",
+    "loadbalance",
+    "acl",
+    "cache",
+    "dnssec",
+    "stub",
+    "etcd",
+    "forward",
+    "whoami",
+)
+
+#: Built-in plugins: directive -> "module:attribute" of its IPluginSetup, imported only when used.
+BUILTIN: dict[str, str] = {
+    "timeouts": "skydns.plugin.timeouts:setup",
+    "tcp": "skydns.plugin.tcp:setup",
+    "reload": "skydns.plugin.reload:setup",
+    "bind": "skydns.plugin.bind:setup",
+    "errors": "skydns.plugin.errors:setup",
+    "whoami": "skydns.plugin.whoami:setup",
+}

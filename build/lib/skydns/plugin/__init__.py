@@ -1,0 +1,1 @@
+"""Built-in plugins, one subpackage each: ``setup`` (the IPluginSetup) and the handler."""

@@ -1,0 +1,3 @@
+from skydns.plugin.timeouts.setup import setup
+
+__all__ = ["setup"]

@@ -1,0 +1,48 @@
+"""Corefile: ``timeouts { read DURATION; write DURATION; idle DURATION }`` (CoreDNS's syntax).
+
+``idle`` is how long a TCP connection may sit without a query (default 10s).
+``read`` and ``write`` are accepted for CoreDNS compatibility and validated;
+Twisted writes without blocking and an idle connection is closed by ``idle``,
+so only ``idle`` changes behaviour here.
+"""
+from zope.interface import implementer
+
+from skydns.interfaces import IPluginSetup
+
+PROPERTIES = ("read", "write", "idle")
+
+
+@implementer(IPluginSetup)
+class TimeoutsSetup:
+    name = "timeouts"
+    position = None
+
+    def parse(self, d, block):
+        d.next()
+        if d.next_arg():
+            raise d.arg_error()
+        values = {}
+        for _ in d.block():
+            prop = d.val
+            if prop not in PROPERTIES:
+                raise d.unknown_property(PROPERTIES)
+            args = d.remaining_args()
+            if len(args) != 1:
+                raise d.arg_error()
+            seconds = d.duration_value(args[0])
+            if not 1 <= seconds <= 86400:
+                raise d.error(f"timeout {prop} must be between 1s and 24h, got {args[0]}")
+            values[prop] = seconds
+        if not values:
+            raise d.error("timeouts needs a block with at least one of read, write, idle")
+        if d.next():
+            raise d.once_error()
+        if "idle" in values:
+            block.idle_timeout = values["idle"]
+        return values
+
+    def build(self, config, block, next):
+        return None
+
+
+setup = TimeoutsSetup()

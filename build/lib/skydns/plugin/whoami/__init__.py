@@ -1,0 +1,3 @@
+from skydns.plugin.whoami.setup import setup
+
+__all__ = ["setup"]

@@ -1,0 +1,179 @@
+"""A query as plugins see it: read once from the wire, the dnspython message only on demand."""
+from __future__ import annotations
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+
+from skydns import wire
+
+_HEADER = wire.HEADER.unpack_from
+_TYPE_CLASS = wire.TYPE_CLASS.unpack_from
+_OPT_TAIL = wire.OPT_TAIL.unpack_from
+
+# Bytes allowed in a label that can be turned into presentation text without escaping.
+_PLAIN = bytes(range(0x21, 0x7F)).translate(None, b'.\\"();@$')
+
+
+class MalformedQuery(Exception):
+    """The packet is not a query we can read; the server answers FORMERR (or drops it)."""
+
+
+class Request:
+    """One DNS query and where it came from.
+
+    Built by the server for every packet: the header, the question and the
+    OPT record are read straight from the wire (a few microseconds), so that
+    plugins which only need the name and type never pay for a dnspython
+    parse. ``message`` parses the whole packet with dnspython the first time
+    it is used.
+
+    :ivar wire: the packet as received (for TCP, without the length prefix).
+    :ivar client: ``(host, port)`` of the client; IPv4-mapped IPv6 hosts are
+        given as plain IPv4.
+    :ivar proto: ``"udp"`` or ``"tcp"``.
+    :ivar qname: the question's name in lower case presentation form with a
+        trailing dot (``"www.example.org."``).
+    :ivar question_wire: the question section as sent (name, type, class),
+        kept so replies echo the client's spelling of the name (0x20).
+    :ivar edns: the EDNS version of the query, or -1 without an OPT record.
+    :ivar bufsize: the UDP payload size the client accepts (at least 512).
+    :ivar do: the DNSSEC OK bit.
+    :ivar edns_options: the raw options of the OPT record (``b""`` if none).
+    :ivar block: the server block that serves the query, set by the server.
+    :ivar zone: the zone of that block that matched ``qname``.
+    """
+
+    __slots__ = (
+        "wire", "client", "proto", "id", "flags", "qname", "qtype", "qclass",
+        "question_wire", "edns", "bufsize", "do", "edns_options", "block",
+        "zone", "_message", "local",
+    )
+
+    def __init__(self, data: bytes, client: tuple, proto: str, local=None):
+        """Read the header, question and OPT of ``data``; raise MalformedQuery if it cannot be read."""
+        self.wire = data
+        host = client[0]
+        if host.startswith("::ffff:") and "." in host:
+            client = (host[7:], client[1])
+        self.client = client
+        self.proto = proto
+        self.local = local
+        self.block = None
+        self.zone = None
+        self._message = None
+        try:
+            self.id, self.flags, qd, an, ns, ar = _HEADER(data)
+        except Exception:
+            raise MalformedQuery("short header")
+        self.edns = -1
+        self.do = False
+        self.bufsize = wire.MIN_PAYLOAD
+        self.edns_options = b""
+        self.question_wire = b""
+        if self.flags & wire.QR:
+            raise MalformedQuery("not a query")
+        if qd != 1:
+            raise MalformedQuery(f"{qd} questions")
+        # The question name: uncompressed labels from offset 12.
+        pos = 12
+        labels = []
+        plain = True
+        try:
+            length = data[pos]
+            while length:
+                if length > 63:
+                    raise MalformedQuery("compressed or invalid label in the question")
+                end = pos + 1 + length
+                label = data[pos + 1:end]
+                if len(label) != length:
+                    raise MalformedQuery("truncated question")
+                if plain and label.translate(None, _PLAIN):
+                    plain = False
+                labels.append(label)
+                pos = end
+                length = data[pos]
+            pos += 1
+            self.qtype, self.qclass = _TYPE_CLASS(data, pos)
+        except (IndexError, ValueError, Exception) as e:
+            if isinstance(e, MalformedQuery):
+                raise
+            raise MalformedQuery("truncated question")
+        if pos - 12 > 255:
+            raise MalformedQuery("name too long")
+        pos += 4
+        self.question_wire = data[12:pos]
+        if plain:
+            self.qname = (b".".join(labels).lower() + b".").decode("ascii") if labels else "."
+        else:
+            self.qname = dns.name.Name(labels + [b""]).to_text().lower()
+        if an or ns or ar > 1:
+            self._read_slowly()
+        elif ar == 1:
+            # Only an OPT record is read here; anything else (TSIG, SIG(0)) goes to dnspython.
+            if data[pos:pos + 1] != b"\x00":
+                self._read_slowly()
+                return
+            try:
+                rtype, payload, ttl, rdlen = _OPT_TAIL(data, pos + 1)
+            except Exception:
+                raise MalformedQuery("truncated OPT record")
+            if rtype != wire.TYPE_OPT:
+                self._read_slowly()
+                return
+            options = data[pos + 11:pos + 11 + rdlen]
+            if len(options) != rdlen:
+                raise MalformedQuery("truncated OPT record")
+            self.edns = (ttl >> 16) & 0xFF
+            self.do = bool(ttl & wire.DO)
+            self.bufsize = payload if payload > wire.MIN_PAYLOAD else wire.MIN_PAYLOAD
+            self.edns_options = options
+
+    def _read_slowly(self):
+        """Unusual queries (records outside the question, TSIG): let dnspython read them."""
+        try:
+            # keyring=False: a TSIG record is read but not verified; a plugin that holds keys may.
+            msg = dns.message.from_wire(self.wire, keyring=False)
+        except dns.exception.DNSException as e:
+            raise MalformedQuery(str(e) or type(e).__name__)
+        self._message = msg
+        if msg.edns >= 0:
+            self.edns = msg.edns
+            self.do = bool(msg.ednsflags & dns.flags.DO)
+            self.bufsize = max(msg.payload, wire.MIN_PAYLOAD)
+
+    @property
+    def message(self) -> dns.message.Message:
+        """The whole query as a dnspython message, parsed on first use."""
+        msg = self._message
+        if msg is None:
+            try:
+                msg = self._message = dns.message.from_wire(self.wire, keyring=False)
+            except dns.exception.DNSException as e:
+                raise MalformedQuery(str(e) or type(e).__name__)
+        return msg
+
+    @property
+    def max_size(self) -> int:
+        """The largest reply this client can take on this transport."""
+        return self.bufsize if self.proto == "udp" else 65535
+
+    def reply(self, authoritative: bool = False, rcode: int = 0) -> dns.message.Message:
+        """An empty dnspython reply to this query: ID, question, RD/CD and OPT (with DO) set.
+
+        The question is the query's own (a shared object): add records to the
+        reply's sections, never change the question in place.
+        """
+        msg = dns.message.make_response(self.message, our_payload=wire.OUR_PAYLOAD)
+        msg.flags |= self.flags & wire.CD
+        if authoritative:
+            msg.flags |= dns.flags.AA
+        if self.edns >= 0 and self.do:
+            msg.ednsflags |= dns.flags.DO
+        if rcode:
+            msg.set_rcode(rcode)
+        return msg
+
+    def __repr__(self) -> str:
+        return f"<Request {self.id} {self.qname} {self.qtype} from {self.client[0]}:{self.client[1]}/{self.proto}>"

@@ -1,0 +1,94 @@
+"""Command line: ``twistd [-n] skydns -c Corefile`` and the ``skydns`` console script.
+
+``skydns -c Corefile`` runs the server in the foreground through twistd (so
+logging, ``--pidfile`` and friends behave the same); ``skydns plugins`` and
+``skydns validate`` work without starting anything.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from twisted.python import usage
+
+from skydns.errors import CorefileError
+
+
+class Options(usage.Options):
+    """Options of ``twistd skydns``."""
+
+    synopsis = "[-c Corefile] [-p PORT] [--validate] [--plugins]"
+    optParameters = [
+        ["conf", "c", "Corefile", "The Corefile to serve."],
+        ["port", "p", 53, "Port for server block keys that name none.", int],
+    ]
+    optFlags = [
+        ["validate", None, "Check the Corefile (and every plugin's configuration), then exit."],
+        ["plugins", None, "List the plugins in chain order, with where each comes from, then exit."],
+    ]
+
+    def postOptions(self):
+        from skydns import config
+        from skydns.registry import Registry
+
+        registry = Registry()
+        if self["plugins"]:
+            print_plugins(registry)
+            raise SystemExit(0)
+        if not 0 <= self["port"] < 65536:
+            raise usage.UsageError(f"port {self['port']} is out of range")
+        try:
+            self["config"] = config.load(self["conf"], registry, self["port"])
+        except CorefileError as e:
+            raise usage.UsageError(str(e))
+        self["registry"] = registry
+        if self["validate"]:
+            for b, plugins in self["config"].blocks:
+                print(f"{b.name}: {' -> '.join(name for name, _, _ in plugins)}")
+            print(f"{self['conf']}: OK")
+            raise SystemExit(0)
+
+
+def makeService(options):
+    """The service tree for twistd: one SkyDNSService for the Corefile."""
+    from skydns.service import SkyDNSService
+
+    return SkyDNSService(
+        os.path.abspath(options["conf"]),
+        registry=options.get("registry"),
+        default_port=options["port"],
+        config=options.get("config"),
+    )
+
+
+def print_plugins(registry, out=None) -> None:
+    """Every directive in chain order (outermost first) and where it comes from."""
+    out = out or sys.stdout
+    for info in registry.describe():
+        pos = f"  ({info.position})" if info.position else ""
+        out.write(f"{info.name:<12} {info.source}{pos}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``skydns [plugins | validate] [-c Corefile] [twistd-style options]``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "plugins":
+        from skydns.registry import Registry
+
+        print_plugins(Registry())
+        return 0
+    if argv and argv[0] == "validate":
+        argv = argv[1:] + ["--validate"]
+    if argv and argv[0] in ("-h", "--help"):
+        print("usage: skydns [plugins | validate] [-c Corefile] [-p PORT]\n"
+              "Runs the server in the foreground; use twistd skydns for a daemon.")
+        return 0
+    from twisted.scripts.twistd import run
+
+    sys.argv = ["twistd", "--nodaemon", "--pidfile=", "skydns"] + argv
+    run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

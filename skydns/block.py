@@ -1,0 +1,62 @@
+"""A server block at run time: its zones, listen addresses, options and chain."""
+from __future__ import annotations
+
+from typing import Callable
+
+from skydns.corefile.parser import ServerBlock
+
+DEFAULT_IDLE_TIMEOUT = 10.0
+DEFAULT_MAX_CONNECTIONS = 200
+
+
+class Block:
+    """What plugins of one server block share; one object per block, passed to every setup.
+
+    :ivar keys: the block's ``ZONE:PORT`` keys.
+    :ivar zones: the zones of those keys, the default zones of its plugins.
+    :ivar bind: addresses to listen on (``bind``); empty means every address.
+    :ivar idle_timeout: seconds an idle TCP connection is kept (``timeouts``).
+    :ivar max_connections: concurrent TCP connections per listener, 0 for no cap (``tcp``).
+    :ivar chain: the first handler of the chain, set once every plugin is built.
+    :ivar corefile: path of the Corefile this block came from.
+    :ivar service: the running :class:`skydns.service.SkyDNSService` (None when only validating).
+    """
+
+    def __init__(self, ast: ServerBlock, corefile: str, reactor=None, service=None):
+        self.ast = ast
+        self.keys = ast.keys
+        zones: dict[str, None] = {}
+        for k in ast.keys:
+            zones.setdefault(k.zone, None)
+        self.zones = list(zones)
+        self.corefile = corefile
+        self.files: list[str] = [corefile]  # the Corefile and every file it imported
+        self.reactor = reactor
+        self.service = service
+        self.bind: list[str] = []
+        self.idle_timeout = DEFAULT_IDLE_TIMEOUT
+        self.max_connections = DEFAULT_MAX_CONNECTIONS
+        self.chain = None
+        self.plugins: list[str] = []  # every directive used, in chain order
+        self._startup: list[Callable] = []
+        self._shutdown: list[Callable] = []
+
+    @property
+    def name(self) -> str:
+        """How logs name the block: its keys as written."""
+        return " ".join(k.text for k in self.keys)
+
+    @property
+    def ports(self) -> list[int]:
+        seen: dict[int, None] = {}
+        for k in self.keys:
+            seen.setdefault(k.port, None)
+        return list(seen)
+
+    def on_startup(self, fn: Callable) -> None:
+        """Run ``fn()`` (which may return a Deferred) when the configuration starts serving."""
+        self._startup.append(fn)
+
+    def on_shutdown(self, fn: Callable) -> None:
+        """Run ``fn()`` (which may return a Deferred) when the configuration is retired."""
+        self._shutdown.append(fn)

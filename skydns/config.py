@@ -1,0 +1,191 @@
+"""From a Corefile to a running configuration: parse, let plugins parse, build chains.
+
+Loading happens in two steps so that checking a Corefile has no side
+effects: :func:`load` reads the file and runs every plugin's ``parse``
+(used by ``--validate`` and first by every reload), and
+:meth:`Config.build` constructs the handlers. :class:`Generation` is one
+built configuration: started, swapped in, and retired as a whole.
+"""
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from skydns.block import Block
+from skydns.chain import names as chain_names
+from skydns.corefile.dispenser import Dispenser
+from skydns.corefile.parser import DEFAULT_PORT, ServerBlock, parse_file
+from skydns.errors import CorefileError, NoNextPlugin
+from skydns.registry import Registry
+
+log = Logger(namespace="skydns.config")
+
+
+@dataclass
+class Config:
+    """A parsed Corefile with every plugin's configuration, not yet built."""
+
+    path: str
+    files: list[str]
+    blocks: list[tuple[Block, list[tuple[str, object, object]]]]
+
+    def build(self, reactor=None, service=None) -> "Generation":
+        """Build every block's chain (innermost plugin first); no I/O happens here."""
+        built = []
+        for block, plugins in self.blocks:
+            block.reactor = reactor
+            block.service = service
+            nxt = None
+            for name, setup, cfg in reversed(plugins):
+                try:
+                    handler = setup.build(cfg, block, nxt)
+                except CorefileError:
+                    raise
+                except Exception as e:
+                    first = block.ast.occurrences(name)[0]
+                    raise CorefileError(f"cannot build: {e}", first.file, first.line, name) from e
+                if handler is not None:
+                    nxt = handler
+            block.chain = nxt if nxt is not None else _NoPlugins()
+            built.append(block)
+        return Generation(self.path, self.files, built)
+
+
+def load(path: str, registry: Registry | None = None, default_port: int = DEFAULT_PORT) -> Config:
+    """Parse the Corefile at ``path`` and every directive in it; raise CorefileError on any problem."""
+    registry = registry or Registry()
+    asts, files = parse_file(path, registry.check, default_port)
+    blocks = []
+    for ast in asts:
+        blocks.append(_parse_block(ast, path, registry, files))
+    _check_overlaps([b for b, _ in blocks])
+    return Config(path, files, blocks)
+
+
+def _parse_block(ast: ServerBlock, path: str, registry: Registry, files: list[str]):
+    block = Block(ast, path)
+    block.files = files
+    firsts = {name: ast.occurrences(name)[0].tokens[0] for name in ast.names()}
+    order = registry.ordered(ast.names(), firsts)
+    block.plugins = order
+    plugins = []
+    for name in order:
+        setup = registry.setup(name, firsts[name])
+        d = Dispenser(name, ast.occurrences(name))
+        try:
+            cfg = setup.parse(d, block)
+        except CorefileError:
+            raise
+        except Exception as e:
+            tok = d.token
+            raise CorefileError(f"{type(e).__name__}: {e}", tok.file, tok.line, name) from e
+        plugins.append((name, setup, cfg))
+    return block, plugins
+
+
+def _check_overlaps(blocks: list[Block]) -> None:
+    """Two blocks may not serve the same zone on the same port (and address)."""
+    seen = {}
+    for b in blocks:
+        hosts = b.bind or [""]
+        for k in b.keys:
+            for h in hosts:
+                key = (h, k.port, k.zone)
+                if key in seen and seen[key] is not b:
+                    other = seen[key]
+                    raise CorefileError(
+                        f"zone {k.zone} on port {k.port} is served by two server blocks "
+                        f"(the other is at {other.ast.file}:{other.ast.line})", k.file, k.line)
+                seen[key] = b
+
+
+def default_host() -> str:
+    """Every address: IPv6 and IPv4 on one dual-stack socket where the host has IPv6."""
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.close()
+        return "::"
+    except OSError:
+        return "0.0.0.0"
+
+
+@dataclass
+class ListenerSpec:
+    """One address and port to listen on, and which block serves each zone there."""
+
+    host: str
+    port: int
+    zones: dict[str, Block] = field(default_factory=dict)
+    idle_timeout: float = 0.0
+    max_connections: int = 0
+
+
+class Generation:
+    """One built configuration: its blocks, the listeners they need, their lifecycle."""
+
+    def __init__(self, path: str, files: list[str], blocks: list[Block]):
+        self.path = path
+        self.files = files
+        self.blocks = blocks
+        self.inflight = 0
+        self.started = False
+
+    def listener_specs(self) -> dict[tuple[str, int], ListenerSpec]:
+        specs: dict[tuple[str, int], ListenerSpec] = {}
+        users: dict[tuple[str, int], list[Block]] = {}
+        for b in self.blocks:
+            hosts = b.bind or [default_host()]
+            for k in b.keys:
+                for h in hosts:
+                    spec = specs.setdefault((h, k.port), ListenerSpec(h, k.port))
+                    spec.zones.setdefault(k.zone, b)
+                    users.setdefault((h, k.port), []).append(b)
+        for key, spec in specs.items():
+            # A listener shared by blocks takes the most permissive TCP limits (0 = no cap).
+            blocks = users[key]
+            spec.idle_timeout = max(b.idle_timeout for b in blocks)
+            caps = [b.max_connections for b in blocks]
+            spec.max_connections = 0 if 0 in caps else max(caps)
+        return specs
+
+    def describe(self) -> list[str]:
+        """One line per block: its keys and its chain, as logged at start and on reload."""
+        lines = []
+        for b in self.blocks:
+            chain = " -> ".join(chain_names(b.chain)) if not isinstance(b.chain, _NoPlugins) else "(empty)"
+            extra = [p for p in b.plugins if p not in chain_names(b.chain)]
+            cfg = f" (configured by: {', '.join(extra)})" if extra else ""
+            lines.append(f"{b.name}: {chain}{cfg}")
+        return lines
+
+    @defer.inlineCallbacks
+    def start(self):
+        """Run every block's startup hooks in order; the first failure stops and raises."""
+        for b in self.blocks:
+            for fn in b._startup:
+                yield defer.maybeDeferred(fn)
+        self.started = True
+
+    @defer.inlineCallbacks
+    def stop(self):
+        """Run every shutdown hook; failures are logged, not raised, so all of them run."""
+        for b in self.blocks:
+            for fn in reversed(b._shutdown):
+                try:
+                    yield defer.maybeDeferred(fn)
+                except Exception:
+                    log.failure("shutdown of {block} failed", block=b.name)
+        self.started = False
+
+
+class _NoPlugins:
+    """The chain of a block with no plugin that answers: every query fails."""
+
+    name = "(none)"
+    next = None
+
+    def serve(self, request):
+        raise NoNextPlugin("(none)")

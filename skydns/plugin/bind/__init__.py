@@ -1,0 +1,3 @@
+from skydns.plugin.bind.setup import setup
+
+__all__ = ["setup"]

@@ -1,0 +1,63 @@
+"""Corefile: ``bind ADDRESS|IFACE... [{ except ADDRESS... }]`` (CoreDNS's syntax).
+
+Sets the addresses a server block listens on; without it a block listens on
+every address. An interface name stands for every address it has.
+"""
+from __future__ import annotations
+
+import ipaddress
+
+from zope.interface import implementer
+
+from skydns.interfaces import IPluginSetup
+from skydns.plugin.bind.interfaces import interface_addresses
+
+
+@implementer(IPluginSetup)
+class BindSetup:
+    name = "bind"
+    position = None
+
+    def parse(self, d, block):
+        wanted: list[str] = []
+        excluded: set[str] = set()
+        while d.next():
+            args = d.remaining_args()
+            if not args:
+                raise d.arg_error()
+            for arg in args:
+                wanted.extend(self._addresses(d, arg))
+            for _ in d.block():
+                if d.val != "except":
+                    raise d.unknown_property(("except",))
+                names = d.remaining_args()
+                if not names:
+                    raise d.arg_error()
+                for arg in names:
+                    excluded.update(self._addresses(d, arg))
+        result = []
+        for a in wanted:
+            if a not in excluded and a not in result:
+                result.append(a)
+        if not result:
+            raise d.error("no address left to listen on after 'except'")
+        block.bind = result
+        return result
+
+    def _addresses(self, d, arg: str) -> list[str]:
+        try:
+            return [str(ipaddress.ip_address(arg.strip("[]")))]
+        except ValueError:
+            pass
+        found = interface_addresses(arg)
+        if found is None:
+            raise d.error(f"'{arg}' is neither an IP address nor a network interface")
+        if not found:
+            raise d.error(f"interface '{arg}' has no addresses")
+        return found
+
+    def build(self, config, block, next):
+        return None
+
+
+setup = BindSetup()

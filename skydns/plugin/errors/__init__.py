@@ -1,0 +1,3 @@
+from skydns.plugin.errors.setup import setup
+
+__all__ = ["setup"]

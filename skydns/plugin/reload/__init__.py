@@ -1,0 +1,3 @@
+from skydns.plugin.reload.setup import setup
+
+__all__ = ["setup"]

@@ -1,0 +1,83 @@
+"""reload: poll the Corefile's checksum and reload the server when it changes.
+
+The checksum covers the Corefile and every file it imports. One poller runs
+per configuration however many blocks say ``reload``; a reload replaces it
+with the new configuration's own.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+
+from twisted.logger import Logger
+
+log = Logger(namespace="skydns.plugin.reload")
+
+
+def digest(files: list[str]) -> str:
+    """SHA-512 over the contents of ``files`` (a missing file counts as empty)."""
+    h = hashlib.sha512()
+    for path in files:
+        h.update(path.encode() + b"\0")
+        try:
+            with open(path, "rb") as f:
+                h.update(f.read())
+        except OSError:
+            h.update(b"\0missing")
+    return h.hexdigest()
+
+
+class Reloader:
+    """Checks the configuration files every INTERVAL (+/- JITTER) and asks the service to reload."""
+
+    def __init__(self, service, files, loaded: str, interval: float, jitter: float, reactor):
+        self.service = service
+        self.files = files
+        self.loaded = loaded
+        self.interval = interval
+        self.jitter = jitter
+        self.reactor = reactor
+        self.call = None
+        self.starts = 0
+
+    @classmethod
+    def shared(cls, service, files, loaded, interval, jitter, reactor) -> "Reloader":
+        """One poller per configuration: blocks of the same configuration share it."""
+        key = (id(service), tuple(files), loaded)
+        pending = getattr(service, "_reloaders", None)
+        if pending is None:
+            pending = service._reloaders = {}
+        r = pending.get(key)
+        if r is None:
+            r = pending[key] = cls(service, files, loaded, interval, jitter, reactor)
+        return r
+
+    def start(self) -> None:
+        self.starts += 1
+        if self.starts == 1:
+            log.info("watching {files} for changes every {interval:g}s", files=", ".join(self.files),
+                     interval=self.interval)
+            self._schedule()
+
+    def _schedule(self) -> None:
+        delay = self.interval + random.uniform(-self.jitter, self.jitter)
+        self.call = self.reactor.callLater(max(delay, 0.5), self.check)
+
+    def check(self) -> None:
+        self.call = None
+        now = digest(self.files)
+        if now != self.loaded:
+            log.info("{file} changed, reloading", file=self.files[0])
+            self.loaded = now  # a failed reload is not retried until the files change again
+            self.service.reload()
+        self._schedule()
+
+    def stop(self) -> None:
+        self.starts -= 1
+        if self.starts <= 0 and self.call is not None and self.call.active():
+            self.call.cancel()
+            self.call = None
+            pending = getattr(self.service, "_reloaders", {})
+            for k, v in list(pending.items()):
+                if v is self:
+                    del pending[k]

@@ -1,0 +1,3 @@
+from skydns.plugin.tcp.setup import setup
+
+__all__ = ["setup"]

@@ -1,0 +1,51 @@
+"""whoami: tells the client its own address, port and transport (as CoreDNS's whoami).
+
+The reply has an empty answer section and, in additional, an A or AAAA
+record for the query name with the client's address, and an SRV record for
+``_udp.<name>`` or ``_tcp.<name>`` with the client's port; TTL 0.
+
+It is also the smallest example of a plugin, and answers on the fast path:
+the reply is written as bytes, pointing back at the question the client
+sent, with no dnspython message made.
+"""
+from __future__ import annotations
+
+import socket
+import struct
+
+from zope.interface import implementer
+
+from skydns import wire
+from skydns.interfaces import IHandler
+
+_PTR = wire.POINTER_TO_QNAME
+_SRV_RDATA = struct.Struct("!HHH")
+_PROTO_LABEL = {"udp": b"\x04_udp", "tcp": b"\x04_tcp"}
+
+
+@implementer(IHandler)
+class Whoami:
+    name = "whoami"
+
+    def __init__(self, next=None):
+        self.next = next
+
+    def serve(self, request):
+        host, port = request.client[0], request.client[1]
+        if ":" in host:
+            packed = socket.inet_pton(socket.AF_INET6, host.partition("%")[0])
+            rtype = 28
+        else:
+            packed = socket.inet_aton(host)
+            rtype = 1
+        qclass = request.qclass
+        additional = b"".join((
+            _PTR, wire.RR_TAIL.pack(rtype, qclass, 0, len(packed)), packed,
+            _PROTO_LABEL[request.proto], _PTR, wire.RR_TAIL.pack(33, qclass, 0, 7),
+            _SRV_RDATA.pack(0, 0, port), b"\x00",
+        ))
+        if request.edns >= 0:
+            header = wire.HEADER.pack(request.id, wire.reply_flags(request.flags, 0, True), 1, 0, 0, 3)
+            return header + request.question_wire + additional + wire.opt_record(request.do)
+        header = wire.HEADER.pack(request.id, wire.reply_flags(request.flags, 0, True), 1, 0, 0, 2)
+        return header + request.question_wire + additional

@@ -1,0 +1,153 @@
+"""Answer one packet: read it, route it to a server block, run the chain, write the reply.
+
+This is the hot path. Everything that every query needs is done on bytes
+(:mod:`skydns.wire`, :class:`skydns.request.Request`); a reply is rendered
+by dnspython only when a plugin returned a dnspython message. Errors never
+escape: unreadable packets get FORMERR (or are dropped), a plugin that
+raises gets its query a SERVFAIL.
+"""
+from __future__ import annotations
+
+import dns.exception
+import dns.message
+import dns.rcode
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from skydns import wire
+from skydns.request import MalformedQuery, Request
+
+log = Logger(namespace="skydns.server")
+
+NOTIMP = 4
+REFUSED = 5
+SERVFAIL = 2
+BADVERS = 16
+
+
+class ZoneMux:
+    """Finds the server block of the most specific zone for a name (CoreDNS's zone walk).
+
+    DS records live in the parent zone, so a DS query for a zone's apex goes
+    to the block of the parent zone when one is served here.
+    """
+
+    __slots__ = ("zones",)
+
+    def __init__(self, zones: dict):
+        self.zones = zones
+
+    def route(self, qname: str, qtype: int):
+        """``(zone, block)`` for ``qname``, or None when no block serves it."""
+        zones = self.zones
+        name = qname
+        apex = None
+        while True:
+            block = zones.get(name)
+            if block is not None:
+                if qtype != wire.TYPE_DS or name != qname or name == ".":
+                    return name, block
+                apex = (name, block)
+            if name == ".":
+                return apex
+            name = name[name.find(".") + 1:] or "."
+
+
+class Server:
+    """Answers the packets arriving on one listening address.
+
+    ``handle`` is called by the UDP and TCP protocols with a ``sender`` that
+    has ``send(wire, client)``. The mux is replaced as a whole on reload;
+    a query already running finishes on the chain it started with.
+    """
+
+    def __init__(self, mux: ZoneMux, generation=None):
+        self.mux = mux
+        self.generation = generation
+
+    def handle(self, data: bytes, client: tuple, proto: str, sender) -> None:
+        try:
+            req = Request(data, client, proto)
+        except MalformedQuery:
+            reply = wire.header_only_formerr(data)
+            if reply is not None:
+                sender.send(reply, client)
+            return
+        if req.flags & wire.OPCODE_MASK:
+            sender.send(wire.error_reply(req, NOTIMP), client)
+            return
+        if req.edns > 0:
+            sender.send(wire.error_reply(req, BADVERS), client)
+            return
+        route = self.mux.route(req.qname, req.qtype)
+        if route is None:
+            sender.send(wire.error_reply(req, REFUSED), client)
+            return
+        req.zone, block = route
+        req.block = block
+        try:
+            result = block.chain.serve(req)
+        except Exception:
+            self._failed(None, req, sender, client)
+            return
+        if result.__class__ is bytes:
+            if proto == "udp" and len(result) > req.bufsize:
+                result = truncate(result, req.bufsize)
+            sender.send(result, client)
+        elif isinstance(result, Deferred):
+            gen = self.generation
+            if gen is not None:
+                gen.inflight += 1
+            args = (req, sender, client)
+            result.addCallbacks(self._write, self._failed, args, None, args)
+            if gen is not None:
+                result.addBoth(_done, gen)
+        else:
+            self._write(result, req, sender, client)
+
+    def _write(self, result, req: Request, sender, client) -> None:
+        """Render and send a plugin's reply to ``client`` (the address as the transport gave it)."""
+        if result is None:
+            return
+        try:
+            if result.__class__ is bytes:
+                data = result
+                if req.proto == "udp" and len(data) > req.bufsize:
+                    data = truncate(data, req.bufsize)
+            elif isinstance(result, dns.message.Message):
+                data = result.to_wire(max_size=req.max_size, prefer_truncation=True)
+            else:
+                raise TypeError(f"a plugin answered with {type(result).__name__}, "
+                                "not a dns.message.Message, bytes or None")
+        except Exception:
+            self._failed(None, req, sender, client)
+            return
+        sender.send(data, client)
+
+    def _failed(self, failure, req: Request, sender, client) -> None:
+        block = req.block.name if req.block is not None else "?"
+        if failure is None:
+            log.failure("{block}: error answering {qname} type {qtype} from {client}: SERVFAIL",
+                        block=block, qname=req.qname, qtype=req.qtype, client=req.client[0])
+        else:
+            log.failure("{block}: error answering {qname} type {qtype} from {client}: SERVFAIL",
+                        failure, block=block, qname=req.qname, qtype=req.qtype, client=req.client[0])
+        sender.send(wire.error_reply(req, SERVFAIL), client)
+
+
+def _done(result, gen):
+    gen.inflight -= 1
+    return None
+
+
+def truncate(data: bytes, size: int) -> bytes:
+    """Cut a rendered reply to ``size`` bytes the way dnspython does: whole RRsets, TC when answers are lost."""
+    try:
+        msg = dns.message.from_wire(data, keyring=False)
+        return msg.to_wire(max_size=size, prefer_truncation=True)
+    except dns.exception.DNSException:
+        # Not readable: send the bare header with TC, so the client retries over TCP.
+        header = bytearray(data[:12])
+        header[2] |= wire.TC >> 8
+        header[4:12] = bytes(8)
+        return bytes(header)

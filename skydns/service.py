@@ -1,0 +1,212 @@
+"""The running server: listeners, the current configuration, and reloads.
+
+A reload builds and starts a whole new :class:`skydns.config.Generation`
+next to the running one, opens only the listeners that are new, then swaps
+the zone routing of every listener in one step (the reactor is single
+threaded: no query sees half of each). Listeners whose address did not
+change stay open, so no query is dropped. The old generation is retired
+once its queries in flight are done. A Corefile that does not load, or
+plugins that fail to start, leave the running configuration untouched.
+"""
+from __future__ import annotations
+
+import signal
+
+from twisted.application.service import MultiService
+from twisted.internet import defer, task
+from twisted.internet.error import CannotListenError
+from twisted.logger import Logger
+
+from skydns import config as configmod
+from skydns.errors import CorefileError
+from skydns.registry import Registry
+from skydns.server import Server, ZoneMux
+from skydns.transport import DNSDatagramProtocol, DNSStreamFactory, Listener
+
+log = Logger(namespace="skydns.service")
+
+#: Longest a retired configuration waits for its queries in flight before it is stopped.
+RETIRE_GRACE = 10.0
+
+
+class SkyDNSService(MultiService):
+    """Serves a Corefile; ``reload()`` (or SIGHUP) replaces it in place."""
+
+    def __init__(self, corefile: str, registry: Registry | None = None, reactor=None,
+                 default_port: int = 53, config: configmod.Config | None = None,
+                 install_signal: bool = True):
+        super().__init__()
+        if reactor is None:
+            from twisted.internet import reactor
+        self.reactor = reactor
+        self.corefile = corefile
+        self.registry = registry or Registry()
+        self.default_port = default_port
+        self.install_signal = install_signal
+        self._config = config
+        self.generation: configmod.Generation | None = None
+        self.listeners: dict[tuple[str, int], Listener] = {}
+        self.reloads = 0
+        self.reload_failures = 0
+        self._reloading = None
+        self._again = False
+        self._old_sighup = None
+
+    # -- start and stop -----------------------------------------------------
+    def privilegedStartService(self):
+        """Load the Corefile and bind every listener (before twistd drops privileges)."""
+        cfg = self._config or configmod.load(self.corefile, self.registry, self.default_port)
+        self._config = None
+        gen = cfg.build(self.reactor, self)
+        specs = gen.listener_specs()
+        for key, spec in specs.items():
+            self.listeners[key] = self._listen(spec, Server(ZoneMux(spec.zones), gen))
+        self.generation = gen
+        super().privilegedStartService()
+
+    def startService(self):
+        if self.generation is None:
+            self.privilegedStartService()
+        super().startService()
+        for line in self.generation.describe():
+            log.info("chain {line}", line=line)
+        d = self.generation.start()
+        d.addErrback(self._start_failed)
+        if self.install_signal:
+            self._old_sighup = signal.signal(signal.SIGHUP, self._sighup)
+        for listener in self.listeners.values():
+            log.info("listening on {host} port {port} (udp, tcp)", host=listener.host, port=listener.port)
+        return d
+
+    def _start_failed(self, failure):
+        log.failure("plugins failed to start; stopping", failure)
+        if self.reactor.running:
+            self.reactor.stop()
+
+    @defer.inlineCallbacks
+    def stopService(self):
+        if self.install_signal and self._old_sighup is not None:
+            signal.signal(signal.SIGHUP, self._old_sighup)
+            self._old_sighup = None
+        yield super().stopService()
+        for listener in list(self.listeners.values()):
+            yield self._close(listener)
+        self.listeners.clear()
+        if self.generation is not None:
+            yield self.generation.stop()
+
+    def _sighup(self, signum, frame):
+        # Signal handlers run between bytecodes; only schedule the work.
+        self.reactor.callFromThread(self.reload)
+
+    # -- listeners ----------------------------------------------------------
+    def _listen(self, spec: configmod.ListenerSpec, server: Server) -> Listener:
+        listener = Listener(spec.host, spec.port, server, spec.idle_timeout, spec.max_connections)
+        udp = DNSDatagramProtocol(listener)
+        tcp = DNSStreamFactory(listener)
+        host = spec.host
+        attempts = 20 if spec.port == 0 else 1
+        for attempt in range(attempts):
+            udp_port = None
+            try:
+                udp_port = self.reactor.listenUDP(spec.port, udp, interface=host, maxPacketSize=65535)
+                port = udp_port.getHost().port
+                listener.tcp = self.reactor.listenTCP(port, tcp, interface=host, backlog=1024)
+                listener.udp = udp_port
+                listener.port = port
+                return listener
+            except CannotListenError as e:
+                if udp_port is not None:
+                    udp_port.stopListening()
+                if attempt == attempts - 1:
+                    where = f"[{host}]:{spec.port}" if ":" in host else f"{host}:{spec.port}"
+                    raise CorefileError(f"cannot listen on {where}: {e.socketError}", self.corefile)
+        raise AssertionError("unreachable")
+
+    @defer.inlineCallbacks
+    def _close(self, listener: Listener):
+        for port in (listener.udp, listener.tcp):
+            if port is not None:
+                yield defer.maybeDeferred(port.stopListening)
+
+    def addresses(self) -> list[tuple[str, int]]:
+        """The (host, port) of every listener, ports as bound (useful with port 0)."""
+        return [(l.host, l.port) for l in self.listeners.values()]
+
+    # -- reload -------------------------------------------------------------
+    def reload(self) -> defer.Deferred:
+        """Load the Corefile again and swap it in; a failure keeps the old configuration.
+
+        Reloads asked for while one runs are folded into one more run after it.
+        """
+        if self._reloading is not None:
+            self._again = True
+            return self._reloading
+        self._reloading = d = self._reload()
+
+        def finished(result):
+            self._reloading = None
+            if self._again:
+                self._again = False
+                return self.reload()
+            return result
+
+        d.addBoth(finished)
+        return d
+
+    @defer.inlineCallbacks
+    def _reload(self):
+        opened: dict[tuple[str, int], Listener] = {}
+        gen = None
+        try:
+            cfg = configmod.load(self.corefile, self.registry, self.default_port)
+            gen = cfg.build(self.reactor, self)
+            specs = gen.listener_specs()
+            for key, spec in specs.items():
+                if key not in self.listeners:
+                    opened[key] = self._listen(spec, Server(ZoneMux(spec.zones), gen))
+            yield gen.start()
+        except Exception as e:
+            self.reload_failures += 1
+            for listener in opened.values():
+                yield self._close(listener)
+            if gen is not None and gen.started:
+                yield gen.stop()
+            if isinstance(e, CorefileError):
+                log.error("reload failed, still serving the previous configuration: {error}", error=str(e))
+            else:
+                log.failure("reload failed, still serving the previous configuration")
+            return False
+        # The swap: plain assignments, no yield in between.
+        old_gen = self.generation
+        old_listeners = self.listeners
+        new_listeners = {}
+        for key, spec in specs.items():
+            listener = opened.get(key) or old_listeners[key]
+            listener.server = Server(ZoneMux(spec.zones), gen)
+            listener.idle_timeout = spec.idle_timeout
+            listener.max_connections = spec.max_connections
+            new_listeners[key] = listener
+        self.listeners = new_listeners
+        self.generation = gen
+        self.reloads += 1
+        log.info("reloaded {path}", path=self.corefile)
+        for line in gen.describe():
+            log.info("chain {line}", line=line)
+        for key, listener in old_listeners.items():
+            if key not in new_listeners:
+                log.info("no longer listening on {host} port {port}", host=listener.host, port=listener.port)
+                yield self._close(listener)
+        for key in opened:
+            log.info("listening on {host} port {port} (udp, tcp)", host=key[0], port=opened[key].port)
+        self.reactor.callLater(0, self._retire, old_gen)
+        return True
+
+    @defer.inlineCallbacks
+    def _retire(self, gen):
+        """Stop a replaced configuration once its queries in flight are answered."""
+        waited = 0.0
+        while gen.inflight > 0 and waited < RETIRE_GRACE:
+            yield task.deferLater(self.reactor, 0.05, lambda: None)
+            waited += 0.05
+        yield gen.stop()

@@ -1,0 +1,302 @@
+"""The server over real loopback sockets, queried with dnspython."""
+import socket
+import struct
+import time
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+import fakeplugins
+from skydns import testing
+
+
+@pytest.fixture
+def reg():
+    return fakeplugins.registry()
+
+
+def whoami_port(reply):
+    srv = [r for r in reply.additional if r.rdtype == dns.rdatatype.SRV][0]
+    return srv[0].port
+
+
+def test_udp_and_tcp_over_ipv4(tmp_path):
+    """whoami answers over UDP and TCP with the client's address, port and transport."""
+    with testing.serve(".:0 {\n whoami\n}\n", tmp_path) as srv:
+        for tcp in (False, True):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            my_port = s.getsockname()[1]
+            s.close()
+            q = dns.message.make_query("Example.ORG.", "A")
+            if tcp:
+                r = dns.query.tcp(q, "127.0.0.1", port=srv.port, timeout=3, source_port=my_port)
+            else:
+                r = dns.query.udp(q, "127.0.0.1", port=srv.port, timeout=3, source_port=my_port)
+            assert r.rcode() == dns.rcode.NOERROR
+            assert r.flags & dns.flags.AA
+            assert not r.answer
+            lines = testing.rrsets(r, "additional")
+            proto = "_tcp" if tcp else "_udp"
+            assert lines == sorted([
+                "Example.ORG. 0 IN A 127.0.0.1",
+                f"{proto}.Example.ORG. 0 IN SRV 0 0 {my_port} .",
+            ])
+
+
+def test_ipv6_udp_and_tcp(tmp_path):
+    """The default listener is dual-stack: IPv6 clients get AAAA, IPv4 clients plain A."""
+    with testing.serve(".:0 {\n whoami\n}\n", tmp_path) as srv:
+        for tcp in (False, True):
+            r = srv.query("example.org.", "A", tcp=tcp, host="::1")
+            assert [x.rdtype for x in r.additional] == [dns.rdatatype.AAAA, dns.rdatatype.SRV]
+            assert r.additional[0][0].address == "::1"
+        r = srv.query("example.org.", "A", host="127.0.0.1")
+        assert r.additional[0][0].address == "127.0.0.1"
+
+
+def test_bind_ipv6_only(tmp_path):
+    """With bind ::1 the server answers on ::1 and not on 127.0.0.1."""
+    with testing.serve(".:0 {\n bind ::1\n whoami\n}\n", tmp_path) as srv:
+        assert srv.query("a.", "A", host="::1").additional[0][0].address == "::1"
+        with pytest.raises(dns.exception.Timeout):
+            srv.query("a.", "A", host="127.0.0.1", timeout=0.3)
+
+
+def test_pipelined_tcp(tmp_path, reg):
+    """Several queries written at once on one TCP connection all get their answers."""
+    with testing.serve(".:0 {\n whoami\n}\n", tmp_path, reg) as srv:
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        ids = list(range(1000, 1020))
+        payload = b""
+        for i in ids:
+            q = dns.message.make_query(f"n{i}.example.", "A")
+            q.id = i
+            w = q.to_wire()
+            payload += struct.pack("!H", len(w)) + w
+        s.sendall(payload)
+        got = {}
+        buf = b""
+        s.settimeout(3)
+        while len(got) < len(ids):
+            buf += s.recv(65535)
+            while len(buf) >= 2 and len(buf) >= 2 + struct.unpack("!H", buf[:2])[0]:
+                n = struct.unpack("!H", buf[:2])[0]
+                m = dns.message.from_wire(buf[2:2 + n])
+                got[m.id] = m.question[0].name.to_text()
+                buf = buf[2 + n:]
+        s.close()
+        assert got == {i: f"n{i}.example." for i in ids}
+
+
+def test_truncation_udp_and_full_tcp(tmp_path, reg):
+    """An answer bigger than the client's payload size is truncated with TC over UDP, complete over TCP."""
+    with testing.serve(".:0 {\n big 30\n}\n", tmp_path, reg) as srv:
+        r = srv.query("big.example.", "TXT")  # no EDNS: 512 bytes
+        assert r.flags & dns.flags.TC
+        assert len(r.to_wire()) <= 512
+        r = srv.query("big.example.", "TXT", use_edns=0, payload=1400)
+        assert r.flags & dns.flags.TC
+        assert r.edns == 0  # the OPT record survives truncation
+        r = srv.query("big.example.", "TXT", tcp=True)
+        assert not r.flags & dns.flags.TC
+        assert len(r.answer[0]) == 30
+        r = srv.query("big.example.", "TXT", use_edns=0, payload=8000)
+        assert not r.flags & dns.flags.TC and len(r.answer[0]) == 30
+
+
+def test_payload_below_512_means_512(tmp_path, reg):
+    """A client advertising less than 512 bytes still gets up to 512."""
+    with testing.serve(".:0 {\n big 4\n}\n", tmp_path, reg) as srv:
+        r = srv.query("big.example.", "TXT", use_edns=0, payload=100)
+        assert not r.flags & dns.flags.TC and len(r.answer[0]) == 4
+
+
+def test_edns_echoed(tmp_path):
+    """A query with EDNS gets an OPT record back with our payload size and DO echoed; without, none."""
+    with testing.serve(".:0 {\n whoami\n}\n", tmp_path) as srv:
+        r = srv.query("example.", "A", use_edns=0, want_dnssec=True)
+        assert r.edns == 0 and r.payload == 1232 and r.ednsflags & dns.flags.DO
+        r = srv.query("example.", "A", use_edns=0)
+        assert r.edns == 0 and not r.ednsflags & dns.flags.DO
+        r = srv.query("example.", "A")
+        assert r.edns == -1
+
+
+def test_badvers(tmp_path):
+    """An EDNS version above 0 gets BADVERS."""
+    with testing.serve(".:0 {\n whoami\n}\n", tmp_path) as srv:
+        r = srv.query("example.", "A", use_edns=1)
+        assert r.rcode() == dns.rcode.BADVERS
+
+
+def test_notimp_for_other_opcodes(tmp_path):
+    """NOTIFY and UPDATE are not implemented."""
+    with testing.serve(".:0 {\n whoami\n}\n", tmp_path) as srv:
+        q = dns.message.make_query("example.", "SOA")
+        q.set_opcode(dns.opcode.NOTIFY)
+        assert srv.send(q).rcode() == dns.rcode.NOTIMP
+
+
+def raw_udp(port, data, timeout=1.0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    s.sendto(data, ("127.0.0.1", port))
+    try:
+        return s.recv(65535)
+    except socket.timeout:
+        return None
+    finally:
+        s.close()
+
+
+def test_garbage_gets_formerr_or_nothing(tmp_path):
+    """Malformed queries get FORMERR when the header is readable, nothing otherwise; the server goes on."""
+    with testing.serve(".:0 {\n whoami\n}\n", tmp_path) as srv:
+        assert raw_udp(srv.port, b"\x01\x02\x03", timeout=0.3) is None
+        # A header claiming one question, with a truncated name.
+        reply = raw_udp(srv.port, b"\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x05abc")
+        m = dns.message.from_wire(reply)
+        assert m.id == 0xABCD and m.rcode() == dns.rcode.FORMERR
+        # Two questions.
+        q = dns.message.make_query("a.example.", "A")
+        q.question.append(dns.message.make_query("b.example.", "A").question[0])
+        m = dns.message.from_wire(raw_udp(srv.port, q.to_wire()))
+        assert m.rcode() == dns.rcode.FORMERR
+        # A response (QR set) is never answered.
+        resp = dns.message.make_response(dns.message.make_query("a.example.", "A"))
+        assert raw_udp(srv.port, resp.to_wire(), timeout=0.3) is None
+        # Random bytes: no crash; the server still answers afterwards.
+        import random
+        rnd = random.Random(7)
+        for _ in range(300):
+            raw_udp(srv.port, bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 80))), timeout=0.01)
+        assert srv.query("ok.example.", "A").rcode() == dns.rcode.NOERROR
+
+
+def test_garbage_over_tcp(tmp_path):
+    """A TCP frame that is not a query gets FORMERR; one too short to be DNS closes the connection."""
+    with testing.serve(".:0 {\n whoami\n}\n", tmp_path) as srv:
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        bad = b"\x00\x07\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xff\xff"
+        s.sendall(struct.pack("!H", len(bad)) + bad)
+        s.settimeout(2)
+        data = s.recv(1000)
+        m = dns.message.from_wire(data[2:])
+        assert m.id == 7 and m.rcode() == dns.rcode.FORMERR
+        s.sendall(b"\x00\x03abc")
+        assert s.recv(100) == b""  # closed
+        s.close()
+
+
+def test_refused_outside_zones(tmp_path):
+    """Names no server block serves get REFUSED."""
+    with testing.serve("example.org:0 {\n whoami\n}\n", tmp_path) as srv:
+        assert srv.query("www.example.org.", "A").rcode() == dns.rcode.NOERROR
+        r = srv.query("example.net.", "A", use_edns=0)
+        assert r.rcode() == dns.rcode.REFUSED and not r.flags & dns.flags.AA
+        assert r.question[0].name.to_text() == "example.net." and r.edns == 0
+        assert srv.query("notexample.org.", "A").rcode() == dns.rcode.REFUSED
+
+
+def test_most_specific_zone_wins(tmp_path, reg):
+    """Several blocks on one port: the block with the most specific zone answers."""
+    text = (
+        ".:0 {\n answer 10.0.0.1\n}\n"
+        "example.org:0 {\n answer 10.0.0.2\n}\n"
+        "sub.example.org:0 {\n answer 10.0.0.3\n}\n"
+    )
+    # Port 0 would give each block its own port: use one fixed free port instead.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with testing.serve(text.replace(":0", f":{port}"), tmp_path, reg) as srv:
+        def addr(name, qtype="A"):
+            return srv.query(name, qtype, port=port).answer[0][0].address
+        assert addr("www.example.com.") == "10.0.0.1"
+        assert addr("example.org.") == "10.0.0.2"
+        assert addr("a.b.example.org.") == "10.0.0.2"
+        assert addr("sub.example.org.") == "10.0.0.3"
+        assert addr("X.SUB.Example.Org.") == "10.0.0.3"
+        assert addr("subexample.org.") == "10.0.0.1"
+        # DS for a zone apex belongs to the parent zone.
+        assert addr("sub.example.org.", "DS") == "10.0.0.2"
+        assert addr("example.org.", "DS") == "10.0.0.1"
+
+
+def test_raising_plugin_gives_servfail_and_server_goes_on(tmp_path, reg):
+    """A plugin that raises produces SERVFAIL for that query; the next query is answered."""
+    with testing.serve(".:0 {\n boom\n}\nexample.org:0 {\n whoami\n}\n", tmp_path, reg) as srv:
+        # Both keys say port 0, so both blocks share one listener (on a free port).
+        for _ in range(3):
+            r = srv.query("x.example.com.", "A")
+            assert r.rcode() == dns.rcode.SERVFAIL
+            assert r.question[0].name.to_text() == "x.example.com."
+            assert srv.query("example.org.", "A").rcode() == dns.rcode.NOERROR
+
+
+def test_no_next_plugin_is_servfail(tmp_path, reg):
+    """A plugin that passes on with nothing after it: SERVFAIL."""
+    with testing.serve(".:0 {\n passon\n}\n", tmp_path, reg) as srv:
+        assert srv.query("a.", "A").rcode() == dns.rcode.SERVFAIL
+
+
+def test_wrong_answer_type_is_servfail(tmp_path, reg):
+    """A plugin that returns something that is not a reply: SERVFAIL."""
+    with testing.serve(".:0 {\n wrong\n}\n", tmp_path, reg) as srv:
+        assert srv.query("a.", "A").rcode() == dns.rcode.SERVFAIL
+
+
+def test_drop_sends_nothing(tmp_path, reg):
+    """A plugin that returns None: the query is dropped."""
+    with testing.serve(".:0 {\n drop\n}\n", tmp_path, reg) as srv:
+        with pytest.raises(dns.exception.Timeout):
+            srv.query("a.", "A", timeout=0.3)
+
+
+def test_async_answers(tmp_path, reg):
+    """A plugin answering with a Deferred: answered over UDP and TCP, out of order on one connection."""
+    with testing.serve(".:0 {\n slow 0.2 10.1.1.1\n}\n", tmp_path, reg) as srv:
+        assert srv.query("a.", "A").answer[0][0].address == "10.1.1.1"
+        assert srv.query("a.", "A", tcp=True).answer[0][0].address == "10.1.1.1"
+
+
+def test_tcp_idle_timeout(tmp_path):
+    """An idle TCP connection is closed after the idle timeout."""
+    with testing.serve(".:0 {\n timeouts {\n  idle 1s\n }\n whoami\n}\n", tmp_path) as srv:
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.settimeout(5)
+        start = time.monotonic()
+        assert s.recv(10) == b""
+        took = time.monotonic() - start
+        assert 0.8 < took < 3
+        s.close()
+
+
+def test_tcp_connection_cap(tmp_path):
+    """Connections above tcp { max_connections } are closed at once; the others keep working."""
+    with testing.serve(".:0 {\n tcp {\n  max_connections 2\n }\n whoami\n}\n", tmp_path) as srv:
+        a = socket.create_connection(("127.0.0.1", srv.port))
+        b = socket.create_connection(("127.0.0.1", srv.port))
+        time.sleep(0.2)
+        c = socket.create_connection(("127.0.0.1", srv.port))
+        c.settimeout(2)
+        try:
+            assert c.recv(10) == b""
+        except ConnectionResetError:
+            pass
+        q = dns.message.make_query("a.", "A").to_wire()
+        a.sendall(struct.pack("!H", len(q)) + q)
+        a.settimeout(2)
+        assert len(a.recv(1000)) > 12
+        a.close()
+        b.close()
+        c.close()
+        time.sleep(0.2)
+        assert srv.query("a.", "A", tcp=True).rcode() == dns.rcode.NOERROR
