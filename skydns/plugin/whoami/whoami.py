@@ -39,9 +39,11 @@ class Whoami:
             packed = socket.inet_aton(host)
             rtype = 1
         qclass = request.qclass
+        # The owner points back at the question's name; the root is shorter written out.
+        owner = _PTR if request.qname != "." else b"\x00"
         additional = b"".join((
-            _PTR, wire.RR_TAIL.pack(rtype, qclass, 0, len(packed)), packed,
-            _PROTO_LABEL[request.proto], _PTR, wire.RR_TAIL.pack(33, qclass, 0, 7),
+            owner, wire.RR_TAIL.pack(rtype, qclass, 0, len(packed)), packed,
+            _PROTO_LABEL[request.proto], owner, wire.RR_TAIL.pack(33, qclass, 0, 7),
             _SRV_RDATA.pack(0, 0, port), b"\x00",
         ))
         if request.edns >= 0:

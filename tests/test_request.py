@@ -1,0 +1,81 @@
+"""Reading queries from the wire without dnspython, checked against dnspython."""
+import dns.edns
+import dns.message
+import dns.name
+import dns.tsigkeyring
+import pytest
+
+from skydns.request import MalformedQuery, Request
+
+
+def read(q, proto="udp"):
+    return Request(q.to_wire() if hasattr(q, "to_wire") else q, ("127.0.0.1", 5), proto)
+
+
+@pytest.mark.parametrize("name", ["example.org.", "WWW.Example.Org.", ".", "*.any.x.", "_srv._tcp.a-b.c."])
+@pytest.mark.parametrize("qtype", ["A", "AAAA", "SRV", "DS", "TYPE65280"])
+def test_question_fields(name, qtype):
+    q = dns.message.make_query(name, qtype)
+    r = read(q)
+    assert r.qname == dns.name.from_text(name).to_text().lower()
+    assert r.qtype == q.question[0].rdtype and r.qclass == 1 and r.id == q.id
+    assert r.edns == -1 and r.bufsize == 512 and not r.do
+    assert r._message is None  # nothing parsed by dnspython
+
+
+def test_edns_fields_without_dnspython():
+    q = dns.message.make_query("a.", "A", use_edns=0, payload=4096, want_dnssec=True,
+                               options=[dns.edns.GenericOption(65001, b"mark")])
+    r = read(q)
+    assert (r.edns, r.bufsize, r.do) == (0, 4096, True)
+    assert r.edns_options == b"\xfd\xe9\x00\x04mark"
+    assert r._message is None
+    assert read(dns.message.make_query("a.", "A", use_edns=0, payload=100)).bufsize == 512
+
+
+def test_odd_labels_use_escaped_text():
+    name = dns.name.Name([b"a.b", b"\x00\xff", b"Q", b""])
+    r = read(dns.message.make_query(name, "A"))
+    assert r.qname == name.to_text().lower() == "a\\.b.\\000\\255.q."
+
+
+def test_unusual_queries_read_by_dnspython():
+    """TSIG and records in other sections go to dnspython, which still fills the fields."""
+    q = dns.message.make_query("a.example.", "A", use_edns=0, payload=2000)
+    q.use_tsig(dns.tsigkeyring.from_text({"k.": "c2VjcmV0c2VjcmV0"}), keyname="k.")
+    r = read(q)
+    assert r._message is not None and r._message.had_tsig
+    assert r.qname == "a.example." and r.bufsize == 2000
+
+
+@pytest.mark.parametrize("data, why", [
+    (b"\x00\x01", "short header"),
+    (b"\x00\x01\x81\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x01", "not a query"),
+    (b"\x00\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00", "0 questions"),
+    (b"\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x05ab", "truncated"),
+    (b"\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00\x01\x00\x01", "compressed"),
+    (b"\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x01", "truncated"),
+    (b"\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01\x00\x00\x01\x00\x01\x00\x00\x29", "truncated OPT"),
+])
+def test_malformed(data, why):
+    with pytest.raises(MalformedQuery, match=why):
+        read(data)
+
+
+def test_long_name_refused():
+    data = b"\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + (b"\x3f" + b"a" * 63) * 5 + b"\x00\x00\x01\x00\x01"
+    with pytest.raises(MalformedQuery, match="too long"):
+        read(data)
+
+
+def test_reply_keeps_case_edns_and_do():
+    q = dns.message.make_query("Mixed.Case.", "A", use_edns=0, want_dnssec=True)
+    r = read(q).reply(authoritative=True)
+    assert r.question[0].name.to_text() == "Mixed.Case."
+    assert r.edns == 0 and r.payload == 1232 and r.ednsflags & dns.flags.DO
+    assert r.flags & dns.flags.AA and r.id == q.id
+
+
+def test_ipv4_mapped_client_is_plain_ipv4():
+    r = Request(dns.message.make_query("a.", "A").to_wire(), ("::ffff:10.1.2.3", 9, 0, 0), "udp")
+    assert r.client == ("10.1.2.3", 9)

@@ -1,0 +1,133 @@
+"""``twistd skydns`` and ``skydns`` as real processes: serve, reload on SIGHUP, refuse bad Corefiles."""
+import importlib.metadata
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+
+from test_service import free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+
+
+def env():
+    e = dict(os.environ)
+    e["PYTHONPATH"] = ROOT + os.pathsep + e.get("PYTHONPATH", "")
+    return e
+
+
+def ask(port, name, timeout=1.0):
+    return dns.query.udp(dns.message.make_query(name, "A"), "127.0.0.1", port=port, timeout=timeout)
+
+
+def wait_until_serving(port, proc, deadline=20):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}")
+        try:
+            return ask(port, "example.org.", timeout=0.2)
+        except dns.exception.Timeout:
+            pass
+    raise AssertionError("server did not start")
+
+
+def test_installed_distribution_has_the_twistd_plugin(tmp_path):
+    """pip install . puts twisted/plugins/skydns_plugin.py in place, so twistd knows 'skydns'."""
+    files = [str(f) for f in importlib.metadata.files("skydns")]
+    assert "twisted/plugins/skydns_plugin.py" in files
+    out = subprocess.run([os.path.join(BIN, "twistd"), "--help"], cwd=tmp_path, capture_output=True,
+                         text=True, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert "skydns" in out.stdout
+
+
+def test_sighup_reload_under_load(tmp_path):
+    """twistd -n skydns: SIGHUP takes a changed Corefile, refuses a broken one, loses no query."""
+    port = free_port()
+    corefile = tmp_path / "Corefile"
+    log = tmp_path / "skydns.log"
+    corefile.write_text(f"example.org:{port} {{\n whoami\n}}\n")
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "twistd"), "-n", "--pidfile=", f"--logfile={log}", "skydns", "-c", str(corefile)],
+        cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    stop = threading.Event()
+    sent, failed = [0], []
+
+    def client():
+        while not stop.is_set():
+            sent[0] += 1
+            try:
+                r = ask(port, "example.org.", timeout=2.0)
+                if r.rcode() != dns.rcode.NOERROR:
+                    failed.append(r.rcode())
+            except dns.exception.Timeout:
+                failed.append("timeout")
+
+    try:
+        wait_until_serving(port, proc)
+        t = threading.Thread(target=client)
+        t.start()
+        assert ask(port, "example.net.").rcode() == dns.rcode.REFUSED
+        corefile.write_text(f"example.org:{port} example.net:{port} {{\n whoami\n}}\n")
+        proc.send_signal(signal.SIGHUP)
+        end = time.monotonic() + 10
+        while ask(port, "example.net.").rcode() != dns.rcode.NOERROR and time.monotonic() < end:
+            time.sleep(0.05)
+        assert ask(port, "example.net.").rcode() == dns.rcode.NOERROR
+        corefile.write_text(f"example.org:{port} {{\n whoami\n bogus\n}}\n")
+        proc.send_signal(signal.SIGHUP)
+        end = time.monotonic() + 10
+        while "bogus" not in log.read_text() and time.monotonic() < end:
+            time.sleep(0.05)
+        assert f"{corefile}:3 - unknown directive 'bogus'" in log.read_text()
+        assert ask(port, "example.net.").rcode() == dns.rcode.NOERROR  # the old configuration
+        time.sleep(0.3)
+        stop.set()
+        t.join(5)
+        assert proc.poll() is None
+    finally:
+        stop.set()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+    assert sent[0] > 20 and failed == []
+
+
+def test_bad_corefile_refuses_start(tmp_path):
+    """A Corefile error stops start-up with file:line and a non-zero exit."""
+    corefile = tmp_path / "Corefile"
+    corefile.write_text(".:0 {\n whoami 1\n}\n")
+    out = subprocess.run([os.path.join(BIN, "twistd"), "-n", "--pidfile=", "skydns", "-c", str(corefile)],
+                         cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert f"{corefile}:2 - plugin/whoami: wrong argument count" in out.stdout + out.stderr
+
+
+def test_console_script_plugins_validate_and_serve(tmp_path):
+    """skydns plugins lists the chain order; skydns validate checks; skydns -c serves."""
+    script = os.path.join(BIN, "skydns")
+    out = subprocess.run([script, "plugins"], capture_output=True, text=True, env=env(), timeout=30)
+    names = [line.split()[0] for line in out.stdout.splitlines()]
+    assert names.index("errors") < names.index("whoami")
+    corefile = tmp_path / "Corefile"
+    port = free_port()
+    corefile.write_text(f"example.org:{port} {{\n errors\n whoami\n}}\n")
+    out = subprocess.run([script, "validate", "-c", str(corefile)], capture_output=True, text=True,
+                         env=env(), timeout=30)
+    assert out.returncode == 0 and "errors -> whoami" in out.stdout
+    proc = subprocess.Popen([script, "-c", str(corefile)], cwd=tmp_path, env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        r = wait_until_serving(port, proc)
+        assert r.rcode() == dns.rcode.NOERROR and r.additional[0][0].address == "127.0.0.1"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=10)[0].decode()
+    assert "chain example.org:" in out and "errors -> whoami" in out
