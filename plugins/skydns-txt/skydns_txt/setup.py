@@ -1,0 +1,42 @@
+"""Corefile parsing for ``txt``: every occurrence adds one name."""
+from __future__ import annotations
+
+import dns.name
+from zope.interface import implementer
+
+from skydns.interfaces import IPluginSetup
+from skydns_txt.handler import Txt
+
+
+@implementer(IPluginSetup)
+class TxtSetup:
+    name = "txt"
+    position = ("after", "cache")
+
+    def parse(self, d, block):
+        records: dict[str, list[str]] = {}
+        origin = dns.name.from_text(block.zones[0])
+        while d.next():
+            args = d.remaining_args()
+            if len(args) < 2:
+                raise d.arg_error()
+            name, texts = args[0], args[1:]
+            try:
+                owner = dns.name.from_text(name, origin=origin).to_text().lower()
+            except Exception as e:
+                raise d.error(f"bad name '{name}': {e}")
+            if not any(owner == z or owner.endswith("." + z) or z == "." for z in block.zones):
+                raise d.error(f"'{owner}' is outside this block's zones ({', '.join(block.zones)})")
+            for t in texts:
+                if len(t.encode()) > 255:
+                    raise d.error(f"text longer than 255 bytes: '{t[:20]}...'")
+            if owner in records:
+                raise d.error(f"'{owner}' is given twice")
+            records[owner] = texts
+        return records
+
+    def build(self, config, block, next):
+        return Txt(config, next)
+
+
+setup = TxtSetup()
