@@ -1,0 +1,129 @@
+"""Run dnsperf against a server and read queries per second and latency percentiles.
+
+Shared by every benchmark in bench/: the server is pinned to one core and
+dnsperf to the other (``taskset``), cases are interleaved over several
+rounds, and medians are reported, because the machines are shared and noisy.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+import dns.message
+import dns.query
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BIN = os.path.dirname(sys.executable)
+
+
+@dataclass
+class Result:
+    qps: float
+    p50_ms: float
+    p99_ms: float
+    lost: int
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        sys.exit(f"{tool} is not installed (Debian: apt-get install {tool})")
+    return path
+
+
+def free_port() -> int:
+    for _ in range(50):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+            t.close()
+    raise RuntimeError("no free port")
+
+
+def pinned(cmd: list[str], core: int) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        return ["taskset", "-c", str(core)] + cmd
+    return cmd
+
+
+def start(cmd: list[str], port: int, core: int = 0, env=None) -> subprocess.Popen:
+    """Start a server process pinned to ``core`` and wait until it answers on ``port``."""
+    proc = subprocess.Popen(pinned(cmd, core), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"server {' '.join(cmd)} exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            dns.query.udp(dns.message.make_query("example.org.", "A"), "127.0.0.1", port=port, timeout=0.2)
+            return proc
+        except Exception:
+            time.sleep(0.1)
+    proc.kill()
+    sys.exit(f"server {' '.join(cmd)} did not answer on port {port}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def run(port: int, queries: list[str], seconds: float, core: int = 1, edns: bool = False,
+        clients: int = 1, outstanding: int = 100) -> Result:
+    """One dnsperf run; latencies come from its per-query (-v) lines."""
+    require("dnsperf")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write("\n".join(queries) + "\n")
+        qfile = f.name
+    cmd = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", qfile, "-l", str(seconds),
+           "-c", str(clients), "-q", str(outstanding), "-v"]
+    if edns:
+        cmd.append("-e")
+    with tempfile.TemporaryFile("w+") as out:
+        subprocess.run(pinned(cmd, core), stdout=out, stderr=subprocess.STDOUT, check=True)
+        out.seek(0)
+        lat = []
+        qps = lost = None
+        for line in out:
+            if line.startswith("> "):
+                lat.append(float(line.rsplit(" ", 1)[1]))
+            elif "Queries per second:" in line:
+                qps = float(line.split(":")[1])
+            elif "Queries lost:" in line:
+                lost = int(re.search(r"(\d+)", line.split(":")[1]).group(1))
+    os.unlink(qfile)
+    lat.sort()
+    if not lat or qps is None:
+        sys.exit("dnsperf produced no results")
+    return Result(qps, lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000, lost or 0)
+
+
+def medians(results: list[Result]) -> Result:
+    return Result(statistics.median(r.qps for r in results), statistics.median(r.p50_ms for r in results),
+                  statistics.median(r.p99_ms for r in results), sum(r.lost for r in results))
+
+
+def table(rows: dict[str, Result]) -> str:
+    lines = [f"{'case':<34} {'qps':>10} {'p50 ms':>8} {'p99 ms':>8} {'lost':>6}"]
+    for name, r in rows.items():
+        lines.append(f"{name:<34} {r.qps:>10.0f} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f} {r.lost:>6}")
+    return "\n".join(lines)

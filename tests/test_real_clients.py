@@ -1,0 +1,36 @@
+"""The server as dig and kdig see it (skipped where those tools are not installed)."""
+import shutil
+import subprocess
+
+import pytest
+
+from skydns import testing
+
+TOOLS = [t for t in ("dig", "kdig") if shutil.which(t)]
+
+
+@pytest.mark.parametrize("tool", TOOLS or [pytest.param("dig", marks=pytest.mark.skip("no dig/kdig"))])
+@pytest.mark.parametrize("transport", ["+notcp", "+tcp"])
+def test_whoami_with_real_clients(tmp_path, tool, transport):
+    """dig/kdig get whoami's additional records over UDP and TCP, IPv4 and IPv6."""
+    with testing.serve(".:0 {\n whoami\n}\n", tmp_path) as srv:
+        for host, family in (("127.0.0.1", "A"), ("::1", "AAAA")):
+            out = subprocess.run([tool, f"@{host}", "-p", str(srv.port), "example.org", "A", transport],
+                                 capture_output=True, text=True, timeout=10).stdout
+            assert "status: NOERROR" in out or "rcode: NOERROR" in out, out
+            assert f"IN\t{family}\t{host}" in out.replace(" ", "\t").replace("\t\t", "\t"), out
+            proto = "_tcp" if transport == "+tcp" else "_udp"
+            assert f"{proto}.example.org." in out, out
+
+
+@pytest.mark.skipif(not shutil.which("dig"), reason="no dig")
+def test_dig_refused_and_truncation(tmp_path):
+    import fakeplugins
+    with testing.serve("example.org:0 {\n big 30\n}\n", tmp_path, fakeplugins.registry()) as srv:
+        out = subprocess.run(["dig", "@127.0.0.1", "-p", str(srv.port), "example.net"],
+                             capture_output=True, text=True, timeout=10).stdout
+        assert "status: REFUSED" in out
+        # dig retries a truncated UDP answer over TCP by itself and gets all 30 records.
+        out = subprocess.run(["dig", "@127.0.0.1", "-p", str(srv.port), "example.org", "TXT", "+bufsize=1232"],
+                             capture_output=True, text=True, timeout=10).stdout
+        assert "Truncated, retrying in TCP mode" in out and out.count("60\tIN\tTXT") == 30, out
