@@ -57,6 +57,21 @@ class Block:
         """Run ``fn()`` (which may return a Deferred) when the configuration starts serving."""
         self._startup.append(fn)
 
+    def acquire(self, key, factory: Callable, release: Callable):
+        """An object shared by every configuration that asks for ``key``, kept across reloads.
+
+        ``factory()`` makes it the first time; ``release(obj)`` runs when the last
+        configuration using it is retired. Without a service (plain builds in
+        tests) the object is private to this block.
+        """
+        if self.service is None:
+            obj = factory()
+            self.on_shutdown(lambda: release(obj))
+            return obj
+        obj = self.service.shared.acquire(key, factory)
+        self.on_shutdown(lambda: self.service.shared.release(key, release))
+        return obj
+
     def on_shutdown(self, fn: Callable) -> None:
         """Run ``fn()`` (which may return a Deferred) when the configuration is retired."""
         self._shutdown.append(fn)

@@ -42,4 +42,5 @@ BUILTIN: dict[str, str] = {
     "bind": "skydns.plugin.bind:setup",
     "errors": "skydns.plugin.errors:setup",
     "whoami": "skydns.plugin.whoami:setup",
+    "etcd": "skydns.plugin.etcd:setup",
 }

@@ -43,12 +43,14 @@ class Request:
     :ivar edns_options: the raw options of the OPT record (``b""`` if none).
     :ivar block: the server block that serves the query, set by the server.
     :ivar zone: the zone of that block that matched ``qname``.
+    :ivar hops: 0 for a client's query; n for a lookup the server made for itself
+        (an external CNAME target, say) n levels deep.
     """
 
     __slots__ = (
         "wire", "client", "proto", "id", "flags", "qname", "qtype", "qclass",
         "question_wire", "edns", "bufsize", "do", "edns_options", "block",
-        "zone", "_message", "local",
+        "zone", "_message", "local", "hops",
     )
 
     def __init__(self, data: bytes, client: tuple, proto: str, local=None):
@@ -63,6 +65,7 @@ class Request:
         self.block = None
         self.zone = None
         self._message = None
+        self.hops = 0  # how many times the server re-entered itself to build this answer
         try:
             self.id, self.flags, qd, an, ns, ar = _HEADER(data)
         except Exception:

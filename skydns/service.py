@@ -29,6 +29,28 @@ log = Logger(namespace="skydns.service")
 RETIRE_GRACE = 10.0
 
 
+class Shared:
+    """Objects shared across configurations (an etcd copy survives a reload), counted by use."""
+
+    def __init__(self):
+        self.objects: dict = {}
+        self.counts: dict = {}
+
+    def acquire(self, key, factory):
+        if key not in self.objects:
+            self.objects[key] = factory()
+            self.counts[key] = 0
+        self.counts[key] += 1
+        return self.objects[key]
+
+    def release(self, key, release) -> None:
+        self.counts[key] -= 1
+        if self.counts[key] <= 0:
+            obj = self.objects.pop(key)
+            del self.counts[key]
+            release(obj)
+
+
 class SkyDNSService(MultiService):
     """Serves a Corefile; ``reload()`` (or SIGHUP) replaces it in place."""
 
@@ -51,6 +73,7 @@ class SkyDNSService(MultiService):
         self._reloading = None
         self._again = False
         self._old_sighup = None
+        self.shared = Shared()
 
     # -- start and stop -----------------------------------------------------
     def privilegedStartService(self):
@@ -129,6 +152,15 @@ class SkyDNSService(MultiService):
             if port is not None:
                 yield defer.maybeDeferred(port.stopListening)
 
+    def route(self, qname: str, qtype: int, port: int):
+        """``(zone, block)`` serving ``qname`` on ``port`` now, as a client's query would be routed."""
+        for (host, configured), listener in self.listeners.items():
+            if configured == port:
+                found = listener.server.mux.route(qname, qtype)
+                if found is not None:
+                    return found
+        return None
+
     def addresses(self) -> list[tuple[str, int]]:
         """The (host, port) of every listener, ports as bound (useful with port 0)."""
         return [(l.host, l.port) for l in self.listeners.values()]
@@ -170,8 +202,8 @@ class SkyDNSService(MultiService):
             self.reload_failures += 1
             for listener in opened.values():
                 yield self._close(listener)
-            if gen is not None and gen.started:
-                yield gen.stop()
+            if gen is not None:
+                yield gen.stop()  # also releases what it built but never started
             if isinstance(e, CorefileError):
                 log.error("reload failed, still serving the previous configuration: {error}", error=str(e))
             else:

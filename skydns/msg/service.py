@@ -1,0 +1,126 @@
+"""A service: the JSON value of an etcd key, checked once when it is read.
+
+Fields (matched case-insensitively): host, port, priority, weight, text, ttl,
+targetstrip, group, mail. A value that is not a JSON object or has a field of
+the wrong type is refused as a whole, with a reason that names the field.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import dns.name
+
+#: Values larger than this are refused: a service record is a few hundred bytes.
+MAX_VALUE_SIZE = 16 * 1024
+
+DEFAULT_PRIORITY = 10
+DEFAULT_WEIGHT = 100
+
+
+class InvalidService(ValueError):
+    """The value cannot be a service; the message says why."""
+
+
+def _int(name: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise InvalidService(f"field '{name}' must be an integer, got {json.dumps(value)[:40]}")
+    if not low <= value <= high:
+        raise InvalidService(f"field '{name}' must be between {low} and {high}, got {value}")
+    return value
+
+
+def _str(name: str, value) -> str:
+    if not isinstance(value, str):
+        raise InvalidService(f"field '{name}' must be a string, got {json.dumps(value)[:40]}")
+    return value
+
+
+class Service:
+    """One service record.
+
+    :ivar name: the name of its key (lower case, dot-terminated).
+    :ivar kind: what the host is: ``"A"``, ``"AAAA"``, ``"CNAME"`` (a name), or
+        ``""`` (no host: a TXT-only or empty record).
+    :ivar host: the address (normalised) or the target name (lower case, dot-terminated).
+    :ivar lease: the etcd lease of the key (0 for none).
+    :ivar depth: number of labels of ``name`` (for groups).
+    """
+
+    __slots__ = ("name", "host", "kind", "port", "priority", "weight", "text", "ttl",
+                 "targetstrip", "group", "mail", "lease", "depth")
+
+    def __init__(self, name: str, host: str = "", port: int = 0, priority: int = DEFAULT_PRIORITY,
+                 weight: int = DEFAULT_WEIGHT, text: str = "", ttl: int = 0, targetstrip: int = 0, group: str = "",
+                 mail: bool = False, lease: int = 0):
+        self.name = name
+        self.port = port
+        self.priority = priority
+        self.weight = weight
+        self.text = text
+        self.ttl = ttl
+        self.targetstrip = targetstrip
+        self.group = group
+        self.mail = mail
+        self.lease = lease
+        self.depth = name.count(".")
+        self.kind, self.host = classify(host)
+
+    def identity(self) -> tuple:
+        """What makes two services the same record (keys differ): host, port, priority, weight, text."""
+        return (self.host, self.port, self.priority, self.weight, self.text)
+
+    def __repr__(self) -> str:
+        return f"<Service {self.name} {self.kind} {self.host!r} port={self.port}>"
+
+
+def classify(host: str) -> tuple[str, str]:
+    """``(kind, normalised host)`` of a host field."""
+    host = host.strip()
+    if not host:
+        return "", ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        mapped = getattr(ip, "ipv4_mapped", None)
+        if ip.version == 6 and mapped is None:
+            return "AAAA", str(ip)
+        return "A", str(mapped or ip)
+    try:
+        name = dns.name.from_text(host)
+    except Exception as e:
+        raise InvalidService(f"host '{host[:60]}' is neither an IP address nor a domain name: {e}")
+    return "CNAME", name.to_text().lower()
+
+
+def from_json(raw: bytes | str, name: str, lease: int = 0) -> Service:
+    """Read a service from an etcd value; raise InvalidService with the reason."""
+    if len(raw) > MAX_VALUE_SIZE:
+        raise InvalidService(f"value of {len(raw)} bytes is larger than {MAX_VALUE_SIZE}")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidService(f"not valid JSON: {e}")
+    if not isinstance(data, dict):
+        raise InvalidService(f"JSON {type(data).__name__} where an object was expected")
+    f = {k.lower(): v for k, v in data.items()}
+    kwargs = {}
+    if "host" in f and f["host"] is not None:
+        kwargs["host"] = _str("host", f["host"])
+    for field, low, high in (("port", 0, 65535), ("priority", 0, 65535), ("weight", 0, 65535),
+                             ("ttl", 0, 2**31 - 1), ("targetstrip", 0, 127)):
+        if field in f and f[field] is not None:
+            kwargs[field] = _int(field, f[field], low, high)
+    for field in ("text", "group"):
+        if field in f and f[field] is not None:
+            kwargs[field] = _str(field, f[field])
+    if "mail" in f and f["mail"] is not None:
+        if not isinstance(f["mail"], bool):
+            raise InvalidService(f"field 'mail' must be true or false, got {json.dumps(f['mail'])[:40]}")
+        kwargs["mail"] = f["mail"]
+    return Service(name, lease=lease, **kwargs)

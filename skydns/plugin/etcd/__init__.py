@@ -1,0 +1,3 @@
+from skydns.plugin.etcd.setup import setup
+
+__all__ = ["setup"]

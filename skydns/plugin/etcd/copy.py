@@ -1,0 +1,382 @@
+"""A watched in-memory copy of everything under an etcd prefix.
+
+One range read (in pages, all at the revision of the first page), then a
+watch from the next revision: every put and delete, lease expiries included,
+is applied in order in the reactor thread. Answering a query never waits on
+etcd. Blocking client calls run in the reactor's thread pool.
+
+When the watch breaks (etcd down, network), the copy keeps serving what it
+has, logs one warning for the outage, and retries with back-off, moving to
+the next endpoint each time. A watch that can resume resumes from the last
+revision it applied; if that revision was compacted meanwhile, the prefix is
+read again and the new index swapped in whole.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from twisted.internet import defer, threads
+from twisted.logger import Logger
+
+from skydns.msg import path
+from skydns.msg.service import InvalidService, from_json
+from skydns.plugin.etcd.endpoints import Connection
+from skydns.plugin.etcd.index import Index
+
+log = Logger(namespace="skydns.plugin.etcd")
+
+PAGE = 5000
+RETRY_MIN = 0.25
+RETRY_MAX = 5.0
+
+
+def _prefix_end(prefix: bytes) -> bytes:
+    return prefix[:-1] + bytes([prefix[-1] + 1])
+
+
+class Lease:
+    """What we know of one lease's remaining time, refreshed from etcd when it gets old."""
+
+    __slots__ = ("granted", "remaining", "at", "fetching")
+
+    def __init__(self):
+        self.granted = 0
+        self.remaining = 0
+        self.at = 0.0
+        self.fetching = False
+
+
+class EtcdCopy:
+    """Everything under ``prefix``, indexed, kept current by a watch.
+
+    :ivar index: the :class:`Index` (replaced whole after a compaction re-read).
+    :ivar revision: the etcd revision the copy reflects.
+    :ivar synced: True once the first read completed.
+    """
+
+    def __init__(self, connection: Connection, prefix: str, reactor, clock=time.monotonic):
+        self.connection = connection
+        self.prefix = "/" + prefix.strip("/")
+        self.reactor = reactor
+        self.clock = clock
+        self.index = Index()
+        self.revision = 0
+        self.synced = False
+        self.serials: dict[tuple, int] = {}
+        self.leases: dict[int, Lease] = {}
+        self.listeners: list[Callable[[str], None]] = []
+        self.bad: dict[str, str] = {}
+        self.reconnects = 0
+        self.last_event = 0.0
+        self._endpoint = 0
+        self._client = None
+        self._cancel = None
+        self._running = False
+        self._outage = None
+        self._retry = RETRY_MIN
+        self._pending_retry = None
+        self._first = defer.Deferred()
+        self._generation = 0  # bumps on every (re)connection, to ignore stale watch callbacks
+
+    # -- life cycle -----------------------------------------------------------
+    def start(self, wait: float = 5.0) -> defer.Deferred:
+        """Begin reading; fires once the first read is done, or after ``wait`` seconds regardless."""
+        if not self._running:
+            self._running = True
+            self._connect()
+        if self.synced:
+            return defer.succeed(self)
+        d = defer.Deferred()
+        timer = self.reactor.callLater(wait, lambda: not d.called and d.callback(self))
+
+        def done(result):
+            if timer.active():
+                timer.cancel()
+            if not d.called:
+                d.callback(self)
+            return result
+
+        self._first.addBoth(done)
+        return d
+
+    def stop(self) -> None:
+        self._running = False
+        self._generation += 1
+        if self._pending_retry is not None and self._pending_retry.active():
+            self._pending_retry.cancel()
+        cancel, client = self._cancel, self._client
+        self._cancel = self._client = None
+        if cancel is not None or client is not None:
+            threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), _close, cancel, client)
+
+    def watch_zone(self, zone: str) -> None:
+        """Track the revision of the last change under ``zone`` (for its SOA serial)."""
+        self.serials.setdefault(tuple(path.name_labels(zone)), self.revision)
+
+    def serial(self, zone: str) -> int:
+        return self.serials.get(tuple(path.name_labels(zone)), self.revision) & 0xFFFFFFFF
+
+    def lease_ttl(self, lease_id: int) -> int | None:
+        """Seconds left on a key's lease (estimated; refreshed in the background when old)."""
+        lease = self.leases.get(lease_id)
+        if lease is None:
+            lease = self.leases[lease_id] = Lease()
+        now = self.clock()
+        if lease.at == 0.0 or now - lease.at > max(lease.granted / 4, 1.0):
+            self._fetch_lease(lease_id, lease)
+        if lease.at == 0.0:
+            return None
+        return max(int(lease.remaining - (now - lease.at)), 1)
+
+    # -- reading --------------------------------------------------------------
+    def _connect(self, full_read: bool = False) -> None:
+        """Connect (in a thread) and watch; read everything first unless resuming a synced copy."""
+        self._generation += 1
+        gen = self._generation
+        endpoint = self.connection.endpoints[self._endpoint % len(self.connection.endpoints)]
+        resume = self.revision if self.synced and not full_read else None
+        d = threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(),
+                                      self._open, endpoint, resume, gen)
+        d.addCallbacks(self._opened, self._failed, (gen, endpoint), None, (gen, endpoint))
+
+    def _open(self, endpoint, resume, gen):
+        """In a thread: connect, read the prefix if needed, start the watch."""
+        import pyetcd.exceptions
+
+        client = self.connection.client(endpoint)
+        loaded = None
+        if resume is None:
+            loaded = self._read(client)
+            start = loaded[1] + 1
+        else:
+            start = resume + 1
+        callback = lambda response: self.reactor.callFromThread(self._watched, response, gen)
+        prefix = self.prefix.encode() + b"/"
+        try:
+            watch_id = client.add_watch_prefix_callback(prefix, callback, start_revision=start)
+        except pyetcd.exceptions.RevisionCompactedError:
+            loaded = self._read(client)
+            watch_id = client.add_watch_prefix_callback(prefix, callback, start_revision=loaded[1] + 1)
+        return client, watch_id, loaded
+
+    def _read(self, client):
+        """In a thread: the whole prefix at one revision, in pages, built into a new index."""
+        prefix = self.prefix.encode() + b"/"
+        end = _prefix_end(prefix)
+        start, revision = prefix, None
+        kvs = []
+        while True:
+            resp = client.get_range_response(start, end, limit=PAGE, revision=revision)
+            if revision is None:
+                revision = resp.header.revision
+            kvs.extend(resp.kvs)
+            if not resp.more or not resp.kvs:
+                break
+            start = resp.kvs[-1].key + b"\x00"
+        index = Index()
+        bad = {}
+        serials = {z: 0 for z in self.serials}
+        for kv in kvs:
+            key = kv.key.decode("utf-8", "replace")
+            labels = path.key_labels(key, self.prefix)
+            if labels is None:
+                continue
+            try:
+                svc = from_json(kv.value, path.labels_to_name(labels), kv.lease)
+            except InvalidService as e:
+                bad[key] = str(e)
+                continue
+            index.put(labels, svc)
+            for z in serials:
+                if tuple(labels[:len(z)]) == z and kv.mod_revision > serials[z]:
+                    serials[z] = kv.mod_revision
+        return index, revision, bad, serials
+
+    def _opened(self, result, gen, endpoint) -> None:
+        client, watch_id, loaded = result
+        if gen != self._generation or not self._running:
+            threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), _close,
+                                      lambda: client.cancel_watch(watch_id), client)
+            return
+        old = self._client
+        self._client = client
+        self._cancel = lambda: client.cancel_watch(watch_id)
+        if old is not None and old is not client:
+            threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), _close, None, old)
+        if loaded is not None:
+            index, revision, bad, serials = loaded
+            resync = self.synced
+            self.index, self.revision = index, revision
+            for z, rev in serials.items():
+                self.serials[z] = rev or revision
+            for key, why in bad.items():
+                if self.bad.get(key) != why:
+                    log.warn("etcd key {key} skipped: {why}", key=key, why=why)
+            self.bad = bad
+            self.synced = True
+            self.last_event = self.clock()
+            log.info("etcd copy of {prefix} {what} from {endpoint}: {count} services at revision {rev}",
+                     prefix=self.prefix, what="re-read" if resync else "loaded", endpoint=endpoint,
+                     count=index.count, rev=revision)
+            for fn in self.listeners:
+                fn(None)  # everything may have changed
+            self._fetch_all_leases()
+        if self._outage is not None:
+            log.info("etcd reachable again at {endpoint} after {secs:.1f}s; watching from revision {rev}",
+                     endpoint=endpoint, secs=self.clock() - self._outage, rev=self.revision + 1)
+            self._outage = None
+        self._retry = RETRY_MIN
+        if not self._first.called:
+            self._first.callback(self)
+
+    def _failed(self, failure, gen, endpoint) -> None:
+        if gen != self._generation or not self._running:
+            return
+        self._broken(f"{endpoint}: {_describe(failure.value)}")
+
+    def _broken(self, why: str) -> None:
+        if self._outage is None:
+            self._outage = self.clock()
+            state = f"serving the last copy (revision {self.revision})" if self.synced else "nothing loaded yet"
+            log.warn("etcd unreachable ({why}); {state}, retrying", why=why, state=state)
+        self.reconnects += 1
+        self._endpoint += 1
+        delay, self._retry = self._retry, min(self._retry * 2, RETRY_MAX)
+        self._pending_retry = self.reactor.callLater(delay, self._reconnect)
+
+    def _reconnect(self) -> None:
+        self._pending_retry = None
+        if self._running:
+            self._connect()
+
+    # -- watching -------------------------------------------------------------
+    def _watched(self, response, gen) -> None:
+        """In the reactor: one watch response (events), or the error that ended the watch."""
+        if gen != self._generation or not self._running:
+            return
+        if isinstance(response, Exception):
+            import pyetcd.exceptions
+
+            self._generation += 1
+            if isinstance(response, pyetcd.exceptions.RevisionCompactedError):
+                # The old index keeps answering until the new one is swapped in by _opened.
+                log.warn("etcd revision {rev} was compacted; reading {prefix} again",
+                         rev=self.revision + 1, prefix=self.prefix)
+                self._connect(full_read=True)
+                return
+            self._broken(_describe(response))
+            return
+        for event in response.events:
+            self._apply(event)
+        rev = response.header.revision
+        if rev > self.revision:
+            self.revision = rev
+        self.last_event = self.clock()
+
+    def _apply(self, event) -> None:
+        key = event.key.decode("utf-8", "replace")
+        labels = path.key_labels(key, self.prefix)
+        if labels is None:
+            return
+        name = path.labels_to_name(labels)
+        rev = event.mod_revision
+        if type(event).__name__ == "DeleteEvent":
+            self.index.delete(labels)
+            self.bad.pop(key, None)
+        else:
+            try:
+                svc = from_json(event.value, name, event.lease)
+            except InvalidService as e:
+                why = str(e)
+                if self.bad.get(key) != why:
+                    log.warn("etcd key {key} skipped: {why}", key=key, why=why)
+                self.bad[key] = why
+                self.index.delete(labels)
+                svc = None
+            else:
+                self.bad.pop(key, None)
+                self.index.put(labels, svc)
+            if svc is not None and svc.lease:
+                lease = self.leases[svc.lease] = Lease()  # a new lease, or a new put: look it up now
+                self._fetch_lease(svc.lease, lease)
+        for z in self.serials:
+            if tuple(labels[:len(z)]) == z:
+                self.serials[z] = rev
+        for fn in self.listeners:
+            fn(name)
+
+    # -- leases ---------------------------------------------------------------
+    def _fetch_all_leases(self) -> None:
+        """After a full read: learn every lease's remaining time, in one background job."""
+        ids = set()
+        stack = [self.index.root]
+        while stack:
+            n = stack.pop()
+            if n.service is not None and n.service.lease:
+                ids.add(n.service.lease)
+            if n.children:
+                stack.extend(n.children.values())
+        client = self._client
+        if not ids or client is None:
+            return
+
+        def fetch_all():
+            out = {}
+            for i in ids:
+                try:
+                    info = client.get_lease_info(i)
+                    out[i] = (int(info.grantedTTL), int(info.TTL))
+                except Exception:
+                    pass
+            return out
+
+        def got(found):
+            now = self.clock()
+            for i, (granted, left) in found.items():
+                lease = self.leases.setdefault(i, Lease())
+                lease.granted, lease.remaining, lease.at = granted, max(left, 0), now
+
+        threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), fetch_all).addCallbacks(
+            got, lambda f: None)
+
+    def _fetch_lease(self, lease_id: int, lease: Lease) -> None:
+        if lease.fetching or self._client is None:
+            return
+        lease.fetching = True
+        client = self._client
+        d = threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), client.get_lease_info, lease_id)
+
+        def got(info):
+            lease.fetching = False
+            lease.granted = int(info.grantedTTL)
+            lease.remaining = max(int(info.TTL), 0)
+            lease.at = self.clock()
+
+        def failed(f):
+            lease.fetching = False
+
+        d.addCallbacks(got, failed)
+
+
+def _describe(error) -> str:
+    details = getattr(error, "details", None)
+    if callable(details):
+        try:
+            return f"{type(error).__name__}: {details()}"
+        except Exception:
+            pass
+    return f"{type(error).__name__}: {error}"
+
+
+def _close(cancel, client) -> None:
+    try:
+        if cancel is not None:
+            cancel()
+    except Exception:
+        pass
+    try:
+        if client is not None:
+            client.close()
+    except Exception:
+        pass

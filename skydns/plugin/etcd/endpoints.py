@@ -1,0 +1,60 @@
+"""Connecting to etcd: endpoint URLs, credentials, TLS, and the blocking client (used in threads)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    secure: bool
+
+    def __str__(self) -> str:
+        scheme = "https" if self.secure else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+
+def parse_endpoint(url: str) -> Endpoint:
+    """``http://127.0.0.1:2379`` -> Endpoint; raise ValueError with what is wrong."""
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"endpoint '{url}' must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError(f"endpoint '{url}' has no host")
+    try:
+        port = parts.port or 2379
+    except ValueError:
+        raise ValueError(f"endpoint '{url}' has a bad port")
+    return Endpoint(parts.hostname, port, parts.scheme == "https")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Everything needed to reach one etcd cluster (also the key that shares copies across reloads)."""
+
+    endpoints: tuple[Endpoint, ...]
+    username: str | None = None
+    password: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca: str | None = None
+    timeout: float = field(default=5.0, compare=True)
+
+    def client(self, endpoint: Endpoint):
+        """A blocking pyetcd client for ``endpoint``: call only from a thread."""
+        import pyetcd
+
+        secure = endpoint.secure or self.tls_ca is not None
+        return pyetcd.client(
+            host=endpoint.host, port=endpoint.port,
+            ca_cert=self.tls_ca if secure else None,
+            cert_key=self.tls_key if secure else None,
+            cert_cert=self.tls_cert if secure else None,
+            timeout=self.timeout, user=self.username, password=self.password,
+            grpc_options={"grpc.max_receive_message_length": 64 * 1024 * 1024}.items(),
+        )

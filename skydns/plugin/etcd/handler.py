@@ -1,0 +1,180 @@
+"""etcd: answers for its zones from the watched copy; turns lookup results into DNS messages."""
+from __future__ import annotations
+
+import dns.name
+import dns.rdataclass
+import dns.rdtypes.ANY.CNAME
+import dns.rdtypes.ANY.HINFO
+import dns.rdtypes.ANY.MX
+import dns.rdtypes.ANY.NS
+import dns.rdtypes.ANY.PTR
+import dns.rdtypes.ANY.SOA
+import dns.rdtypes.ANY.TXT
+import dns.rdtypes.IN.A
+import dns.rdtypes.IN.AAAA
+import dns.rdtypes.IN.SRV
+import dns.rrset
+from twisted.internet import defer
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from skydns import wire
+from skydns.chain import next_or_failure
+from skydns.interfaces import IHandler
+from skydns.plugin.etcd import lookup as lk
+
+log = Logger(namespace="skydns.plugin.etcd")
+IN = dns.rdataclass.IN
+PTR = 12
+SERVFAIL = 2
+
+
+def _name(text: str) -> dns.name.Name:
+    return dns.name.from_text(text)
+
+
+def _txt_chunks(text: str) -> list[bytes]:
+    raw = text.encode()
+    return [raw[i:i + 255] for i in range(0, len(raw), 255)] or [b""]
+
+
+def rdata(rec: lk.Rec):
+    t, d = rec.rtype, rec.data
+    if t == lk.A:
+        return dns.rdtypes.IN.A.A(IN, t, d[0])
+    if t == lk.AAAA:
+        return dns.rdtypes.IN.AAAA.AAAA(IN, t, d[0])
+    if t == lk.SRV:
+        return dns.rdtypes.IN.SRV.SRV(IN, t, d[0], d[1], d[2], _name(d[3]))
+    if t == lk.CNAME:
+        return dns.rdtypes.ANY.CNAME.CNAME(IN, t, _name(d[0]))
+    if t == lk.TXT:
+        return dns.rdtypes.ANY.TXT.TXT(IN, t, _txt_chunks(d[0]))
+    if t == lk.MX:
+        return dns.rdtypes.ANY.MX.MX(IN, t, d[0], _name(d[1]))
+    if t == lk.NS:
+        return dns.rdtypes.ANY.NS.NS(IN, t, _name(d[0]))
+    if t == lk.PTR:
+        return dns.rdtypes.ANY.PTR.PTR(IN, t, _name(d[0]))
+    if t == lk.SOA:
+        return dns.rdtypes.ANY.SOA.SOA(IN, t, _name(d[0]), _name(d[1]), *d[2:])
+    if t == lk.HINFO:
+        return dns.rdtypes.ANY.HINFO.HINFO(IN, t, d[0].encode(), d[1].encode())
+    raise ValueError(f"cannot make rdata of type {t}")
+
+
+def add_records(section: list, recs: list[lk.Rec], qname: str, qname_as_asked, ttl: int | None,
+                one_cname_per_owner: bool = False) -> None:
+    """Group records into RRsets (first-seen order), owner of the query name spelled as asked."""
+    by_key: dict[tuple, dns.rrset.RRset] = {}
+    for rrset in section:
+        by_key[(rrset.name.to_text().lower(), rrset.rdtype)] = rrset
+    for rec in recs:
+        key = (rec.owner, rec.rtype)
+        rrset = by_key.get(key)
+        if rrset is None:
+            if one_cname_per_owner and rec.rtype == lk.CNAME and (rec.owner, lk.CNAME) in by_key:
+                continue
+            owner = qname_as_asked if rec.owner == qname else _name(rec.owner)
+            rrset = by_key[key] = dns.rrset.RRset(owner, IN, rec.rtype)
+            section.append(rrset)
+        elif one_cname_per_owner and rec.rtype == lk.CNAME:
+            continue
+        rrset.add(rdata(rec), rec.ttl if ttl is None else ttl)
+        if ttl is None and rec.ttl < rrset.ttl:
+            rrset.update_ttl(rec.ttl)
+
+
+@implementer(IHandler)
+class Etcd:
+    name = "etcd"
+
+    def __init__(self, copy, lookup: lk.Lookup, fallthrough, upstream, next=None):
+        self.copy = copy
+        self.lookup = lookup
+        self.zones = lookup.s.zones
+        self.fallthrough = fallthrough  # None: never; a list: those zones ([] for all)
+        self.upstream = upstream
+        self.next = next
+
+    def _falls_through(self, qname: str) -> bool:
+        if self.fallthrough is None:
+            return False
+        return not self.fallthrough or lk.in_zones(qname, self.fallthrough) is not None
+
+    def serve(self, request):
+        qname = request.qname
+        if request.qtype == PTR and (qname.endswith(".in-addr.arpa.") or qname.endswith(".ip6.arpa.")) \
+                and self.copy.synced:
+            result = self.lookup.ptr(qname)
+            if result is not None:
+                return self._render(request, result, None)
+            # PTR is not authoritative here: with no record, the rest of the chain may know it.
+            return next_or_failure(self.name, self.next, request)
+        zone = lk.in_zones(qname, self.zones)
+        if zone is None:
+            return next_or_failure(self.name, self.next, request)
+        if not self.copy.synced:
+            log.warn("etcd copy not loaded yet: SERVFAIL for {qname}", qname=qname)
+            return wire.error_reply(request, SERVFAIL)
+        result = self.lookup.answer(qname, request.qtype, zone)
+        if result.rcode == 3 and self._falls_through(qname):
+            return next_or_failure(self.name, self.next, request)
+        if result.externals:
+            return self._resolve(request, result, zone)
+        return self._render(request, result, zone)
+
+    def _render(self, request, result: lk.Result, zone: str | None):
+        reply = request.reply(authoritative=result.authoritative, rcode=result.rcode)
+        asked = request.message.question[0].name
+        ours = result.answer + result.additional
+        ttl = min((r.ttl for r in ours), default=None)
+        if result.answer and result.answer[0].rtype in (lk.SOA, lk.HINFO):
+            ttl = None
+        add_records(reply.answer, result.answer, request.qname, asked, ttl)
+        add_records(reply.additional, result.additional, request.qname, asked, ttl, one_cname_per_owner=True)
+        for rrset in result.upstream_answer:
+            reply.answer.append(rrset)
+        for rrset in result.upstream_additional:
+            if not any(r.name == rrset.name and r.rdtype == rrset.rdtype for r in reply.additional):
+                reply.additional.append(rrset)
+        if (result.soa or not reply.answer) and zone is not None and result.rcode in (0, 3):
+            soa = self.lookup.soa(zone, self.lookup.s.min_ttl)
+            add_records(reply.authority, [soa], request.qname, asked, None)
+        return reply
+
+    def _resolve(self, request, result: lk.Result, zone: str):
+        """Look external targets up through the server, then render; synchronous if they all were."""
+        answers = []
+        waiting = False
+        for ext in result.externals:
+            try:
+                got = self.upstream.lookup(ext.target, ext.qtype, request)
+            except Exception as e:
+                got = e
+            if isinstance(got, defer.Deferred):
+                waiting = True
+                got.addErrback(lambda f: f.value)
+            answers.append(got)
+        if not waiting:
+            return self._splice(request, result, zone, answers)
+        return defer.gatherResults(
+            [a if isinstance(a, defer.Deferred) else defer.succeed(a) for a in answers]
+        ).addCallback(lambda got: self._splice(request, result, zone, got))
+
+    def _splice(self, request, result: lk.Result, zone, answers):
+        up_answer, up_additional = [], []
+        for ext, got in zip(result.externals, answers):
+            if isinstance(got, BaseException) or got is None or got.rcode() != 0 or not got.answer:
+                continue  # did not resolve: the CNAME is left out
+            if ext.section == "answer":
+                if ext.cname is not None:
+                    result.answer.append(ext.cname)
+                up_answer.extend(got.answer)
+            else:
+                up_additional.extend(r for r in got.answer if not (ext.skip_cnames and r.rdtype == lk.CNAME))
+        result.upstream_answer = up_answer
+        result.upstream_additional = up_additional
+        if not result.answer and not up_answer:
+            result.soa = True
+        return self._render(request, result, zone)

@@ -1,0 +1,115 @@
+"""The in-memory copy's index: a tree of labels, one node per key path segment.
+
+``/skydns/local/skydns/east/web01`` is the node ``local -> skydns -> east ->
+web01`` holding that key's service. A lookup walks the query's labels from
+the top: an exact name costs one dict lookup per label, a subtree (SkyDNS's
+subdomain aggregation) costs the size of what it returns, and a wildcard
+label (``*`` or ``any``) fans out over the children at that one level, so the
+cost follows the shape of the query and the answer, not the number of keys
+stored. Nodes without a service or children are pruned, so a node exists
+exactly when some key is at or below it.
+"""
+from __future__ import annotations
+
+WILDCARDS = frozenset(("*", "any"))
+
+
+class Node:
+    __slots__ = ("children", "service")
+
+    def __init__(self):
+        self.children: dict[str, Node] | None = None
+        self.service = None
+
+
+class Index:
+    """Services by key path; not thread-safe (built in one thread, then used in the reactor's)."""
+
+    def __init__(self):
+        self.root = Node()
+        self.count = 0
+
+    def put(self, labels: list[str], service) -> None:
+        node = self.root
+        for label in labels:
+            children = node.children
+            if children is None:
+                children = node.children = {}
+            nxt = children.get(label)
+            if nxt is None:
+                nxt = children[label] = Node()
+            node = nxt
+        if node.service is None:
+            self.count += 1
+        node.service = service
+
+    def delete(self, labels: list[str]):
+        """Remove the service at ``labels``; returns it (None if there was none)."""
+        path = [self.root]
+        node = self.root
+        for label in labels:
+            if node.children is None or label not in node.children:
+                return None
+            node = node.children[label]
+            path.append(node)
+        old = node.service
+        if old is None:
+            return None
+        node.service = None
+        self.count -= 1
+        # Prune nodes left with neither a service nor children.
+        for depth in range(len(labels), 0, -1):
+            n = path[depth]
+            if n.service is not None or n.children:
+                break
+            parent = path[depth - 1]
+            del parent.children[labels[depth - 1]]
+            if not parent.children:
+                parent.children = None
+        return old
+
+    def nodes(self, labels: list[str]) -> list[Node]:
+        """The nodes a query's labels (top first) reach, with ``*``/``any`` matching any one label."""
+        current = [self.root]
+        for label in labels:
+            nxt = []
+            if label in WILDCARDS:
+                for n in current:
+                    if n.children:
+                        nxt.extend(n.children.values())
+            else:
+                for n in current:
+                    children = n.children
+                    if children is not None:
+                        child = children.get(label)
+                        if child is not None:
+                            nxt.append(child)
+            if not nxt:
+                return nxt
+            current = nxt
+        return current
+
+    def exists(self, labels: list[str]) -> bool:
+        return bool(self.nodes(labels))
+
+    def lookup(self, labels: list[str], exact: bool = False) -> list:
+        """Services at the name (``exact``) or at and below it, in key order."""
+        found = []
+        for node in self.nodes(labels):
+            if exact:
+                if node.service is not None:
+                    found.append(node.service)
+            else:
+                _collect(node, found)
+        return found
+
+
+def _collect(node: Node, out: list) -> None:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.service is not None:
+            out.append(n.service)
+        if n.children:
+            # Reversed so that services come out in sorted key order.
+            stack.extend(n.children[k] for k in sorted(n.children, reverse=True))

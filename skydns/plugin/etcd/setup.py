@@ -1,0 +1,147 @@
+"""Corefile: the ``etcd`` directive (CoreDNS's options plus SkyDNS's)::
+
+    etcd [ZONES...] {
+        path PATH                      # default /skydns (or /$SKYDNS_PATH_PREFIX)
+        endpoint URL...                # default http://127.0.0.1:2379 (or $ETCD_MACHINES)
+        credentials USERNAME PASSWORD  # or $ETCD_USERNAME / $ETCD_PASSWORD
+        tls CERT KEY CACERT            # or $ETCD_TLSPEM / $ETCD_TLSKEY / $ETCD_CACERT
+        fallthrough [ZONES...]
+        ttl SECONDS                    # default 3600
+        min_ttl SECONDS                # default 30
+        hostmaster ADDRESS             # default hostmaster.<zone>
+        local NAME                     # what local.dns.<zone> answers as
+        zones ZONE...                  # more zones (as in some CoreDNS write-ups)
+        upstream                       # accepted: external names always go through the server
+    }
+"""
+from __future__ import annotations
+
+import os
+
+import dns.name
+from zope.interface import implementer
+
+from skydns.interfaces import IPluginSetup
+from skydns.plugin.etcd.copy import EtcdCopy
+from skydns.plugin.etcd.endpoints import Connection, parse_endpoint
+from skydns.plugin.etcd.handler import Etcd
+from skydns.plugin.etcd.lookup import Lookup, Settings
+from skydns.upstream import Upstream
+
+PROPERTIES = ("path", "endpoint", "credentials", "tls", "fallthrough", "ttl", "min_ttl",
+              "hostmaster", "local", "zones", "upstream")
+
+
+def normalise_zone(d, text: str) -> str:
+    try:
+        return dns.name.from_text(text).to_text().lower()
+    except Exception as e:
+        raise d.error(f"bad zone '{text}': {e}")
+
+
+class EtcdConfig:
+    def __init__(self):
+        self.zones: list[str] = []
+        self.path = "/" + os.environ.get("SKYDNS_PATH_PREFIX", "skydns").strip("/")
+        machines = os.environ.get("ETCD_MACHINES", "http://127.0.0.1:2379")
+        self.endpoints = [m.strip() for m in machines.split(",") if m.strip()]
+        self.username = os.environ.get("ETCD_USERNAME") or None
+        self.password = os.environ.get("ETCD_PASSWORD") or None
+        self.tls = (os.environ.get("ETCD_TLSPEM") or None, os.environ.get("ETCD_TLSKEY") or None,
+                    os.environ.get("ETCD_CACERT") or None)
+        self.fallthrough: list[str] | None = None
+        self.ttl = 3600
+        self.min_ttl = 30
+        self.hostmaster = ""
+        self.local: str | None = None
+        self.connection: Connection | None = None
+
+
+@implementer(IPluginSetup)
+class EtcdSetup:
+    name = "etcd"
+    position = None
+
+    def parse(self, d, block):
+        cfg = EtcdConfig()
+        d.next()
+        cfg.zones = [normalise_zone(d, z) for z in d.remaining_args()]
+        endpoint_tok = d.token
+        for _ in d.block():
+            prop = d.val
+            args = d.remaining_args()
+            if prop == "path":
+                if len(args) != 1 or not args[0].startswith("/"):
+                    raise d.error("path needs one absolute etcd key prefix, e.g. /skydns")
+                cfg.path = "/" + args[0].strip("/")
+            elif prop == "endpoint":
+                if not args:
+                    raise d.arg_error()
+                cfg.endpoints = args
+                endpoint_tok = d.token
+            elif prop == "credentials":
+                if len(args) != 2:
+                    raise d.error("credentials needs USERNAME and PASSWORD")
+                cfg.username, cfg.password = args
+            elif prop == "tls":
+                if len(args) != 3:
+                    raise d.error("tls needs CERT KEY CACERT")
+                for f in args:
+                    if not os.access(f, os.R_OK):
+                        raise d.error(f"tls: cannot read {f}")
+                cfg.tls = tuple(args)
+            elif prop == "fallthrough":
+                cfg.fallthrough = [normalise_zone(d, z) for z in args]
+            elif prop in ("ttl", "min_ttl"):
+                if len(args) != 1:
+                    raise d.arg_error()
+                setattr(cfg, prop, d.int_value(args[0], 0, 2**31 - 1, prop))
+            elif prop == "hostmaster":
+                if len(args) != 1:
+                    raise d.arg_error()
+                cfg.hostmaster = args[0]
+            elif prop == "local":
+                if len(args) != 1:
+                    raise d.arg_error()
+                cfg.local = normalise_zone(d, args[0])
+            elif prop == "zones":
+                if not args:
+                    raise d.arg_error()
+                cfg.zones.extend(normalise_zone(d, z) for z in args)
+            elif prop == "upstream":
+                pass  # CoreDNS deprecated it: external names are always looked up through the server
+            else:
+                raise d.unknown_property(PROPERTIES)
+        if d.next():
+            raise d.once_error()
+        if not cfg.zones:
+            cfg.zones = list(block.zones)
+        try:
+            endpoints = tuple(parse_endpoint(u) for u in cfg.endpoints)
+        except ValueError as e:
+            raise _error_at(d, endpoint_tok, str(e))
+        cert, key, ca = cfg.tls
+        cfg.connection = Connection(endpoints, cfg.username, cfg.password, cert, key, ca)
+        return cfg
+
+    def build(self, cfg: EtcdConfig, block, next):
+        reactor = block.reactor
+        if reactor is None:
+            from twisted.internet import reactor
+        copy = block.acquire(("etcd", cfg.connection, cfg.path),
+                             lambda: EtcdCopy(cfg.connection, cfg.path, reactor),
+                             lambda c: c.stop())
+        for z in cfg.zones:
+            copy.watch_zone(z)
+        block.on_startup(copy.start)
+        settings = Settings(cfg.zones, cfg.ttl, cfg.min_ttl, cfg.hostmaster, cfg.local)
+        return Etcd(copy, Lookup(copy, settings), cfg.fallthrough, Upstream(block), next)
+
+
+def _error_at(d, token, message):
+    from skydns.errors import CorefileError
+
+    return CorefileError(message, token.file, token.line, d.name)
+
+
+setup = EtcdSetup()

@@ -1,0 +1,53 @@
+"""Looking a name up through the server itself (CoreDNS's ``upstream``).
+
+A plugin that needs an answer for a name it does not serve (an external
+CNAME target) asks the server: the query is routed to whichever block serves
+that name on the same port and goes through its chain, so ``forward`` (or
+any plugin) answers it exactly as for a client.
+"""
+from __future__ import annotations
+
+import dns.message
+from twisted.internet.defer import Deferred
+
+from skydns.request import Request
+
+MAX_HOPS = 4
+
+
+class UpstreamError(Exception):
+    """The name could not be looked up (no block serves it, too deep, or the chain failed)."""
+
+
+class Upstream:
+    def __init__(self, block):
+        self.block = block
+
+    def lookup(self, name: str, qtype: int, parent: Request):
+        """A dnspython reply for ``name``/``qtype``, or a Deferred firing with one."""
+        if parent.hops >= MAX_HOPS:
+            raise UpstreamError(f"{name}: too many nested lookups")
+        service = self.block.service
+        if service is None:
+            raise UpstreamError("no running server to ask")
+        query = dns.message.make_query(name, qtype)
+        query.flags |= dns.flags.RD
+        req = Request(query.to_wire(), parent.client, parent.proto)
+        req.hops = parent.hops + 1
+        port = parent.block.ports[0] if parent.block is not None else self.block.ports[0]
+        route = service.route(req.qname, req.qtype, port)
+        if route is None:
+            raise UpstreamError(f"no server block serves {name}")
+        req.zone, req.block = route
+        result = req.block.chain.serve(req)
+        if isinstance(result, Deferred):
+            return result.addCallback(_as_message)
+        return _as_message(result)
+
+
+def _as_message(result) -> dns.message.Message:
+    if result is None:
+        raise UpstreamError("dropped")
+    if isinstance(result, (bytes, bytearray)):
+        return dns.message.from_wire(bytes(result), keyring=False)
+    return result
