@@ -1,0 +1,114 @@
+"""The watched copy against a real etcd: changes, outages, compaction, failover, reload sharing."""
+import time
+
+import dns.rcode
+import pytest
+
+from conftest import EtcdData, eventually
+from skydns import testing
+from skydns.devetcd import LocalEtcd, free_port
+from tcpproxy import Proxy
+from test_semantics import Logged
+
+
+def addrs(srv, name="svc.skydns.local.", timeout=3.0):
+    r = srv.query(name, "A", timeout=timeout)
+    return sorted(rr.address for rrset in r.answer for rr in rrset)
+
+
+def test_put_change_delete_while_serving(tmp_path, data):
+    """Puts, changes and deletes show in the next answers."""
+    data.put("a.svc.skydns.local", {"host": "10.0.0.1"})
+    with testing.serve(data.block(), tmp_path) as srv:
+        assert addrs(srv) == ["10.0.0.1"]
+        data.put("b.svc.skydns.local", {"host": "10.0.0.2"})
+        assert eventually(lambda: addrs(srv) == ["10.0.0.1", "10.0.0.2"])
+        data.put("a.svc.skydns.local", {"host": "10.0.0.9"})
+        assert eventually(lambda: addrs(srv) == ["10.0.0.2", "10.0.0.9"])
+        data.delete("a.svc.skydns.local")
+        data.delete("b.svc.skydns.local")
+        assert eventually(lambda: srv.query("svc.skydns.local.", "A").rcode() == dns.rcode.NXDOMAIN)
+
+
+def test_etcd_down_keeps_serving_and_catches_up(tmp_path):
+    """etcd stopped: the last copy answers, one warning; restarted: changes made since are seen."""
+    server = LocalEtcd(str(tmp_path / "etcd"), free_port(), free_port()).start()
+    try:
+        data = EtcdData(server)
+        data.put("a.svc.skydns.local", {"host": "10.0.0.1"})
+        with Logged() as logged, testing.serve(data.block(), tmp_path) as srv:
+            assert addrs(srv) == ["10.0.0.1"]
+            data.client.close()
+            server.stop()
+            for _ in range(20):
+                assert addrs(srv) == ["10.0.0.1"]  # answered at once, from the copy
+                time.sleep(0.1)
+            server.start()
+            copy = srv.service.generation.blocks[0].chain.copy
+            assert eventually(lambda: copy._outage is None, timeout=15)
+            outage_warnings = [w for w in logged.warnings() if "unreachable" in w]
+            assert len(outage_warnings) == 1, outage_warnings
+            data.client = server.client()
+            data.put("b.svc.skydns.local", {"host": "10.0.0.2"})
+            assert eventually(lambda: addrs(srv) == ["10.0.0.1", "10.0.0.2"], timeout=10)
+            data.client.close()
+    finally:
+        server.stop()
+
+
+def test_compacted_revision_reads_again(tmp_path, etcd, data):
+    """Cut off while keys change and the history is compacted: the copy is read again, whole."""
+    proxy = Proxy(etcd.port)
+    try:
+        data.put("a.svc.skydns.local", {"host": "10.0.0.1"})
+        data.put("b.svc.skydns.local", {"host": "10.0.0.2"})
+        with testing.serve(data.block(endpoint=proxy.url), tmp_path) as srv:
+            copy = srv.service.generation.blocks[0].chain.copy
+            assert addrs(srv) == ["10.0.0.1", "10.0.0.2"]
+            proxy.block()
+            assert eventually(lambda: copy._outage is not None)
+            data.delete("a.svc.skydns.local")
+            data.put("c.svc.skydns.local", {"host": "10.0.0.3"})
+            head = data.client.get_response(data.key("c.svc.skydns.local")).header.revision
+            data.client.compact(head)
+            assert addrs(srv) == ["10.0.0.1", "10.0.0.2"]  # still the last copy
+            proxy.unblock()
+            assert eventually(lambda: addrs(srv) == ["10.0.0.2", "10.0.0.3"], timeout=15)
+            assert copy.revision >= head
+    finally:
+        proxy.close()
+
+
+def test_first_endpoint_dead(tmp_path, etcd, data):
+    """With two endpoints and the first dead, the copy loads from the second."""
+    data.put("a.svc.skydns.local", {"host": "10.0.0.1"})
+    dead = f"http://127.0.0.1:{free_port()}"
+    text = data.block(endpoint=f"{dead} {etcd.url}")
+    with testing.serve(text, tmp_path) as srv:
+        assert eventually(lambda: srv.query("svc.skydns.local.", "A").rcode() == dns.rcode.NOERROR, timeout=15)
+        assert addrs(srv) == ["10.0.0.1"]
+        data.put("b.svc.skydns.local", {"host": "10.0.0.2"})
+        assert eventually(lambda: addrs(srv) == ["10.0.0.1", "10.0.0.2"])
+
+
+def test_not_loaded_yet_is_servfail(tmp_path):
+    """Before the first read completes (etcd unreachable from the start), the zone answers SERVFAIL."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    text = f"skydns.local:0 {{\n etcd {{\n  endpoint {dead}\n }}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        assert srv.query("a.skydns.local.", "A").rcode() == dns.rcode.SERVFAIL
+
+
+def test_reload_keeps_the_copy(tmp_path, data):
+    """A reload with the same etcd settings reuses the running copy (no second read)."""
+    data.put("a.svc.skydns.local", {"host": "10.0.0.1"})
+    with testing.serve(data.block(), tmp_path) as srv:
+        copy = srv.service.generation.blocks[0].chain.copy
+        srv.write(data.block(extra="  ttl 99\n"))
+        assert srv.reload()
+        assert srv.service.generation.blocks[0].chain.copy is copy
+        assert srv.query("svc.skydns.local.", "A").answer[0].ttl == 99
+        srv.write(data.block(extra="  path /elsewhere\n").replace(f"  path {data.path}\n", ""))
+        assert srv.reload()
+        assert srv.service.generation.blocks[0].chain.copy is not copy
+        assert eventually(lambda: copy._running is False)
