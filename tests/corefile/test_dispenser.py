@@ -70,3 +70,13 @@ def test_values():
     for bad in ("", "5x", "s", "1m30"):
         with pytest.raises(ValueError):
             parse_duration(bad)
+
+
+def test_unknown_property_names_the_property_even_after_reading_its_arguments():
+    d = dispenser(". {\n x {\n  bogus 1 2\n }\n}", "x")
+    d.next()
+    with pytest.raises(CorefileError) as e:
+        for _ in d.block():
+            d.remaining_args()
+            raise d.unknown_property(["good"])
+    assert str(e.value) == "Corefile:3 - plugin/x: unknown property 'bogus' (expected good)"

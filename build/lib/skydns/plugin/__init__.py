@@ -1,1 +1,0 @@
-"""Built-in plugins, one subpackage each: ``setup`` (the IPluginSetup) and the handler."""

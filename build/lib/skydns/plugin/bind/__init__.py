@@ -1,3 +1,0 @@
-from skydns.plugin.bind.setup import setup
-
-__all__ = ["setup"]

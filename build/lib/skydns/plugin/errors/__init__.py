@@ -1,3 +1,0 @@
-from skydns.plugin.errors.setup import setup
-
-__all__ = ["setup"]

@@ -1,3 +1,0 @@
-from skydns.plugin.reload.setup import setup
-
-__all__ = ["setup"]

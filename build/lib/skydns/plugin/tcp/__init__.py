@@ -1,3 +1,0 @@
-from skydns.plugin.tcp.setup import setup
-
-__all__ = ["setup"]

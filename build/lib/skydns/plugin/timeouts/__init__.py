@@ -1,3 +1,0 @@
-from skydns.plugin.timeouts.setup import setup
-
-__all__ = ["setup"]

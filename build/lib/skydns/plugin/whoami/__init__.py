@@ -1,3 +1,0 @@
-from skydns.plugin.whoami.setup import setup
-
-__all__ = ["setup"]
