@@ -46,15 +46,19 @@ def free_port() -> int:
 class LocalEtcd:
     """One etcd member on loopback; ``start()``, ``stop()``, ``client()``."""
 
-    def __init__(self, data_dir: str, port: int | None = None, peer_port: int | None = None):
+    def __init__(self, data_dir: str, port: int | None = None, peer_port: int | None = None,
+                 tls: tuple[str, str, str] | None = None):
+        """``tls``: (server cert, server key, CA) to serve clients over TLS, requiring client certs."""
         self.data_dir = data_dir
         self.port = port or free_port()
         self.peer_port = peer_port or free_port()
+        self.tls = tls
         self.proc: subprocess.Popen | None = None
+        self.client_tls: tuple[str, str, str] | None = None  # (cert, key, CA) for client() when TLS
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> "LocalEtcd":
         os.makedirs(self.data_dir, exist_ok=True)
@@ -63,6 +67,9 @@ class LocalEtcd:
                "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
                "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                "--initial-cluster", f"skydns-dev={peer}", "--log-level", "error"]
+        if self.tls:
+            cert, key, ca = self.tls
+            cmd += ["--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca, "--client-cert-auth"]
         env = dict(os.environ, ETCD_UNSUPPORTED_ARCH=os.environ.get("ETCD_UNSUPPORTED_ARCH", "arm64"))
         self.log = open(os.path.join(self.data_dir, "etcd.log"), "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, env=env)
@@ -73,6 +80,8 @@ class LocalEtcd:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     pass
+                if self.tls and self.client_tls is None:
+                    return self  # up; the caller has no client certificate to check it with
                 c = self.client()
                 c.status()
                 c.close()
@@ -92,10 +101,14 @@ class LocalEtcd:
                 self.proc.wait()
         self.proc = None
 
-    def client(self):
+    def client(self, user: str | None = None, password: str | None = None):
         import pyetcd
 
-        return pyetcd.client(host="127.0.0.1", port=self.port, timeout=5)
+        if self.tls:
+            cert, key, ca = self.client_tls
+            return pyetcd.client(host="127.0.0.1", port=self.port, timeout=5, ca_cert=ca,
+                                 cert_key=key, cert_cert=cert, user=user, password=password)
+        return pyetcd.client(host="127.0.0.1", port=self.port, timeout=5, user=user, password=password)
 
 
 def load_services(client, path: str, prefix: str = "/skydns") -> int:

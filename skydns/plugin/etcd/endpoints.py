@@ -50,7 +50,7 @@ class Connection:
         import pyetcd
 
         secure = endpoint.secure or self.tls_ca is not None
-        return pyetcd.client(
+        client = pyetcd.client(
             host=endpoint.host, port=endpoint.port,
             ca_cert=self.tls_ca if secure else None,
             cert_key=self.tls_key if secure else None,
@@ -58,3 +58,9 @@ class Connection:
             timeout=self.timeout, user=self.username, password=self.password,
             grpc_options={"grpc.max_receive_message_length": 64 * 1024 * 1024}.items(),
         )
+        if not secure and client.call_credentials is not None:
+            # pyetcd attaches the auth token twice: as metadata and as call credentials.
+            # gRPC refuses call credentials on a plaintext channel, so keep the metadata only.
+            client.call_credentials = None
+            client.watcher._credentials = None
+        return client
