@@ -43,4 +43,5 @@ BUILTIN: dict[str, str] = {
     "errors": "skydns.plugin.errors:setup",
     "whoami": "skydns.plugin.whoami:setup",
     "etcd": "skydns.plugin.etcd:setup",
+    "forward": "skydns.plugin.forward:setup",
 }

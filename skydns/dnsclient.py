@@ -1,0 +1,239 @@
+"""Sending one DNS query to one server, on Twisted: UDP, TCP or TLS.
+
+Every query goes out with a fresh random ID from a fresh socket (so a fresh
+random source port), and only an answer with that ID and the same question
+is taken: anything else is dropped, as a spoofed or stray packet. Sockets,
+connections and timers are released when the exchange ends, however it ends.
+
+Queries and answers stay in wire format: the caller gets the answer's bytes.
+"""
+from __future__ import annotations
+
+import os
+import random
+import socket
+import struct
+
+from twisted.internet import defer, error as terror
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+
+log = Logger(namespace="skydns.dnsclient")
+_random = random.SystemRandom()
+
+
+class ExchangeError(Exception):
+    """The server did not give a usable answer (timeout, refused connection, closed stream)."""
+
+
+class Timeout(ExchangeError):
+    pass
+
+
+def with_new_id(query: bytes) -> tuple[int, bytes]:
+    qid = _random.getrandbits(16)
+    return qid, struct.pack("!H", qid) + query[2:]
+
+
+def question_of(message: bytes) -> bytes | None:
+    """The question section's bytes (lower-cased name), or None if it cannot be read."""
+    if len(message) < 12:
+        return None
+    pos = 12
+    try:
+        length = message[pos]
+        while length:
+            if length > 63:
+                return None
+            pos += 1 + length
+            length = message[pos]
+        end = pos + 5
+    except IndexError:
+        return None
+    if end > len(message):
+        return None
+    return message[12:end].lower()
+
+
+def matches(answer: bytes, qid: int, question: bytes) -> bool:
+    """Is ``answer`` the reply to our query: a response, our ID, our question?"""
+    if len(answer) < 12 or not answer[2] & 0x80:
+        return False
+    if (answer[0] << 8 | answer[1]) != qid:
+        return False
+    return question_of(answer) == question
+
+
+class _UDPExchange:
+    """A connected UDP socket of our own, read by the reactor: one query, one answer.
+
+    Twisted's listenUDP would log every port it opens (one line per query);
+    a connected socket also makes the kernel drop datagrams from other addresses.
+    """
+
+    def __init__(self, reactor, query: bytes, qid: int, question: bytes, done: defer.Deferred,
+                 host: str, port: int):
+        self.reactor = reactor
+        self.qid, self.question, self.done = qid, question, done
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            self.sock.setblocking(False)
+            self.sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
+            self.sock.connect((host, port))
+            self.sock.send(query)
+        except OSError:
+            self.sock.close()
+            raise
+        reactor.addReader(self)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def logPrefix(self) -> str:
+        return "dnsclient"
+
+    def doRead(self):
+        for _ in range(16):
+            try:
+                data = self.sock.recv(65535)
+            except BlockingIOError:
+                return
+            except OSError as e:  # ICMP port unreachable and friends
+                if not self.done.called:
+                    self.done.errback(ExchangeError(f"{e.strerror or e}"))
+                return
+            if not self.done.called and matches(data, self.qid, self.question):
+                self.done.callback(data)
+                return
+
+    def connectionLost(self, reason=None):
+        # The reactor reports a socket error (ICMP port unreachable: EPOLLERR) this way.
+        if not self.done.called:
+            why = "connection refused"
+            try:
+                err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if self.sock else 0
+                if err:
+                    why = os.strerror(err)
+            except OSError:
+                pass
+            self.done.errback(ExchangeError(why))
+        self.close()
+
+    def close(self):
+        if self.sock is not None:
+            self.reactor.removeReader(self)
+            self.sock.close()
+            self.sock = None
+
+
+class _StreamExchange(Protocol):
+    def __init__(self, query: bytes, qid: int, question: bytes, done: defer.Deferred):
+        self.query, self.qid, self.question, self.done = query, qid, question, done
+        self.buffer = b""
+
+    def connectionMade(self):
+        self.transport.writeSequence((struct.pack("!H", len(self.query)), self.query))
+
+    def dataReceived(self, data):
+        self.buffer += data
+        while len(self.buffer) >= 2:
+            size = struct.unpack("!H", self.buffer[:2])[0]
+            if len(self.buffer) < 2 + size:
+                return
+            frame, self.buffer = self.buffer[2:2 + size], self.buffer[2 + size:]
+            if not self.done.called and matches(frame, self.qid, self.question):
+                self.done.callback(frame)
+                self.transport.loseConnection()
+                return
+
+    def connectionLost(self, reason=None):
+        if not self.done.called:
+            self.done.errback(ExchangeError("connection closed before an answer"))
+
+
+class Client:
+    """Exchanges with servers; ``reactor`` is injectable; TLS options are made by the caller."""
+
+    def __init__(self, reactor):
+        self.reactor = reactor
+
+    def query(self, query: bytes, host: str, port: int, proto: str = "udp", timeout: float = 2.0,
+              tls=None) -> defer.Deferred:
+        """Send ``query`` (its ID is replaced) and fire with the matching answer's bytes.
+
+        ``proto`` is ``"udp"``, ``"tcp"`` or ``"tls"`` (``tls``: a Twisted client
+        TLS options object). Fails with Timeout or ExchangeError.
+        """
+        qid, query = with_new_id(query)
+        question = question_of(query)
+        done = defer.Deferred()
+        if proto == "udp":
+            cleanup = self._udp(query, qid, question, host, port, done)
+        else:
+            cleanup = self._stream(query, qid, question, host, port, done, tls if proto == "tls" else None,
+                                   timeout)
+        timer = self.reactor.callLater(timeout, _expire, done, host, port, proto, timeout)
+
+        def finish(result):
+            if timer.active():
+                timer.cancel()
+            cleanup()
+            return result
+
+        return done.addBoth(finish)
+
+    def _udp(self, query, qid, question, host, port, done):
+        try:
+            exchange = _UDPExchange(self.reactor, query, qid, question, done, host, port)
+        except OSError as e:
+            self.reactor.callLater(0, _fail, done, ExchangeError(f"cannot send to {host}:{port}: {e}"))
+            return lambda: None
+        return exchange.close
+
+    def _stream(self, query, qid, question, host, port, done, tls, timeout):
+        from twisted.internet.protocol import ClientFactory
+
+        factory = ClientFactory()
+        protocols = []
+
+        def build(addr):
+            p = _StreamExchange(query, qid, question, done)
+            protocols.append(p)
+            return p
+
+        factory.buildProtocol = build
+        factory.clientConnectionFailed = lambda c, reason: _fail(
+            done, ExchangeError(f"cannot connect to {host}:{port}: {reason.getErrorMessage()}"))
+        if tls is not None:
+            connector = _connect_tls(self.reactor, host, port, factory, tls, timeout)
+        else:
+            connector = self.reactor.connectTCP(host, port, factory, timeout=timeout)
+
+        def cleanup():
+            for p in protocols:
+                if p.transport is not None and p.connected:
+                    p.transport.abortConnection()
+            if getattr(connector, "state", None) == "connecting":
+                connector.stopConnecting()
+
+        return cleanup
+
+
+def _connect_tls(reactor, host, port, factory, options, timeout):
+    """TLS over TCP with Twisted's modern client options (``optionsForClientTLS``)."""
+    from twisted.protocols.tls import TLSMemoryBIOFactory
+
+    wrapped = TLSMemoryBIOFactory(options, True, factory)
+    wrapped.clientConnectionFailed = factory.clientConnectionFailed
+    return reactor.connectTCP(host, port, wrapped, timeout=timeout)
+
+
+def _fail(done: defer.Deferred, err: Exception) -> None:
+    if not done.called:
+        done.errback(err)
+
+
+def _expire(done, host, port, proto, timeout) -> None:
+    if not done.called:
+        done.errback(Timeout(f"no answer from {host}:{port} over {proto} in {timeout:g}s"))

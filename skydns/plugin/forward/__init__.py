@@ -1,0 +1,3 @@
+from skydns.plugin.forward.setup import setup
+
+__all__ = ["setup"]

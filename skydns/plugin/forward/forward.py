@@ -1,0 +1,119 @@
+"""forward: send queries for its zones to upstream servers and relay their answers.
+
+The query is forwarded as the client sent it (its OPT record included) with
+a fresh random ID; the answer is relayed as bytes with the client's ID put
+back, so no dnspython parsing happens on this path. Upstreams are tried in
+the policy's order, skipping those marked down (unless all are); a timeout or
+error moves to the next; a truncated UDP answer is asked again over TCP; when
+every try has failed, or the time is up, the client gets SERVFAIL.
+"""
+from __future__ import annotations
+
+import random
+import struct
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from skydns import wire
+from skydns.chain import next_or_failure
+from skydns.interfaces import IHandler
+from skydns.plugin.etcd.lookup import in_zones
+
+log = Logger(namespace="skydns.plugin.forward")
+SERVFAIL, REFUSED = 2, 5
+
+
+class Policy:
+    """The order in which upstreams are tried."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.next = 0
+
+    def order(self, upstreams: list) -> list:
+        if self.name == "random":
+            out = list(upstreams)
+            random.shuffle(out)
+        elif self.name == "round_robin":
+            i = self.next % len(upstreams)
+            self.next += 1
+            out = upstreams[i:] + upstreams[:i]
+        else:
+            out = list(upstreams)
+        healthy = [u for u in out if not u.down]
+        return healthy or out  # all down: try them anyway
+
+
+@implementer(IHandler)
+class Forward:
+    name = "forward"
+
+    def __init__(self, cfg, client, health, reactor, next=None):
+        self.cfg = cfg
+        self.client = client
+        self.health = health
+        self.reactor = reactor
+        self.policy = Policy(cfg.policy)
+        self.upstreams = cfg.upstreams
+        self.inflight = 0
+        self.next = next
+
+    def _ours(self, qname: str) -> bool:
+        if in_zones(qname, [self.cfg.zone]) is None:
+            return False
+        return not self.cfg.excepts or in_zones(qname, self.cfg.excepts) is None
+
+    def serve(self, request):
+        if not self._ours(request.qname):
+            return next_or_failure(self.name, self.next, request)
+        cfg = self.cfg
+        if cfg.no_rec:
+            return wire.error_reply(request, SERVFAIL)
+        if cfg.ndots and request.qname.count(".") < cfg.ndots:
+            return wire.error_reply(request, SERVFAIL)
+        if cfg.max_concurrent and self.inflight >= cfg.max_concurrent:
+            return wire.error_reply(request, REFUSED)
+        if request.proto == "tcp":
+            proto = "udp" if cfg.prefer_udp else "tcp"
+        else:
+            proto = "tcp" if cfg.force_tcp else "udp"
+        self.inflight += 1
+        deadline = self.reactor.seconds() + cfg.deadline
+        d = self._try(request, self.policy.order(self.upstreams), 0, proto, deadline)
+        d.addBoth(self._finished)
+        return d
+
+    def _finished(self, result):
+        self.inflight -= 1
+        return result
+
+    def _try(self, request, order, i, proto, deadline):
+        left = deadline - self.reactor.seconds()
+        if i >= len(order) or left <= 0:
+            return defer.succeed(wire.error_reply(request, SERVFAIL))
+        up = order[i]
+        up.requests += 1
+        use = "tls" if up.proto == "tls" else proto
+        d = self.client.query(request.wire, up.host, up.port, use, min(self.cfg.timeout, left), up.tls)
+
+        def answered(data):
+            if use == "udp" and data[2] & 0x02:  # TC: ask the same upstream over TCP
+                return self.client.query(request.wire, up.host, up.port, "tcp",
+                                         max(min(self.cfg.timeout, deadline - self.reactor.seconds()), 0.1))
+            return data
+
+        def good(data):
+            self.health.ok(up)
+            return struct.pack("!H", request.id) + data[2:]
+
+        def bad(failure):
+            self.health.failed(up)
+            log.debug("{up}: {why}", up=up.name, why=failure.getErrorMessage())
+            return self._try(request, order, i + 1, proto, deadline)
+
+        return d.addCallback(answered).addCallbacks(good, bad)
+
+    def stop(self):
+        self.health.stop(self.upstreams)

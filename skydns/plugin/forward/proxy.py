@@ -1,0 +1,82 @@
+"""One upstream server: where it is, how it is reached, whether it is healthy.
+
+An upstream is marked down after ``max_fails`` failed queries in a row; from
+then on a health check (``. IN NS``, CoreDNS's probe) is sent every
+``health_check`` interval until it answers, and then it is up again.
+"""
+from __future__ import annotations
+
+import dns.message
+from twisted.internet import task
+from twisted.logger import Logger
+
+log = Logger(namespace="skydns.plugin.forward")
+
+
+class Upstream:
+    def __init__(self, host: str, port: int, proto: str = "dns", tls=None, name: str = ""):
+        self.host = host
+        self.port = port
+        self.tls = tls  # Twisted client TLS options for tls:// upstreams
+        self.proto = proto  # "dns" or "tls"
+        self.name = name or (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+        self.fails = 0
+        self.down = False
+        self.checker = None
+        self.requests = 0
+        self.failures = 0
+
+    def __repr__(self):
+        return f"<Upstream {self.proto}://{self.name}{' down' if self.down else ''}>"
+
+
+class Health:
+    """Counts failures and runs health checks for the upstreams of one forward plugin."""
+
+    def __init__(self, client, reactor, interval: float, max_fails: int, recursion: bool = True,
+                 domain: str = "."):
+        self.client = client
+        self.reactor = reactor
+        self.interval = interval
+        self.max_fails = max_fails
+        q = dns.message.make_query(domain, "NS")
+        if not recursion:
+            q.flags &= ~dns.flags.RD
+        self.probe = q.to_wire()
+
+    def ok(self, up: Upstream) -> None:
+        up.fails = 0
+        if up.down:
+            self._up(up)
+
+    def failed(self, up: Upstream) -> None:
+        up.fails += 1
+        up.failures += 1
+        if self.max_fails and up.fails >= self.max_fails and not up.down:
+            up.down = True
+            log.warn("upstream {up} marked down after {n} failed queries; health checking every {i:g}s",
+                     up=up.name, n=up.fails, i=self.interval)
+            if self.interval > 0:
+                up.checker = task.LoopingCall(self._check, up)
+                up.checker.clock = self.reactor
+                up.checker.start(self.interval, now=False)
+
+    def _check(self, up: Upstream):
+        proto = "tls" if up.proto == "tls" else "udp"
+        d = self.client.query(self.probe, up.host, up.port, proto, timeout=max(self.interval, 0.5), tls=up.tls)
+        d.addCallbacks(lambda _: self.ok(up), lambda f: None)
+        return None  # never let a failed probe stop the loop
+
+    def _up(self, up: Upstream) -> None:
+        up.down = False
+        up.fails = 0
+        if up.checker is not None and up.checker.running:
+            up.checker.stop()
+        up.checker = None
+        log.info("upstream {up} is healthy again", up=up.name)
+
+    def stop(self, upstreams) -> None:
+        for up in upstreams:
+            if up.checker is not None and up.checker.running:
+                up.checker.stop()
+            up.checker = None

@@ -1,0 +1,296 @@
+"""forward: real upstream servers on loopback (healthy, slow, garbage, truncating), every option."""
+import os
+import time
+
+import dns.flags
+import dns.rcode
+import pytest
+
+import fakeplugins
+from conftest import eventually
+from skydns import testing
+from upstreams import Upstream, closed_port
+
+
+@pytest.fixture
+def ups():
+    made = []
+
+    def make(*a, **k):
+        u = Upstream(*a, **k)
+        made.append(u)
+        return u
+
+    yield make
+    for u in made:
+        u.close()
+
+
+def a(srv, name="www.example.org.", **kw):
+    r = srv.query(name, "A", **kw)
+    return r.answer[0][0].address if r.answer else dns.rcode.to_text(r.rcode())
+
+
+def test_forwards_with_new_id_and_source_port(tmp_path, ups):
+    """Answers are relayed with the client's ID; upstream sees fresh random IDs and source ports."""
+    up = ups()
+    with testing.serve(f".:0 {{\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+        for _ in range(20):
+            q = dns.message.make_query("www.Example.org.", "A", use_edns=0)
+            r = srv.send(q)
+            assert r.id == q.id and r.answer[0][0].address == "192.0.2.1"
+            assert r.question[0].name.to_text() == "www.Example.org."
+        ids = {q.id for _, _, q in up.seen}
+        ports = {p for _, p, _ in up.seen}
+        assert len(ids) >= 18 and len(ports) >= 18
+        assert all(q.edns == 0 for _, _, q in up.seen)  # the client's OPT went along
+
+
+def test_policies(tmp_path, ups):
+    """sequential always asks the first; round_robin alternates; random spreads."""
+    one, two = ups(address="10.0.0.1"), ups(address="10.0.0.2")
+    for policy, check in (
+        ("sequential", lambda got: set(got) == {"10.0.0.1"}),
+        ("round_robin", lambda got: got[:4] in (["10.0.0.1", "10.0.0.2"] * 2, ["10.0.0.2", "10.0.0.1"] * 2)),
+        ("random", lambda got: 10 <= got.count("10.0.0.1") <= 50),
+    ):
+        text = f".:0 {{\n forward . {one.addr} {two.addr} {{\n  policy {policy}\n }}\n}}\n"
+        with testing.serve(text, tmp_path) as srv:
+            got = [a(srv) for _ in range(60)]
+            assert check(got), (policy, got)
+
+
+def test_failover_and_servfail_timing(tmp_path, ups):
+    """A dead or slow upstream moves to the next; with all failing, SERVFAIL comes in bounded time."""
+    slow, good = ups("slow", delay=None), ups(address="10.0.0.9")
+    dead = f"127.0.0.1:{closed_port()}"
+    text = (f".:0 {{\n forward . {dead} {slow.addr} {good.addr} {{\n  policy sequential\n"
+            "  timeout 300ms\n  max_fails 0\n }\n}\n")
+    with testing.serve(text, tmp_path) as srv:
+        start = time.monotonic()
+        assert a(srv) == "10.0.0.9"
+        assert time.monotonic() - start < 1.5
+    text = f".:0 {{\n forward . {dead} {slow.addr} {{\n  timeout 300ms\n }}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        start = time.monotonic()
+        assert a(srv, timeout=6) == "SERVFAIL"
+        assert time.monotonic() - start < 1.5
+
+
+def test_deadline_bounds_the_whole_query(tmp_path, ups):
+    """However many slow upstreams, the client has SERVFAIL within the 5 s deadline."""
+    slows = [ups("slow", delay=None) for _ in range(4)]
+    text = f".:0 {{\n forward . {' '.join(u.addr for u in slows)} {{\n  timeout 2s\n  max_fails 0\n }}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        start = time.monotonic()
+        assert a(srv, timeout=10) == "SERVFAIL"
+        assert 4.5 < time.monotonic() - start < 6
+
+
+def test_truncated_udp_retried_over_tcp(tmp_path, ups):
+    """A truncated UDP answer is asked again over TCP; a TCP client gets it whole."""
+    up = ups("truncate")
+    with testing.serve(f".:0 {{\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+        r = srv.query("big.example.", "TXT", tcp=True)
+        assert len(r.answer[0]) == 30
+        r = srv.query("big.example.", "TXT", use_edns=0, payload=4096)
+        assert len(r.answer[0]) == 30 and not r.flags & dns.flags.TC
+        assert [p for p, _, _ in up.seen][-2:] == ["udp", "tcp"]
+        r = srv.query("big.example.", "TXT")  # 512 bytes: the server truncates for the client
+        assert r.flags & dns.flags.TC
+
+
+def test_garbage_wrong_id_wrong_question_are_dropped(tmp_path, ups):
+    """Random bytes, a wrong ID and a wrong question are ignored; the query goes to the next upstream."""
+    bad, good = ups("garbage"), ups(address="10.0.0.7")
+    text = f".:0 {{\n forward . {bad.addr} {good.addr} {{\n  policy sequential\n  timeout 300ms\n }}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        assert a(srv) == "10.0.0.7"
+    text = f".:0 {{\n forward . {bad.addr} {{\n  timeout 300ms\n }}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        assert a(srv) == "SERVFAIL"
+
+
+def test_health_check_marks_down_and_recovers(tmp_path, ups):
+    """After max_fails an upstream is down and skipped; health checks bring it back when it answers."""
+    port = closed_port()
+    backup = ups(address="10.0.0.2")
+    text = (f".:0 {{\n forward . 127.0.0.1:{port} {backup.addr} {{\n  policy sequential\n  max_fails 1\n"
+            "  health_check 100ms\n  timeout 300ms\n }\n}\n")
+    with testing.serve(text, tmp_path) as srv:
+        fwd = srv.service.generation.blocks[0].chain
+        assert a(srv) == "10.0.0.2"
+        assert fwd.upstreams[0].down
+        before = fwd.upstreams[0].requests
+        assert a(srv) == "10.0.0.2"
+        assert fwd.upstreams[0].requests == before  # skipped while down
+        revived = ups(address="10.0.0.1", port=port)
+        assert eventually(lambda: not fwd.upstreams[0].down, timeout=5)
+        assert a(srv) == "10.0.0.1"
+        assert any(q.question[0].rdtype == dns.rdatatype.NS for _, _, q in revived.seen)  # the probe
+
+
+def test_except_and_from(tmp_path, ups):
+    """Names outside FROM, or under except, go to the next plugin."""
+    up = ups(address="10.0.0.1")
+    text = f".:0 {{\n forward example.org {up.addr} {{\n  except internal.example.org\n }}\n answer 10.9.9.9\n}}\n"
+    with testing.serve(text, tmp_path, fakeplugins.registry()) as srv:
+        assert a(srv, "www.example.org.") == "10.0.0.1"
+        assert a(srv, "a.internal.example.org.") == "10.9.9.9"
+        assert a(srv, "www.example.net.") == "10.9.9.9"
+
+
+def test_no_rec_and_ndots(tmp_path, ups):
+    """SkyDNS's no_rec never forwards; ndots N forwards only names with at least N labels."""
+    up = ups(address="10.0.0.1")
+    with testing.serve(f".:0 {{\n forward . {up.addr} {{\n  no_rec\n }}\n}}\n", tmp_path) as srv:
+        assert a(srv) == "SERVFAIL" and not up.seen
+    with testing.serve(f".:0 {{\n forward . {up.addr} {{\n  ndots 3\n }}\n}}\n", tmp_path) as srv:
+        assert a(srv, "example.org.") == "SERVFAIL"
+        assert a(srv, "www.example.org.") == "10.0.0.1"
+
+
+def test_force_tcp_and_prefer_udp(tmp_path, ups):
+    up = ups()
+    with testing.serve(f".:0 {{\n forward . {up.addr} {{\n  force_tcp\n }}\n}}\n", tmp_path) as srv:
+        a(srv)
+        assert up.seen[-1][0] == "tcp"
+    with testing.serve(f".:0 {{\n forward . {up.addr} {{\n  prefer_udp\n }}\n}}\n", tmp_path) as srv:
+        a(srv, tcp=True)
+        assert up.seen[-1][0] == "udp"
+    with testing.serve(f".:0 {{\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+        a(srv, tcp=True)
+        assert up.seen[-1][0] == "tcp"  # by default, the client's transport
+
+
+def test_max_concurrent(tmp_path, ups):
+    """Above max_concurrent queries in flight, new ones get REFUSED at once."""
+    import threading
+    slow = ups("slow", delay=1.0)
+    with testing.serve(f".:0 {{\n forward . {slow.addr} {{\n  max_concurrent 1\n }}\n}}\n", tmp_path) as srv:
+        t = threading.Thread(target=lambda: a(srv, timeout=5))
+        t.start()
+        time.sleep(0.2)
+        assert a(srv, "other.example.") == "REFUSED"
+        t.join()
+
+
+def test_resolv_conf_upstreams(tmp_path, ups):
+    up = ups(address="10.0.0.5")
+    conf = tmp_path / "resolv.conf"
+    conf.write_text(f"# test\nsearch example.org\nnameserver 127.0.0.1\n")
+    text = f".:0 {{\n forward . {conf}\n}}\n"
+    from skydns import config
+    (tmp_path / "Corefile").write_text(text)
+    cfg = config.load(str(tmp_path / "Corefile"))
+    assert cfg.blocks[0][1][0][2].targets == [("dns", "127.0.0.1", 53)]
+
+
+def fd_count():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def blast(port, count, timeout=10.0):
+    """Send ``count`` queries at once from one socket (read by a thread meanwhile); the answers' rcodes."""
+    import socket
+    import threading
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    rcodes = {}
+
+    def read():
+        try:
+            while len(rcodes) < count:
+                m = dns.message.from_wire(s.recv(65535))
+                rcodes[m.id] = m.rcode()
+        except (socket.timeout, OSError):
+            pass
+
+    try:
+        s.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", socket.SO_RCVBUF), 4 << 20)
+    except OSError:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.bind(("127.0.0.1", 0))
+    reader = threading.Thread(target=read)
+    reader.start()
+    for i in range(count):
+        q = dns.message.make_query(f"n{i}.example.", "A")
+        q.id = i
+        s.sendto(q.to_wire(), ("127.0.0.1", port))
+        if i % 10 == 9:
+            time.sleep(0.01)  # about 1,000 queries a second: a burst, not a flood
+    reader.join(timeout + 1)
+    s.close()
+    return rcodes
+
+
+def test_no_leaks_after_1000_failing_queries(tmp_path, ups):
+    """Refused, garbage and timed-out upstreams: 1,000 failing queries leave no sockets or calls behind."""
+    garbage = ups("garbage")
+    slow = ups("slow", delay=None)
+    dead = f"127.0.0.1:{closed_port()}"
+    text = (f".:0 {{\n forward . {dead} {garbage.addr} {slow.addr} {{\n  timeout 100ms\n  max_fails 0\n"
+            "  policy sequential\n }\n}\n")
+    with testing.serve(text, tmp_path) as srv:
+        a(srv)
+        time.sleep(0.3)
+        before = fd_count()
+        reactor = testing.reactor()
+        calls_before = len(testing.call(reactor.getDelayedCalls))
+        start = time.monotonic()
+        rcodes = blast(srv.port, 1000)
+        assert len(rcodes) == 1000 and set(rcodes.values()) == {dns.rcode.SERVFAIL}
+        assert time.monotonic() - start < 8
+        time.sleep(0.5)
+        assert fd_count() <= before + 2
+        assert len(testing.call(reactor.getDelayedCalls)) <= calls_before + 2
+
+
+def test_bad_forward_config(tmp_path):
+    from skydns import config
+    from skydns.errors import CorefileError
+    cases = {
+        "forward .": "wrong argument count",
+        "forward . notanip": "'notanip' is not an IP address",
+        "forward . 1.2.3.4 {\n  policy fastest\n }": "unknown policy 'fastest'",
+        "forward . 1.2.3.4 {\n  force_tcp\n  prefer_udp\n }": "mutually exclusive",
+        "forward . https://1.2.3.4": "unsupported upstream scheme 'https://'",
+        "forward . 1.2.3.4:99999": "a port must be between 1 and 65535",
+        "forward . 1.2.3.4 {\n  bogus\n }": "unknown property 'bogus'",
+    }
+    for body, message in cases.items():
+        (tmp_path / "Corefile").write_text(". {\n " + body + "\n}\n")
+        with pytest.raises(CorefileError) as e:
+            config.load(str(tmp_path / "Corefile"))
+        assert message in str(e.value) and "Corefile:" in str(e.value), (body, str(e.value))
+
+
+def test_tls_upstream(tmp_path, ups):
+    """tls:// upstreams: DNS over TLS, the server's certificate checked against the given CA and name."""
+    import ssl
+    from certs import make_pki
+    pki = make_pki(tmp_path)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki["server"], pki["server_key"])
+    up = ups(address="10.0.0.53", tls=ctx)
+    text = f".:0 {{\n forward . tls://{up.addr} {{\n  tls {pki['ca']}\n  tls_servername localhost\n }}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        assert a(srv) == "10.0.0.53"
+        assert up.seen[-1][0] == "tls"
+    # A name the certificate does not hold fails verification: SERVFAIL, not an answer.
+    text = text.replace("tls_servername localhost", "tls_servername wrong.example")
+    with testing.serve(text, tmp_path) as srv:
+        assert a(srv, timeout=8) == "SERVFAIL"
+
+
+def test_external_cname_answered_by_forward(tmp_path, ups, data):
+    """etcd's external CNAME target is resolved through the server: forward answers it (seed: www.miek.nl)."""
+    up = ups(address="176.58.119.54")
+    data.put("1.rails.production.east.skydns.local", {"host": "www.miek.nl", "port": 8080})
+    text = data.block() + f".:0 {{\n forward . {up.addr}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        r = srv.query("1.rails.production.east.skydns.local.", "A")
+        assert [rr.to_text() for rr in r.answer] == [
+            "1.rails.production.east.skydns.local. 3600 IN CNAME www.miek.nl.",
+            "www.miek.nl. 60 IN A 176.58.119.54"]
+        assert [q.question[0].name.to_text() for _, _, q in up.seen] == ["www.miek.nl."]
