@@ -38,6 +38,9 @@ class Block:
         self.max_connections = DEFAULT_MAX_CONNECTIONS
         self.chain = None
         self.plugins: list[str] = []  # every directive used, in chain order
+        #: name -> handler, filled as the chain is built; for plugins that work with another
+        #: (stub uses etcd's copy). Look others up in a startup hook, not in build.
+        self.handlers: dict[str, object] = {}
         self._startup: list[Callable] = []
         self._shutdown: list[Callable] = []
 

@@ -48,6 +48,7 @@ class Config:
                     first = block.ast.occurrences(name)[0]
                     raise CorefileError(f"cannot build: {e}", first.file, first.line, name) from e
                 if handler is not None:
+                    block.handlers[name] = handler
                     nxt = handler
             block.chain = nxt if nxt is not None else _NoPlugins()
             built.append(block)

@@ -44,4 +44,5 @@ BUILTIN: dict[str, str] = {
     "whoami": "skydns.plugin.whoami:setup",
     "etcd": "skydns.plugin.etcd:setup",
     "forward": "skydns.plugin.forward:setup",
+    "stub": "skydns.plugin.stub:setup",
 }

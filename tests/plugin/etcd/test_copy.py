@@ -8,7 +8,7 @@ from conftest import EtcdData, eventually
 from skydns import testing
 from skydns.devetcd import LocalEtcd, free_port
 from tcpproxy import Proxy
-from test_semantics import Logged
+from logcapture import Logged
 
 
 def addrs(srv, name="svc.skydns.local.", timeout=3.0):

@@ -5,9 +5,9 @@ import dns.flags
 import dns.rcode
 import dns.rdatatype
 import pytest
-from twisted.logger import formatEvent, globalLogPublisher
 
 from conftest import eventually
+from logcapture import Logged
 from skydns import testing
 
 
@@ -176,20 +176,6 @@ def test_fallthrough(tmp_path, data):
     with testing.serve(text, tmp_path, fakeplugins.registry()) as srv:
         assert srv.query("a.skydns.local.", "A").answer[0][0].address == "10.0.0.1"
         assert srv.query("zzz.skydns.local.", "A").answer[0][0].address == "10.7.7.7"
-
-
-class Logged:
-    def __enter__(self):
-        self.events = []
-        globalLogPublisher.addObserver(self.events.append)
-        return self
-
-    def __exit__(self, *a):
-        globalLogPublisher.removeObserver(self.events.append)
-
-    def warnings(self):
-        return [formatEvent(e) for e in self.events if e.get("log_namespace") == "skydns.plugin.etcd"
-                and e["log_level"].name == "warn"]
 
 
 def test_bad_values_are_skipped_with_one_warning(tmp_path, data):

@@ -1,0 +1,3 @@
+from skydns.plugin.stub.setup import setup
+
+__all__ = ["setup"]

@@ -1,0 +1,136 @@
+"""stub: send queries for stub zones to their nameservers, before any local record.
+
+The nameservers come from the etcd copy and follow its changes. Queries sent
+to them carry SkyDNS's EDNS0 option (code 65011): a SkyDNS at the other end
+that gets a marked query for one of *its* stub zones drops it instead of
+forwarding it again, so two instances pointing at each other cannot loop.
+"""
+from __future__ import annotations
+
+import dns.edns
+import dns.message
+from twisted.internet import defer
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from skydns import wire
+from skydns.chain import next_or_failure
+from skydns.interfaces import IHandler
+from skydns.msg import path
+from skydns.plugin.etcd.lookup import in_zones
+
+log = Logger(namespace="skydns.plugin.stub")
+
+#: SkyDNS's private EDNS0 option marking a stub query (EDNS0LOCALSTART + 10).
+STUB_OPTION = 65011
+SERVFAIL = 2
+
+
+def marked(options: bytes) -> bool:
+    """Does a raw OPT rdata carry the stub mark?"""
+    pos = 0
+    while pos + 4 <= len(options):
+        code = options[pos] << 8 | options[pos + 1]
+        size = options[pos + 2] << 8 | options[pos + 3]
+        if code == STUB_OPTION:
+            return True
+        pos += 4 + size
+    return False
+
+
+@implementer(IHandler)
+class Stub:
+    name = "stub"
+
+    def __init__(self, zones: list[str], client, next=None, timeout: float = 2.0):
+        self.zones = zones
+        self.client = client
+        self.timeout = timeout
+        self.next = next
+        self.copy = None
+        self.stubs: dict[str, list[tuple[str, int]]] = {}
+        self.dirty = True
+        self.dropped = 0
+
+    # -- the stub zones, from the etcd copy -----------------------------------
+    def attach(self, etcd) -> None:
+        self.copy = etcd.copy
+        if not self.zones:
+            self.zones = list(etcd.zones)
+        self.copy.listeners.append(self._changed)
+        self.dirty = True
+
+    def detach(self) -> None:
+        if self.copy is not None and self._changed in self.copy.listeners:
+            self.copy.listeners.remove(self._changed)
+
+    def _changed(self, name) -> None:
+        if name is None or ".stub.dns." in name or name.startswith("stub.dns."):
+            self.dirty = True
+
+    def _rebuild(self) -> None:
+        stubs: dict[str, list[tuple[str, int]]] = {}
+        for zone in self.zones:
+            base = "stub.dns." + (zone if zone != "." else "")
+            depth = len(path.name_labels(base))
+            for svc in self.copy.index.lookup(path.name_labels(base)):
+                labels = path.name_labels(svc.name)
+                if len(labels) < depth + 2 or svc.kind not in ("A", "AAAA"):
+                    continue  # a stub zone needs at least one label, plus the leaf; hosts are addresses
+                stub_zone = path.labels_to_name(labels[depth:-1])
+                stubs.setdefault(stub_zone, []).append((svc.host, svc.port or 53))
+        self.stubs = stubs
+        self.dirty = False
+
+    # -- serving --------------------------------------------------------------
+    def serve(self, request):
+        if self.copy is None:
+            return next_or_failure(self.name, self.next, request)
+        if self.dirty:
+            self._rebuild()
+        zone = in_zones(request.qname, self.stubs) if self.stubs else None
+        if zone is None:
+            return next_or_failure(self.name, self.next, request)
+        if request.edns_options and marked(request.edns_options):
+            self.dropped += 1
+            if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                log.warn("dropped a stub query for {qname} from {client} that another server already "
+                         "forwarded ({count} so far): it would loop", qname=request.qname,
+                         client=request.client[0], count=self.dropped)
+            return None
+        query = dns.message.from_wire(request.wire, keyring=False)
+        options = [o for o in query.options if o.otype != STUB_OPTION]
+        options.append(dns.edns.GenericOption(STUB_OPTION, b"\x01"))
+        payload = query.payload if query.edns >= 0 else wire.OUR_PAYLOAD
+        query.use_edns(0, query.ednsflags if query.edns >= 0 else 0, payload, options=options)
+        return self._ask(request, query.to_wire(), list(self.stubs[zone]), 0)
+
+    def _ask(self, request, out: bytes, servers, i):
+        if i >= len(servers):
+            return defer.succeed(wire.error_reply(request, SERVFAIL))
+        host, port = servers[i]
+        d = self.client.query(out, host, port, "udp", self.timeout)
+
+        def answered(data):
+            if data[2] & 0x02:
+                return self.client.query(out, host, port, "tcp", self.timeout)
+            return data
+
+        def failed(f):
+            log.debug("stub server {host}:{port}: {why}", host=host, port=port, why=f.getErrorMessage())
+            return self._ask(request, out, servers, i + 1)
+
+        d.addCallback(answered)
+        d.addCallback(self._relay, request)
+        d.addErrback(failed)
+        return d
+
+    def _relay(self, data: bytes, request):
+        reply = dns.message.from_wire(data, keyring=False)
+        reply.id = request.id
+        if request.edns < 0:
+            reply.use_edns(False)
+        else:
+            reply.use_edns(0, reply.ednsflags, wire.OUR_PAYLOAD,
+                           options=[o for o in reply.options if o.otype != STUB_OPTION])
+        return reply

@@ -1,0 +1,72 @@
+"""stub: stub zones from etcd, forwarded before local records, marked so two servers cannot loop."""
+import time
+
+import dns.rcode
+import pytest
+
+from conftest import EtcdData, eventually
+from skydns import testing
+from logcapture import Logged
+from upstreams import Upstream, closed_port
+
+
+def block(data, zones="skydns.local", port=0):
+    return (f"{zones}:{port} skydns.com:{port} loop.test:{port} {{\n stub\n etcd {zones} {{\n"
+            f"  path {data.path}\n  endpoint {data.server.url}\n }}\n}}\n")
+
+
+def test_stub_zone_forwarded_with_mark(tmp_path, data):
+    """Queries in a stub zone go to its servers (next on failure) with the EDNS0 mark, before local records."""
+    up = Upstream(address="10.53.0.1")
+    try:
+        data.put("ns1.skydns.com.stub.dns.skydns.local", {"host": "127.0.0.1", "port": closed_port()})
+        data.put("ns2.skydns.com.stub.dns.skydns.local", {"host": "127.0.0.1", "port": up.port})
+        data.put("www.skydns.local", {"host": "10.0.0.1"})
+        with testing.serve(block(data), tmp_path) as srv:
+            r = srv.query("www.skydns.com.", "A")
+            assert r.answer[0][0].address == "10.53.0.1"
+            q = up.seen[-1][2]
+            assert any(o.otype == 65011 for o in q.options)
+            assert r.edns == -1  # the client sent no OPT, it gets none back
+            assert srv.query("www.skydns.local.", "A").answer[0][0].address == "10.0.0.1"
+            # Stub zones follow etcd.
+            data.delete("ns2.skydns.com.stub.dns.skydns.local")
+            data.delete("ns1.skydns.com.stub.dns.skydns.local")
+            assert eventually(lambda: srv.query("www.skydns.com.", "A").rcode() == dns.rcode.REFUSED
+                              or not srv.query("www.skydns.com.", "A").answer)
+    finally:
+        up.close()
+
+
+def test_two_servers_pointing_at_each_other_do_not_loop(tmp_path, etcd):
+    """A and B both stub loop.test to each other: the marked query is dropped by B, logged, and A gives SERVFAIL."""
+    pa, pb = closed_port(), closed_port()
+    a, b = EtcdData(etcd), EtcdData(etcd)
+    a.put("ns.loop.test.stub.dns.skydns.local", {"host": "127.0.0.1", "port": pb})
+    b.put("ns.loop.test.stub.dns.skydns.local", {"host": "127.0.0.1", "port": pa})
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with Logged() as logged:
+        srv_a = testing.start(block(a, port=pa), tmp_path / "a")
+        srv_b = testing.start(block(b, port=pb), tmp_path / "b")
+        try:
+            start = time.monotonic()
+            r = srv_a.query("x.loop.test.", "A", port=pa, timeout=6)
+            assert r.rcode() == dns.rcode.SERVFAIL
+            assert time.monotonic() - start < 4
+            handler_b = srv_b.service.generation.blocks[0].handlers["stub"]
+            handler_a = srv_a.service.generation.blocks[0].handlers["stub"]
+            assert handler_b.dropped == 1 and handler_a.dropped == 0
+        finally:
+            srv_a.stop()
+            srv_b.stop()
+    drops = [line for line in logged.warnings("skydns.plugin.stub") if "would loop" in line]
+    assert len(drops) == 1 and "x.loop.test." in drops[0]
+
+
+def test_stub_needs_etcd(tmp_path):
+    from skydns import config
+    from skydns.errors import CorefileError
+    (tmp_path / "Corefile").write_text(". {\n stub\n whoami\n}\n")
+    with pytest.raises(CorefileError, match="Corefile:2 - plugin/stub: stub reads its zones from etcd"):
+        config.load(str(tmp_path / "Corefile"))
