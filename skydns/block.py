@@ -29,6 +29,8 @@ class Block:
         for k in ast.keys:
             zones.setdefault(k.zone, None)
         self.zones = list(zones)
+        #: how logs and metrics name the block: its keys as written
+        self.name = " ".join(k.text for k in ast.keys)
         self.corefile = corefile
         self.files: list[str] = [corefile]  # the Corefile and every file it imported
         self.reactor = reactor
@@ -43,11 +45,6 @@ class Block:
         self.handlers: dict[str, object] = {}
         self._startup: list[Callable] = []
         self._shutdown: list[Callable] = []
-
-    @property
-    def name(self) -> str:
-        """How logs name the block: its keys as written."""
-        return " ".join(k.text for k in self.keys)
 
     @property
     def ports(self) -> list[int]:

@@ -45,4 +45,8 @@ BUILTIN: dict[str, str] = {
     "etcd": "skydns.plugin.etcd:setup",
     "forward": "skydns.plugin.forward:setup",
     "stub": "skydns.plugin.stub:setup",
+    "log": "skydns.plugin.log:setup",
+    "prometheus": "skydns.plugin.prometheus:setup",
+    "health": "skydns.plugin.health:setup",
+    "ready": "skydns.plugin.ready:setup",
 }

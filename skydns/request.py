@@ -6,6 +6,8 @@ import dns.flags
 import dns.message
 import dns.name
 
+from time import monotonic as _now
+
 from skydns import wire
 
 _HEADER = wire.HEADER.unpack_from
@@ -43,6 +45,9 @@ class Request:
     :ivar edns_options: the raw options of the OPT record (``b""`` if none).
     :ivar block: the server block that serves the query, set by the server.
     :ivar zone: the zone of that block that matched ``qname``.
+    :ivar observers: None, or a list of ``fn(request, reply)`` the server calls with the
+        bytes it sent (after truncation); see :meth:`observe`.
+    :ivar started: ``time.monotonic()`` when the packet was read.
     :ivar hops: 0 for a client's query; n for a lookup the server made for itself
         (an external CNAME target, say) n levels deep.
     """
@@ -50,7 +55,7 @@ class Request:
     __slots__ = (
         "wire", "client", "proto", "id", "flags", "qname", "qtype", "qclass",
         "question_wire", "edns", "bufsize", "do", "edns_options", "block",
-        "zone", "_message", "local", "hops",
+        "zone", "_message", "local", "hops", "observers", "started",
     )
 
     def __init__(self, data: bytes, client: tuple, proto: str, local=None):
@@ -66,6 +71,8 @@ class Request:
         self.zone = None
         self._message = None
         self.hops = 0  # how many times the server re-entered itself to build this answer
+        self.observers = None  # callables fn(request, reply_bytes) run after the reply is sent
+        self.started = _now()
         try:
             self.id, self.flags, qd, an, ns, ar = _HEADER(data)
         except Exception:
@@ -145,6 +152,13 @@ class Request:
             self.edns = msg.edns
             self.do = bool(msg.ednsflags & dns.flags.DO)
             self.bufsize = max(msg.payload, wire.MIN_PAYLOAD)
+
+    def observe(self, fn) -> None:
+        """Have ``fn(request, reply_bytes)`` called once the reply is sent (not for dropped queries)."""
+        if self.observers is None:
+            self.observers = [fn]
+        else:
+            self.observers.append(fn)
 
     @property
     def message(self) -> dns.message.Message:

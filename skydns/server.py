@@ -94,6 +94,8 @@ class Server:
             if proto == "udp" and len(result) > req.bufsize:
                 result = truncate(result, req.bufsize)
             sender.send(result, client)
+            if req.observers is not None:
+                _notify(req, result)
         elif isinstance(result, Deferred):
             gen = self.generation
             if gen is not None:
@@ -123,6 +125,8 @@ class Server:
             self._failed(None, req, sender, client)
             return
         sender.send(data, client)
+        if req.observers is not None:
+            _notify(req, data)
 
     def _failed(self, failure, req: Request, sender, client) -> None:
         block = req.block.name if req.block is not None else "?"
@@ -132,7 +136,18 @@ class Server:
         else:
             log.failure("{block}: error answering {qname} type {qtype} from {client}: SERVFAIL",
                         failure, block=block, qname=req.qname, qtype=req.qtype, client=req.client[0])
-        sender.send(wire.error_reply(req, SERVFAIL), client)
+        data = wire.error_reply(req, SERVFAIL)
+        sender.send(data, client)
+        if req.observers is not None:
+            _notify(req, data)
+
+
+def _notify(req: Request, data: bytes) -> None:
+    for fn in req.observers:
+        try:
+            fn(req, data)
+        except Exception:
+            log.failure("observer of {qname} failed", qname=req.qname)
 
 
 def _done(result, gen):

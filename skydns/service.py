@@ -74,6 +74,8 @@ class SkyDNSService(MultiService):
         self._again = False
         self._old_sighup = None
         self.shared = Shared()
+        #: called first when the service stops, and waited for (health's lame duck)
+        self.before_stop: list = []
 
     # -- start and stop -----------------------------------------------------
     def privilegedStartService(self):
@@ -108,6 +110,11 @@ class SkyDNSService(MultiService):
 
     @defer.inlineCallbacks
     def stopService(self):
+        for fn in list(self.before_stop):
+            try:
+                yield defer.maybeDeferred(fn)
+            except Exception:
+                log.failure("before-stop hook failed")
         if self.install_signal and self._old_sighup is not None:
             signal.signal(signal.SIGHUP, self._old_sighup)
             self._old_sighup = None

@@ -131,3 +131,41 @@ def test_console_script_plugins_validate_and_serve(tmp_path):
         proc.send_signal(signal.SIGTERM)
         out = proc.communicate(timeout=10)[0].decode()
     assert "chain example.org:" in out and "errors -> whoami" in out
+
+
+def test_log_file_and_lameduck(tmp_path):
+    """Query log lines go to twistd's --logfile; SIGTERM with lameduck: /health 503, queries still answered."""
+    import socket
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        hport = s.getsockname()[1]
+    corefile = tmp_path / "Corefile"
+    logfile = tmp_path / "skydns.log"
+    corefile.write_text(f".:{port} {{\n log\n whoami\n health 127.0.0.1:{hport} {{\n  lameduck 2s\n }}\n}}\n")
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "twistd"), "-n", "--pidfile=", f"--logfile={logfile}", "skydns", "-c", str(corefile)],
+        cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_until_serving(port, proc)
+        ask(port, "logged.example.")
+        end = time.monotonic() + 5
+        while '"A IN logged.example. udp' not in logfile.read_text() and time.monotonic() < end:
+            time.sleep(0.05)
+        assert '"A IN logged.example. udp' in logfile.read_text()
+        assert urllib.request.urlopen(f"http://127.0.0.1:{hport}/health").read() == b"OK"
+        stopped_at = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"http://127.0.0.1:{hport}/health")
+        assert e.value.code == 503
+        assert ask(port, "still.example.").rcode() == dns.rcode.NOERROR  # lame duck still answers
+        proc.wait(10)
+        assert time.monotonic() - stopped_at >= 1.9
+    finally:
+        if proc.poll() is None:
+            proc.kill()

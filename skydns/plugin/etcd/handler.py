@@ -97,6 +97,13 @@ class Etcd:
         self.upstream = upstream
         self.next = next
 
+    def ready(self) -> str | None:
+        """None once the copy has been read (for the ready plugin), else why not."""
+        if self.copy.synced:
+            return None
+        eps = ", ".join(str(e) for e in self.copy.connection.endpoints)
+        return f"copy of {self.copy.prefix} not read yet (etcd at {eps})"
+
     def _falls_through(self, qname: str) -> bool:
         if self.fallthrough is None:
             return False

@@ -1,0 +1,58 @@
+"""Cost of log and prometheus: QPS with each enabled next to without, in the same run.
+
+Usage: python bench/observability.py [--seconds 10] [--rounds 3]
+
+Cases (all twistd skydns, server on core 0, dnsperf on core 1):
+  whoami                 .:PORT { whoami }
+  prometheus + whoami    metrics counted for every query
+  log + whoami           one line per query, written to a file by twistd --logfile
+Goals: prometheus costs under 10%, log to a file under 30%.
+"""
+import argparse
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dnsperf  # noqa: E402
+from whoami import QUERIES  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp()
+    env = dict(os.environ, PYTHONPATH=dnsperf.ROOT)
+    cases = {}
+    for name, body in (("whoami", "whoami"),
+                       ("prometheus + whoami", f"prometheus 127.0.0.1:{dnsperf.free_port()}\n whoami"),
+                       ("log + whoami", "log\n whoami")):
+        port = dnsperf.free_port()
+        core = os.path.join(tmp, name.replace(" ", "").replace("+", "_"))
+        with open(core, "w") as f:
+            f.write(f".:{port} {{\n bind 127.0.0.1\n {body}\n}}\n")
+        logfile = core + ".log"
+        cmd = [os.path.join(dnsperf.BIN, "twistd"), "-n", "--pidfile=", f"--logfile={logfile}", "skydns", "-c", core]
+        cases[name] = (cmd, port, logfile)
+    results = {name: [] for name in cases}
+    for _ in range(args.rounds):
+        for name, (cmd, port, logfile) in cases.items():
+            proc = dnsperf.start(cmd, port, core=0, env=env)
+            try:
+                results[name].append(dnsperf.run(port, QUERIES, args.seconds, core=1))
+            finally:
+                dnsperf.stop(proc)
+                if os.path.exists(logfile):
+                    os.unlink(logfile)
+    rows = {k: dnsperf.medians(v) for k, v in results.items()}
+    print(f"dnsperf {args.seconds:g}s x {args.rounds} rounds, server on core 0, dnsperf on core 1")
+    print(dnsperf.table(rows))
+    base = rows["whoami"].qps
+    for name in ("prometheus + whoami", "log + whoami"):
+        print(f"{name}: {rows[name].qps / base:.2f} of whoami alone (cost {100 * (1 - rows[name].qps / base):.0f}%)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from skydns.plugin.health.setup import setup
+
+__all__ = ["setup"]

@@ -1,0 +1,3 @@
+from skydns.plugin.log.setup import setup
+
+__all__ = ["setup"]

@@ -1,0 +1,97 @@
+"""CoreDNS's query log format: placeholders compiled once into a list of field getters."""
+from __future__ import annotations
+
+import json
+import re
+
+import dns.rcode
+import dns.rdatatype
+
+COMMON = ('{remote}:{port} - {>id} "{type} {class} {name} {proto} {size} {>do} {>bufsize}" '
+          '{rcode} {>rflags} {rsize} {duration}')
+COMBINED = COMMON + ' "{>opcode}"'
+
+_FLAGS = ((0x8000, "qr"), (0x0400, "aa"), (0x0200, "tc"), (0x0100, "rd"), (0x0080, "ra"),
+          (0x0020, "ad"), (0x0010, "cd"))
+_CLASSES = {1: "IN", 3: "CH", 4: "HS", 254: "NONE", 255: "ANY"}
+_OPCODES = {0: "QUERY", 1: "IQUERY", 2: "STATUS", 4: "NOTIFY", 5: "UPDATE"}
+
+
+def _rflags(reply: bytes) -> str:
+    flags = reply[2] << 8 | reply[3]
+    return ",".join(name for bit, name in _FLAGS if flags & bit)
+
+
+def _remote(req) -> str:
+    host = req.client[0]
+    return f"[{host}]" if ":" in host else host
+
+
+_TYPE_TEXT = {t: dns.rdatatype.to_text(t) for t in range(1, 300)}
+_RCODE_TEXT = {r: dns.rcode.to_text(r) for r in range(16)}
+
+
+def _qtype(req) -> str:
+    text = _TYPE_TEXT.get(req.qtype)
+    return text if text is not None else f"TYPE{req.qtype}"
+
+
+def _rcode(reply: bytes) -> str:
+    return _RCODE_TEXT[reply[3] & 0x0F]
+
+
+def _duration(req, reply, now) -> str:
+    return f"{now - req.started:.9f}".rstrip("0").rstrip(".") + "s"
+
+
+#: placeholder -> fn(request, reply, now) -> text
+FIELDS = {
+    "remote": lambda r, p, n: _remote(r),
+    "port": lambda r, p, n: str(r.client[1]),
+    "id": lambda r, p, n: str(r.id),
+    "type": lambda r, p, n: _qtype(r),
+    "class": lambda r, p, n: _CLASSES.get(r.qclass, f"CLASS{r.qclass}"),
+    "name": lambda r, p, n: r.qname,
+    "proto": lambda r, p, n: r.proto,
+    "size": lambda r, p, n: str(len(r.wire)),
+    "do": lambda r, p, n: "true" if r.do else "false",
+    "bufsize": lambda r, p, n: str(r.bufsize),
+    "rcode": lambda r, p, n: _rcode(p),
+    "rflags": lambda r, p, n: _rflags(p),
+    "rsize": lambda r, p, n: str(len(p)),
+    "duration": _duration,
+    "opcode": lambda r, p, n: _OPCODES.get((r.flags >> 11) & 0xF, str((r.flags >> 11) & 0xF)),
+}
+_PLACEHOLDER = re.compile(r"\{(>?)([a-z]+)\}")
+
+
+class UnknownPlaceholder(ValueError):
+    pass
+
+
+def compile_format(fmt: str):
+    """A function ``(request, reply, now) -> line`` for a CoreDNS log format string."""
+    fmt = fmt.replace("{common}", COMMON).replace("{combined}", COMBINED)
+    parts: list = []
+    pos = 0
+    for m in _PLACEHOLDER.finditer(fmt):
+        name = m.group(2)
+        if name not in FIELDS:
+            raise UnknownPlaceholder(f"unknown placeholder {m.group(0)} (expected "
+                                     + ", ".join("{" + f + "}" for f in FIELDS) + ", {common}, {combined})")
+        if m.start() > pos:
+            parts.append(fmt[pos:m.start()])
+        parts.append(FIELDS[name])
+        pos = m.end()
+    if pos < len(fmt):
+        parts.append(fmt[pos:])
+
+    def render(req, reply, now) -> str:
+        return "".join(p if p.__class__ is str else p(req, reply, now) for p in parts)
+
+    return render
+
+
+def json_line(req, reply, now) -> str:
+    """One JSON object with every field (the ``json`` option)."""
+    return json.dumps({name: fn(req, reply, now) for name, fn in FIELDS.items()}, separators=(",", ":"))

@@ -1,0 +1,64 @@
+"""Corefile: ``log [NAMES...] [FORMAT] { class success|denial|error|all ...; json }`` (CoreDNS's, plus json)."""
+from __future__ import annotations
+
+import dns.name
+from zope.interface import implementer
+
+from skydns.interfaces import IPluginSetup
+from skydns.plugin.log.format import COMMON, UnknownPlaceholder, compile_format, json_line
+from skydns.plugin.log.log import Log, Rule
+
+CLASSES = ("success", "denial", "error", "all")
+
+
+@implementer(IPluginSetup)
+class LogSetup:
+    name = "log"
+    position = None
+
+    def parse(self, d, block):
+        rules = []
+        while d.next():
+            args = d.remaining_args()
+            fmt = COMMON
+            if args and ("{" in args[-1]):
+                fmt = args.pop()
+            names = []
+            for a in args or ["."]:
+                try:
+                    names.append(dns.name.from_text(a).to_text().lower())
+                except Exception as e:
+                    raise d.error(f"bad name '{a}': {e}")
+            try:
+                render = compile_format(fmt)
+            except UnknownPlaceholder as e:
+                raise d.error(str(e))
+            classes = set()
+            for _ in d.block():
+                prop = d.val
+                vals = d.remaining_args()
+                if prop == "class":
+                    if not vals:
+                        raise d.arg_error()
+                    for v in vals:
+                        if v not in CLASSES:
+                            raise d.error(f"unknown class '{v}' (expected {', '.join(CLASSES)})")
+                    classes.update(vals)
+                elif prop == "json":
+                    if vals:
+                        raise d.arg_error()
+                    render = json_line
+                else:
+                    raise d.unknown_property(("class", "json"))
+            if not classes or "all" in classes:
+                classes = {"success", "denial", "error"}
+            rules.append(Rule(names, frozenset(classes), render))
+        return rules
+
+    def build(self, rules, block, next):
+        handler = Log(rules, next, block.reactor)
+        block.on_shutdown(handler.flush)
+        return handler
+
+
+setup = LogSetup()

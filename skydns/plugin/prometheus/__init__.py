@@ -1,0 +1,3 @@
+from skydns.plugin.prometheus.setup import setup
+
+__all__ = ["setup"]

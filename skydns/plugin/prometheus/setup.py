@@ -1,0 +1,87 @@
+"""Corefile: ``prometheus [ADDRESS] { namespace NS; subsystem SUB }``.
+
+ADDRESS defaults to ``localhost:9153`` (``$PROMETHEUS_PORT`` changes the port),
+the path to ``/metrics`` (``$PROMETHEUS_PATH``). Metric names are
+``NAMESPACE_SUBSYSTEM_...``: namespace from ``$PROMETHEUS_NAMESPACE`` (none by
+default), subsystem from ``$PROMETHEUS_SUBSYSTEM`` (default ``skydns``), as
+SkyDNS named them; the properties override both.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+from prometheus_client.twisted import MetricsResource
+from zope.interface import implementer
+
+from skydns.chain import next_or_failure
+from skydns.httpserver import HTTPListener, parse_address
+from skydns.interfaces import IHandler, IPluginSetup
+from skydns.plugin.prometheus.metrics import Recorder
+
+_METRIC_WORD = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
+
+
+@implementer(IHandler)
+class Prometheus:
+    name = "prometheus"
+
+    def __init__(self, recorder: Recorder, next=None):
+        self.recorder = recorder
+        self.next = next
+
+    def serve(self, request):
+        request.observe(self.recorder.observe)
+        return next_or_failure(self.name, self.next, request)
+
+
+@implementer(IPluginSetup)
+class PrometheusSetup:
+    name = "prometheus"
+    position = None
+
+    def parse(self, d, block):
+        d.next()
+        args = d.remaining_args()
+        if len(args) > 1:
+            raise d.arg_error()
+        default_port = int(os.environ.get("PROMETHEUS_PORT") or 9153)
+        try:
+            host, port = parse_address(args[0] if args else "localhost", default_port)
+        except ValueError as e:
+            raise d.error(f"bad address '{args[0]}': {e}")
+        namespace = os.environ.get("PROMETHEUS_NAMESPACE", "")
+        subsystem = os.environ.get("PROMETHEUS_SUBSYSTEM", "skydns")
+        for _ in d.block():
+            prop = d.val
+            vals = d.remaining_args()
+            if prop not in ("namespace", "subsystem"):
+                raise d.unknown_property(("namespace", "subsystem"))
+            if len(vals) > 1:
+                raise d.arg_error()
+            value = vals[0] if vals else ""
+            if value and not _METRIC_WORD.match(value):
+                raise d.error(f"{prop} '{value}' is not a valid metric name part")
+            if prop == "namespace":
+                namespace = value
+            else:
+                subsystem = value
+        if d.next():
+            raise d.once_error()
+        path = os.environ.get("PROMETHEUS_PATH", "/metrics")
+        return host, port, namespace, subsystem, path, (d.token.file, d.token.line)
+
+    def build(self, cfg, block, next):
+        host, port, namespace, subsystem, path, where = cfg
+        reactor = block.reactor
+        if reactor is None:
+            from twisted.internet import reactor
+        recorder = block.acquire(("prometheus", namespace, subsystem),
+                                 lambda: Recorder(namespace, subsystem, block.service), lambda r: None)
+        listener = block.acquire(("http", host, port), lambda: HTTPListener(reactor, host, port, where),
+                                 lambda l: l.close())
+        listener.mount(path, MetricsResource(recorder.registry))
+        return Prometheus(recorder, next)
+
+
+setup = PrometheusSetup()

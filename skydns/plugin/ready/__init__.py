@@ -1,0 +1,3 @@
+from skydns.plugin.ready.setup import setup
+
+__all__ = ["setup"]

@@ -1,0 +1,77 @@
+"""Corefile: ``ready [ADDRESS]`` (CoreDNS's; default ``:8181``, path ``/ready``).
+
+``/ready`` answers 200 ``OK`` once every plugin of the running configuration
+that has a notion of readiness (a ``ready()`` method returning None when
+ready, else why not) is ready: the etcd copies have been read. Otherwise
+503, with one line per plugin that is not ready.
+"""
+from __future__ import annotations
+
+from twisted.web.resource import Resource
+from zope.interface import implementer
+
+from skydns.httpserver import HTTPListener, parse_address
+from skydns.interfaces import IPluginSetup
+
+
+class ReadyResource(Resource):
+    isLeaf = True
+
+    def __init__(self, service, blocks):
+        super().__init__()
+        self.service = service
+        self.blocks = blocks  # used when there is no service (plain builds)
+
+    def reasons(self) -> list[str]:
+        blocks = self.service.generation.blocks if self.service is not None else self.blocks
+        out = []
+        for b in blocks:
+            for h in b.handlers.values():
+                check = getattr(h, "ready", None)
+                if check is not None:
+                    why = check()
+                    if why:
+                        out.append(f"{b.name}: plugin/{h.name}: {why}")
+        return out
+
+    def render_GET(self, request):
+        reasons = self.reasons()
+        if not reasons:
+            return b"OK"
+        request.setResponseCode(503)
+        return ("\n".join(reasons) + "\n").encode()
+
+
+@implementer(IPluginSetup)
+class ReadySetup:
+    name = "ready"
+    position = None
+
+    def parse(self, d, block):
+        d.next()
+        args = d.remaining_args()
+        if len(args) > 1:
+            raise d.arg_error()
+        try:
+            host, port = parse_address(args[0] if args else ":8181", 8181)
+        except ValueError as e:
+            raise d.error(f"bad address '{args[0]}': {e}")
+        for _ in d.block():
+            raise d.unknown_property(())
+        if d.next():
+            raise d.once_error()
+        return host, port, (d.token.file, d.token.line)
+
+    def build(self, cfg, block, next):
+        host, port, where = cfg
+        reactor = block.reactor
+        if reactor is None:
+            from twisted.internet import reactor
+        listener = block.acquire(("http", host, port), lambda: HTTPListener(reactor, host, port, where),
+                                 lambda l: l.close())
+        if b"ready" not in listener.mounted:
+            listener.mount("/ready", ReadyResource(block.service, [block]))
+        return None
+
+
+setup = ReadySetup()

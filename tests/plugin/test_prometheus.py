@@ -1,0 +1,142 @@
+"""prometheus: exact counters after known queries, labels, namespace, plugin metrics, reloads."""
+import socket
+import urllib.error
+import urllib.request
+
+import dns.rcode
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+import fakeplugins
+from conftest import eventually
+from skydns import testing
+from upstreams import Upstream
+
+
+def free_tcp_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrape(port, path="/metrics"):
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).read().decode()
+    samples = {}
+    for fam in text_string_to_metric_families(body):
+        for s in fam.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return samples
+
+
+def value(samples, name, **labels):
+    return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def test_counts_and_labels(tmp_path):
+    """After a known sequence of queries the counters hold exactly those, labelled as CoreDNS does."""
+    mport = free_tcp_port()
+    reg = fakeplugins.registry()
+    text = (f"example.org:0 {{\n prometheus 127.0.0.1:{mport}\n whoami\n}}\n"
+            f".:0 {{\n prometheus 127.0.0.1:{mport}\n boom\n}}\n")
+    with testing.serve(text, tmp_path, reg) as srv:
+        for _ in range(3):
+            srv.query("www.example.org.", "A")
+        srv.query("www.example.org.", "AAAA", tcp=True)
+        srv.query("www.example.org.", "A", host="::1")
+        for _ in range(2):
+            srv.query("x.other.", "MX")
+        s = scrape(mport)
+    req = "skydns_dns_request_count_total"
+    assert value(s, req, server="example.org:0", zone="example.org.", proto="udp", family="1", type="A") == 3
+    assert value(s, req, server="example.org:0", zone="example.org.", proto="tcp", family="1", type="AAAA") == 1
+    assert value(s, req, server="example.org:0", zone="example.org.", proto="udp", family="2", type="A") == 1
+    assert value(s, req, server=".:0", zone=".", proto="udp", family="1", type="MX") == 2
+    assert value(s, "skydns_dns_error_count_total", server=".:0", zone=".", rcode="SERVFAIL") == 2
+    assert value(s, "skydns_dns_request_duration_seconds_count", server="example.org:0", zone="example.org.", type="A") == 4
+    assert value(s, "skydns_dns_response_size_bytes_count", server="example.org:0", zone="example.org.", proto="udp") == 4
+    assert value(s, "skydns_dns_response_size_bytes_bucket", server="example.org:0", zone="example.org.", proto="udp", le="0.0") == 0
+    assert value(s, "skydns_dns_response_size_bytes_bucket", server="example.org:0", zone="example.org.", proto="udp", le="100.0") == 4
+
+
+def test_namespace_and_subsystem(tmp_path, monkeypatch):
+    """PROMETHEUS_NAMESPACE/SUBSYSTEM name the metrics; the Corefile's properties override them."""
+    mport = free_tcp_port()
+    monkeypatch.setenv("PROMETHEUS_NAMESPACE", "acme")
+    monkeypatch.setenv("PROMETHEUS_SUBSYSTEM", "dns1")
+    with testing.serve(f".:0 {{\n prometheus 127.0.0.1:{mport}\n whoami\n}}\n", tmp_path) as srv:
+        srv.query("a.", "A")
+        assert any(k[0] == "acme_dns1_dns_request_count_total" for k in scrape(mport))
+    mport = free_tcp_port()
+    text = f".:0 {{\n prometheus 127.0.0.1:{mport} {{\n  namespace corp\n  subsystem\n }}\n whoami\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        srv.query("a.", "A")
+        assert any(k[0] == "corp_dns_request_count_total" for k in scrape(mport))
+
+
+def test_plugin_metrics(tmp_path, data):
+    """etcd copy, forward upstream and reload figures are exported."""
+    mport = free_tcp_port()
+    up = Upstream()
+    try:
+        data.put("a.skydns.local", {"host": "10.0.0.1"})
+        data.put("b.skydns.local", {"host": "10.0.0.2"})
+        text = (f"skydns.local:0 {{\n prometheus 127.0.0.1:{mport}\n etcd {{\n  path {data.path}\n"
+                f"  endpoint {data.server.url}\n }}\n}}\n.:0 {{\n prometheus 127.0.0.1:{mport}\n forward . {up.addr}\n}}\n")
+        with testing.serve(text, tmp_path) as srv:
+            srv.query("www.example.com.", "A")
+            s = scrape(mport)
+            assert value(s, "skydns_etcd_services", path=data.path) == 2
+            assert value(s, "skydns_etcd_synced", path=data.path) == 1
+            assert value(s, "skydns_etcd_revision", path=data.path) > 0
+            to = f"dns://{up.addr}"
+            assert value(s, "skydns_forward_requests_total", server=".:0", to=to) == 1
+            assert value(s, "skydns_forward_healthy", server=".:0", to=to) == 1
+            assert value(s, "skydns_reload_count_total") == 0
+    finally:
+        up.close()
+
+
+def test_listener_survives_reloads(tmp_path):
+    """The metrics listener keeps answering through a good and a failed reload, counters kept."""
+    mport = free_tcp_port()
+    text = f".:0 {{\n prometheus 127.0.0.1:{mport}\n whoami\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        srv.query("a.", "A")
+        srv.write(text.replace("whoami", "errors\n whoami"))
+        assert srv.reload()
+        srv.query("a.", "A")
+        s = scrape(mport)
+        assert value(s, "skydns_reload_count_total") == 1
+        assert value(s, "skydns_dns_request_count_total", server=".:0", zone=".", proto="udp", family="1", type="A") == 2
+        srv.write(text + "bogus\n")
+        assert not srv.reload()
+        s = scrape(mport)
+        assert value(s, "skydns_reload_failed_count_total") == 1
+    with pytest.raises(urllib.error.URLError):
+        scrape(mport)  # closed with the server
+
+
+def test_health_and_ready(tmp_path, etcd, data):
+    """health is 200; ready is 503 with the reason until etcd has been read, then 200."""
+    from tcpproxy import Proxy
+    hport, rport = free_tcp_port(), free_tcp_port()
+    proxy = Proxy(etcd.port)
+    proxy.block()
+    try:
+        text = (f"skydns.local:0 {{\n health 127.0.0.1:{hport}\n ready 127.0.0.1:{rport}\n etcd {{\n"
+                f"  path {data.path}\n  endpoint {proxy.url}\n }}\n}}\n")
+        with testing.serve(text, tmp_path) as srv:
+            assert urllib.request.urlopen(f"http://127.0.0.1:{hport}/health").read() == b"OK"
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(f"http://127.0.0.1:{rport}/ready")
+            assert e.value.code == 503 and b"plugin/etcd: copy of" in e.value.read()
+            proxy.unblock()
+
+            def ready():
+                try:
+                    return urllib.request.urlopen(f"http://127.0.0.1:{rport}/ready").read() == b"OK"
+                except urllib.error.HTTPError:
+                    return False
+            assert eventually(ready, timeout=10)
+    finally:
+        proxy.close()
