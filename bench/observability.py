@@ -6,6 +6,8 @@ Cases (all twistd skydns, server on core 0, dnsperf on core 1):
   whoami                 .:PORT { whoami }
   prometheus + whoami    metrics counted for every query
   log + whoami           one line per query, written to a file by twistd --logfile
+                         (twistd's default rotation: every 1 MB, every old file renamed each time)
+  log + whoami (rotating 100 MB)  the same through --logger=skydns.logfile.observer
 Goals: prometheus costs under 10%, log to a file under 30%.
 """
 import argparse
@@ -35,22 +37,30 @@ def main():
             f.write(f".:{port} {{\n bind 127.0.0.1\n {body}\n}}\n")
         logfile = core + ".log"
         cmd = [os.path.join(dnsperf.BIN, "twistd"), "-n", "--pidfile=", f"--logfile={logfile}", "skydns", "-c", core]
-        cases[name] = (cmd, port, logfile)
+        cases[name] = (cmd, port, logfile, {})
+    port = dnsperf.free_port()
+    core = os.path.join(tmp, "log_observer")
+    with open(core, "w") as f:
+        f.write(f".:{port} {{\n bind 127.0.0.1\n log\n whoami\n}}\n")
+    cmd = [os.path.join(dnsperf.BIN, "twistd"), "-n", "--pidfile=", "--logger=skydns.logfile.observer",
+           "skydns", "-c", core]
+    cases["log + whoami (rotating 100 MB)"] = (cmd, port, core + ".log", {"SKYDNS_LOGFILE": core + ".log"})
     results = {name: [] for name in cases}
     for _ in range(args.rounds):
-        for name, (cmd, port, logfile) in cases.items():
-            proc = dnsperf.start(cmd, port, core=0, env=env)
+        for name, (cmd, port, logfile, extra) in cases.items():
+            proc = dnsperf.start(cmd, port, core=0, env=dict(env, **extra))
             try:
                 results[name].append(dnsperf.run(port, QUERIES, args.seconds, core=1))
             finally:
                 dnsperf.stop(proc)
-                if os.path.exists(logfile):
-                    os.unlink(logfile)
+                for f in os.listdir(tmp):
+                    if f.startswith(os.path.basename(logfile)):
+                        os.unlink(os.path.join(tmp, f))
     rows = {k: dnsperf.medians(v) for k, v in results.items()}
     print(f"dnsperf {args.seconds:g}s x {args.rounds} rounds, server on core 0, dnsperf on core 1")
     print(dnsperf.table(rows))
     base = rows["whoami"].qps
-    for name in ("prometheus + whoami", "log + whoami"):
+    for name in ("prometheus + whoami", "log + whoami", "log + whoami (rotating 100 MB)"):
         print(f"{name}: {rows[name].qps / base:.2f} of whoami alone (cost {100 * (1 - rows[name].qps / base):.0f}%)")
 
 

@@ -75,3 +75,13 @@ def test_bad_log_config(tmp_path):
         with pytest.raises(CorefileError) as e:
             config.load(str(tmp_path / "Corefile"))
         assert message in str(e.value) and "plugin/log" in str(e.value)
+
+
+def test_format_literal_text_is_kept_as_written():
+    """Quotes, backslashes and lone braces around placeholders are copied as they are."""
+    from skydns.plugin.log.format import compile_format
+
+    class R:
+        qname = "a."
+    f = compile_format('x "{name}" { \\ back } \'q\' {rcode}')
+    assert f(R(), b"\x00\x00\x81\x03", 0) == 'x "a." { \\ back } \'q\' NXDOMAIN'

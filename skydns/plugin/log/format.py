@@ -17,9 +17,15 @@ _CLASSES = {1: "IN", 3: "CH", 4: "HS", 254: "NONE", 255: "ANY"}
 _OPCODES = {0: "QUERY", 1: "IQUERY", 2: "STATUS", 4: "NOTIFY", 5: "UPDATE"}
 
 
+_RFLAGS_SEEN: dict[int, str] = {}
+
+
 def _rflags(reply: bytes) -> str:
-    flags = reply[2] << 8 | reply[3]
-    return ",".join(name for bit, name in _FLAGS if flags & bit)
+    flags = (reply[2] << 8 | reply[3]) & 0xFFF0
+    text = _RFLAGS_SEEN.get(flags)
+    if text is None:
+        text = _RFLAGS_SEEN[flags] = ",".join(name for bit, name in _FLAGS if flags & bit)
+    return text
 
 
 def _remote(req) -> str:
@@ -69,27 +75,40 @@ class UnknownPlaceholder(ValueError):
     pass
 
 
+#: placeholder -> a Python expression over r (request), p (reply bytes), n (now)
+_EXPRESSIONS = {
+    "remote": "_remote(r)", "port": "r.client[1]", "id": "r.id", "type": "_qtype(r)",
+    "class": "_CLASSES.get(r.qclass) or f'CLASS{r.qclass}'", "name": "r.qname", "proto": "r.proto",
+    "size": "len(r.wire)", "do": "('true' if r.do else 'false')", "bufsize": "r.bufsize",
+    "rcode": "_RCODE_TEXT[p[3] & 15]", "rflags": "_rflags(p)", "rsize": "len(p)",
+    "duration": "_duration(r, p, n)", "opcode": "FIELDS['opcode'](r, p, n)",
+}
+
+
 def compile_format(fmt: str):
-    """A function ``(request, reply, now) -> line`` for a CoreDNS log format string."""
+    """A function ``(request, reply, now) -> line`` for a CoreDNS log format string.
+
+    The format becomes one generated f-string: a line costs a few microseconds.
+    """
     fmt = fmt.replace("{common}", COMMON).replace("{combined}", COMBINED)
-    parts: list = []
+    source = []
     pos = 0
     for m in _PLACEHOLDER.finditer(fmt):
         name = m.group(2)
         if name not in FIELDS:
             raise UnknownPlaceholder(f"unknown placeholder {m.group(0)} (expected "
                                      + ", ".join("{" + f + "}" for f in FIELDS) + ", {common}, {combined})")
-        if m.start() > pos:
-            parts.append(fmt[pos:m.start()])
-        parts.append(FIELDS[name])
+        source.append(_literal(fmt[pos:m.start()]))
+        source.append("{" + _EXPRESSIONS[name] + "}")
         pos = m.end()
-    if pos < len(fmt):
-        parts.append(fmt[pos:])
+    source.append(_literal(fmt[pos:]))
+    code = 'lambda r, p, n: f"' + "".join(source) + '"'
+    return eval(code, dict(globals()))  # noqa: S307 - built only from our own expressions and escaped text
 
-    def render(req, reply, now) -> str:
-        return "".join(p if p.__class__ is str else p(req, reply, now) for p in parts)
 
-    return render
+def _literal(text: str) -> str:
+    return (text.replace("\\", "\\\\").replace('"', '\\"').replace("{", "{{").replace("}", "}}")
+            .replace("\n", "\\n").replace("\r", "\\r"))
 
 
 def json_line(req, reply, now) -> str:
