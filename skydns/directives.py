@@ -49,4 +49,5 @@ BUILTIN: dict[str, str] = {
     "prometheus": "skydns.plugin.prometheus:setup",
     "health": "skydns.plugin.health:setup",
     "ready": "skydns.plugin.ready:setup",
+    "cache": "skydns.plugin.cache:setup",
 }

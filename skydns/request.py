@@ -55,7 +55,7 @@ class Request:
     __slots__ = (
         "wire", "client", "proto", "id", "flags", "qname", "qtype", "qclass",
         "question_wire", "edns", "bufsize", "do", "edns_options", "block",
-        "zone", "_message", "local", "hops", "observers", "started",
+        "zone", "_message", "local", "hops", "observers", "started", "deps",
     )
 
     def __init__(self, data: bytes, client: tuple, proto: str, local=None):
@@ -73,6 +73,7 @@ class Request:
         self.hops = 0  # how many times the server re-entered itself to build this answer
         self.observers = None  # callables fn(request, reply_bytes) run after the reply is sent
         self.started = _now()
+        self.deps = None  # a list when a cache wants the names a reply was built from
         try:
             self.id, self.flags, qd, an, ns, ar = _HEADER(data)
         except Exception:

@@ -132,11 +132,12 @@ class SkyDNSService(MultiService):
     # -- listeners ----------------------------------------------------------
     def _listen(self, spec: configmod.ListenerSpec, server: Server) -> Listener:
         listener = Listener(spec.host, spec.port, server, spec.idle_timeout, spec.max_connections)
-        udp = DNSDatagramProtocol(listener)
         tcp = DNSStreamFactory(listener)
         host = spec.host
         attempts = 20 if spec.port == 0 else 1
         for attempt in range(attempts):
+            # A fresh protocol each try: a port closed after a failed try still holds the old one.
+            udp = DNSDatagramProtocol(listener)
             udp_port = None
             try:
                 udp_port = self.reactor.listenUDP(spec.port, udp, interface=host, maxPacketSize=65535)

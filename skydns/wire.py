@@ -99,3 +99,59 @@ def encode_name(text: str) -> bytes:
 def rcode_of(wire: bytes) -> int:
     """The header rcode of a rendered message (extended bits are not looked up)."""
     return wire[3] & 0x0F
+
+
+class Scan:
+    """Where the TTLs of a rendered reply are, and what a cache needs to know about it."""
+
+    __slots__ = ("ttl_offsets", "ttls", "rcode", "answers", "min_ttl", "soa_min", "truncated")
+
+    def __init__(self):
+        self.ttl_offsets: list[int] = []
+        self.ttls: list[int] = []
+        self.rcode = 0
+        self.answers = 0
+        self.min_ttl: int | None = None
+        self.soa_min: int | None = None
+        self.truncated = False
+
+
+def _skip_name(data: bytes, pos: int) -> int:
+    while True:
+        length = data[pos]
+        if length == 0:
+            return pos + 1
+        if length & 0xC0 == 0xC0:
+            return pos + 2
+        pos += 1 + length
+
+
+def scan(data: bytes) -> Scan:
+    """Walk a reply's records once: TTL positions (OPT excluded), rcode, smallest TTL, SOA minimum.
+
+    Raises ValueError (or IndexError/struct.error) on a malformed message.
+    """
+    s = Scan()
+    _id, flags, qd, an, ns, ar = HEADER.unpack_from(data)
+    s.rcode = flags & 0x0F
+    s.truncated = bool(flags & TC)
+    s.answers = an
+    pos = 12
+    for _ in range(qd):
+        pos = _skip_name(data, pos) + 4
+    for section, count in ((1, an), (2, ns), (3, ar)):
+        for _ in range(count):
+            pos = _skip_name(data, pos)
+            rtype, _cls, ttl, rdlen = RR_TAIL.unpack_from(data, pos)
+            if rtype != TYPE_OPT:
+                s.ttl_offsets.append(pos + 4)
+                s.ttls.append(ttl)
+                if s.min_ttl is None or ttl < s.min_ttl:
+                    s.min_ttl = ttl
+                if rtype == 6 and section == 2 and rdlen >= 20:
+                    minimum = struct.unpack_from("!I", data, pos + 10 + rdlen - 4)[0]
+                    s.soa_min = min(ttl, minimum)
+            pos += 10 + rdlen
+            if pos > len(data):
+                raise ValueError("record runs past the end of the message")
+    return s

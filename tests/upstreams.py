@@ -24,12 +24,21 @@ class Upstream:
     def __init__(self, mode="healthy", address="192.0.2.1", delay=None, host="127.0.0.1", port=0, tls=None):
         self.mode, self.address, self.delay = mode, address, delay
         self.seen = []
-        self.udp = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind((host, port))
-        self.port = self.udp.getsockname()[1]
-        self.tcp = socket.socket(self.udp.family, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind((host, self.port))
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        for attempt in range(50):  # UDP and TCP on one port number: retry when TCP's is taken
+            self.udp = socket.socket(family, socket.SOCK_DGRAM)
+            self.udp.bind((host, port))
+            self.port = self.udp.getsockname()[1]
+            self.tcp = socket.socket(family, socket.SOCK_STREAM)
+            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                self.tcp.bind((host, self.port))
+                break
+            except OSError:
+                self.udp.close()
+                self.tcp.close()
+                if port:
+                    raise
         self.tcp.listen(64)
         self.tls = tls  # an ssl.SSLContext: TCP connections are TLS
         self.closed = False

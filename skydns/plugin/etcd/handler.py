@@ -113,7 +113,7 @@ class Etcd:
         qname = request.qname
         if request.qtype == PTR and (qname.endswith(".in-addr.arpa.") or qname.endswith(".ip6.arpa.")) \
                 and self.copy.synced:
-            result = self.lookup.ptr(qname)
+            result = self.lookup.ptr(qname, request.deps)
             if result is not None:
                 return self._render(request, result, None)
             # PTR is not authoritative here: with no record, the rest of the chain may know it.
@@ -124,7 +124,7 @@ class Etcd:
         if not self.copy.synced:
             log.warn("etcd copy not loaded yet: SERVFAIL for {qname}", qname=qname)
             return wire.error_reply(request, SERVFAIL)
-        result = self.lookup.answer(qname, request.qtype, zone)
+        result = self.lookup.answer(qname, request.qtype, zone, request.deps)
         if result.rcode == 3 and self._falls_through(qname):
             return next_or_failure(self.name, self.next, request)
         if result.externals:

@@ -115,10 +115,13 @@ class Lookup:
     def __init__(self, copy, settings: Settings):
         self.copy = copy
         self.s = settings
+        self.deps: list | None = None  # names looked at for the answer being built
 
     # -- services -------------------------------------------------------------
     def services(self, name: str, exact: bool = False) -> list[Service] | None:
         """Services for ``name`` (its key and everything below it); None if the name does not exist."""
+        if self.deps is not None:
+            self.deps.append(name)
         labels = path.name_labels(name)
         index = self.copy.index
         if exact:
@@ -140,8 +143,15 @@ class Lookup:
         return ttl
 
     # -- per type -------------------------------------------------------------
-    def answer(self, qname: str, qtype: int, zone: str) -> Result:
-        """Everything for a query whose name is in ``zone``."""
+    def answer(self, qname: str, qtype: int, zone: str, deps: list | None = None) -> Result:
+        """Everything for a query whose name is in ``zone``; every name looked at goes into ``deps``."""
+        outer, self.deps = self.deps, deps
+        try:
+            return self._answer(qname, qtype, zone)
+        finally:
+            self.deps = outer
+
+    def _answer(self, qname: str, qtype: int, zone: str) -> Result:
         lookup_name = qname
         if self.s.local and qname == "local.dns." + (zone if zone != "." else ""):
             lookup_name = self.s.local
@@ -338,8 +348,10 @@ class Lookup:
                 r.answer.append(Rec(zone, NS, (target,), ttl))
             r.additional.append(Rec(target, A if s.kind == "A" else AAAA, (s.host,), ttl))
 
-    def ptr(self, qname: str) -> Result | None:
+    def ptr(self, qname: str, deps: list | None = None) -> Result | None:
         """PTR from a reverse name's key; None when there is none (the query goes on)."""
+        if deps is not None:
+            deps.append(qname)
         svcs = self.services(qname, exact=True)
         if not svcs:
             return None

@@ -106,7 +106,9 @@ class Forward:
 
         def good(data):
             self.health.ok(up)
-            return struct.pack("!H", request.id) + data[2:]
+            # The client's ID, and its CD bit (RFC 6840 5.9), whatever the upstream echoed.
+            flags2 = (data[3] & 0xEF) | (request.flags & wire.CD)
+            return struct.pack("!HB", request.id, data[2]) + bytes((flags2,)) + data[4:]
 
         def bad(failure):
             self.health.failed(up)

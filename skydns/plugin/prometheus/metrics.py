@@ -146,6 +146,8 @@ class Collector:
         svc = self.r.service
         miss = CounterMetricFamily(self.name("dns_cachemiss_count"), "Count of cache misses.",
                                    labels=["server", "cache"])
+        chits = CounterMetricFamily(self.name("cache_hits"), "Replies answered from the cache.", labels=["server"])
+        csize = GaugeMetricFamily(self.name("cache_entries"), "Replies held by the cache.", labels=["server", "type"])
         reloads = CounterMetricFamily(self.name("reload_count"), "Configuration reloads that took effect.")
         fails = CounterMetricFamily(self.name("reload_failed_count"), "Configuration reloads that were refused.")
         rev = GaugeMetricFamily(self.name("etcd_revision"), "etcd revision of the copy.", labels=["path"])
@@ -168,6 +170,11 @@ class Collector:
             copies = {}
             for b in (gen.blocks if gen is not None else []):
                 for h in b.handlers.values():
+                    if h.name == "cache":
+                        miss.add_metric([b.name, "response"], h.misses)
+                        chits.add_metric([b.name], h.hits)
+                        csize.add_metric([b.name, "success"], len(h.positive))
+                        csize.add_metric([b.name, "denial"], len(h.negative))
                     copy = getattr(h, "copy", None)
                     if copy is not None and h.name == "etcd":
                         copies[copy.prefix] = copy
@@ -184,4 +191,4 @@ class Collector:
                 recon.add_metric([prefix], copy.reconnects)
                 age.add_metric([prefix], now - copy.last_event if copy.last_event else -1)
                 synced.add_metric([prefix], 1 if copy.synced else 0)
-        yield from (miss, reloads, fails, rev, count, recon, age, synced, freq, ffail, fhealthy)
+        yield from (miss, chits, csize, reloads, fails, rev, count, recon, age, synced, freq, ffail, fhealthy)

@@ -1,0 +1,3 @@
+from skydns.plugin.cache.setup import setup
+
+__all__ = ["setup"]

@@ -1,0 +1,254 @@
+"""cache: answer repeated queries from stored replies, on the wire, without dnspython.
+
+A hit costs a dict lookup and a patch of the stored bytes (ID, RD/CD, the
+question's letter case, TTLs counted down); the plugins in front of the
+cache (log, prometheus, errors) see it like any reply. Misses go down the
+chain; the reply is rendered once, stored, and sent as those bytes.
+
+Replies from the etcd plugin are dropped the moment etcd changes a name they
+depend on: the etcd plugin reports every name it looked at to build a reply
+(the query name, CNAME targets, SRV targets, the apex...), the cache indexes
+the reply under them, and a change to a name drops the replies indexed under
+that name or any of its ancestors (subdomain aggregation), and those of
+wildcard lookups that could match it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dns.message
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from skydns import wire
+from skydns.chain import next_or_failure, then
+from skydns.interfaces import IHandler
+from skydns.msg import path
+from skydns.plugin.cache.item import Item
+from skydns.plugin.etcd.index import WILDCARDS
+from skydns.plugin.etcd.lookup import in_zones
+from skydns.request import Request
+
+log = Logger(namespace="skydns.plugin.cache")
+
+
+@dataclass
+class Policy:
+    capacity: int = 9984
+    max_ttl: int = 3600
+    min_ttl: int = 5
+    disabled: list = field(default_factory=list)  # zones; ["."] for all
+
+
+@dataclass
+class CacheConfig:
+    zones: list = field(default_factory=list)
+    success: Policy = field(default_factory=Policy)
+    denial: Policy = field(default_factory=lambda: Policy(max_ttl=1800))
+    prefetch: int = 0
+    prefetch_window: float = 60.0
+    prefetch_pct: int = 10
+    serve_stale: float = 0.0
+    stale_mode: str = "immediate"
+    servfail: float = 5.0
+    keepttl: bool = False
+
+
+@implementer(IHandler)
+class Cache:
+    name = "cache"
+
+    def __init__(self, cfg: CacheConfig, reactor, next=None):
+        self.cfg = cfg
+        self.reactor = reactor
+        self.next = next
+        self.positive: dict = {}
+        self.negative: dict = {}
+        self.by_name: dict[str, set] = {}
+        self.wild: dict[tuple, tuple] = {}  # key -> wildcard name labels
+        self.hits = 0
+        self.misses = 0
+        self.copies = []
+
+    # -- serving --------------------------------------------------------------
+    def serve(self, request):
+        if in_zones(request.qname, self.cfg.zones) is None or request.hops:
+            return next_or_failure(self.name, self.next, request)
+        key = (request.qname, request.qtype, request.qclass, request.do, request.flags & wire.CD,
+               request.edns >= 0)
+        item = self.positive.get(key) or self.negative.get(key)
+        if item is not None:
+            now = self.reactor.seconds()
+            age = int(now - item.stored)
+            if age < item.ttl:
+                self.hits += 1
+                if self.cfg.prefetch and not item.negative:
+                    self._maybe_prefetch(item, request, now, age)
+                return item.render(request, age, self.cfg.keepttl)
+            if self.cfg.serve_stale and age < item.ttl + self.cfg.serve_stale:
+                self.hits += 1
+                if self.cfg.stale_mode == "immediate":
+                    self._refresh(item, request)
+                    return item.render(request, item.ttl + max(item.ttls or [0]), False)
+                return self._verify(item, request, age)
+            self._drop(key)
+        self.misses += 1
+        request.deps = []
+        result = next_or_failure(self.name, self.next, request)
+        return then(result, lambda r: self._store(r, request, key))
+
+    def _store(self, result, request, key):
+        """Render and keep a reply worth keeping; send the rendered bytes either way."""
+        if result is None:
+            return None
+        if isinstance(result, dns.message.Message):
+            data = result.to_wire(max_size=65535)
+        elif result.__class__ is bytes:
+            data = result
+        else:
+            return result
+        try:
+            scan = wire.scan(data)
+        except Exception:
+            return data
+        ttl, negative = self._lifetime(scan, request.qname)
+        if ttl > 0:
+            self._keep(key, data, scan, ttl, negative, request)
+        return data
+
+    def _lifetime(self, scan, qname) -> tuple[int, bool]:
+        if scan.truncated:
+            return 0, False
+        if scan.rcode == 2:  # SERVFAIL, briefly
+            return int(self.cfg.servfail), True
+        if scan.rcode == 0 and scan.answers:
+            p = self.cfg.success
+            if p.disabled and in_zones(qname, p.disabled):
+                return 0, False
+            ttl = scan.min_ttl if scan.min_ttl is not None else p.min_ttl
+            return max(min(ttl, p.max_ttl), p.min_ttl), False
+        if scan.rcode in (0, 3):
+            p = self.cfg.denial
+            if p.disabled and in_zones(qname, p.disabled):
+                return 0, True
+            ttl = scan.soa_min if scan.soa_min is not None else p.min_ttl
+            return max(min(ttl, p.max_ttl), p.min_ttl), True
+        return 0, False
+
+    def _keep(self, key, data, scan, ttl, negative, request) -> None:
+        store = self.negative if negative else self.positive
+        cap = (self.cfg.denial if negative else self.cfg.success).capacity
+        if key in store:
+            self._drop(key)
+        while len(store) >= cap:
+            self._drop(next(iter(store)))
+        names = set(request.deps or ())
+        names.add(request.qname)
+        item = Item(data, tuple(scan.ttl_offsets), tuple(scan.ttls), self.reactor.seconds(), ttl,
+                    len(request.question_wire), key, tuple(names), negative)
+        store[key] = item
+        for n in names:
+            labels = n.split(".")
+            if any(l in WILDCARDS for l in labels):
+                self.wild[key] = tuple(path.name_labels(n))
+            else:
+                self.by_name.setdefault(n, set()).add(key)
+
+    def _drop(self, key) -> None:
+        item = self.positive.pop(key, None) or self.negative.pop(key, None)
+        if item is None:
+            return
+        self.wild.pop(key, None)
+        for n in item.names:
+            keys = self.by_name.get(n)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self.by_name[n]
+
+    # -- invalidation ---------------------------------------------------------
+    def invalidate(self, name: str | None) -> None:
+        """etcd changed ``name`` (None: everything): drop every reply that may show it."""
+        if name is None:
+            self.clear()
+            return
+        labels = path.name_labels(name)
+        for depth in range(len(labels), -1, -1):
+            ancestor = path.labels_to_name(labels[:depth])
+            for key in list(self.by_name.get(ancestor, ())):
+                self._drop(key)
+        for key, pattern in list(self.wild.items()):
+            n = len(pattern)
+            if n <= len(labels) and all(p in WILDCARDS or p == l for p, l in zip(pattern, labels[:n])):
+                self._drop(key)
+
+    def clear(self) -> None:
+        self.positive.clear()
+        self.negative.clear()
+        self.by_name.clear()
+        self.wild.clear()
+
+    def attach(self, block) -> None:
+        """Follow the etcd copies of the block (a startup hook)."""
+        for h in block.handlers.values():
+            copy = getattr(h, "copy", None)
+            if h.name == "etcd" and copy is not None and self.invalidate not in copy.listeners:
+                copy.listeners.append(self.invalidate)
+                self.copies.append(copy)
+
+    def detach(self) -> None:
+        for copy in self.copies:
+            if self.invalidate in copy.listeners:
+                copy.listeners.remove(self.invalidate)
+        self.copies = []
+
+    # -- prefetch and stale ---------------------------------------------------
+    def _maybe_prefetch(self, item: Item, request, now: float, age: int) -> None:
+        if now - item.window > self.cfg.prefetch_window:
+            item.window, item.hits = now, 0
+        item.hits += 1
+        left = item.ttl - age
+        if item.hits >= self.cfg.prefetch and left * 100 <= item.ttl * self.cfg.prefetch_pct:
+            self._refresh(item, request)
+
+    def _refresh(self, item: Item, request) -> None:
+        """Ask the rest of the chain again in the background and keep the new reply."""
+        if item.refreshing:
+            return
+        item.refreshing = True
+        copy = Request(request.wire, request.client, request.proto)
+        copy.deps = []
+        try:
+            result = next_or_failure(self.name, self.next, copy)
+        except Exception:
+            item.refreshing = False
+            return
+
+        def done(r):
+            item.refreshing = False
+            self._store(r, copy, item.key)
+
+        if isinstance(result, Deferred):
+            result.addCallbacks(done, lambda f: setattr(item, "refreshing", False))
+        else:
+            done(result)
+
+    def _verify(self, item: Item, request, age: int):
+        """serve_stale verify: ask first; serve the stale reply only if that fails."""
+        request.deps = []
+        try:
+            result = next_or_failure(self.name, self.next, request)
+        except Exception:
+            return item.render(request, item.ttl + max(item.ttls or [0]))
+
+        def check(r):
+            data = self._store(r, request, item.key)
+            if data is None or (data.__class__ is bytes and data[3] & 0x0F == 2):
+                return item.render(request, item.ttl + max(item.ttls or [0]))
+            return data
+
+        return then(result, check)
+
+    def size(self) -> int:
+        return len(self.positive) + len(self.negative)

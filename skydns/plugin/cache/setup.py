@@ -1,0 +1,111 @@
+"""Corefile: ``cache [TTL] [ZONES...] { ... }`` (CoreDNS's syntax and defaults)::
+
+    cache [TTL] [ZONES...] {
+        success CAPACITY [TTL] [MINTTL]     # default 9984, 3600, 5
+        denial CAPACITY [TTL] [MINTTL]      # default 9984, 1800, 5
+        prefetch AMOUNT [[DURATION] [PERCENTAGE%]]   # default 1m, 10%
+        serve_stale [DURATION] [REFRESH_MODE]         # default 1h, immediate|verify
+        servfail DURATION                   # default 5s, at most 5m, 0 disables
+        disable success|denial [ZONES...]
+        keepttl
+    }
+"""
+from __future__ import annotations
+
+import dns.name
+from zope.interface import implementer
+
+from skydns.interfaces import IPluginSetup
+from skydns.plugin.cache.cache import Cache, CacheConfig
+
+PROPERTIES = ("success", "denial", "prefetch", "serve_stale", "servfail", "disable", "keepttl")
+MAX_TTL = 2**31 - 1
+
+
+def _zones(d, names):
+    out = []
+    for n in names:
+        try:
+            out.append(dns.name.from_text(n).to_text().lower())
+        except Exception as e:
+            raise d.error(f"bad zone '{n}': {e}")
+    return out
+
+
+@implementer(IPluginSetup)
+class CacheSetup:
+    name = "cache"
+    position = None
+
+    def parse(self, d, block):
+        cfg = CacheConfig()
+        d.next()
+        args = d.remaining_args()
+        if args and args[0].isdigit():
+            ttl = d.int_value(args.pop(0), 0, MAX_TTL, "TTL")
+            cfg.success.max_ttl = cfg.denial.max_ttl = ttl
+            if ttl < cfg.success.min_ttl:
+                cfg.success.min_ttl = cfg.denial.min_ttl = ttl
+        cfg.zones = _zones(d, args) if args else list(block.zones)
+        for _ in d.block():
+            prop = d.val
+            vals = d.remaining_args()
+            if prop in ("success", "denial"):
+                if not 1 <= len(vals) <= 3:
+                    raise d.arg_error()
+                p = getattr(cfg, prop)
+                p.capacity = d.int_value(vals[0], 1, 100_000_000, "capacity")
+                if len(vals) > 1:
+                    p.max_ttl = d.int_value(vals[1], 0, MAX_TTL, "TTL")
+                if len(vals) > 2:
+                    p.min_ttl = d.int_value(vals[2], 0, MAX_TTL, "minimum TTL")
+                if p.min_ttl > p.max_ttl:
+                    raise d.error(f"{prop}: minimum TTL {p.min_ttl} is above the TTL {p.max_ttl}")
+            elif prop == "prefetch":
+                if not 1 <= len(vals) <= 3:
+                    raise d.arg_error()
+                cfg.prefetch = d.int_value(vals[0], 1, 1_000_000, "prefetch amount")
+                for v in vals[1:]:
+                    if v.endswith("%"):
+                        cfg.prefetch_pct = d.int_value(v[:-1], 1, 100, "prefetch percentage")
+                    else:
+                        cfg.prefetch_window = d.duration_value(v)
+            elif prop == "serve_stale":
+                if len(vals) > 2:
+                    raise d.arg_error()
+                cfg.serve_stale = d.duration_value(vals[0]) if vals else 3600.0
+                if len(vals) == 2:
+                    if vals[1] not in ("immediate", "verify"):
+                        raise d.error(f"unknown refresh mode '{vals[1]}' (expected immediate, verify)")
+                    cfg.stale_mode = vals[1]
+            elif prop == "servfail":
+                if len(vals) != 1:
+                    raise d.arg_error()
+                cfg.servfail = d.duration_value(vals[0], positive=False)
+                if cfg.servfail > 300:
+                    raise d.error("servfail cannot be more than 5m")
+            elif prop == "disable":
+                if not vals or vals[0] not in ("success", "denial"):
+                    raise d.error("disable needs success or denial, then optional zones")
+                getattr(cfg, vals[0]).disabled = _zones(d, vals[1:]) if vals[1:] else ["."]
+            elif prop == "keepttl":
+                if vals:
+                    raise d.arg_error()
+                cfg.keepttl = True
+            else:
+                raise d.unknown_property(PROPERTIES)
+        if d.next():
+            raise d.once_error()
+        return cfg
+
+    def build(self, cfg, block, next):
+        reactor = block.reactor
+        if reactor is None:
+            from twisted.internet import reactor
+        handler = Cache(cfg, reactor, next)
+        block.on_startup(lambda: handler.attach(block))
+        block.on_shutdown(handler.detach)
+        return handler
+
+
+setup = CacheSetup()

@@ -1,0 +1,213 @@
+"""cache: wire-level hits identical to misses, TTL countdown, keys, options, etcd invalidation."""
+import socket
+import time
+
+import dns.flags
+import dns.message
+import dns.rcode
+import pytest
+
+import fakeplugins
+from conftest import eventually
+from skydns import testing
+from upstreams import Upstream
+
+
+def raw(port, q: dns.message.Message, timeout=3.0) -> bytes:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    s.sendto(q.to_wire(), ("127.0.0.1", port))
+    try:
+        return s.recv(65535)
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def up():
+    u = Upstream(address="10.1.1.1")
+    yield u
+    u.close()
+
+
+def etcd_block(data, cache="cache", zones="skydns.local in-addr.arpa"):
+    return (f"{zones.replace(' ', ':0 ')}:0 {{\n {cache}\n etcd {{\n  path {data.path}\n"
+            f"  endpoint {data.server.url}\n }}\n}}\n")
+
+
+CASES = [("web.skydns.local.", "A"), ("web6.skydns.local.", "AAAA"), ("svc.skydns.local.", "SRV"),
+         ("mail.skydns.local.", "MX"), ("t.skydns.local.", "TXT"), ("skydns.local.", "NS"),
+         ("skydns.local.", "SOA"), ("125.1.0.10.in-addr.arpa.", "PTR"), ("alias.skydns.local.", "CNAME"),
+         ("alias.skydns.local.", "A"), ("nope.skydns.local.", "A"), ("web.skydns.local.", "MX"),
+         ("web.skydns.local.", "ANY"), ("*.svc.skydns.local.", "SRV")]
+
+
+def fill(data):
+    data.put("web.skydns.local", {"host": "10.0.0.1"})
+    data.put("web6.skydns.local", {"host": "2001:db8::1"})
+    data.put("a.svc.skydns.local", {"host": "10.0.0.2", "port": 80})
+    data.put("b.svc.skydns.local", {"host": "web.skydns.local", "port": 443})
+    data.put("mx.mail.skydns.local", {"host": "10.0.0.25", "mail": True})
+    data.put("t.skydns.local", {"text": "hello"})
+    data.put("ns1.ns.dns.skydns.local", {"host": "10.0.0.53"})
+    data.put("alias.skydns.local", {"host": "web.skydns.local"})
+    data.put_key("/arpa/in-addr/10/0/1/125", '{"host": "web.skydns.local"}')
+
+
+def test_hits_are_byte_identical_to_misses_and_to_no_cache(tmp_path, data):
+    """For every record type: a hit is the miss byte for byte; a server without cache gives the same reply.
+
+    dnspython shuffles multi-record RRsets each time it renders (the rotation), so the
+    reply of the server without cache is compared as a message, and by length.
+    """
+    fill(data)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with testing.serve(etcd_block(data), tmp_path / "a") as cached, \
+            testing.serve(etcd_block(data, cache=""), tmp_path / "b") as plain:
+        cache = cached.service.generation.blocks[0].handlers["cache"]
+        for name, qtype in CASES:
+            for kw in (dict(), dict(use_edns=0), dict(use_edns=0, want_dnssec=True)):
+                q = dns.message.make_query(name, qtype, **kw)
+                first, second, other = raw(cached.port, q), raw(cached.port, q), raw(plain.port, q)
+                assert first == second, (name, qtype, kw)
+                assert len(first) == len(other), (name, qtype, kw)
+                assert dns.message.from_wire(first) == dns.message.from_wire(other), (name, qtype, kw)
+        assert cache.hits >= len(CASES) * 3
+
+
+def test_ttl_counts_down_and_case_is_the_clients(tmp_path, up):
+    with testing.serve(f".:0 {{\n cache\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+        r1 = srv.query("www.example.org.", "A")
+        time.sleep(2.1)
+        r2 = srv.query("WwW.ExAmPlE.oRg.", "A")
+        assert len(up.seen) == 1
+        assert r1.answer[0].ttl == 60 and 57 <= r2.answer[0].ttl <= 58
+        assert r2.question[0].name.to_text() == "WwW.ExAmPlE.oRg."
+        assert r2.answer[0].name.to_text() == "WwW.ExAmPlE.oRg."
+
+
+def test_keys_do_cd_and_flags(tmp_path, up):
+    """DO and CD are part of the key; the client's RD is patched in."""
+    with testing.serve(f".:0 {{\n cache\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+        srv.query("a.example.", "A", use_edns=0)
+        srv.query("a.example.", "A", use_edns=0, want_dnssec=True)
+        q = dns.message.make_query("a.example.", "A", use_edns=0)
+        q.flags |= dns.flags.CD
+        r = srv.send(q)
+        assert len(up.seen) == 3 and r.flags & dns.flags.CD
+        q = dns.message.make_query("a.example.", "A", use_edns=0)
+        q.flags &= ~dns.flags.RD
+        r = srv.send(q)
+        assert len(up.seen) == 3 and not r.flags & dns.flags.RD
+
+
+def test_truncation_not_cached_and_payload_respected(tmp_path):
+    """A big reply is stored whole; a UDP client with a small buffer gets it truncated with TC."""
+    reg = fakeplugins.registry()
+    with testing.serve(".:0 {\n cache\n big 30\n}\n", tmp_path, reg) as srv:
+        assert len(srv.query("big.example.", "TXT", tcp=True).answer[0]) == 30
+        r = srv.query("big.example.", "TXT", use_edns=0, payload=1232)
+        assert r.flags & dns.flags.TC and len(r.to_wire()) <= 1232
+        r = srv.query("big.example.", "TXT", tcp=True)
+        assert len(r.answer[0]) == 30 and not r.flags & dns.flags.TC
+
+
+def test_negative_ttl_from_soa_and_servfail_briefly(tmp_path, data):
+    data.put("web.skydns.local", {"host": "10.0.0.1"})
+    with testing.serve(etcd_block(data, cache="cache {\n  servfail 1s\n }"), tmp_path) as srv:
+        cache = srv.service.generation.blocks[0].handlers["cache"]
+        srv.query("nope.skydns.local.", "A")
+        item = next(iter(cache.negative.values()))
+        assert item.ttl == 30  # min(SOA TTL, SOA minimum) = min_ttl 30
+    from upstreams import closed_port
+    text = f".:0 {{\n cache {{\n  servfail 1s\n }}\n forward . 127.0.0.1:{closed_port()}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        cache = srv.service.generation.blocks[0].handlers["cache"]
+        for _ in range(3):
+            assert srv.query("x.", "A").rcode() == dns.rcode.SERVFAIL
+        assert cache.misses == 1
+        time.sleep(1.1)
+        srv.query("x.", "A")
+        assert cache.misses == 2
+
+
+def test_capacity_and_disable(tmp_path, up):
+    text = f".:0 {{\n cache {{\n  success 2\n  disable denial\n }}\n forward . {up.addr}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        cache = srv.service.generation.blocks[0].handlers["cache"]
+        for n in ("a", "b", "c"):
+            srv.query(f"{n}.example.", "A")
+        assert len(cache.positive) == 2 and ("a.example.", 1, 1, False, 0, False) not in cache.positive
+        srv.query("nodata.example.", "MX")  # the upstream answers MX with NODATA (no SOA): not cached
+        assert len(cache.negative) == 0
+
+
+def test_prefetch(tmp_path, up):
+    """A popular item close to expiry is fetched again in the background."""
+    text = f".:0 {{\n cache 2 {{\n  prefetch 2 1m 60%\n }}\n forward . {up.addr}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        srv.query("p.example.", "A")
+        time.sleep(1.05)
+        srv.query("p.example.", "A")
+        srv.query("p.example.", "A")
+        assert eventually(lambda: len(up.seen) == 2)
+
+
+def test_serve_stale(tmp_path):
+    """After expiry, with the upstream gone, the stale reply is served (TTL 0)."""
+    u = Upstream(address="10.2.2.2")
+    text = f".:0 {{\n cache 1 {{\n  serve_stale 1h verify\n }}\n forward . {u.addr} {{\n  timeout 200ms\n }}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        assert srv.query("s.example.", "A").answer[0][0].address == "10.2.2.2"
+        u.close()
+        time.sleep(1.1)
+        r = srv.query("s.example.", "A", timeout=5)
+        assert r.answer[0][0].address == "10.2.2.2" and r.answer[0].ttl == 0
+
+
+def test_etcd_changes_are_never_stale(tmp_path, data):
+    """Put, query, change, query again at once: the new answer, for the name, its ancestors, wildcards, CNAMEs."""
+    data.put("a.svc.skydns.local", {"host": "10.0.0.1"})
+    data.put("alias.skydns.local", {"host": "a.svc.skydns.local"})
+    with testing.serve(etcd_block(data, cache="cache 3600"), tmp_path) as srv:
+        def addrs(name):
+            return sorted(rr.address for rrset in srv.query(name, "A").answer for rr in rrset
+                          if rrset.rdtype == dns.rdatatype.A)
+        for name in ("a.svc.skydns.local.", "svc.skydns.local.", "*.svc.skydns.local.", "alias.skydns.local."):
+            assert addrs(name) == ["10.0.0.1"], name
+            assert addrs(name) == ["10.0.0.1"], name  # now cached
+        cache = srv.service.generation.blocks[0].handlers["cache"]
+        hits = cache.hits
+        rev = srv.service.generation.blocks[0].handlers["etcd"].copy.revision
+        data.put("a.svc.skydns.local", {"host": "10.0.0.2"})
+        assert eventually(lambda: srv.service.generation.blocks[0].handlers["etcd"].copy.revision > rev)
+        for name in ("a.svc.skydns.local.", "svc.skydns.local.", "*.svc.skydns.local.", "alias.skydns.local."):
+            assert addrs(name) == ["10.0.0.2"], name
+        assert cache.hits == hits
+        # A new name below a cached NXDOMAIN's name shows at once too.
+        assert srv.query("new.skydns.local.", "A").rcode() == dns.rcode.NXDOMAIN
+        rev = srv.service.generation.blocks[0].handlers["etcd"].copy.revision
+        data.put("x.new.skydns.local", {"host": "10.0.0.3"})
+        assert eventually(lambda: srv.service.generation.blocks[0].handlers["etcd"].copy.revision > rev)
+        assert addrs("new.skydns.local.") == ["10.0.0.3"]
+
+
+def test_bad_cache_config(tmp_path):
+    from skydns import config
+    from skydns.errors import CorefileError
+    cases = {
+        "cache {\n  success\n }": "wrong argument count",
+        "cache {\n  success 0\n }": "capacity must be between",
+        "cache {\n  success 10 5 60\n }": "minimum TTL 60 is above the TTL 5",
+        "cache {\n  prefetch 2 1m 200%\n }": "prefetch percentage must be between 1 and 100",
+        "cache {\n  serve_stale 1h later\n }": "unknown refresh mode 'later'",
+        "cache {\n  servfail 10m\n }": "servfail cannot be more than 5m",
+        "cache {\n  disable everything\n }": "disable needs success or denial",
+        "cache {\n  sucess 10\n }": "unknown property 'sucess'",
+    }
+    for body, message in cases.items():
+        (tmp_path / "Corefile").write_text(". {\n " + body + "\n whoami\n}\n")
+        with pytest.raises(CorefileError) as e:
+            config.load(str(tmp_path / "Corefile"))
+        assert message in str(e.value) and "plugin/cache" in str(e.value), (body, str(e.value))
