@@ -16,6 +16,7 @@ _OPT_TAIL = wire.OPT_TAIL.unpack_from
 
 # Bytes allowed in a label that can be turned into presentation text without escaping.
 _PLAIN = bytes(range(0x21, 0x7F)).translate(None, b'.\\"();@$')
+_PLAIN_OR_DOT = _PLAIN + b"."
 
 
 class MalformedQuery(Exception):
@@ -90,35 +91,35 @@ class Request:
         # The question name: uncompressed labels from offset 12.
         pos = 12
         labels = []
-        plain = True
         try:
+            # A label running past the end shows as an IndexError on the next length byte.
             length = data[pos]
             while length:
                 if length > 63:
                     raise MalformedQuery("compressed or invalid label in the question")
                 end = pos + 1 + length
-                label = data[pos + 1:end]
-                if len(label) != length:
-                    raise MalformedQuery("truncated question")
-                if plain and label.translate(None, _PLAIN):
-                    plain = False
-                labels.append(label)
+                labels.append(data[pos + 1:end])
                 pos = end
                 length = data[pos]
             pos += 1
             self.qtype, self.qclass = _TYPE_CLASS(data, pos)
-        except (IndexError, ValueError, Exception) as e:
-            if isinstance(e, MalformedQuery):
-                raise
+        except MalformedQuery:
+            raise
+        except Exception:
             raise MalformedQuery("truncated question")
         if pos - 12 > 255:
             raise MalformedQuery("name too long")
         pos += 4
         self.question_wire = data[12:pos]
-        if plain:
-            self.qname = (b".".join(labels).lower() + b".").decode("ascii") if labels else "."
+        if labels:
+            joined = b".".join(labels)
+            # Plain when every byte is printable and the only dots are the separators.
+            if joined.translate(None, _PLAIN_OR_DOT) or joined.count(b".") != len(labels) - 1:
+                self.qname = dns.name.Name(labels + [b""]).to_text().lower()
+            else:
+                self.qname = (joined.lower() + b".").decode("ascii")
         else:
-            self.qname = dns.name.Name(labels + [b""]).to_text().lower()
+            self.qname = "."
         if an or ns or ar > 1:
             self._read_slowly()
         elif ar == 1:

@@ -70,10 +70,12 @@ class Cache:
         self.hits = 0
         self.misses = 0
         self.copies = []
+        #: True when the cache serves every zone its block routes to it (the default): no zone check
+        self.every_zone = "." in cfg.zones
 
     # -- serving --------------------------------------------------------------
     def serve(self, request):
-        if in_zones(request.qname, self.cfg.zones) is None or request.hops:
+        if request.hops or (not self.every_zone and in_zones(request.qname, self.cfg.zones) is None):
             return next_or_failure(self.name, self.next, request)
         key = (request.qname, request.qtype, request.qclass, request.do, request.flags & wire.CD,
                request.edns >= 0)
@@ -191,6 +193,7 @@ class Cache:
 
     def attach(self, block) -> None:
         """Follow the etcd copies of the block (a startup hook)."""
+        self.every_zone = "." in self.cfg.zones or set(block.zones) <= set(self.cfg.zones)
         for h in block.handlers.values():
             copy = getattr(h, "copy", None)
             if h.name == "etcd" and copy is not None and self.invalidate not in copy.listeners:

@@ -1,0 +1,120 @@
+"""The cache and the miss path next to Python's limit, Python's peer and a native server, in one run.
+
+Usage: python bench/cache.py [--seconds 10] [--rounds 3]
+
+Cases, each serving the same 1,000 names (s<i>.g<g>.r<r>.skydns.local, A records)
+and queried for a hot set of 100 of them (server on core 0, dnsperf on core 1):
+  (a) skydns cache+etcd     cache in front of etcd: cache hits
+  (b) skydns etcd           no cache: the miss path
+  (c) bare twisted          bench/bare_twisted.py, a pre-rendered reply (the Python limit)
+  (d) twisted names         twistd dns --bindzone (Twisted Names' authoritative server)
+  (e) nsd                   NSD (Debian package nsd) from the same zone file, if installed
+Every case with and without EDNS in the queries. Prints QPS, p50, p99 (medians of
+interleaved rounds) and the ratios a/c, a/e, b/d. Goals: a/c >= 0.8, b/d >= 1.0.
+Note (c) answers every query with one fixed name: dnsperf counts it anyway.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import dnsperf  # noqa: E402
+
+from skydns.devetcd import LocalEtcd  # noqa: E402
+from skydns.msg import path  # noqa: E402
+
+ZONE = "skydns.local"
+
+
+def services():
+    for r in range(10):
+        for g in range(10):
+            for s in range(10):
+                yield f"s{s}.g{g}.r{r}.{ZONE}", f"10.{r}.{g}.{s + 1}"
+
+
+def zone_file(dest: str) -> None:
+    with open(dest, "w") as f:
+        f.write(f"$ORIGIN {ZONE}.\n$TTL 3600\n@ IN SOA ns.dns.{ZONE}. hostmaster.{ZONE}. 1 28800 7200 604800 30\n")
+        f.write(f"@ IN NS ns.dns.{ZONE}.\nns.dns IN A 127.0.0.1\n")
+        for name, addr in services():
+            f.write(f"{name}. IN A {addr}\n")
+
+
+def nsd_case(tmp, zonefile, port):
+    if not shutil.which("nsd"):
+        return None
+    conf = os.path.join(tmp, "nsd.conf")
+    with open(conf, "w") as f:
+        f.write(f"server:\n  ip-address: 127.0.0.1@{port}\n  username: \"\"\n  chroot: \"\"\n"
+                f"  zonesdir: \"{tmp}\"\n  pidfile: \"{tmp}/nsd.pid\"\n  database: \"\"\n"
+                f"  xfrdfile: \"{tmp}/xfrd.state\"\n  zonelistfile: \"{tmp}/zone.list\"\n"
+                f"  server-count: 1\n  logfile: \"{tmp}/nsd.log\"\nremote-control:\n  control-enable: no\n"
+                f"zone:\n  name: {ZONE}\n  zonefile: {zonefile}\n")
+    return ["nsd", "-d", "-c", conf]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp()
+    env = dict(os.environ, PYTHONPATH=dnsperf.ROOT)
+    etcd = LocalEtcd(os.path.join(tmp, "etcd")).start()
+    c = etcd.client()
+    for name, addr in services():
+        c.put(path.name_to_key(name + ".", "/skydns"), json.dumps({"host": addr}))
+    c.close()
+    zonefile = os.path.join(tmp, "skydns.local.zone")
+    zone_file(zonefile)
+    hot = [f"{name} A" for name, _ in list(services())[::10]]
+    cases = {}
+    for label, body in (("(a) skydns cache+etcd", "cache"), ("(b) skydns etcd", "")):
+        port = dnsperf.free_port()
+        core = os.path.join(tmp, label[1])
+        with open(core, "w") as f:
+            f.write(f"{ZONE}:{port} {{\n bind 127.0.0.1\n {body}\n etcd {{\n  endpoint {etcd.url}\n }}\n}}\n")
+        cases[label] = ([os.path.join(dnsperf.BIN, "twistd"), "-n", "--pidfile=", "skydns", "-c", core], port, hot)
+    port = dnsperf.free_port()
+    cases["(c) bare twisted"] = ([sys.executable, os.path.join(dnsperf.HERE, "bare_twisted.py"), str(port)],
+                                 port, ["example.org A"])
+    port = dnsperf.free_port()
+    cases["(d) twisted names"] = ([os.path.join(dnsperf.BIN, "twistd"), "-n", "--pidfile=", "dns", "--bindzone",
+                                   zonefile, "-p", str(port), "-i", "127.0.0.1"], port, hot)
+    port = dnsperf.free_port()
+    nsd = nsd_case(tmp, zonefile, port)
+    if nsd:
+        cases["(e) nsd"] = (nsd, port, hot)
+    rows = {}
+    try:
+        for edns in (False, True):
+            results = {k: [] for k in cases}
+            for _ in range(args.rounds):
+                for label, (cmd, port, queries) in cases.items():
+                    proc = dnsperf.start(cmd, port, core=0, env=env, probe=queries[0].split()[0])
+                    try:
+                        results[label].append(dnsperf.run(port, queries, args.seconds, core=1, edns=edns))
+                    finally:
+                        dnsperf.stop(proc)
+            for k, v in results.items():
+                rows[f"{k}{' EDNS' if edns else ''}"] = dnsperf.medians(v)
+    finally:
+        etcd.stop()
+    print(f"dnsperf {args.seconds:g}s x {args.rounds} rounds, server on core 0, dnsperf on core 1")
+    print(dnsperf.table(rows))
+    for suffix in ("", " EDNS"):
+        r = {k[:3]: v.qps for k, v in rows.items() if k.endswith(suffix) and (suffix or "EDNS" not in k)}
+        line = f"ratios{suffix or ' (no EDNS)'}: a/c {r['(a)'] / r['(c)']:.2f}, b/d {r['(b)'] / r['(d)']:.2f}"
+        if "(e)" in r:
+            line += f", a/e {r['(a)'] / r['(e)']:.2f}"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
