@@ -50,4 +50,5 @@ BUILTIN: dict[str, str] = {
     "health": "skydns.plugin.health:setup",
     "ready": "skydns.plugin.ready:setup",
     "cache": "skydns.plugin.cache:setup",
+    "loadbalance": "skydns.plugin.loadbalance:setup",
 }

@@ -1,0 +1,3 @@
+from skydns.plugin.loadbalance.setup import setup
+
+__all__ = ["setup"]
