@@ -195,10 +195,12 @@ class Cache:
         """Follow the etcd copies of the block (a startup hook)."""
         self.every_zone = "." in self.cfg.zones or set(block.zones) <= set(self.cfg.zones)
         for h in block.handlers.values():
-            copy = getattr(h, "copy", None)
-            if h.name == "etcd" and copy is not None and self.invalidate not in copy.listeners:
-                copy.listeners.append(self.invalidate)
-                self.copies.append(copy)
+            if h.name != "etcd":
+                continue
+            for copy in (getattr(h, "copy", None), getattr(h, "monitor", None)):
+                if copy is not None and self.invalidate not in copy.listeners:
+                    copy.listeners.append(self.invalidate)  # a monitor change says None: drop all
+                    self.copies.append(copy)
 
     def detach(self) -> None:
         for copy in self.copies:

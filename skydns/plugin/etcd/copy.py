@@ -13,6 +13,7 @@ read again and the new index swapped in whole.
 """
 from __future__ import annotations
 
+import json
 import time
 from typing import Callable
 
@@ -55,7 +56,12 @@ class EtcdCopy:
     :ivar synced: True once the first read completed.
     """
 
-    def __init__(self, connection: Connection, prefix: str, reactor, clock=time.monotonic):
+    def __init__(self, connection: Connection, prefix: str, reactor, clock=time.monotonic,
+                 status: bool = False):
+        """``status=True``: a copy of health-monitor keys ``PREFIX/<ip>`` holding
+        ``{"status": "UP"|"DOWN"}``, kept in :attr:`down` instead of the index."""
+        self.status = status
+        self.down: set[str] = set()
         self.connection = connection
         self.prefix = "/" + prefix.strip("/")
         self.reactor = reactor
@@ -177,6 +183,14 @@ class EtcdCopy:
         index = Index()
         bad = {}
         serials = {z: 0 for z in self.serials}
+        if self.status:
+            down = set()
+            for kv in kvs:
+                ip, is_down = self._status(kv.key, kv.value)
+                if is_down:
+                    down.add(ip)
+            index.down = down
+            return index, revision, bad, serials
         for kv in kvs:
             key = kv.key.decode("utf-8", "replace")
             labels = path.key_labels(key, self.prefix)
@@ -208,6 +222,8 @@ class EtcdCopy:
             index, revision, bad, serials = loaded
             resync = self.synced
             self.index, self.revision = index, revision
+            if self.status:
+                self.down = getattr(index, "down", set())
             for z, rev in serials.items():
                 self.serials[z] = rev or revision
             for key, why in bad.items():
@@ -216,9 +232,10 @@ class EtcdCopy:
             self.bad = bad
             self.synced = True
             self.last_event = self.clock()
-            log.info("etcd copy of {prefix} {what} from {endpoint}: {count} services at revision {rev}",
+            log.info("etcd copy of {prefix} {what} from {endpoint}: {count} {things} at revision {rev}",
                      prefix=self.prefix, what="re-read" if resync else "loaded", endpoint=endpoint,
-                     count=index.count, rev=revision)
+                     count=len(self.down) if self.status else index.count,
+                     things="addresses down" if self.status else "services", rev=revision)
             for fn in self.listeners:
                 fn(None)  # everything may have changed
             self._fetch_all_leases()
@@ -274,7 +291,27 @@ class EtcdCopy:
             self.revision = rev
         self.last_event = self.clock()
 
+    def _status(self, raw_key: bytes, value) -> tuple[str, bool]:
+        ip = raw_key.decode("utf-8", "replace")[len(self.prefix) + 1:]
+        if value is None:
+            return ip, False
+        try:
+            data = json.loads(value)
+            return ip, isinstance(data, dict) and str(data.get("status", "")).upper() == "DOWN"
+        except ValueError:
+            return ip, False
+
     def _apply(self, event) -> None:
+        if self.status:
+            deleted = type(event).__name__ == "DeleteEvent"
+            ip, is_down = self._status(event.key, None if deleted else event.value)
+            was = ip in self.down
+            (self.down.add if is_down else self.down.discard)(ip)
+            if was != is_down:
+                log.info("monitored address {ip} is {state}", ip=ip, state="DOWN" if is_down else "UP")
+                for fn in self.listeners:
+                    fn(None)
+            return
         key = event.key.decode("utf-8", "replace")
         labels = path.key_labels(key, self.prefix)
         if labels is None:

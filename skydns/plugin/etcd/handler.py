@@ -96,6 +96,7 @@ class Etcd:
         self.fallthrough = fallthrough  # None: never; a list: those zones ([] for all)
         self.upstream = upstream
         self.next = next
+        self.monitor = None
 
     def ready(self) -> str | None:
         """None once the copy has been read (for the ready plugin), else why not."""

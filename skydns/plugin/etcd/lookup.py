@@ -112,9 +112,11 @@ def dedupe(services: list[Service]) -> list[Service]:
 class Lookup:
     """Answers for one etcd plugin: its copy (index, leases, serials) and its settings."""
 
-    def __init__(self, copy, settings: Settings):
+    def __init__(self, copy, settings: Settings, monitor=None):
         self.copy = copy
         self.s = settings
+        self.monitor = monitor  # an EtcdCopy of health-monitor status keys, or None
+        self.failed_open: set[str] = set()
         self.deps: list | None = None  # names looked at for the answer being built
 
     # -- services -------------------------------------------------------------
@@ -132,7 +134,26 @@ class Lookup:
         found = index.lookup(labels)
         if not found:
             return None
-        return dedupe(group_filter(found))
+        svcs = dedupe(group_filter(found))
+        if self.monitor is not None and self.monitor.down:
+            svcs = self._alive(name, svcs)
+        return svcs
+
+    def _alive(self, name: str, svcs: list[Service]) -> list[Service]:
+        """Leave out addresses the monitor says are DOWN, unless all of them are (fail open)."""
+        down = self.monitor.down
+        alive = [s for s in svcs if not (s.kind in ("A", "AAAA") and s.host in down)]
+        if len(alive) == len(svcs):
+            return svcs
+        if any(s.kind in ("A", "AAAA") for s in alive):
+            self.failed_open.discard(name)
+            return alive
+        if name not in self.failed_open:
+            self.failed_open.add(name)
+            from twisted.logger import Logger
+            Logger(namespace="skydns.plugin.etcd").warn(
+                "every address of {name} is DOWN: answering with all of them", name=name)
+        return svcs
 
     def ttl(self, s: Service) -> int:
         ttl = s.ttl or self.s.ttl

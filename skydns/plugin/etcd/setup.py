@@ -10,6 +10,7 @@
         min_ttl SECONDS                # default 30
         hostmaster ADDRESS             # default hostmaster.<zone>
         local NAME                     # what local.dns.<zone> answers as
+        monitor [PATH]                 # health-monitored addresses, default /skydns/monitor/status
         zones ZONE...                  # more zones (as in some CoreDNS write-ups)
         upstream                       # accepted: external names always go through the server
     }
@@ -29,7 +30,7 @@ from skydns.plugin.etcd.lookup import Lookup, Settings
 from skydns.upstream import Upstream
 
 PROPERTIES = ("path", "endpoint", "credentials", "tls", "fallthrough", "ttl", "min_ttl",
-              "hostmaster", "local", "zones", "upstream")
+              "hostmaster", "local", "zones", "upstream", "monitor")
 
 
 def normalise_zone(d, text: str) -> str:
@@ -54,6 +55,7 @@ class EtcdConfig:
         self.min_ttl = 30
         self.hostmaster = ""
         self.local: str | None = None
+        self.monitor: str | None = None
         self.connection: Connection | None = None
 
 
@@ -108,6 +110,10 @@ class EtcdSetup:
                 if not args:
                     raise d.arg_error()
                 cfg.zones.extend(normalise_zone(d, z) for z in args)
+            elif prop == "monitor":
+                if len(args) > 1 or (args and not args[0].startswith("/")):
+                    raise d.error("monitor takes one absolute etcd key prefix, e.g. /skydns/monitor/status")
+                cfg.monitor = "/" + (args[0] if args else "/skydns/monitor/status").strip("/")
             elif prop == "upstream":
                 pass  # CoreDNS deprecated it: external names are always looked up through the server
             else:
@@ -134,8 +140,16 @@ class EtcdSetup:
         for z in cfg.zones:
             copy.watch_zone(z)
         block.on_startup(copy.start)
+        monitor = None
+        if cfg.monitor:
+            monitor = block.acquire(("etcd-monitor", cfg.connection, cfg.monitor),
+                                    lambda: EtcdCopy(cfg.connection, cfg.monitor, reactor, status=True),
+                                    lambda c: c.stop())
+            block.on_startup(monitor.start)
         settings = Settings(cfg.zones, cfg.ttl, cfg.min_ttl, cfg.hostmaster, cfg.local)
-        return Etcd(copy, Lookup(copy, settings), cfg.fallthrough, Upstream(block), next)
+        handler = Etcd(copy, Lookup(copy, settings, monitor), cfg.fallthrough, Upstream(block), next)
+        handler.monitor = monitor
+        return handler
 
 
 def _error_at(d, token, message):
