@@ -51,4 +51,5 @@ BUILTIN: dict[str, str] = {
     "ready": "skydns.plugin.ready:setup",
     "cache": "skydns.plugin.cache:setup",
     "loadbalance": "skydns.plugin.loadbalance:setup",
+    "api": "skydns.plugin.api:setup",
 }

@@ -1,0 +1,3 @@
+from skydns.plugin.api.setup import setup
+
+__all__ = ["setup"]

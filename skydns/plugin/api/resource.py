@@ -1,0 +1,193 @@
+"""The records HTTP API: ``/skydns/api/...``, JSON in and out, a token on every request.
+
+    GET    /skydns/api/records[?prefix=NAME&limit=N&cursor=C]   list
+    GET    /skydns/api/records/NAME                              show
+    PUT    /skydns/api/records/NAME[?ttl=SECONDS]                add or replace (POST too)
+    DELETE /skydns/api/records/NAME                              delete
+    POST   /skydns/api/NAME                                      the Kubernetes fork's form of PUT
+    GET    /skydns/api/openapi.json                              this API's description (no token)
+
+The token is ``Authorization: Bearer TOKEN``, ``X-Auth-Token: TOKEN`` or
+``?token=TOKEN`` (as the fork's clients send it), compared in constant time.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import os
+
+from twisted.internet import threads
+from twisted.logger import Logger
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
+
+from skydns.records import EtcdRecords, RecordError, describe, entries, normalise_name
+
+log = Logger(namespace="skydns.plugin.api")
+MAX_BODY = 64 * 1024
+OPENAPI = os.path.join(os.path.dirname(__file__), "openapi.json")
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+class RecordsAPI(Resource):
+    isLeaf = True
+
+    def __init__(self, token: str, reactor):
+        super().__init__()
+        self.token = token.encode()
+        self.reactor = reactor
+        self.etcd = None  # set at start-up: the block's etcd handler
+        self._records = None
+
+    # -- plumbing -------------------------------------------------------------
+    def records(self) -> EtcdRecords:
+        """In a thread: the etcd records store, connecting (with failover) the first time."""
+        if self._records is None:
+            copy = self.etcd.copy
+            last = None
+            for endpoint in copy.connection.endpoints:
+                try:
+                    client = copy.connection.client(endpoint)
+                    client.status()
+                    self._records = EtcdRecords(client, copy.prefix)
+                    break
+                except Exception as e:
+                    last = e
+            if self._records is None:
+                raise ApiError(503, f"etcd unreachable: {last}")
+        return self._records
+
+    def zone(self) -> str:
+        return self.etcd.zones[0] if self.etcd is not None else "."
+
+    def render(self, request):
+        request.setHeader(b"content-type", b"application/json")
+        parts = [p for p in request.path.decode("utf-8", "replace").split("/") if p]
+        if parts[:2] == ["skydns", "api"]:
+            parts = parts[2:]
+        else:
+            return self._reply(request, 404, {"error": "not found"})
+        if parts == ["openapi.json"] and request.method == b"GET":
+            with open(OPENAPI, "rb") as f:
+                return f.read()
+        if not self._authorised(request):
+            return self._reply(request, 401, {"error": "missing or wrong token"})
+        try:
+            work = self._route(request, parts)
+        except ApiError as e:
+            return self._reply(request, e.code, {"error": str(e)})
+        except RecordError as e:
+            return self._reply(request, 400, {"error": str(e)})
+        d = threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), work)
+        d.addCallbacks(lambda out: self._finish(request, *out), lambda f: self._failed(request, f))
+        return NOT_DONE_YET
+
+    def _authorised(self, request) -> bool:
+        given = b""
+        auth = request.getHeader(b"authorization") or b""
+        if auth.lower().startswith(b"bearer "):
+            given = auth[7:].strip()
+        given = given or request.getHeader(b"x-auth-token") or b""
+        if not given and b"token" in request.args:
+            given = request.args[b"token"][0]
+        return hmac.compare_digest(given, self.token)
+
+    def _reply(self, request, code: int, obj) -> bytes:
+        request.setResponseCode(code)
+        return json.dumps(obj).encode() + b"\n"
+
+    def _finish(self, request, code, obj):
+        if not request._disconnected:
+            request.write(self._reply(request, code, obj))
+            request.finish()
+
+    def _failed(self, request, failure):
+        err = failure.value
+        if isinstance(err, ApiError):
+            code, msg = err.code, str(err)
+        elif isinstance(err, RecordError):
+            code, msg = 400, str(err)
+        else:
+            log.failure("records API error", failure)
+            code, msg = 503, f"etcd error: {type(err).__name__}: {err}"
+        self._finish(request, code, {"error": msg})
+
+    # -- requests -------------------------------------------------------------
+    def _body(self, request):
+        raw = request.content.read(MAX_BODY + 1)
+        if len(raw) > MAX_BODY:
+            raise ApiError(400, f"body larger than {MAX_BODY} bytes")
+        try:
+            return json.loads(raw or b"null")
+        except ValueError as e:
+            raise ApiError(400, f"body is not JSON: {e}")
+
+    def _route(self, request, parts):
+        method = request.method
+        if parts and parts[0] == "records":
+            if len(parts) == 1:
+                if method != b"GET":
+                    raise ApiError(405, "use GET on /records, or PUT/DELETE on /records/NAME")
+                return self._list_work(request)
+            if len(parts) != 2:
+                raise ApiError(404, "not found")
+            name = normalise_name(parts[1], self.zone())
+            if method == b"GET":
+                return lambda: self._show(name)
+            if method in (b"PUT", b"POST"):
+                return self._write_work(request, name)
+            if method == b"DELETE":
+                return lambda: self._delete(name)
+            raise ApiError(405, "use GET, PUT, POST or DELETE")
+        if len(parts) == 1 and method == b"POST":  # the Kubernetes fork's form
+            return self._write_work(request, normalise_name(parts[0], self.zone()))
+        raise ApiError(404, "not found")
+
+    def _list_work(self, request):
+        args = {k.decode(): v[0].decode("utf-8", "replace") for k, v in request.args.items()}
+        prefix = normalise_name(args["prefix"], self.zone()) if args.get("prefix") else None
+        try:
+            limit = int(args.get("limit", "100"))
+        except ValueError:
+            raise ApiError(400, "limit must be a number")
+        if not 1 <= limit <= 1000:
+            raise ApiError(400, "limit must be between 1 and 1000")
+        cursor = args.get("cursor") or None
+
+        def work():
+            records, nxt = self.records().list(prefix, limit, cursor)
+            return 200, {"records": [dict(name=n, **describe(s)) for n, s in records], "next": nxt}
+        return work
+
+    def _show(self, name):
+        found = self.records().show(name)
+        if found is None:
+            return 404, {"error": f"no record named {name}"}
+        return 200, dict(name=name, **describe(found))
+
+    def _write_work(self, request, name):
+        body = self._body(request)
+        writes = entries(name, body, self.zone())
+        ttl = None
+        if b"ttl" in request.args:
+            try:
+                ttl = int(request.args[b"ttl"][0])
+            except ValueError:
+                raise ApiError(400, "ttl must be a number of seconds")
+            if not 1 <= ttl <= 10 ** 8:
+                raise ApiError(400, "ttl must be between 1 and 100000000 seconds")
+
+        def work():
+            self.records().replace(writes, ttl)
+            return 200, {"written": [n for n in dict.fromkeys(w[0] for w in writes)], "keys": len(writes)}
+        return work
+
+    def _delete(self, name):
+        if not self.records().delete(name):
+            return 404, {"error": f"no record named {name}"}
+        return 200, {"deleted": name}

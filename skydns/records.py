@@ -1,0 +1,201 @@
+"""Records as people maintain them, stored in SkyDNS's key layout (the Kubernetes fork's API).
+
+A record is a name and what it holds. Bodies, as in the fork's API:
+
+* ``{"type": "A", "ips": ["10.0.0.1", ...]}`` (or ``"AAAA"``): one key per
+  address under the name, ``<name>/x1``, ``<name>/x2``...
+* ``{"type": "cname", "alias": "other"}``: makes ``other`` (relative names are
+  in the zone) a CNAME for the record's name;
+* SkyDNS's own service JSON, ``{"host": ..., "port": ...}``, or a list of them.
+
+Replacing a record removes everything at and below its name and writes the
+new keys in one etcd transaction, so a reader never sees half of it. The
+functions here block: the API runs them in threads, ``skydnsctl`` directly.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+
+import dns.name
+
+from skydns.msg import path
+from skydns.msg.service import InvalidService, from_json
+
+LEAF = re.compile(r"x\d+\Z")
+MAX_RECORDS = 1000
+
+
+class RecordError(ValueError):
+    """A request that cannot be applied; the message says why (HTTP 400)."""
+
+
+def normalise_name(name: str, zone: str) -> str:
+    """Lower-case absolute name. Without a final dot a name is relative to ``zone``, unless it
+    already ends with the zone (``cctv2.skydns.local`` is ``cctv2.skydns.local.``)."""
+    if not isinstance(name, str) or not name or len(name) > 253:
+        raise RecordError(f"bad name {name!r}")
+    bare = zone.rstrip(".").lower()
+    if name.endswith(".") or not bare or name.lower() == bare or name.lower().endswith("." + bare):
+        text = name if name.endswith(".") else name + "."
+    else:
+        text = f"{name}.{bare}."
+    try:
+        parsed = dns.name.from_text(text)
+    except Exception as e:
+        raise RecordError(f"bad name {name!r}: {e}")
+    out = parsed.to_text().lower()
+    for label in out.rstrip(".").split("."):
+        if not label or label in ("*", "any") or not re.fullmatch(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?", label):
+            raise RecordError(f"bad name {name!r}: label {label!r} (letters, digits, - and _ only)")
+    return out
+
+
+def entries(name: str, body, zone: str) -> list[tuple[str, str | None, dict]]:
+    """What a body writes: ``(record name, leaf or None, service dict)``; RecordError if it is wrong."""
+    if isinstance(body, list):
+        if not body or len(body) > MAX_RECORDS:
+            raise RecordError(f"a list of 1 to {MAX_RECORDS} services is expected")
+        return [(name, f"x{i}", _service(name, b)) for i, b in enumerate(body, 1)]
+    if not isinstance(body, dict):
+        raise RecordError("the body must be a JSON object (or a list of services)")
+    kind = body.get("type")
+    if kind is None:
+        return [(name, None, _service(name, body))]
+    if not isinstance(kind, str):
+        raise RecordError("type must be a string")
+    kind = kind.upper()
+    if kind in ("A", "AAAA"):
+        ips = body.get("ips")
+        if not isinstance(ips, list) or not ips or len(ips) > MAX_RECORDS:
+            raise RecordError(f"type {kind} needs \"ips\": a list of 1 to {MAX_RECORDS} addresses")
+        out = []
+        for i, ip in enumerate(ips, 1):
+            try:
+                addr = ipaddress.ip_address(ip if isinstance(ip, str) else "")
+            except ValueError:
+                raise RecordError(f"bad IP address {ip!r}")
+            if (addr.version == 4) != (kind == "A"):
+                raise RecordError(f"{ip} is not an IPv{4 if kind == 'A' else 6} address (type {kind})")
+            out.append((name, f"x{i}", {"host": str(addr)}))
+        return out
+    if kind == "CNAME":
+        alias = body.get("alias")
+        if not isinstance(alias, str):
+            raise RecordError("type cname needs \"alias\": the name that will point at this one")
+        return [(normalise_name(alias, zone), None, {"host": name})]
+    raise RecordError(f"unknown type {body.get('type')!r} (expected A, AAAA, cname, or a service object)")
+
+
+def _service(name: str, body) -> dict:
+    try:
+        raw = json.dumps(body)
+        from_json(raw, name)
+    except (InvalidService, TypeError, ValueError) as e:
+        raise RecordError(f"bad service: {e}")
+    return body
+
+
+def describe(services: list[dict]) -> dict:
+    """The shortest body that says what a record holds (A/AAAA with ips when it is only addresses)."""
+    hosts = [s.get("host") for s in services]
+    if services and all(set(s) == {"host"} for s in services):
+        try:
+            addrs = [ipaddress.ip_address(h) for h in hosts]
+        except (ValueError, TypeError):
+            addrs = None
+        if addrs and len({a.version for a in addrs}) == 1:
+            return {"type": "A" if addrs[0].version == 4 else "AAAA", "ips": [str(a) for a in addrs]}
+    return {"services": services}
+
+
+class EtcdRecords:
+    """Records in etcd under ``prefix`` (a blocking pyetcd client)."""
+
+    def __init__(self, client, prefix: str = "/skydns"):
+        self.client = client
+        self.prefix = "/" + prefix.strip("/")
+
+    def _record_of(self, key: str) -> str | None:
+        labels = path.key_labels(key, self.prefix)
+        if labels is None:
+            return None
+        if len(labels) > 1 and LEAF.match(labels[-1]):
+            labels = labels[:-1]
+        return path.labels_to_name(labels)
+
+    def show(self, name: str) -> list[dict] | None:
+        key = path.name_to_key(name, self.prefix)
+        found = []
+        value, _meta = self.client.get(key)
+        if value is not None:
+            found.append(json.loads(value))
+        for value, meta in self.client.get_prefix(key + "/"):
+            if self._record_of(meta.key.decode()) == name:
+                found.append(json.loads(value))
+        return found or None
+
+    def list(self, under: str | None = None, limit: int = 100, after: str | None = None):
+        """Records (name, services) in name order of their keys; and the cursor for the next page."""
+        start = path.name_to_key(under, self.prefix) if under else self.prefix
+        end = (start + "0").encode()  # "/" + 1
+        begin = (after + "\x00").encode() if after else (start + "/").encode()
+        records: dict[str, list] = {}
+        last_key = None
+        while len(records) <= limit:
+            resp = self.client.get_range_response(begin, end, limit=500)
+            for kv in resp.kvs:
+                key = kv.key.decode("utf-8", "replace")
+                name = self._record_of(key)
+                if name is None:
+                    continue
+                if name not in records and len(records) == limit:
+                    return list(records.items()), last_key
+                try:
+                    records.setdefault(name, []).append(json.loads(kv.value))
+                except ValueError:
+                    records.setdefault(name, []).append({"invalid": kv.value.decode("utf-8", "replace")})
+                last_key = key
+            if not resp.more or not resp.kvs:
+                break
+            begin = resp.kvs[-1].key + b"\x00"
+        return list(records.items()), None
+
+    def _own_keys(self, name: str) -> list[str]:
+        """The keys that make up a record: its name's key and the x<n> leaves below it."""
+        key = path.name_to_key(name, self.prefix)
+        keys = []
+        value, _ = self.client.get(key)
+        if value is not None:
+            keys.append(key)
+        for _value, meta in self.client.get_prefix(key + "/", keys_only=True):
+            k = meta.key.decode("utf-8", "replace")
+            if self._record_of(k) == name:
+                keys.append(k)
+        return keys
+
+    def replace(self, writes: list[tuple[str, str | None, dict]], ttl: int | None = None) -> None:
+        """Remove each written record's own keys and write the new ones, in one transaction."""
+        t = self.client.transactions
+        lease = self.client.lease(ttl) if ttl else None
+        puts = {}
+        for name, leaf, service in writes:
+            puts[path.name_to_key(name, self.prefix) + (f"/{leaf}" if leaf else "")] = json.dumps(service)
+        ops = []
+        for name in dict.fromkeys(n for n, _, _ in writes):
+            # etcd refuses a delete and a put of one key in a transaction: a put overwrites anyway.
+            ops.extend(t.delete(k) for k in self._own_keys(name) if k not in puts)
+        ops.extend(t.put(k, v, lease=lease) for k, v in puts.items())
+        ok, _ = self.client.transaction(compare=[], success=ops, failure=[])
+        if not ok:
+            raise RecordError("etcd refused the transaction")
+
+    def delete(self, name: str) -> bool:
+        """Remove a record's own keys (names below it are other records); False if it had none."""
+        keys = self._own_keys(name)
+        if not keys:
+            return False
+        t = self.client.transactions
+        self.client.transaction(compare=[], success=[t.delete(k) for k in keys], failure=[])
+        return True
