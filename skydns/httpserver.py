@@ -32,22 +32,42 @@ def parse_address(text: str, default_port: int) -> tuple[str, int]:
     return host, port
 
 
+def address_argument(d, default: str, default_port: int) -> tuple[str, int]:
+    """The optional ADDRESS argument of an HTTP plugin's directive (the dispenser is on the directive)."""
+    args = d.remaining_args()
+    if len(args) > 1:
+        raise d.arg_error()
+    try:
+        return parse_address(args[0] if args else default, default_port)
+    except ValueError as e:
+        raise d.error(f"bad address '{args[0]}': {e}")
+
+
 class Root(Resource):
     def getChild(self, path, request):
         return NoResource()
 
 
 class HTTPListener:
-    """A Twisted web server on one address, with resources mounted by path."""
+    """A Twisted web server on one address, with resources mounted by path (HTTPS with ``tls``)."""
 
-    def __init__(self, reactor, host: str, port: int, where=("?", None)):
+    def __init__(self, reactor, host: str, port: int, where=("?", None), tls: tuple[str, str] | None = None):
         self.root = Root()
         self.site = Site(self.root)
         self.site.noisy = False
         try:
-            self.port = reactor.listenTCP(port, self.site, interface=host)
+            if tls:
+                from twisted.internet import ssl
+
+                with open(tls[0], "rb") as c, open(tls[1], "rb") as k:
+                    options = ssl.PrivateCertificate.loadPEM(c.read() + b"\n" + k.read()).options()
+                self.port = reactor.listenSSL(port, self.site, options, interface=host)
+            else:
+                self.port = reactor.listenTCP(port, self.site, interface=host)
         except CannotListenError as e:
             raise CorefileError(f"cannot listen on {host}:{port} for HTTP: {e.socketError}", where[0], where[1])
+        except Exception as e:  # a bad certificate or key
+            raise CorefileError(f"cannot serve HTTPS on {host}:{port}: {e}", where[0], where[1])
         self.host = host
         self.mounted: dict[bytes, object] = {}
 

@@ -214,3 +214,19 @@ def test_skydnsctl_command_line_errors(api):
     r = subprocess.run([script, "list"], capture_output=True, text=True,
                        env=dict(env, SKYDNS_API_ADDR=api.api, SKYDNS_API_TOKEN=TOKEN))
     assert r.returncode == 0
+
+
+def test_https(tmp_path, data):
+    """With tls CERT KEY the API is served over HTTPS."""
+    import ssl
+    from certs import make_pki
+    pki = make_pki(tmp_path)
+    port = free_tcp_port()
+    text = (f"skydns.local:0 {{\n api 127.0.0.1:{port} {{\n  token {TOKEN}\n  tls {pki['server']} {pki['server_key']}\n"
+            f" }}\n etcd {{\n  path {data.path}\n  endpoint {data.server.url}\n }}\n}}\n")
+    with testing.serve(text, tmp_path) as srv:
+        ctx = ssl.create_default_context(cafile=pki["ca"])
+        req = urllib.request.Request(f"https://127.0.0.1:{port}/skydns/api/records",
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
+        with urllib.request.urlopen(req, context=ctx) as r:
+            assert json.loads(r.read()) == {"records": [], "next": None}

@@ -11,29 +11,9 @@ import os
 
 from zope.interface import implementer
 
-from skydns.errors import CorefileError
-from skydns.httpserver import HTTPListener, parse_address
+from skydns.httpserver import HTTPListener, address_argument
 from skydns.interfaces import IPluginSetup
 from skydns.plugin.api.resource import RecordsAPI
-
-
-class TLSListener(HTTPListener):
-    def __init__(self, reactor, host, port, where, cert, key):
-        from twisted.internet import ssl
-        from twisted.web.resource import Resource
-        from twisted.web.server import Site
-
-        self.root = Resource()
-        self.site = Site(self.root)
-        self.site.noisy = False
-        with open(cert, "rb") as c, open(key, "rb") as k:
-            options = ssl.PrivateCertificate.loadPEM(c.read() + b"\n" + k.read()).options()
-        try:
-            self.port = reactor.listenSSL(port, self.site, options, interface=host)
-        except Exception as e:
-            raise CorefileError(f"cannot listen on {host}:{port} for HTTPS: {e}", where[0], where[1])
-        self.host = host
-        self.mounted = {}
 
 
 @implementer(IPluginSetup)
@@ -43,13 +23,7 @@ class ApiSetup:
 
     def parse(self, d, block):
         d.next()
-        args = d.remaining_args()
-        if len(args) > 1:
-            raise d.arg_error()
-        try:
-            host, port = parse_address(args[0] if args else "localhost", 9001)
-        except ValueError as e:
-            raise d.error(f"bad address '{args[0]}': {e}")
+        host, port = address_argument(d, "localhost", 9001)
         token, tls = os.environ.get("SKYDNS_API_TOKEN"), None
         for _ in d.block():
             prop = d.val
@@ -89,12 +63,8 @@ class ApiSetup:
         if reactor is None:
             from twisted.internet import reactor
         api = RecordsAPI(token, reactor)
-        if tls:
-            listener = block.acquire(("https", host, port),
-                                     lambda: TLSListener(reactor, host, port, where, *tls), lambda l: l.close())
-        else:
-            listener = block.acquire(("http", host, port), lambda: HTTPListener(reactor, host, port, where),
-                                     lambda l: l.close())
+        listener = block.acquire(("https" if tls else "http", host, port),
+                                 lambda: HTTPListener(reactor, host, port, where, tls), lambda l: l.close())
         listener.mount("/skydns", api)
 
         def attach():

@@ -12,7 +12,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from zope.interface import implementer
 
-from skydns.httpserver import HTTPListener, parse_address
+from skydns.httpserver import HTTPListener, address_argument
 from skydns.interfaces import IPluginSetup
 
 log = Logger(namespace="skydns.plugin.health")
@@ -66,13 +66,7 @@ class HealthSetup:
 
     def parse(self, d, block):
         d.next()
-        args = d.remaining_args()
-        if len(args) > 1:
-            raise d.arg_error()
-        try:
-            host, port = parse_address(args[0] if args else ":8080", 8080)
-        except ValueError as e:
-            raise d.error(f"bad address '{args[0]}': {e}")
+        host, port = address_argument(d, ":8080", 8080)
         lameduck = 0.0
         for _ in d.block():
             if d.val != "lameduck":

@@ -15,7 +15,7 @@ from prometheus_client.twisted import MetricsResource
 from zope.interface import implementer
 
 from skydns.chain import next_or_failure
-from skydns.httpserver import HTTPListener, parse_address
+from skydns.httpserver import HTTPListener, address_argument
 from skydns.interfaces import IHandler, IPluginSetup
 from skydns.plugin.prometheus.metrics import Recorder
 
@@ -42,14 +42,7 @@ class PrometheusSetup:
 
     def parse(self, d, block):
         d.next()
-        args = d.remaining_args()
-        if len(args) > 1:
-            raise d.arg_error()
-        default_port = int(os.environ.get("PROMETHEUS_PORT") or 9153)
-        try:
-            host, port = parse_address(args[0] if args else "localhost", default_port)
-        except ValueError as e:
-            raise d.error(f"bad address '{args[0]}': {e}")
+        host, port = address_argument(d, "localhost", int(os.environ.get("PROMETHEUS_PORT") or 9153))
         namespace = os.environ.get("PROMETHEUS_NAMESPACE", "")
         subsystem = os.environ.get("PROMETHEUS_SUBSYSTEM", "skydns")
         for _ in d.block():

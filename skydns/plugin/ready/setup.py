@@ -10,7 +10,7 @@ from __future__ import annotations
 from twisted.web.resource import Resource
 from zope.interface import implementer
 
-from skydns.httpserver import HTTPListener, parse_address
+from skydns.httpserver import HTTPListener, address_argument
 from skydns.interfaces import IPluginSetup
 
 
@@ -49,13 +49,7 @@ class ReadySetup:
 
     def parse(self, d, block):
         d.next()
-        args = d.remaining_args()
-        if len(args) > 1:
-            raise d.arg_error()
-        try:
-            host, port = parse_address(args[0] if args else ":8181", 8181)
-        except ValueError as e:
-            raise d.error(f"bad address '{args[0]}': {e}")
+        host, port = address_argument(d, ":8181", 8181)
         for _ in d.block():
             raise d.unknown_property(())
         if d.next():
