@@ -38,6 +38,7 @@ class Block:
         self.bind: list[str] = []
         self.idle_timeout = DEFAULT_IDLE_TIMEOUT
         self.max_connections = DEFAULT_MAX_CONNECTIONS
+        self.workers = 1
         self.chain = None
         self.plugins: list[str] = []  # every directive used, in chain order
         #: name -> handler, filled as the chain is built; for plugins that work with another

@@ -12,6 +12,7 @@ to the chain, but the list is also the set of known built-in directives.
 """
 
 ORDER: tuple[str, ...] = (
+    "workers",
     "timeouts",
     "tcp",
     "reload",
@@ -36,6 +37,7 @@ ORDER: tuple[str, ...] = (
 
 #: Built-in plugins: directive -> "module:attribute" of its IPluginSetup, imported only when used.
 BUILTIN: dict[str, str] = {
+    "workers": "skydns.plugin.workers:setup",
     "timeouts": "skydns.plugin.timeouts:setup",
     "tcp": "skydns.plugin.tcp:setup",
     "reload": "skydns.plugin.reload:setup",

@@ -11,6 +11,7 @@ plugins that fail to start, leave the running configuration untouched.
 from __future__ import annotations
 
 import signal
+import socket
 
 from twisted.application.service import MultiService
 from twisted.internet import defer, task
@@ -56,7 +57,7 @@ class SkyDNSService(MultiService):
 
     def __init__(self, corefile: str, registry: Registry | None = None, reactor=None,
                  default_port: int = 53, config: configmod.Config | None = None,
-                 install_signal: bool = True):
+                 install_signal: bool = True, reuse_port: bool = False):
         super().__init__()
         if reactor is None:
             from twisted.internet import reactor
@@ -65,6 +66,8 @@ class SkyDNSService(MultiService):
         self.registry = registry or Registry()
         self.default_port = default_port
         self.install_signal = install_signal
+        #: open listeners with SO_REUSEPORT, so several worker processes share each port
+        self.reuse_port = reuse_port
         self._config = config
         self.generation: configmod.Generation | None = None
         self.listeners: dict[tuple[str, int], Listener] = {}
@@ -101,6 +104,10 @@ class SkyDNSService(MultiService):
             self._old_sighup = signal.signal(signal.SIGHUP, self._sighup)
         for listener in self.listeners.values():
             log.info("listening on {host} port {port} (udp, tcp)", host=listener.host, port=listener.port)
+        wanted = max(b.workers for b in self.generation.blocks)
+        if wanted > 1 and not self.reuse_port:
+            log.warn("'workers {n}' is done by the skydns command (skydns -c Corefile); "
+                     "twistd runs one process", n=wanted)
         return d
 
     def _start_failed(self, failure):
@@ -140,9 +147,14 @@ class SkyDNSService(MultiService):
             udp = DNSDatagramProtocol(listener)
             udp_port = None
             try:
-                udp_port = self.reactor.listenUDP(spec.port, udp, interface=host, maxPacketSize=65535)
-                port = udp_port.getHost().port
-                listener.tcp = self.reactor.listenTCP(port, tcp, interface=host, backlog=1024)
+                if self.reuse_port:
+                    udp_port = self._adopt(host, spec.port, udp, None)
+                    port = udp_port.getHost().port
+                    listener.tcp = self._adopt(host, port, None, tcp)
+                else:
+                    udp_port = self.reactor.listenUDP(spec.port, udp, interface=host, maxPacketSize=65535)
+                    port = udp_port.getHost().port
+                    listener.tcp = self.reactor.listenTCP(port, tcp, interface=host, backlog=1024)
                 listener.udp = udp_port
                 listener.port = port
                 return listener
@@ -153,6 +165,27 @@ class SkyDNSService(MultiService):
                     where = f"[{host}]:{spec.port}" if ":" in host else f"{host}:{spec.port}"
                     raise CorefileError(f"cannot listen on {where}: {e.socketError}", self.corefile)
         raise AssertionError("unreachable")
+
+    def _adopt(self, host: str, port: int, protocol, factory):
+        """A UDP (protocol) or TCP (factory) port bound with SO_REUSEPORT, handed to the reactor."""
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM if protocol is not None else socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind((host, port))
+            if factory is not None:
+                sock.listen(1024)
+            sock.setblocking(False)
+            if protocol is not None:
+                return self.reactor.adoptDatagramPort(sock.fileno(), family, protocol, maxPacketSize=65535)
+            return self.reactor.adoptStreamPort(sock.fileno(), family, factory)
+        except OSError as e:
+            raise CannotListenError(host, port, e)
+        finally:
+            sock.close()  # the reactor holds its own duplicate
 
     @defer.inlineCallbacks
     def _close(self, listener: Listener):

@@ -23,6 +23,7 @@ class Options(usage.Options):
         ["port", "p", 53, "Port for server block keys that name none.", int],
     ]
     optFlags = [
+        ["reuseport", None, "Open listeners with SO_REUSEPORT (what each worker of `skydns --workers N` does)."],
         ["validate", None, "Check the Corefile (and every plugin's configuration), then exit."],
         ["plugins", None, "List the plugins in chain order, with where each comes from, then exit."],
     ]
@@ -58,6 +59,7 @@ def makeService(options):
         registry=options.get("registry"),
         default_port=options["port"],
         config=options.get("config"),
+        reuse_port=bool(options["reuseport"]),
     )
 
 
@@ -80,9 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "validate":
         argv = argv[1:] + ["--validate"]
     if argv and argv[0] in ("-h", "--help"):
-        print("usage: skydns [plugins | validate] [-c Corefile] [-p PORT]\n"
-              "Runs the server in the foreground; use twistd skydns for a daemon.")
+        print("usage: skydns [plugins | validate] [-c Corefile] [-p PORT] [--workers N]\n"
+              "Runs the server in the foreground; use twistd skydns for a daemon.\n"
+              "--workers N runs N processes sharing every port (SO_REUSEPORT); the Corefile's\n"
+              "'workers N' directive does the same.")
         return 0
+    from skydns import workers
+
+    count, argv = workers.count_from(argv)
+    if count > 1:
+        return workers.supervise(argv, count)
     from twisted.scripts.twistd import run
 
     sys.argv = ["twistd", "--nodaemon", "--pidfile=", "skydns"] + argv
