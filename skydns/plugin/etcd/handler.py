@@ -22,6 +22,7 @@ from skydns import wire
 from skydns.chain import next_or_failure
 from skydns.interfaces import IHandler
 from skydns.plugin.etcd import lookup as lk
+from skydns.plugin.etcd.render import render as render_wire
 
 log = Logger(namespace="skydns.plugin.etcd")
 IN = dns.rdataclass.IN
@@ -133,6 +134,21 @@ class Etcd:
         return self._render(request, result, zone)
 
     def _render(self, request, result: lk.Result, zone: str | None):
+        ours = result.answer + result.additional
+        ttl = min((r.ttl for r in ours), default=None)
+        if result.answer and result.answer[0].rtype in (lk.SOA, lk.HINFO):
+            ttl = None
+        if not result.upstream_answer and not result.upstream_additional:
+            soa = None
+            if (result.soa or not result.answer) and zone is not None and result.rcode in (0, 3):
+                soa = self.lookup.soa(zone, self.lookup.s.min_ttl)
+            data = render_wire(request, result, soa, ttl)
+            if data is not None:
+                return data
+        return self._render_dnspython(request, result, zone)
+
+    def _render_dnspython(self, request, result: lk.Result, zone: str | None):
+        """For answers with records from upstream (and names with escapes): build a dnspython message."""
         reply = request.reply(authoritative=result.authoritative, rcode=result.rcode)
         asked = request.message.question[0].name
         ours = result.answer + result.additional

@@ -1,0 +1,138 @@
+"""Write an etcd answer straight to wire format: the miss path without dnspython.
+
+Builds the same message dnspython would (records grouped into RRsets in the
+order they were found, duplicates dropped, names compressed against the
+question and the names written before them, case-insensitively; SRV targets
+uncompressed as RFC 2782 asks), in a few microseconds instead of the ~100 us
+of parsing the query, building rdata objects and rendering. Answers that
+splice in records from upstream go through dnspython instead.
+"""
+from __future__ import annotations
+
+import socket
+import struct
+
+from skydns import wire
+from skydns.plugin.etcd import lookup as lk
+
+_pack_tail = wire.RR_TAIL.pack
+_H = struct.Struct("!H").pack
+_HHH = struct.Struct("!HHH").pack
+_IIIII = struct.Struct("!IIIII").pack
+
+
+class Writer:
+    """A message being written, with its compression table (lower-case name -> offset)."""
+
+    __slots__ = ("buf", "table")
+
+    def __init__(self, header_and_question: bytes, qname: str):
+        self.buf = bytearray(header_and_question)
+        self.table: dict[str, int] = {}
+        if qname != ".":
+            offset = 12
+            labels = qname.rstrip(".").split(".")
+            for i in range(len(labels)):
+                self.table[".".join(labels[i:]) + "."] = offset
+                offset += 1 + len(labels[i].encode())  # plain names: text length is wire length
+
+    def name(self, text: str, compress: bool = True) -> None:
+        buf = self.buf
+        if text == ".":
+            buf.append(0)
+            return
+        labels = text.rstrip(".").split(".")
+        table = self.table
+        for i in range(len(labels)):
+            suffix = ".".join(labels[i:]) + "."
+            if compress:
+                at = table.get(suffix)
+                if at is not None:
+                    buf += _H(0xC000 | at)
+                    return
+                if len(buf) < 0x4000:
+                    table[suffix] = len(buf)
+            raw = labels[i].encode()
+            buf.append(len(raw))
+            buf += raw
+        buf.append(0)
+
+
+def _rdata(w: Writer, rec: lk.Rec) -> None:
+    """Append the rdata length and rdata of ``rec``."""
+    buf = w.buf
+    t, d = rec.rtype, rec.data
+    at = len(buf)
+    buf += b"\0\0"
+    if t == lk.A:
+        buf += socket.inet_aton(d[0])
+    elif t == lk.AAAA:
+        buf += socket.inet_pton(socket.AF_INET6, d[0])
+    elif t in (lk.CNAME, lk.NS, lk.PTR):
+        w.name(d[0])
+    elif t == lk.SRV:
+        buf += _HHH(d[0], d[1], d[2])
+        w.name(d[3], compress=False)
+    elif t == lk.MX:
+        buf += _H(d[0])
+        w.name(d[1])
+    elif t == lk.TXT:
+        raw = d[0].encode()
+        chunks = [raw[i:i + 255] for i in range(0, len(raw), 255)] or [b""]
+        for c in chunks:
+            buf.append(len(c))
+            buf += c
+    elif t == lk.SOA:
+        w.name(d[0])
+        w.name(d[1])
+        buf += _IIIII(*d[2:])
+    elif t == lk.HINFO:
+        for s in d:
+            raw = s.encode()
+            buf.append(len(raw))
+            buf += raw
+    else:
+        raise ValueError(f"cannot write type {t}")
+    struct.pack_into("!H", buf, at, len(buf) - at - 2)
+
+
+def _section(w: Writer, recs: list[lk.Rec], qname: str, ttl: int | None, one_cname_per_owner: bool) -> int:
+    """Write RRsets (first-seen order, duplicates dropped); return how many records were written."""
+    groups: dict[tuple, list] = {}
+    for rec in recs:
+        key = (rec.owner, rec.rtype)
+        g = groups.get(key)
+        if g is None:
+            if one_cname_per_owner and rec.rtype == lk.CNAME and key in groups:
+                continue
+            g = groups[key] = []
+        elif one_cname_per_owner and rec.rtype == lk.CNAME:
+            continue
+        if rec.data not in (r.data for r in g):
+            g.append(rec)
+    count = 0
+    for (owner, rtype), g in groups.items():
+        rrset_ttl = ttl if ttl is not None else min(r.ttl for r in g)
+        for rec in g:
+            w.name(owner)
+            w.buf += _pack_tail(rtype, 1, rrset_ttl, 0)[:-2]
+            _rdata(w, rec)
+            count += 1
+    return count
+
+
+def render(request, result: lk.Result, soa: lk.Rec | None, ttl: int | None) -> bytes | None:
+    """The reply as bytes, or None when the name needs dnspython (escaped characters)."""
+    qname = request.qname
+    if "\\" in qname:
+        return None
+    w = Writer(b"\0" * 12 + request.question_wire, qname)
+    an = _section(w, result.answer, qname, ttl, False)
+    ns = _section(w, [soa], qname, None, False) if soa is not None else 0
+    ar = _section(w, result.additional, qname, ttl, True)
+    if request.edns >= 0:
+        w.buf += wire.opt_record(request.do)
+        ar += 1
+    wire.HEADER.pack_into(w.buf, 0, request.id,
+                          wire.reply_flags(request.flags, result.rcode, result.authoritative), 1, an, ns, ar)
+    return bytes(w.buf)
