@@ -54,4 +54,5 @@ BUILTIN: dict[str, str] = {
     "cache": "skydns.plugin.cache:setup",
     "loadbalance": "skydns.plugin.loadbalance:setup",
     "api": "skydns.plugin.api:setup",
+    "dnssec": "skydns.plugin.dnssec:setup",
 }

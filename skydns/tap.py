@@ -71,6 +71,38 @@ def print_plugins(registry, out=None) -> None:
         out.write(f"{info.name:<12} {info.source}{pos}\n")
 
 
+def print_ds(argv: list[str]) -> int:
+    """``skydns ds [-c Corefile]``: the DS records of the dnssec keys, for the parent zone."""
+    import dns.dnssec
+
+    from skydns import config
+
+    path = "Corefile"
+    for i, a in enumerate(argv):
+        if a in ("-c", "--conf") and i + 1 < len(argv):
+            path = argv[i + 1]
+    try:
+        cfg = config.load(path)
+    except CorefileError as e:
+        sys.stderr.write(f"skydns: {e}\n")
+        return 1
+    found = False
+    for block, plugins in cfg.blocks:
+        for name, _, c in plugins:
+            if name != "dnssec":
+                continue
+            zones, keys, _ = c
+            # The parent points at the key-signing keys; without any, at every key.
+            for key in [k for k in keys if k.sep] or keys:
+                ds = dns.dnssec.make_ds(key.zone, key.dnskey, "SHA256")
+                print(f"{key.zone} IN DS {ds.to_text()}")
+                found = True
+    if not found:
+        sys.stderr.write(f"skydns: no dnssec keys in {path}\n")
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """``skydns [plugins | validate] [-c Corefile] [twistd-style options]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -79,10 +111,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print_plugins(Registry())
         return 0
+    if argv and argv[0] == "ds":
+        return print_ds(argv[1:])
     if argv and argv[0] == "validate":
         argv = argv[1:] + ["--validate"]
     if argv and argv[0] in ("-h", "--help"):
-        print("usage: skydns [plugins | validate] [-c Corefile] [-p PORT] [--workers N]\n"
+        print("usage: skydns [plugins | validate | ds] [-c Corefile] [-p PORT] [--workers N]\n"
               "Runs the server in the foreground; use twistd skydns for a daemon.\n"
               "--workers N runs N processes sharing every port (SO_REUSEPORT); the Corefile's\n"
               "'workers N' directive does the same.")

@@ -1,0 +1,3 @@
+from skydns.plugin.dnssec.setup import setup
+
+__all__ = ["setup"]

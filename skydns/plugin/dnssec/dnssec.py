@@ -1,0 +1,87 @@
+"""dnssec: sign answers for the zone when the query has the DO bit.
+
+Every RRset in the answer and authority sections owned inside the zone gets
+an RRSIG; NXDOMAIN and NODATA get NSEC3 white lies, signed; DNSKEY and
+NSEC3PARAM are answered at the apex. Without DO nothing changes. Records
+from elsewhere (an external CNAME target's answer) are left unsigned. The
+closest encloser of an NXDOMAIN comes from the etcd copy of the block, so a
+proof never denies a name that exists.
+"""
+from __future__ import annotations
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+from zope.interface import implementer
+
+from skydns.chain import next_or_failure, then
+from skydns.interfaces import IHandler
+from skydns.msg import path
+from skydns.plugin.etcd.lookup import in_zones
+
+DNSKEY, NSEC3PARAM = dns.rdatatype.DNSKEY, dns.rdatatype.NSEC3PARAM
+
+
+@implementer(IHandler)
+class DNSSEC:
+    name = "dnssec"
+
+    def __init__(self, signers: dict, next=None):
+        self.signers = signers  # zone -> Signer
+        self.zones = list(signers)
+        self.next = next
+        self.copies = []  # etcd copies of the block, for closest enclosers
+
+    def attach(self, block) -> None:
+        self.copies = [h.copy for h in block.handlers.values() if h.name == "etcd"]
+
+    def serve(self, request):
+        zone = in_zones(request.qname, self.zones)
+        if zone is None:
+            return next_or_failure(self.name, self.next, request)
+        signer = self.signers[zone]
+        if request.qname == zone and request.qtype in (DNSKEY, NSEC3PARAM):
+            reply = request.reply(authoritative=True)
+            rrset = signer.dnskeys if request.qtype == DNSKEY else signer.param
+            reply.answer.append(rrset)
+            if request.do:
+                reply.answer.append(signer.sign(rrset))
+            return reply
+        if not request.do:
+            return next_or_failure(self.name, self.next, request)
+        result = next_or_failure(self.name, self.next, request)
+        return then(result, lambda r: self._sign(r, request, signer))
+
+    def _exists(self, name: dns.name.Name) -> bool:
+        labels = path.name_labels(name.to_text().lower())
+        return any(c.synced and c.index.exists(labels) for c in self.copies)
+
+    def _closest_encloser(self, qname: dns.name.Name, signer) -> dns.name.Name:
+        name = qname.parent()
+        while name != signer.origin and name.is_subdomain(signer.origin):
+            if self._exists(name):
+                return name
+            name = name.parent()
+        return signer.origin
+
+    def _sign(self, result, request, signer):
+        if result is None:
+            return None
+        msg = result if isinstance(result, dns.message.Message) else dns.message.from_wire(result, keyring=False)
+        rcode = msg.rcode()
+        if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN) or not msg.flags & dns.flags.AA:
+            return result  # not our authoritative data: leave it as it is
+        qname = msg.question[0].name
+        soa = next((r for r in msg.authority if r.rdtype == dns.rdatatype.SOA), None)
+        ttl = soa.ttl if soa is not None else 30
+        if rcode == dns.rcode.NXDOMAIN:
+            msg.authority.extend(signer.nxdomain(qname, self._closest_encloser(qname, signer), ttl))
+        elif not msg.answer:
+            msg.authority.extend(signer.nodata(qname, request.qtype, ttl))
+        for section in (msg.answer, msg.authority):
+            signatures = [signer.sign(r) for r in section
+                          if r.rdtype != dns.rdatatype.RRSIG and r.name.is_subdomain(signer.origin)]
+            section.extend(signatures)
+        return msg

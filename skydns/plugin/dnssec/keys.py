@@ -1,0 +1,99 @@
+"""DNSSEC keys in BIND's format, as ``dnssec-keygen`` writes them (``Kzone.+alg+tag.key``/``.private``)."""
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+
+import dns.dnssec
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+
+ALGORITHMS = {8: "RSASHA256", 13: "ECDSAP256SHA256", 15: "ED25519"}
+
+
+class KeyError_(ValueError):
+    """A key that cannot be used; the message names the file."""
+
+
+@dataclass
+class Key:
+    zone: str  # lower case, dot-terminated
+    dnskey: object  # the DNSKEY rdata
+    private: object  # a cryptography private key
+    algorithm: int
+    tag: int
+    sep: bool
+    path: str
+
+
+def _b64int(text: str) -> int:
+    return int.from_bytes(base64.b64decode(text), "big")
+
+
+def _private_key(fields: dict, algorithm: int, path: str):
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    try:
+        if algorithm == 8:
+            e, n = _b64int(fields["PublicExponent"]), _b64int(fields["Modulus"])
+            return rsa.RSAPrivateNumbers(
+                _b64int(fields["Prime1"]), _b64int(fields["Prime2"]), _b64int(fields["PrivateExponent"]),
+                _b64int(fields["Exponent1"]), _b64int(fields["Exponent2"]), _b64int(fields["Coefficient"]),
+                rsa.RSAPublicNumbers(e, n)).private_key()
+        raw = base64.b64decode(fields["PrivateKey"])
+        if algorithm == 13:
+            return ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+        return ed25519.Ed25519PrivateKey.from_private_bytes(raw)
+    except KeyError as e:
+        raise KeyError_(f"{path}: no {e.args[0]} field")
+    except Exception as e:
+        raise KeyError_(f"{path}: unreadable private key: {e}")
+
+
+def base_of(text: str) -> str:
+    for ext in (".key", ".private"):
+        if text.endswith(ext):
+            return text[: -len(ext)]
+    return text
+
+
+def load(base: str) -> Key:
+    """The key at ``base`` (``Kzone.+alg+tag``, or its .key/.private path)."""
+    base = base_of(base)
+    pub_path, priv_path = base + ".key", base + ".private"
+    try:
+        with open(pub_path) as f:
+            lines = [l.split(";", 1)[0].strip() for l in f]
+    except OSError as e:
+        raise KeyError_(f"cannot read {pub_path}: {e.strerror}")
+    record = next((l for l in lines if "DNSKEY" in l.split()), None)
+    if record is None:
+        raise KeyError_(f"{pub_path}: no DNSKEY record")
+    words = record.split()
+    at = words.index("DNSKEY")
+    try:
+        owner = dns.name.from_text(words[0]).to_text().lower()
+        dnskey = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DNSKEY, " ".join(words[at + 1:]))
+    except Exception as e:
+        raise KeyError_(f"{pub_path}: bad DNSKEY record: {e}")
+    if dnskey.algorithm not in ALGORITHMS:
+        raise KeyError_(f"{pub_path}: algorithm {int(dnskey.algorithm)} is not supported "
+                        f"(use {', '.join(f'{n} ({a})' for a, n in ALGORITHMS.items())})")
+    try:
+        with open(priv_path) as f:
+            fields = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+    except OSError as e:
+        raise KeyError_(f"cannot read {priv_path}: {e.strerror}")
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    algorithm = int(dnskey.algorithm)
+    if not fields.get("Algorithm", "").startswith(str(algorithm)):
+        raise KeyError_(f"{priv_path}: algorithm {fields.get('Algorithm')!r} does not match {pub_path}")
+    private = _private_key(fields, algorithm, priv_path)
+    derived = dns.dnssec.make_dnskey(private.public_key(), algorithm, dnskey.flags)
+    if derived.key != dnskey.key:
+        raise KeyError_(f"{priv_path} does not hold the private half of {pub_path}")
+    return Key(owner, dnskey, private, algorithm, dns.dnssec.key_id(dnskey), bool(dnskey.flags & 1),
+               os.path.abspath(base))
