@@ -54,7 +54,7 @@ def nsd_case(tmp, zonefile, port):
         f.write(f"server:\n  ip-address: 127.0.0.1@{port}\n  username: \"\"\n  chroot: \"\"\n"
                 f"  zonesdir: \"{tmp}\"\n  pidfile: \"{tmp}/nsd.pid\"\n  database: \"\"\n"
                 f"  xfrdfile: \"{tmp}/xfrd.state\"\n  zonelistfile: \"{tmp}/zone.list\"\n"
-                f"  server-count: 1\n  logfile: \"{tmp}/nsd.log\"\nremote-control:\n  control-enable: no\n"
+                f"  server-count: 1\n  rrl-ratelimit: 0\n  logfile: \"{tmp}/nsd.log\"\nremote-control:\n  control-enable: no\n"
                 f"zone:\n  name: {ZONE}\n  zonefile: {zonefile}\n")
     return ["nsd", "-d", "-c", conf]
 
