@@ -88,7 +88,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def run(port: int, queries: list[str], seconds: float, core: int = 1, edns: bool = False,
-        clients: int = 1, outstanding: int = 100) -> Result:
+        clients: int = 1, outstanding: int = 100, dnssec: bool = False) -> Result:
     """One dnsperf run; latencies come from its per-query (-v) lines."""
     require("dnsperf")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
@@ -96,8 +96,10 @@ def run(port: int, queries: list[str], seconds: float, core: int = 1, edns: bool
         qfile = f.name
     cmd = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", qfile, "-l", str(seconds),
            "-c", str(clients), "-q", str(outstanding), "-v"]
-    if edns:
+    if edns or dnssec:
         cmd.append("-e")
+    if dnssec:
+        cmd.append("-D")
     with tempfile.TemporaryFile("w+") as out:
         subprocess.run(pinned(cmd, core), stdout=out, stderr=subprocess.STDOUT, check=True)
         out.seek(0)

@@ -9,6 +9,10 @@ proof never denies a name that exists.
 """
 from __future__ import annotations
 
+import struct
+import time
+from collections import OrderedDict
+
 import dns.flags
 import dns.message
 import dns.name
@@ -22,17 +26,24 @@ from skydns.msg import path
 from skydns.plugin.etcd.lookup import in_zones
 
 DNSKEY, NSEC3PARAM = dns.rdatatype.DNSKEY, dns.rdatatype.NSEC3PARAM
+#: A signed reply is reused for at most this long (its signatures are valid a week).
+REUSE = 24 * 3600
 
 
 @implementer(IHandler)
 class DNSSEC:
     name = "dnssec"
 
-    def __init__(self, signers: dict, next=None):
+    def __init__(self, signers: dict, next=None, capacity: int = 10000, clock=time.time):
         self.signers = signers  # zone -> Signer
         self.zones = list(signers)
         self.next = next
         self.copies = []  # etcd copies of the block, for closest enclosers
+        #: unsigned reply (bytes after the ID) -> (signed reply after the ID, when signed): a reply
+        #: that comes back the same is not parsed, signed and rendered again
+        self.replies: OrderedDict = OrderedDict()
+        self.capacity = capacity
+        self.clock = clock
 
     def attach(self, block) -> None:
         self.copies = [h.copy for h in block.handlers.values() if h.name == "etcd"]
@@ -69,10 +80,29 @@ class DNSSEC:
     def _sign(self, result, request, signer):
         if result is None:
             return None
-        msg = result if isinstance(result, dns.message.Message) else dns.message.from_wire(result, keyring=False)
+        if result.__class__ is bytes:
+            key = result[2:]
+            seen = self.replies.get(key)
+            now = self.clock()
+            if seen is not None and now - seen[1] < REUSE:
+                self.replies.move_to_end(key)
+                return struct.pack("!H", request.id) + seen[0]
+            signed = self._sign_message(dns.message.from_wire(result, keyring=False), request, signer)
+            if signed is None:
+                return result
+            data = signed.to_wire(max_size=65535)
+            self.replies[key] = (data[2:], now)
+            while len(self.replies) > self.capacity:
+                self.replies.popitem(last=False)
+            return data
+        signed = self._sign_message(result, request, signer)
+        return result if signed is None else signed
+
+    def _sign_message(self, msg, request, signer):
+        """The message with signatures and denial proofs, or None when it is not ours to sign."""
         rcode = msg.rcode()
         if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN) or not msg.flags & dns.flags.AA:
-            return result  # not our authoritative data: leave it as it is
+            return None  # not our authoritative data: leave it as it is
         qname = msg.question[0].name
         soa = next((r for r in msg.authority if r.rdtype == dns.rdatatype.SOA), None)
         ttl = soa.ttl if soa is not None else 30

@@ -65,7 +65,7 @@ class DNSSECSetup:
     def build(self, cfg, block, next):
         zones, keys, capacity = cfg
         signers = {z: Signer(z, [k for k in keys if k.zone == z], capacity) for z in zones}
-        handler = DNSSEC(signers, next)
+        handler = DNSSEC(signers, next, capacity)
         block.on_startup(lambda: handler.attach(block))
         return handler
 
