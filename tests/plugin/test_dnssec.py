@@ -221,3 +221,22 @@ def test_ds_command(tmp_path):
     loaded = keymod.load(ksk)
     expected = dns.dnssec.make_ds(ZONE, loaded.dnskey, "SHA256")
     assert out.stdout == f"{ZONE} IN DS {expected.to_text()}\n"
+
+
+def test_records_from_forward_are_not_signed(tmp_path, data):
+    """An external CNAME target answered by forward keeps its records unsigned; ours are signed."""
+    from upstreams import Upstream
+    up = Upstream(address="176.58.119.54")
+    try:
+        data.put("ext.skydns.local", {"host": "www.miek.nl"})
+        key = write_key(tmp_path, ZONE, 13)
+        text = corefile(data, [key]) + f".:0 {{\n forward . {up.addr}\n}}\n"
+        with testing.serve(text, tmp_path) as srv:
+            r = srv.query("ext.skydns.local.", "A", want_dnssec=True, payload=4096)
+            signed = {x.name.to_text() for x in r.answer if x.rdtype == dns.rdatatype.RRSIG}
+            assert signed == {"ext.skydns.local."}
+            assert any(x.name.to_text() == "www.miek.nl." and x.rdtype == dns.rdatatype.A for x in r.answer)
+            r = srv.query("www.example.org.", "A", want_dnssec=True, payload=4096)
+            assert r.answer and not any(x.rdtype == dns.rdatatype.RRSIG for x in r.answer)
+    finally:
+        up.close()
