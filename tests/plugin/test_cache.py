@@ -211,3 +211,22 @@ def test_bad_cache_config(tmp_path):
         with pytest.raises(CorefileError) as e:
             config.load(str(tmp_path / "Corefile"))
         assert message in str(e.value) and "plugin/cache" in str(e.value), (body, str(e.value))
+
+
+def test_raw_path_only_when_nothing_is_in_front(tmp_path, up):
+    """A repeated query is answered before parsing when the cache heads the chain; with log in front,
+    every query still reaches log."""
+    from logcapture import Logged
+    with testing.serve(f".:0 {{\n cache\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+        cache = srv.service.generation.blocks[0].handlers["cache"]
+        q = dns.message.make_query("raw.example.", "A")
+        first = raw(srv.port, q)
+        q.id = (q.id + 1) % 65536
+        second = raw(srv.port, q)
+        assert len(cache.raw) == 1 and cache.hits == 1
+        assert second[:2] == q.to_wire()[:2] and second[2:] == first[2:]
+    with Logged() as logged, testing.serve(f".:0 {{\n log\n cache\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+        for _ in range(3):
+            srv.query("logged.example.", "A")
+    lines = [l for event in logged.lines("skydns.plugin.log") for l in event.splitlines()]
+    assert len([l for l in lines if "logged.example." in l]) == 3

@@ -70,6 +70,10 @@ class Cache:
         self.hits = 0
         self.misses = 0
         self.copies = []
+        #: query bytes after the ID -> Item, for the server's raw path (only used when the cache is
+        #: the first link of its chain: nothing in front of it needs to see the query)
+        self.raw: dict[bytes, Item] = {}
+        self.raw_ok = not cfg.prefetch and not cfg.serve_stale
         #: True when the cache serves every zone its block routes to it (the default): no zone check
         self.every_zone = "." in cfg.zones
 
@@ -150,6 +154,10 @@ class Cache:
         item = Item(data, tuple(scan.ttl_offsets), tuple(scan.ttls), self.reactor.seconds(), ttl,
                     len(request.question_wire), key, tuple(names), negative)
         store[key] = item
+        if self.raw_ok and len(data) <= wire.MIN_PAYLOAD and not request.hops:
+            raw = request.wire[2:]
+            self.raw[raw] = item
+            item.raw.append(raw)
         for n in names:
             labels = n.split(".")
             if any(l in WILDCARDS for l in labels):
@@ -162,6 +170,8 @@ class Cache:
         if item is None:
             return
         self.wild.pop(key, None)
+        for raw in item.raw:
+            self.raw.pop(raw, None)
         for n in item.names:
             keys = self.by_name.get(n)
             if keys is not None:
@@ -185,7 +195,16 @@ class Cache:
             if n <= len(labels) and all(p in WILDCARDS or p == l for p, l in zip(pattern, labels[:n])):
                 self._drop(key)
 
+    def raw_answer(self, query: bytes, item: Item):
+        """The server's raw path: a fresh item's reply for identical query bytes, else None."""
+        age = int(self.reactor.seconds() - item.stored)
+        if age >= item.ttl:
+            return None
+        self.hits += 1
+        return item.render_raw(query, age, self.cfg.keepttl)
+
     def clear(self) -> None:
+        self.raw.clear()
         self.positive.clear()
         self.negative.clear()
         self.by_name.clear()

@@ -8,7 +8,7 @@ _pack_ttl = struct.Struct("!I").pack_into
 
 class Item:
     __slots__ = ("data", "offsets", "ttls", "stored", "ttl", "qlen", "key", "names", "hits", "window",
-                 "negative", "refreshing")
+                 "negative", "refreshing", "raw")
 
     def __init__(self, data: bytes, offsets, ttls, stored: float, ttl: int, qlen: int, key, names,
                  negative: bool):
@@ -24,6 +24,18 @@ class Item:
         self.window = stored
         self.negative = negative
         self.refreshing = False
+        self.raw: list[bytes] = []  # query bytes (after the ID) this item answers on the server's raw path
+
+    def render_raw(self, query: bytes, age: int, keep_ttl: bool) -> bytes:
+        """For a query identical but for its ID to one answered before: patch the ID and the TTLs."""
+        if age <= 0 or keep_ttl:
+            return query[:2] + self.data[2:]
+        buf = bytearray(self.data)
+        buf[0] = query[0]
+        buf[1] = query[1]
+        for off, ttl in zip(self.offsets, self.ttls):
+            _pack_ttl(buf, off, ttl - age if ttl > age else 0)
+        return bytes(buf)
 
     def render(self, request, age: int, keep_ttl: bool = False) -> bytes:
         """This reply for ``request``: its ID, its RD/CD flags, its spelling of the name, TTLs counted down."""
