@@ -11,6 +11,10 @@ and queried for a hot set of 100 of them (server on core 0, dnsperf on core 1):
   (e) nsd                   NSD (Debian package nsd) from the same zone file, if installed
 Every case with and without EDNS in the queries. Prints QPS, p50, p99 (medians of
 interleaved rounds) and the ratios a/c, a/e, b/d. Goals: a/c >= 0.8, b/d >= 1.0.
+
+--workers: instead, (b) with one worker pinned to core 0 next to (b) with two workers
+(skydns --workers 2, not pinned), both against dnsperf on core 1, and their ratio
+(goal 1.7 where the load generator allows: on a 2-core machine it does not).
 Note (c) answers every query with one fixed name: dnsperf counts it anyway.
 """
 import argparse
@@ -20,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -63,6 +68,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workers", action="store_true", help="measure two workers against one instead")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp()
     env = dict(os.environ, PYTHONPATH=dnsperf.ROOT)
@@ -81,6 +87,34 @@ def main():
         with open(core, "w") as f:
             f.write(f"{ZONE}:{port} {{\n bind 127.0.0.1\n {body}\n etcd {{\n  endpoint {etcd.url}\n }}\n}}\n")
         cases[label] = ([os.path.join(dnsperf.BIN, "twistd"), "-n", "--pidfile=", "skydns", "-c", core], port, hot)
+    if args.workers:
+        port = dnsperf.free_port()
+        core = os.path.join(tmp, "w2")
+        with open(core, "w") as f:
+            f.write(f"{ZONE}:{port} {{\n bind 127.0.0.1\n etcd {{\n  endpoint {etcd.url}\n }}\n}}\n")
+        two = ([os.path.join(dnsperf.BIN, "skydns"), "-c", core, "--workers", "2"], port, hot)
+        results = {"(b) 1 worker, core 0": [], "(b) 2 workers": []}
+        try:
+            for _ in range(args.rounds):
+                cmd, p1, q = cases["(b) skydns etcd"]
+                proc = dnsperf.start(cmd, p1, core=0, env=env, probe=q[0].split()[0])
+                try:
+                    results["(b) 1 worker, core 0"].append(dnsperf.run(p1, q, args.seconds, core=1))
+                finally:
+                    dnsperf.stop(proc)
+                proc = dnsperf.start(two[0], port, core=None, env=env, probe=hot[0].split()[0])
+                try:
+                    time.sleep(2)  # both workers listening
+                    results["(b) 2 workers"].append(dnsperf.run(port, hot, args.seconds, core=1))
+                finally:
+                    dnsperf.stop(proc)
+        finally:
+            etcd.stop()
+        rows = {k: dnsperf.medians(v) for k, v in results.items()}
+        print(f"dnsperf {args.seconds:g}s x {args.rounds} rounds, dnsperf on core 1, {os.cpu_count()} cores")
+        print(dnsperf.table(rows))
+        print(f"ratio 2 workers / 1 worker: {rows['(b) 2 workers'].qps / rows['(b) 1 worker, core 0'].qps:.2f}")
+        return
     port = dnsperf.free_port()
     cases["(c) bare twisted"] = ([sys.executable, os.path.join(dnsperf.HERE, "bare_twisted.py"), str(port)],
                                  port, ["example.org A"])

@@ -57,8 +57,8 @@ def free_port() -> int:
     raise RuntimeError("no free port")
 
 
-def pinned(cmd: list[str], core: int) -> list[str]:
-    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+def pinned(cmd: list[str], core: int | None) -> list[str]:
+    if core is not None and shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         return ["taskset", "-c", str(core)] + cmd
     return cmd
 
