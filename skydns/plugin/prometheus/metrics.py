@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import bisect
 import time
+from bisect import bisect_left as _bisect
+from time import monotonic as _now
 
 import dns.rcode
 import dns.rdatatype
@@ -47,15 +49,25 @@ class Histogram:
 
 
 class Series:
-    """Everything counted for one (server, zone, proto, family, type): one dict lookup per query."""
+    """Everything counted for one (server, zone, proto, family, type): one dict lookup per query.
 
-    __slots__ = ("requests", "rcodes", "durations", "sizes")
+    The two histograms count every request, so their counts are ``requests``.
+    """
+
+    __slots__ = ("requests", "rcodes", "dcounts", "dsum", "scounts", "ssum")
 
     def __init__(self):
         self.requests = 0
         self.rcodes: dict[int, int] = {}
-        self.durations = Histogram(DURATION_BUCKETS)
-        self.sizes = Histogram(SIZE_BUCKETS)
+        self.dcounts = [0] * (len(DURATION_BUCKETS) + 1)
+        self.dsum = 0.0
+        self.scounts = [0] * (len(SIZE_BUCKETS) + 1)
+        self.ssum = 0
+
+    def histogram(self, buckets, counts, total) -> Histogram:
+        h = Histogram(buckets)
+        h.counts, h.sum, h.count = list(counts), total, self.requests
+        return h
 
 
 class Recorder:
@@ -79,8 +91,12 @@ class Recorder:
         rcode = reply[3] & 0x0F
         if rcode:
             s.rcodes[rcode] = s.rcodes.get(rcode, 0) + 1
-        s.durations.observe(time.monotonic() - req.started)
-        s.sizes.observe(len(reply))
+        d = _now() - req.started
+        s.dcounts[_bisect(DURATION_BUCKETS, d)] += 1
+        s.dsum += d
+        size = len(reply)
+        s.scounts[_bisect(SIZE_BUCKETS, size)] += 1
+        s.ssum += size
 
     def grouped(self):
         """The series with their label values: (server, zone, proto, family, type), Series."""
@@ -118,8 +134,8 @@ class Collector:
             for rcode, n in list(s.rcodes.items()):
                 k = (server, zone, dns.rcode.to_text(rcode))
                 errors[k] = errors.get(k, 0) + n
-            _merge(durations, (server, zone, qtype), s.durations)
-            _merge(sizes, (server, zone, proto), s.sizes)
+            _merge(durations, (server, zone, qtype), s.histogram(DURATION_BUCKETS, s.dcounts, s.dsum))
+            _merge(sizes, (server, zone, proto), s.histogram(SIZE_BUCKETS, s.scounts, s.ssum))
         c = CounterMetricFamily(self.name("dns_request_count"), "Count of DNS requests made.",
                                 labels=["server", "zone", "proto", "family", "type"])
         for k, v in requests.items():

@@ -28,10 +28,14 @@ class Prometheus:
 
     def __init__(self, recorder: Recorder, next=None):
         self.recorder = recorder
+        self.observe = recorder.observe
         self.next = next
 
     def serve(self, request):
-        request.observe(self.recorder.observe)
+        if request.observers is None:
+            request.observers = [self.observe]
+        else:
+            request.observers.append(self.observe)
         return next_or_failure(self.name, self.next, request)
 
 
