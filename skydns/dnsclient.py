@@ -14,7 +14,7 @@ import random
 import socket
 import struct
 
-from twisted.internet import defer, error as terror
+from twisted.internet import defer
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 

@@ -116,7 +116,8 @@ class Scan:
         self.truncated = False
 
 
-def _skip_name(data: bytes, pos: int) -> int:
+def skip_name(data: bytes, pos: int) -> int:
+    """The offset just past a (possibly compressed) name starting at ``pos``."""
     while True:
         length = data[pos]
         if length == 0:
@@ -138,10 +139,10 @@ def scan(data: bytes) -> Scan:
     s.answers = an
     pos = 12
     for _ in range(qd):
-        pos = _skip_name(data, pos) + 4
+        pos = skip_name(data, pos) + 4
     for section, count in ((1, an), (2, ns), (3, ar)):
         for _ in range(count):
-            pos = _skip_name(data, pos)
+            pos = skip_name(data, pos)
             rtype, _cls, ttl, rdlen = RR_TAIL.unpack_from(data, pos)
             if rtype != TYPE_OPT:
                 s.ttl_offsets.append(pos + 4)

@@ -7,7 +7,6 @@ worker, and starts a worker again when one dies.
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

@@ -187,6 +187,18 @@ class Dispenser:
             raise self.error(f"{what} must be {bounds}, got {value}")
         return value
 
+    def zones(self, texts: Iterable[str]) -> list[str]:
+        """Zone names as the server uses them: lower case, dot-terminated; an error names the bad one."""
+        import dns.name
+
+        out = []
+        for text in texts:
+            try:
+                out.append(dns.name.from_text(text).to_text().lower())
+            except Exception as e:
+                raise self.error(f"bad zone '{text}': {e}")
+        return out
+
     def duration_value(self, text: str | None = None, positive: bool = True) -> float:
         """``text`` (default: the current token) as a duration in seconds."""
         text = self.val if text is None else text

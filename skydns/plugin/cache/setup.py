@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import dns.name
 from zope.interface import implementer
 
 from skydns.interfaces import IPluginSetup
@@ -20,16 +19,6 @@ from skydns.plugin.cache.cache import Cache, CacheConfig
 
 PROPERTIES = ("success", "denial", "prefetch", "serve_stale", "servfail", "disable", "keepttl")
 MAX_TTL = 2**31 - 1
-
-
-def _zones(d, names):
-    out = []
-    for n in names:
-        try:
-            out.append(dns.name.from_text(n).to_text().lower())
-        except Exception as e:
-            raise d.error(f"bad zone '{n}': {e}")
-    return out
 
 
 @implementer(IPluginSetup)
@@ -46,7 +35,7 @@ class CacheSetup:
             cfg.success.max_ttl = cfg.denial.max_ttl = ttl
             if ttl < cfg.success.min_ttl:
                 cfg.success.min_ttl = cfg.denial.min_ttl = ttl
-        cfg.zones = _zones(d, args) if args else list(block.zones)
+        cfg.zones = d.zones(args) if args else list(block.zones)
         for _ in d.block():
             prop = d.val
             vals = d.remaining_args()
@@ -87,7 +76,7 @@ class CacheSetup:
             elif prop == "disable":
                 if not vals or vals[0] not in ("success", "denial"):
                     raise d.error("disable needs success or denial, then optional zones")
-                getattr(cfg, vals[0]).disabled = _zones(d, vals[1:]) if vals[1:] else ["."]
+                getattr(cfg, vals[0]).disabled = d.zones(vals[1:]) if vals[1:] else ["."]
             elif prop == "keepttl":
                 if vals:
                     raise d.arg_error()

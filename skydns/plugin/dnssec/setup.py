@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 
-import dns.name
 from zope.interface import implementer
 
 from skydns.interfaces import IPluginSetup
@@ -24,13 +23,7 @@ class DNSSECSetup:
 
     def parse(self, d, block):
         d.next()
-        zones = []
-        for z in d.remaining_args():
-            try:
-                zones.append(dns.name.from_text(z).to_text().lower())
-            except Exception as e:
-                raise d.error(f"bad zone '{z}': {e}")
-        zones = zones or list(block.zones)
+        zones = d.zones(d.remaining_args()) or list(block.zones)
         keys, capacity = [], 10000
         base = os.path.dirname(os.path.abspath(d.token.file))
         for _ in d.block():

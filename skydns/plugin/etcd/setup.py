@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 
-import dns.name
 from zope.interface import implementer
 
 from skydns.interfaces import IPluginSetup
@@ -31,13 +30,6 @@ from skydns.upstream import Upstream
 
 PROPERTIES = ("path", "endpoint", "credentials", "tls", "fallthrough", "ttl", "min_ttl",
               "hostmaster", "local", "zones", "upstream", "monitor")
-
-
-def normalise_zone(d, text: str) -> str:
-    try:
-        return dns.name.from_text(text).to_text().lower()
-    except Exception as e:
-        raise d.error(f"bad zone '{text}': {e}")
 
 
 class EtcdConfig:
@@ -67,7 +59,7 @@ class EtcdSetup:
     def parse(self, d, block):
         cfg = EtcdConfig()
         d.next()
-        cfg.zones = [normalise_zone(d, z) for z in d.remaining_args()]
+        cfg.zones = d.zones(d.remaining_args())
         endpoint_tok = d.token
         for _ in d.block():
             prop = d.val
@@ -93,7 +85,7 @@ class EtcdSetup:
                         raise d.error(f"tls: cannot read {f}")
                 cfg.tls = tuple(args)
             elif prop == "fallthrough":
-                cfg.fallthrough = [normalise_zone(d, z) for z in args]
+                cfg.fallthrough = d.zones(args)
             elif prop in ("ttl", "min_ttl"):
                 if len(args) != 1:
                     raise d.arg_error()
@@ -105,11 +97,11 @@ class EtcdSetup:
             elif prop == "local":
                 if len(args) != 1:
                     raise d.arg_error()
-                cfg.local = normalise_zone(d, args[0])
+                cfg.local = d.zones(args)[0]
             elif prop == "zones":
                 if not args:
                     raise d.arg_error()
-                cfg.zones.extend(normalise_zone(d, z) for z in args)
+                cfg.zones.extend(d.zones(args))
             elif prop == "monitor":
                 if len(args) > 1 or (args and not args[0].startswith("/")):
                     raise d.error("monitor takes one absolute etcd key prefix, e.g. /skydns/monitor/status")

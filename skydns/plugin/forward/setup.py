@@ -25,7 +25,6 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 
-import dns.name
 from zope.interface import implementer
 
 from skydns.dnsclient import Client
@@ -58,13 +57,6 @@ class ForwardConfig:
     deadline: float = 5.0
     no_rec: bool = False
     ndots: int = 0
-
-
-def _zone(d, text):
-    try:
-        return dns.name.from_text(text).to_text().lower()
-    except Exception as e:
-        raise d.error(f"bad zone '{text}': {e}")
 
 
 def resolv_conf(path: str) -> list[str]:
@@ -126,7 +118,7 @@ class ForwardSetup:
         args = d.remaining_args()
         if len(args) < 2:
             raise d.arg_error()
-        cfg.zone = _zone(d, args[0])
+        cfg.zone = d.zones([args[0]])[0]
         targets = []
         for a in args[1:]:
             targets.extend(parse_upstream(d, a))
@@ -144,7 +136,7 @@ class ForwardSetup:
             if prop == "except":
                 if not vals:
                     raise d.arg_error()
-                cfg.excepts = [_zone(d, v) for v in vals]
+                cfg.excepts = d.zones(vals)
             elif prop in ("force_tcp", "prefer_udp", "no_rec"):
                 if vals:
                     raise d.arg_error()
@@ -174,7 +166,7 @@ class ForwardSetup:
                         cfg.health_recursion = False
                         rest = rest[1:]
                     elif rest[0] == "domain" and len(rest) > 1:
-                        cfg.health_domain = _zone(d, rest[1])
+                        cfg.health_domain = d.zones([rest[1]])[0]
                         rest = rest[2:]
                     else:
                         raise d.error(f"unknown health_check option '{rest[0]}' (expected no_rec, domain NAME)")

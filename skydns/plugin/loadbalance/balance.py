@@ -27,16 +27,6 @@ from skydns.interfaces import IHandler
 A, AAAA = 1, 28
 
 
-def _skip_name(data: bytes, pos: int) -> int:
-    while True:
-        length = data[pos]
-        if length == 0:
-            return pos + 1
-        if length & 0xC0 == 0xC0:
-            return pos + 2
-        pos += 1 + length
-
-
 def rotate(data: bytes, turn: int) -> bytes:
     """Rotate every run of same-owner A/AAAA answers by ``turn`` places, on the wire.
 
@@ -47,11 +37,11 @@ def rotate(data: bytes, turn: int) -> bytes:
         _id, _flags, qd, an, _ns, _ar = wire.HEADER.unpack_from(data)
         pos = 12
         for _ in range(qd):
-            pos = _skip_name(data, pos) + 4
+            pos = wire.skip_name(data, pos) + 4
         records = []
         for _ in range(an):
             start = pos
-            owner_end = _skip_name(data, pos)
+            owner_end = wire.skip_name(data, pos)
             rtype, _cls, _ttl, rdlen = wire.RR_TAIL.unpack_from(data, owner_end)
             pos = owner_end + 10 + rdlen
             records.append((start, pos, rtype, data[start:owner_end]))

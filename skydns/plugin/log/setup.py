@@ -1,7 +1,6 @@
 """Corefile: ``log [NAMES...] [FORMAT] { class success|denial|error|all ...; json }`` (CoreDNS's, plus json)."""
 from __future__ import annotations
 
-import dns.name
 from zope.interface import implementer
 
 from skydns.interfaces import IPluginSetup
@@ -23,12 +22,7 @@ class LogSetup:
             fmt = COMMON
             if args and ("{" in args[-1]):
                 fmt = args.pop()
-            names = []
-            for a in args or ["."]:
-                try:
-                    names.append(dns.name.from_text(a).to_text().lower())
-                except Exception as e:
-                    raise d.error(f"bad name '{a}': {e}")
+            names = d.zones(args or ["."])
             try:
                 render = compile_format(fmt)
             except UnknownPlaceholder as e:

@@ -7,7 +7,6 @@ plugin's zones): the service ``ns1.skydns.com.stub.dns.skydns.local`` (key
 """
 from __future__ import annotations
 
-import dns.name
 from zope.interface import implementer
 
 from skydns.dnsclient import Client
@@ -22,12 +21,7 @@ class StubSetup:
 
     def parse(self, d, block):
         d.next()
-        zones = []
-        for z in d.remaining_args():
-            try:
-                zones.append(dns.name.from_text(z).to_text().lower())
-            except Exception as e:
-                raise d.error(f"bad zone '{z}': {e}")
+        zones = d.zones(d.remaining_args())
         for _ in d.block():
             raise d.unknown_property(())
         if d.next():
