@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 
 import dns.message
 import dns.query
+
+from skydns.testing import free_port  # noqa: F401  (used by the benchmarks through this module)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -38,23 +39,6 @@ def require(tool: str) -> str:
     if path is None:
         sys.exit(f"{tool} is not installed (Debian: apt-get install {tool})")
     return path
-
-
-def free_port() -> int:
-    for _ in range(50):
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.bind(("127.0.0.1", 0))
-        port = u.getsockname()[1]
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            t.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            u.close()
-            t.close()
-    raise RuntimeError("no free port")
 
 
 def pinned(cmd: list[str], core: int | None) -> list[str]:

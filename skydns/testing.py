@@ -34,6 +34,23 @@ def reactor():
     return r
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port number free for both UDP and TCP on ``host`` (a server listens on both)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(50):
+        with socket.socket(family, socket.SOCK_DGRAM) as u, socket.socket(family, socket.SOCK_STREAM) as t:
+            u.bind((host, 0))
+            port = u.getsockname()[1]
+            try:
+                t.bind((host, port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no port free for both UDP and TCP")
+
+
 def call(fn, *args, **kwargs):
     """Run ``fn`` in the reactor thread and wait for its result (Deferreds are waited for)."""
     return threads.blockingCallFromThread(reactor(), fn, *args, **kwargs)

@@ -13,20 +13,7 @@ from skydns import testing
 
 
 def free_port():
-    for _ in range(50):
-        u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        u.bind(("::", 0))
-        port = u.getsockname()[1]
-        t = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        try:
-            t.bind(("::", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            u.close()
-            t.close()
-    raise RuntimeError("no free port")
+    return testing.free_port("::")
 
 
 def address(srv, name="a.example.", port=None, tcp=False):

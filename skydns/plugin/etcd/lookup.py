@@ -248,25 +248,31 @@ class Lookup:
                     out.append(Rec(owner, qtype, (s.host,), self.ttl(s)))
                     found = True
             elif s.kind == "CNAME":
-                target = s.host
-                if target == name or target in chain or len(chain) > MAX_CNAME_CHAIN:
-                    continue  # x CNAME x, a loop, or too long a chain
-                cname = Rec(owner, CNAME, (target,), self.ttl(s))
-                if in_zones(target, self.s.zones) is not None:
-                    sub = self.services(target)
-                    if not sub:
-                        continue
-                    inner: list[Rec] = []
-                    mark = len(r.externals)
-                    if self._addresses(r, inner, target, target, sub, qtype, chain + [target], section) \
-                            or len(r.externals) > mark:
-                        out.append(cname)
-                        out.extend(inner)
-                        found = True
-                else:
-                    r.externals.append(External(target, qtype, cname, section))
-                    found = True
+                inner = lambda o, n, sub, c: self._addresses(r, o, n, n, sub, qtype, c, section)  # noqa: E731
+                found = self._follow(r, out, owner, name, s, chain, qtype, section, inner) or found
         return found
+
+    def _follow(self, r: Result, out: list, owner: str, name: str, s: Service, chain: list[str],
+                qtype: int, section: str, inner) -> bool:
+        """A service whose host is a name: a CNAME, followed inside the zones (``inner`` answers the
+        target), or handed to the server for an outside target. False when nothing came of it."""
+        target = s.host
+        if target == name or target in chain or len(chain) > MAX_CNAME_CHAIN:
+            return False  # x CNAME x, a loop, or too long a chain
+        cname = Rec(owner, CNAME, (target,), self.ttl(s))
+        if in_zones(target, self.s.zones) is None:
+            r.externals.append(External(target, qtype, cname, section))
+            return True
+        sub = self.services(target)
+        if not sub:
+            return False
+        found: list[Rec] = []
+        mark = len(r.externals)
+        if inner(found, target, sub, chain + [target]) or len(r.externals) > mark:
+            out.append(cname)
+            out.extend(found)
+            return True
+        return False
 
     def _txt(self, r: Result, out: list, owner: str, name: str, svcs, chain: list[str]) -> bool:
         found = False
@@ -278,22 +284,8 @@ class Lookup:
                     out.append(Rec(owner, TXT, (s.text,), self.ttl(s)))
                     found = True
             elif s.kind == "CNAME":
-                target = s.host
-                if target == name or target in chain or len(chain) > MAX_CNAME_CHAIN:
-                    continue
-                cname = Rec(owner, CNAME, (target,), self.ttl(s))
-                if in_zones(target, self.s.zones) is not None:
-                    sub = self.services(target)
-                    if not sub:
-                        continue
-                    inner: list[Rec] = []
-                    if self._txt(r, inner, target, target, sub, chain + [target]):
-                        out.append(cname)
-                        out.extend(inner)
-                        found = True
-                else:
-                    r.externals.append(External(target, TXT, cname, "answer"))
-                    found = True
+                inner = lambda o, n, sub, c: self._txt(r, o, n, n, sub, c)  # noqa: E731
+                found = self._follow(r, out, owner, name, s, chain, TXT, "answer", inner) or found
         return found
 
     def _target_addresses(self, r: Result, target: str, looked: set) -> None:
