@@ -38,9 +38,8 @@ def find_binary() -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    from skydns.testing import free_port as pick
+    return pick()
 
 
 class LocalEtcd:

@@ -35,20 +35,35 @@ def reactor():
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port number free for both UDP and TCP on ``host`` (a server listens on both)."""
+    """A port number free for both UDP and TCP on ``host`` (a server listens on both).
+
+    Chosen below the kernel's ephemeral range, so that an outgoing connection made
+    between this call and the bind (etcd clients, upstream queries) cannot take it.
+    """
     import socket
+    from random import SystemRandom
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(50):
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = SystemRandom().randrange(10000, low)
         with socket.socket(family, socket.SOCK_DGRAM) as u, socket.socket(family, socket.SOCK_STREAM) as t:
-            u.bind((host, 0))
-            port = u.getsockname()[1]
             try:
+                u.bind((host, port))
                 t.bind((host, port))
                 return port
             except OSError:
                 continue
     raise RuntimeError("no port free for both UDP and TCP")
+
+
+def _ephemeral_low() -> int:
+    """The first port of the range the kernel hands out to unbound sockets."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return max(int(f.read().split()[0]), 10001)
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def call(fn, *args, **kwargs):

@@ -29,10 +29,7 @@ def test_udp_and_tcp_over_ipv4(tmp_path):
     """whoami answers over UDP and TCP with the client's address, port and transport."""
     with testing.serve(".:0 {\n whoami\n}\n", tmp_path) as srv:
         for tcp in (False, True):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
-            s.bind(("127.0.0.1", 0))
-            my_port = s.getsockname()[1]
-            s.close()
+            my_port = testing.free_port()
             q = dns.message.make_query("Example.ORG.", "A")
             if tcp:
                 r = dns.query.tcp(q, "127.0.0.1", port=srv.port, timeout=3, source_port=my_port)
@@ -212,10 +209,7 @@ def test_most_specific_zone_wins(tmp_path, reg):
         "sub.example.org:0 {\n answer 10.0.0.3\n}\n"
     )
     # Port 0 would give each block its own port: use one fixed free port instead.
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = testing.free_port()
     with testing.serve(text.replace(":0", f":{port}"), tmp_path, reg) as srv:
         def addr(name, qtype="A"):
             return srv.query(name, qtype, port=port).answer[0][0].address

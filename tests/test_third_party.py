@@ -3,7 +3,6 @@ import os
 import subprocess
 import sys
 
-import dns.rcode
 
 from skydns import config, testing
 from skydns.chain import names

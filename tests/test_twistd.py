@@ -135,14 +135,11 @@ def test_console_script_plugins_validate_and_serve(tmp_path):
 
 def test_log_file_and_lameduck(tmp_path):
     """Query log lines go to twistd's --logfile; SIGTERM with lameduck: /health 503, queries still answered."""
-    import socket
     import urllib.error
     import urllib.request
 
     port = free_port()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        hport = s.getsockname()[1]
+    hport = free_port()
     corefile = tmp_path / "Corefile"
     logfile = tmp_path / "skydns.log"
     corefile.write_text(f".:{port} {{\n log\n whoami\n health 127.0.0.1:{hport} {{\n  lameduck 2s\n }}\n}}\n")

@@ -143,8 +143,5 @@ class Upstream:
 
 def closed_port() -> int:
     """A UDP/TCP port with nothing listening (queries to it are refused)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    from skydns.testing import free_port
+    return free_port()

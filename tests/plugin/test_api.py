@@ -2,10 +2,8 @@
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -22,9 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def free_tcp_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return testing.free_port()
 
 
 @pytest.fixture
@@ -224,7 +220,7 @@ def test_https(tmp_path, data):
     port = free_tcp_port()
     text = (f"skydns.local:0 {{\n api 127.0.0.1:{port} {{\n  token {TOKEN}\n  tls {pki['server']} {pki['server_key']}\n"
             f" }}\n etcd {{\n  path {data.path}\n  endpoint {data.server.url}\n }}\n}}\n")
-    with testing.serve(text, tmp_path) as srv:
+    with testing.serve(text, tmp_path):
         ctx = ssl.create_default_context(cafile=pki["ca"])
         req = urllib.request.Request(f"https://127.0.0.1:{port}/skydns/api/records",
                                      headers={"Authorization": f"Bearer {TOKEN}"})

@@ -1,9 +1,7 @@
 """prometheus: exact counters after known queries, labels, namespace, plugin metrics, reloads."""
-import socket
 import urllib.error
 import urllib.request
 
-import dns.rcode
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -14,9 +12,7 @@ from upstreams import Upstream
 
 
 def free_tcp_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return testing.free_port()
 
 
 def scrape(port, path="/metrics"):
@@ -125,7 +121,7 @@ def test_health_and_ready(tmp_path, etcd, data):
     try:
         text = (f"skydns.local:0 {{\n health 127.0.0.1:{hport}\n ready 127.0.0.1:{rport}\n etcd {{\n"
                 f"  path {data.path}\n  endpoint {proxy.url}\n }}\n}}\n")
-        with testing.serve(text, tmp_path) as srv:
+        with testing.serve(text, tmp_path):
             assert urllib.request.urlopen(f"http://127.0.0.1:{hport}/health").read() == b"OK"
             with pytest.raises(urllib.error.HTTPError) as e:
                 urllib.request.urlopen(f"http://127.0.0.1:{rport}/ready")

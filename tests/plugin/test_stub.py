@@ -6,6 +6,7 @@ import pytest
 
 from conftest import EtcdData, eventually
 from skydns import testing
+from skydns.msg import path
 from logcapture import Logged
 from upstreams import Upstream, closed_port
 
@@ -40,22 +41,24 @@ def test_stub_zone_forwarded_with_mark(tmp_path, data):
 
 def test_two_servers_pointing_at_each_other_do_not_loop(tmp_path, etcd):
     """A and B both stub loop.test to each other: the marked query is dropped by B, logged, and A gives SERVFAIL."""
-    pa, pb = closed_port(), closed_port()
     a, b = EtcdData(etcd), EtcdData(etcd)
-    a.put("ns.loop.test.stub.dns.skydns.local", {"host": "127.0.0.1", "port": pb})
-    b.put("ns.loop.test.stub.dns.skydns.local", {"host": "127.0.0.1", "port": pa})
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     with Logged() as logged:
-        srv_a = testing.start(block(a, port=pa), tmp_path / "a")
-        srv_b = testing.start(block(b, port=pb), tmp_path / "b")
+        srv_a = testing.start(block(a), tmp_path / "a")
+        srv_b = testing.start(block(b), tmp_path / "b")
         try:
+            pa, pb = srv_a.port, srv_b.port  # bound by the servers themselves: no port can be taken meanwhile
+            a.put("ns.loop.test.stub.dns.skydns.local", {"host": "127.0.0.1", "port": pb})
+            b.put("ns.loop.test.stub.dns.skydns.local", {"host": "127.0.0.1", "port": pa})
+            handler_b = srv_b.service.generation.blocks[0].handlers["stub"]
+            handler_a = srv_a.service.generation.blocks[0].handlers["stub"]
+            stub_key = path.name_labels("ns.loop.test.stub.dns.skydns.local")
+            assert eventually(lambda: all(h.copy.index.lookup(stub_key) for h in (handler_a, handler_b)))
             start = time.monotonic()
             r = srv_a.query("x.loop.test.", "A", port=pa, timeout=6)
             assert r.rcode() == dns.rcode.SERVFAIL
             assert time.monotonic() - start < 4
-            handler_b = srv_b.service.generation.blocks[0].handlers["stub"]
-            handler_a = srv_a.service.generation.blocks[0].handlers["stub"]
             assert handler_b.dropped == 1 and handler_a.dropped == 0
         finally:
             srv_a.stop()

@@ -2,7 +2,6 @@
 import time
 
 import dns.rcode
-import pytest
 
 from conftest import EtcdData, eventually
 from skydns import testing

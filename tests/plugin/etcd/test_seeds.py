@@ -8,7 +8,6 @@ import dns.rcode
 import pytest
 
 import fakeplugins
-from conftest import eventually
 from skydns import testing
 
 Z = "skydns.local"

@@ -1,10 +1,8 @@
 """SPEC section 3, rule by rule, against a real etcd."""
-import time
 
 import dns.flags
 import dns.rcode
 import dns.rdatatype
-import pytest
 
 from conftest import eventually
 from logcapture import Logged
