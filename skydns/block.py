@@ -44,6 +44,10 @@ class Block:
         #: name -> handler, filled as the chain is built; for plugins that work with another
         #: (stub uses etcd's copy). Look others up in a startup hook, not in build.
         self.handlers: dict[str, object] = {}
+        #: fn(request, reply_bytes) called after every reply the block sends, in chain order;
+        #: plugins that only watch replies (log, prometheus) add themselves with observe()
+        self.observers: tuple = ()
+        self.observer_names: list[str] = []
         self._startup: list[Callable] = []
         self._shutdown: list[Callable] = []
 
@@ -53,6 +57,16 @@ class Block:
         for k in self.keys:
             seen.setdefault(k.port, None)
         return list(seen)
+
+    def observe(self, name: str, fn: Callable) -> None:
+        """Call ``fn(request, reply)`` with the bytes of every reply this block sends.
+
+        For plugins that watch answers without changing them: they stay out of the
+        chain, so a query pays one call for them, not a chain step plus a call.
+        Plugins are built innermost first, so each observer goes in front.
+        """
+        self.observers = (fn,) + self.observers
+        self.observer_names.insert(0, name)
 
     def on_startup(self, fn: Callable) -> None:
         """Run ``fn()`` (which may return a Deferred) when the configuration starts serving."""

@@ -157,9 +157,10 @@ class Generation:
         lines = []
         for b in self.blocks:
             chain = " -> ".join(chain_names(b.chain)) if not isinstance(b.chain, _NoPlugins) else "(empty)"
-            extra = [p for p in b.plugins if p not in chain_names(b.chain)]
+            extra = [p for p in b.plugins if p not in chain_names(b.chain) and p not in b.observer_names]
+            obs = f" (replies observed by: {', '.join(b.observer_names)})" if b.observer_names else ""
             cfg = f" (configured by: {', '.join(extra)})" if extra else ""
-            lines.append(f"{b.name}: {chain}{cfg}")
+            lines.append(f"{b.name}: {chain}{obs}{cfg}")
         return lines
 
     @defer.inlineCallbacks

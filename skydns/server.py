@@ -82,7 +82,8 @@ class Server:
         self.generation = generation
         # Caches that are the first link of their block's chain answer repeated queries before
         # anything is parsed: nothing in front of them needs to see the query.
-        heads = {id(b.chain): b.chain for b in mux.zones.values()}
+        # (Not for blocks with reply observers: they need the parsed request.)
+        heads = {id(b.chain): b.chain for b in mux.zones.values() if not b.observers}
         self.raw_caches = [c for c in heads.values() if getattr(c, "name", None) == "cache"]
 
     def handle(self, data: bytes, client: tuple, proto: str, sender) -> None:
@@ -123,8 +124,14 @@ class Server:
             if proto == "udp" and len(result) > req.bufsize:
                 result = truncate(result, req.bufsize)
             sender.send(result, client)
+            if block.observers:  # inline: log and prometheus see every reply
+                for fn in block.observers:
+                    try:
+                        fn(req, result)
+                    except Exception:
+                        log.failure("observer of {qname} failed", qname=req.qname)
             if req.observers is not None:
-                _notify(req, result)
+                _notify(req, result, False)
         elif isinstance(result, Deferred):
             gen = self.generation
             if gen is not None:
@@ -154,7 +161,7 @@ class Server:
             self._failed(None, req, sender, client)
             return
         sender.send(data, client)
-        if req.observers is not None:
+        if req.observers is not None or (req.block is not None and req.block.observers):
             _notify(req, data)
 
     def _failed(self, failure, req: Request, sender, client) -> None:
@@ -167,16 +174,23 @@ class Server:
                         failure, block=block, qname=req.qname, qtype=req.qtype, client=req.client[0])
         data = wire.error_reply(req, SERVFAIL)
         sender.send(data, client)
-        if req.observers is not None:
+        if req.observers is not None or (req.block is not None and req.block.observers):
             _notify(req, data)
 
 
-def _notify(req: Request, data: bytes) -> None:
-    for fn in req.observers:
+def _notify(req: Request, data: bytes, block_too: bool = True) -> None:
+    """Hand the bytes sent to the block's observers, then to the request's own."""
+    for fn in req.block.observers if block_too and req.block is not None else ():
         try:
             fn(req, data)
         except Exception:
             log.failure("observer of {qname} failed", qname=req.qname)
+    if req.observers is not None:
+        for fn in req.observers:
+            try:
+                fn(req, data)
+            except Exception:
+                log.failure("observer of {qname} failed", qname=req.qname)
 
 
 def _done(result, gen):

@@ -58,6 +58,14 @@ def test_classes_and_names(tmp_path):
     assert len(lines) == 1 and "SERVFAIL" in lines[0]
 
 
+def test_cached_replies_are_logged(tmp_path):
+    """Every reply gets its line, those the cache sends included (log observes the block's replies)."""
+    lines = logged_lines(".:0 {\n log\n cache\n answer 10.0.0.1\n}\n", tmp_path,
+                         [("www.example.org.", "A")] * 4, fakeplugins.registry())
+    lines = "\n".join(lines).split("\n")  # lines close together are written as one event
+    assert len(lines) == 4 and all('"A IN www.example.org. udp' in line and " NOERROR " in line for line in lines)
+
+
 def test_json(tmp_path):
     (line,) = logged_lines(".:0 {\n log {\n  json\n }\n whoami\n}\n", tmp_path, [("a.example.", "A")])
     obj = json.loads(line)
@@ -85,3 +93,22 @@ def test_format_literal_text_is_kept_as_written():
         qname = "a."
     f = compile_format('x "{name}" { \\ back } \'q\' {rcode}')
     assert f(R(), b"\x00\x00\x81\x03", 0) == 'x "a." { \\ back } \'q\' NXDOMAIN'
+
+
+@pytest.mark.parametrize("client,wire_query,reply_flags", [
+    (("127.0.0.1", 5353), dns.message.make_query("a.example.", "A"), 0x8580),
+    (("::1", 40000), dns.message.make_query("b.example.", 65280, rdclass="CH", use_edns=0, want_dnssec=True), 0x8713),
+    (("10.1.2.3", 1), dns.message.make_query("c.example.", "TYPE300", rdclass=254), 0x8392),
+])
+def test_compiled_fields_match_the_field_functions(client, wire_query, reply_flags):
+    """The generated line and the JSON option give the same text for every placeholder."""
+    from skydns.plugin.log.format import FIELDS, compile_format
+    from skydns.request import Request
+
+    req = Request(wire_query.to_wire(), client, "udp")
+    reply = bytearray(wire_query.to_wire())
+    reply[2:4] = reply_flags.to_bytes(2, "big")
+    reply = bytes(reply)
+    now = req.started + 0.000123456
+    line = compile_format(" ".join("{" + name + "}" for name in FIELDS))(req, reply, now)
+    assert line.split(" ") == [fn(req, reply, now) for fn in FIELDS.values()]

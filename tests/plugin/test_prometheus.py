@@ -92,6 +92,22 @@ def test_plugin_metrics(tmp_path, data):
         up.close()
 
 
+def test_cached_replies_are_counted(tmp_path):
+    """Replies the cache sends are counted like any other, and the cache's own figures are exported."""
+    mport = free_tcp_port()
+    text = f".:0 {{\n prometheus 127.0.0.1:{mport}\n cache\n answer 10.0.0.1\n}}\n"
+    with testing.serve(text, tmp_path, fakeplugins.registry()) as srv:
+        assert "replies observed by: prometheus" in srv.service.generation.describe()[0]
+        for _ in range(5):
+            assert srv.query("www.example.org.", "A").answer
+        s = scrape(mport)
+    labels = dict(server=".:0", zone=".", proto="udp", family="1", type="A")
+    assert value(s, "skydns_dns_request_count_total", **labels) == 5
+    assert value(s, "skydns_dns_cachemiss_count_total", server=".:0", cache="response") == 1
+    assert value(s, "skydns_cache_hits_total", server=".:0") == 4
+    assert value(s, "skydns_cache_entries", server=".:0", type="success") == 1
+
+
 def test_listener_survives_reloads(tmp_path):
     """The metrics listener keeps answering through a good and a failed reload, counters kept."""
     mport = free_tcp_port()

@@ -17,15 +17,12 @@ _CLASSES = {1: "IN", 3: "CH", 4: "HS", 254: "NONE", 255: "ANY"}
 _OPCODES = {0: "QUERY", 1: "IQUERY", 2: "STATUS", 4: "NOTIFY", 5: "UPDATE"}
 
 
-_RFLAGS_SEEN: dict[int, str] = {}
+#: The reply flags' text for every value of (header byte 2) << 4 | (header byte 3) >> 4.
+_RFLAGS = tuple(",".join(name for bit, name in _FLAGS if (i << 4) & bit) for i in range(4096))
 
 
 def _rflags(reply: bytes) -> str:
-    flags = (reply[2] << 8 | reply[3]) & 0xFFF0
-    text = _RFLAGS_SEEN.get(flags)
-    if text is None:
-        text = _RFLAGS_SEEN[flags] = ",".join(name for bit, name in _FLAGS if flags & bit)
-    return text
+    return _RFLAGS[reply[2] << 4 | reply[3] >> 4]
 
 
 def _remote(req) -> str:
@@ -75,13 +72,16 @@ class UnknownPlaceholder(ValueError):
     pass
 
 
-#: placeholder -> a Python expression over r (request), p (reply bytes), n (now)
+#: placeholder -> a Python expression over r (request), p (reply bytes), n (now); the
+#: same values as FIELDS, written inline because a function call per field would cost
+#: as much as the rest of the line
 _EXPRESSIONS = {
-    "remote": "_remote(r)", "port": "r.client[1]", "id": "r.id", "type": "_qtype(r)",
+    "remote": "(('[' + r.client[0] + ']') if ':' in r.client[0] else r.client[0])", "port": "r.client[1]",
+    "id": "r.id", "type": "(_TYPE_TEXT.get(r.qtype) or f'TYPE{r.qtype}')",
     "class": "_CLASSES.get(r.qclass) or f'CLASS{r.qclass}'", "name": "r.qname", "proto": "r.proto",
     "size": "len(r.wire)", "do": "('true' if r.do else 'false')", "bufsize": "r.bufsize",
-    "rcode": "_RCODE_TEXT[p[3] & 15]", "rflags": "_rflags(p)", "rsize": "len(p)",
-    "duration": "_duration(r, p, n)", "opcode": "FIELDS['opcode'](r, p, n)",
+    "rcode": "_RCODE_TEXT[p[3] & 15]", "rflags": "_RFLAGS[p[2] << 4 | p[3] >> 4]", "rsize": "len(p)",
+    "duration": "(f'{n - r.started:.9f}'.rstrip('0').rstrip('.') + 's')", "opcode": "FIELDS['opcode'](r, p, n)",
 }
 
 

@@ -1,8 +1,10 @@
 """log: one line per query, in CoreDNS's format, through twisted.logger.
 
-The line is written once the reply has been sent (the server calls back with
-the bytes it sent), so size, rcode and flags are exactly what the client got,
-truncation included, and nothing is rendered twice. Lines go to
+The line is written once the reply has been sent: the plugin observes its
+block's replies (the server calls it with the bytes it sent, see
+``Block.observe``), so size, rcode and flags are exactly what the client got,
+truncation included, nothing is rendered twice, and the plugin is not a step
+of the chain. Lines go to
 ``twisted.logger`` (namespace ``skydns.plugin.log``), so twistd's ``--logfile``
 and its log rotation apply.
 
@@ -13,15 +15,12 @@ batch indented by a tab); when queries are sparse each line is its own event.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import monotonic
 from typing import Callable
 
 from twisted.logger import Logger
-from zope.interface import implementer
 
-from skydns.chain import next_or_failure
-from skydns.interfaces import IHandler
 from skydns.plugin.etcd.lookup import in_zones
 
 log = Logger(namespace="skydns.plugin.log")
@@ -30,6 +29,8 @@ log = Logger(namespace="skydns.plugin.log")
 FLUSH = 0.1
 #: A batch is written at once when it reaches this many lines.
 BATCH = 512
+#: CoreDNS's response classes.
+ALL_CLASSES = frozenset(("success", "denial", "error"))
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class Rule:
     names: list[str]
     classes: frozenset
     render: Callable
+    everywhere: bool = field(init=False)  # names is just the root: no zone test per line
+
+    def __post_init__(self):
+        object.__setattr__(self, "everywhere", self.names == ["."])
 
 
 def classify(reply: bytes) -> str:
@@ -49,14 +54,13 @@ def classify(reply: bytes) -> str:
     return "error"
 
 
-@implementer(IHandler)
-class Log:
+class QueryLog:
+    """Writes a line for each reply its block sends (a block observer, not a link of the chain)."""
+
     name = "log"
 
-    def __init__(self, rules: list[Rule], next=None, reactor=None):
+    def __init__(self, rules: list[Rule], reactor=None):
         self.rules = rules
-        self.next = next
-        self.everything = len(rules) == 1 and rules[0].names == ["."]
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
@@ -64,27 +68,34 @@ class Log:
         self.flusher = None
         self.last_write = 0.0
 
-    def serve(self, request):
-        if self.everything or any(in_zones(request.qname, r.names) for r in self.rules):
-            request.observe(self._write)
-        return next_or_failure(self.name, self.next, request)
+    def observer(self):
+        """The function the server calls with each reply: :meth:`observe`, or with one rule
+        for every name and class (the usual ``log``), a shorter path that tests nothing."""
+        rules = self.rules
+        if len(rules) == 1 and rules[0].everywhere and rules[0].classes == ALL_CLASSES:
+            render = rules[0].render
+            return lambda request, reply: self._add(render(request, reply, monotonic()))
+        return self.observe
 
-    def _write(self, request, reply: bytes) -> None:
-        now = monotonic()
+    def observe(self, request, reply: bytes) -> None:
+        """Called by the server with the bytes it sent."""
         cls = classify(reply)
         for rule in self.rules:
-            if cls in rule.classes and (rule.names == ["."] or in_zones(request.qname, rule.names)):
-                line = rule.render(request, reply, now)
-                if self.flusher is None and now - self.last_write > FLUSH:
-                    self.last_write = now
-                    log.info("{line}", line=line)  # sparse traffic: one event per line
-                    return
-                self.pending.append(line)
-                if len(self.pending) >= BATCH:
-                    self.flush()
-                elif self.flusher is None:
-                    self.flusher = self.reactor.callLater(FLUSH, self.flush)
+            if cls in rule.classes and (rule.everywhere or in_zones(request.qname, rule.names)):
+                self._add(rule.render(request, reply, monotonic()))
                 return
+
+    def _add(self, line: str) -> None:
+        if self.flusher is None:
+            now = monotonic()
+            if now - self.last_write > FLUSH:
+                self.last_write = now
+                log.info("{line}", line=line)  # sparse traffic: one event per line
+                return
+            self.flusher = self.reactor.callLater(FLUSH, self.flush)
+        self.pending.append(line)
+        if len(self.pending) >= BATCH:
+            self.flush()
 
     def flush(self) -> None:
         """Write the gathered lines as one event (also on shutdown)."""

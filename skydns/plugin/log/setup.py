@@ -5,7 +5,7 @@ from zope.interface import implementer
 
 from skydns.interfaces import IPluginSetup
 from skydns.plugin.log.format import COMMON, UnknownPlaceholder, compile_format, json_line
-from skydns.plugin.log.log import Log, Rule
+from skydns.plugin.log.log import ALL_CLASSES, QueryLog, Rule
 
 CLASSES = ("success", "denial", "error", "all")
 
@@ -45,14 +45,15 @@ class LogSetup:
                 else:
                     raise d.unknown_property(("class", "json"))
             if not classes or "all" in classes:
-                classes = {"success", "denial", "error"}
+                classes = ALL_CLASSES
             rules.append(Rule(names, frozenset(classes), render))
         return rules
 
     def build(self, rules, block, next):
-        handler = Log(rules, next, block.reactor)
-        block.on_shutdown(handler.flush)
-        return handler
+        querylog = QueryLog(rules, block.reactor)
+        block.observe(self.name, querylog.observer())
+        block.on_shutdown(querylog.flush)
+        return None  # not a link of the chain: it observes the block's replies
 
 
 setup = LogSetup()

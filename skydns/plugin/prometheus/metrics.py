@@ -48,25 +48,32 @@ class Histogram:
         return out
 
 
+#: Index of the size bucket of every possible reply size (a table lookup instead of a bisect).
+SIZE_INDEX = bytes(bisect.bisect_left(SIZE_BUCKETS, n) for n in range(65536))
+
+
 class Series:
     """Everything counted for one (server, zone, proto, family, type): one dict lookup per query.
 
-    The two histograms count every request, so their counts are ``requests``.
+    The two histograms count every request: the request count is their count.
     """
 
-    __slots__ = ("requests", "rcodes", "dcounts", "dsum", "scounts", "ssum")
+    __slots__ = ("rcodes", "dcounts", "dsum", "scounts", "ssum")
 
     def __init__(self):
-        self.requests = 0
         self.rcodes: dict[int, int] = {}
         self.dcounts = [0] * (len(DURATION_BUCKETS) + 1)
         self.dsum = 0.0
         self.scounts = [0] * (len(SIZE_BUCKETS) + 1)
         self.ssum = 0
 
+    @property
+    def requests(self) -> int:
+        return sum(self.scounts)
+
     def histogram(self, buckets, counts, total) -> Histogram:
         h = Histogram(buckets)
-        h.counts, h.sum, h.count = list(counts), total, self.requests
+        h.counts, h.sum, h.count = list(counts), total, sum(counts)
         return h
 
 
@@ -80,23 +87,26 @@ class Recorder:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(Collector(self))
 
-    def observe(self, req, reply: bytes) -> None:
-        """Count one answered query (called by the server with the bytes it sent)."""
-        block = req.block
-        key = (block.name if block is not None else "", req.zone, req.proto, ":" in req.client[0], req.qtype)
-        s = self.series.get(key)
-        if s is None:
-            s = self.series[key] = Series()
-        s.requests += 1
-        rcode = reply[3] & 0x0F
-        if rcode:
-            s.rcodes[rcode] = s.rcodes.get(rcode, 0) + 1
-        d = _now() - req.started
-        s.dcounts[_bisect(DURATION_BUCKETS, d)] += 1
-        s.dsum += d
-        size = len(reply)
-        s.scounts[_bisect(SIZE_BUCKETS, size)] += 1
-        s.ssum += size
+    def observer(self, server: str):
+        """The function that counts one reply of the block named ``server`` (a block observer)."""
+        series = self.series
+
+        def observe(req, reply: bytes, _now=_now, _bisect=_bisect, _durations=DURATION_BUCKETS,
+                    _sizes=SIZE_INDEX, _get=series.get) -> None:
+            key = (server, req.zone, req.proto, ":" in req.client[0], req.qtype)
+            s = _get(key)
+            if s is None:
+                s = series[key] = Series()
+            rcode = reply[3] & 0x0F
+            if rcode:
+                s.rcodes[rcode] = s.rcodes.get(rcode, 0) + 1
+            d = _now() - req.started
+            s.dcounts[_bisect(_durations, d)] += 1
+            s.dsum += d
+            size = len(reply)
+            s.scounts[_sizes[size] if size < 65536 else len(SIZE_BUCKETS)] += 1
+            s.ssum += size
+        return observe
 
     def grouped(self):
         """The series with their label values: (server, zone, proto, family, type), Series."""

@@ -14,29 +14,11 @@ import re
 from prometheus_client.twisted import MetricsResource
 from zope.interface import implementer
 
-from skydns.chain import next_or_failure
 from skydns.httpserver import HTTPListener, address_argument
-from skydns.interfaces import IHandler, IPluginSetup
+from skydns.interfaces import IPluginSetup
 from skydns.plugin.prometheus.metrics import Recorder
 
 _METRIC_WORD = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
-
-
-@implementer(IHandler)
-class Prometheus:
-    name = "prometheus"
-
-    def __init__(self, recorder: Recorder, next=None):
-        self.recorder = recorder
-        self.observe = recorder.observe
-        self.next = next
-
-    def serve(self, request):
-        if request.observers is None:
-            request.observers = [self.observe]
-        else:
-            request.observers.append(self.observe)
-        return next_or_failure(self.name, self.next, request)
 
 
 @implementer(IPluginSetup)
@@ -78,7 +60,9 @@ class PrometheusSetup:
         listener = block.acquire(("http", host, port), lambda: HTTPListener(reactor, host, port, where),
                                  lambda l: l.close())
         listener.mount(path, MetricsResource(recorder.registry))
-        return Prometheus(recorder, next)
+        # Not a link of the chain: the server hands every reply the block sends to the recorder.
+        block.observe(self.name, recorder.observer(block.name))
+        return None
 
 
 setup = PrometheusSetup()
