@@ -108,6 +108,53 @@ def test_cached_replies_are_counted(tmp_path):
     assert value(s, "skydns_cache_entries", server=".:0", type="success") == 1
 
 
+def test_etcd_watch_metrics(tmp_path, etcd, data):
+    """Revision and last-event age follow etcd; a cut connection shows as a watch reconnect."""
+    from tcpproxy import Proxy
+    mport = free_tcp_port()
+    proxy = Proxy(etcd.port)
+    try:
+        data.put("a.skydns.local", {"host": "10.0.0.1"})
+        text = (f"skydns.local:0 {{\n prometheus 127.0.0.1:{mport}\n etcd {{\n  path {data.path}\n"
+                f"  endpoint {proxy.url}\n }}\n}}\n")
+        with testing.serve(text, tmp_path) as srv:
+            assert eventually(lambda: srv.query("a.skydns.local.", "A").answer)
+            s = scrape(mport)
+            rev = value(s, "skydns_etcd_revision", path=data.path)
+            assert value(s, "skydns_etcd_watch_reconnects_total", path=data.path) == 0
+            assert 0 <= value(s, "skydns_etcd_last_event_age_seconds", path=data.path) < 30
+            data.put("b.skydns.local", {"host": "10.0.0.2"})
+            assert eventually(lambda: value(scrape(mport), "skydns_etcd_revision", path=data.path) > rev)
+            assert value(scrape(mport), "skydns_etcd_services", path=data.path) == 2
+            proxy.block()
+            assert eventually(lambda: value(scrape(mport), "skydns_etcd_watch_reconnects_total",
+                                            path=data.path) >= 1, timeout=10)
+            proxy.unblock()
+            data.put("c.skydns.local", {"host": "10.0.0.3"})
+            assert eventually(lambda: value(scrape(mport), "skydns_etcd_services", path=data.path) == 3, timeout=15)
+    finally:
+        proxy.close()
+
+
+def test_dnssec_metrics(tmp_path, data):
+    """Signatures made and taken from the signature cache are counted per zone."""
+    from test_dnssec import write_key
+    mport = free_tcp_port()
+    data.put("web.skydns.local", {"host": "10.0.0.1"})
+    key = write_key(tmp_path, "skydns.local.", 13)
+    text = (f"skydns.local:0 {{\n prometheus 127.0.0.1:{mport}\n dnssec {{\n  key file {key}\n }}\n"
+            f" etcd {{\n  path {data.path}\n  endpoint {data.server.url}\n }}\n}}\n")
+    with testing.serve(text, tmp_path) as srv:
+        srv.query("web.skydns.local.", "A", want_dnssec=True, payload=4096)
+        srv.query("WEB.skydns.local.", "A", want_dnssec=True, payload=4096)  # another spelling: same RRset
+        s = scrape(mport)
+        signer = srv.service.generation.blocks[0].handlers["dnssec"].signers["skydns.local."]
+        labels = dict(server="skydns.local:0", zone="skydns.local.")
+        assert value(s, "skydns_dnssec_signatures_made_total", **labels) == signer.made >= 1
+        assert value(s, "skydns_dnssec_cache_hits_total", **labels) == signer.hits >= 1
+        assert value(s, "skydns_dnssec_cache_entries", type="signature", **labels) == len(signer.cache) >= 1
+
+
 def test_listener_survives_reloads(tmp_path):
     """The metrics listener keeps answering through a good and a failed reload, counters kept."""
     mport = free_tcp_port()

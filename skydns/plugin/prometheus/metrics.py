@@ -189,6 +189,12 @@ class Collector:
                                     labels=["server", "to"])
         fhealthy = GaugeMetricFamily(self.name("forward_healthy"), "1 if the upstream is up, 0 if marked down.",
                                      labels=["server", "to"])
+        smade = CounterMetricFamily(self.name("dnssec_signatures_made"), "RRSIGs computed (signature cache misses).",
+                                    labels=["server", "zone"])
+        shits = CounterMetricFamily(self.name("dnssec_cache_hits"), "RRSIGs taken from the signature cache.",
+                                    labels=["server", "zone"])
+        ssize = GaugeMetricFamily(self.name("dnssec_cache_entries"), "RRSIGs held by the signature cache.",
+                                  labels=["server", "zone", "type"])
         if svc is not None:
             reloads.add_metric([], svc.reloads)
             fails.add_metric([], svc.reload_failures)
@@ -210,6 +216,11 @@ class Collector:
                             freq.add_metric(labels, up.requests)
                             ffail.add_metric(labels, up.failures)
                             fhealthy.add_metric(labels, 0 if up.down else 1)
+                    if h.name == "dnssec":
+                        for zone, signer in h.signers.items():
+                            smade.add_metric([b.name, zone], signer.made)
+                            shits.add_metric([b.name, zone], signer.hits)
+                            ssize.add_metric([b.name, zone, "signature"], len(signer.cache))
             now = time.monotonic()
             for prefix, copy in copies.items():
                 rev.add_metric([prefix], copy.revision)
@@ -217,4 +228,5 @@ class Collector:
                 recon.add_metric([prefix], copy.reconnects)
                 age.add_metric([prefix], now - copy.last_event if copy.last_event else -1)
                 synced.add_metric([prefix], 1 if copy.synced else 0)
-        yield from (miss, chits, csize, reloads, fails, rev, count, recon, age, synced, freq, ffail, fhealthy)
+        yield from (miss, chits, csize, reloads, fails, rev, count, recon, age, synced, freq, ffail, fhealthy,
+                    smade, shits, ssize)
