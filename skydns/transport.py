@@ -35,13 +35,29 @@ class DNSDatagramProtocol(DatagramProtocol):
     def __init__(self, listener: Listener):
         self.listener = listener
         self._send_errors = 0
+        self._sendto = None
+
+    def startProtocol(self) -> None:
+        # Replies go to the address recvfrom just gave: send on the socket itself, skipping
+        # the port's checks of the address (three address parses per reply in Twisted 24).
+        sock = getattr(self.transport, "socket", None)
+        self._sendto = sock.sendto if sock is not None else None
+
+    def stopProtocol(self) -> None:
+        self._sendto = None
 
     def datagramReceived(self, data: bytes, addr) -> None:
         self.listener.server.handle(data, addr, "udp", self)
 
     def send(self, data: bytes, addr) -> None:
         try:
-            self.transport.write(data, addr)
+            if self._sendto is not None:
+                try:
+                    self._sendto(data, addr)
+                except InterruptedError:
+                    self._sendto(data, addr)
+            else:
+                self.transport.write(data, addr)
         except Exception as e:  # EMSGSIZE, unreachable, closed socket: one query lost, not the server
             self._send_errors += 1
             if self._send_errors in (1, 100, 10000):
