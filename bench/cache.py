@@ -15,12 +15,17 @@ interleaved rounds) and the ratios a/c, a/e, b/d. Goals: a/c >= 0.8, b/d >= 1.0.
 --workers: instead, (b) with one worker pinned to core 0 next to (b) with two workers
 (skydns --workers 2, not pinned), both against dnsperf on core 1, and their ratio
 (goal 1.7 where the load generator allows: on a 2-core machine it does not).
+--observed: instead, (a) paired with (a) itself (a control), with errors + prometheus
+in front of the cache, and with errors + prometheus + log (to a file): each pair at the
+same moment, both servers on core 0 (dnsperf.run_pair). The raw path answers hits
+behind errors and hands log and prometheus a copy of the first request.
 Note (c) answers every query with one fixed name: dnsperf counts it anyway.
 """
 import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -63,11 +68,45 @@ def nsd_case(tmp, zonefile, port):
     return ["nsd", "-d", "-c", conf]
 
 
+def observed(tmp, etcd, hot, plain, env, args):
+    """Cache hits with observers and errors in front, each paired with plain cache hits."""
+    variants = {"(a) again (control)": "cache",
+                "errors + prometheus + cache": f"errors\n prometheus 127.0.0.1:{dnsperf.free_port()}\n cache",
+                "errors + prometheus + log + cache": f"errors\n prometheus 127.0.0.1:{dnsperf.free_port()}\n log\n cache"}
+    cmd_a, port_a, _ = plain
+    ratios = {name: [] for name in variants}
+    for _ in range(args.rounds):
+        for i, (name, body) in enumerate(variants.items()):
+            port = dnsperf.free_port()
+            core = os.path.join(tmp, f"observed{i}")
+            with open(core, "w") as f:
+                f.write(f"{ZONE}:{port} {{\n bind 127.0.0.1\n {body}\n etcd {{\n  endpoint {etcd.url}\n }}\n}}\n")
+            cmd = [os.path.join(dnsperf.BIN, "twistd"), "-n", "--pidfile=", f"--logfile={core}.log",
+                   "skydns", "-c", core]
+            a = dnsperf.start(cmd_a, port_a, core=0, env=env, probe=hot[0].split()[0])
+            b = dnsperf.start(cmd, port, core=0, env=env, probe=hot[0].split()[0])
+            try:
+                ra, rb = dnsperf.run_pair((port_a, port), hot, args.seconds, (a.pid, b.pid), core=1)
+                ratios[name].append((ra, rb))
+            finally:
+                dnsperf.stop(a)
+                dnsperf.stop(b)
+                os.unlink(core + ".log")
+    print(f"dnsperf {args.seconds:g}s x {args.rounds} rounds, 100 hot names; each variant at the same moment "
+          "as (a) cache+etcd, both on core 0, dnsperf on core 1")
+    for name, pairs in ratios.items():
+        r = [b.qps / a.qps for a, b in pairs]
+        print(f"{name}: {statistics.median([b.qps for _, b in pairs]):.0f} qps vs (a) "
+              f"{statistics.median([a.qps for a, _ in pairs]):.0f}: ratio {statistics.median(r):.3f} "
+              f"(rounds {' '.join(f'{x:.2f}' for x in r)})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", action="store_true", help="measure two workers against one instead")
+    ap.add_argument("--observed", action="store_true", help="measure cache hits with errors, prometheus, log")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp()
     env = dict(os.environ, PYTHONPATH=dnsperf.ROOT)
@@ -86,6 +125,12 @@ def main():
         with open(core, "w") as f:
             f.write(f"{ZONE}:{port} {{\n bind 127.0.0.1\n {body}\n etcd {{\n  endpoint {etcd.url}\n }}\n}}\n")
         cases[label] = ([os.path.join(dnsperf.BIN, "twistd"), "-n", "--pidfile=", "skydns", "-c", core], port, hot)
+    if args.observed:
+        try:
+            observed(tmp, etcd, hot, cases["(a) skydns cache+etcd"], env, args)
+        finally:
+            etcd.stop()
+        return
     if args.workers:
         port = dnsperf.free_port()
         core = os.path.join(tmp, "w2")

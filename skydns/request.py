@@ -13,6 +13,7 @@ from skydns import wire
 _HEADER = wire.HEADER.unpack_from
 _TYPE_CLASS = wire.TYPE_CLASS.unpack_from
 _OPT_TAIL = wire.OPT_TAIL.unpack_from
+_new = object.__new__
 
 # Bytes allowed in a label that can be turned into presentation text without escaping.
 _PLAIN = bytes(range(0x21, 0x7F)).translate(None, b'.\\"();@$')
@@ -154,6 +155,29 @@ class Request:
             self.edns = msg.edns
             self.do = bool(msg.ednsflags & dns.flags.DO)
             self.bufsize = max(msg.payload, wire.MIN_PAYLOAD)
+
+    def repeat(self, data: bytes, client: tuple, proto: str) -> "Request":
+        """This query again, as ``data`` from ``client``: bytes equal to ours after the ID.
+
+        For the server's raw path, where a cache answers repeated query bytes
+        before anything is parsed: every field read from the wire is the same,
+        so it is copied, not read again (observers still get a whole request).
+        """
+        r = _new(Request)
+        r.wire = data
+        host = client[0]
+        if host.startswith("::ffff:") and "." in host:
+            client = (host[7:], client[1])
+        r.client = client
+        r.proto = proto
+        r.id = data[0] << 8 | data[1]
+        r.started = _now()
+        r.flags, r.qname, r.qtype, r.qclass = self.flags, self.qname, self.qtype, self.qclass
+        r.question_wire, r.edns, r.bufsize, r.do = self.question_wire, self.edns, self.bufsize, self.do
+        r.edns_options, r.block, r.zone, r.local = self.edns_options, self.block, self.zone, self.local
+        r._message = r.observers = r.deps = None
+        r.hops = 0
+        return r
 
     def observe(self, fn) -> None:
         """Have ``fn(request, reply_bytes)`` called once the reply is sent (not for dropped queries)."""

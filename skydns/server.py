@@ -80,21 +80,39 @@ class Server:
     def __init__(self, mux: ZoneMux, generation=None):
         self.mux = mux
         self.generation = generation
-        # Caches that are the first link of their block's chain answer repeated queries before
-        # anything is parsed: nothing in front of them needs to see the query.
-        # (Not for blocks with reply observers: they need the parsed request.)
-        heads = {id(b.chain): b.chain for b in mux.zones.values() if not b.observers}
-        self.raw_caches = [c for c in heads.values() if getattr(c, "name", None) == "cache"]
+        # A cache at the head of its block's chain (behind handlers that only act on failures,
+        # like errors) answers repeated query bytes before anything is parsed: the raw path.
+        # The block's reply observers (log, prometheus) get a copy of the first such request.
+        self.raw_caches = []
+        seen = set()
+        for b in mux.zones.values():
+            head = b.chain
+            while getattr(head, "raw_transparent", False):
+                head = head.next
+            if getattr(head, "name", None) == "cache" and id(head) not in seen:
+                seen.add(id(head))
+                self.raw_caches.append((head, b.observers))
 
     def handle(self, data: bytes, client: tuple, proto: str, sender) -> None:
         if self.raw_caches:
             key = data[2:]
-            for cache in self.raw_caches:
+            for cache, observers in self.raw_caches:
                 item = cache.raw.get(key)
                 if item is not None:
+                    if observers:
+                        first = cache.raw_requests.get(key)
+                        if first is None:
+                            break  # no request to show the observers: the normal path
                     reply = cache.raw_answer(data, item)
                     if reply is not None:
                         sender.send(reply, client)
+                        if observers:
+                            req = first.repeat(data, client, proto)
+                            for fn in observers:
+                                try:
+                                    fn(req, reply)
+                                except Exception:
+                                    log.failure("observer of {qname} failed", qname=req.qname)
                         return
         try:
             req = Request(data, client, proto)

@@ -79,3 +79,24 @@ def test_reply_keeps_case_edns_and_do():
 def test_ipv4_mapped_client_is_plain_ipv4():
     r = Request(dns.message.make_query("a.", "A").to_wire(), ("::ffff:10.1.2.3", 9, 0, 0), "udp")
     assert r.client == ("10.1.2.3", 9)
+
+
+@pytest.mark.parametrize("query", [
+    dns.message.make_query("Www.Example.ORG.", "A"),
+    dns.message.make_query("svc.example.", "SRV", use_edns=0, want_dnssec=True, payload=1232,
+                           options=[dns.edns.GenericOption(65001, b"x")]),
+])
+def test_repeat_equals_a_fresh_parse(query):
+    """Request.repeat (the raw path's copy) gives every field a parse of the same bytes gives."""
+    first = Request(query.to_wire(), ("10.0.0.1", 1000), "udp")
+    first.block, first.zone = object(), "example."
+    query.id = (query.id + 7) % 65536
+    data = query.to_wire()
+    again = first.repeat(data, ("::ffff:10.0.0.2", 2000), "tcp")
+    fresh = Request(data, ("::ffff:10.0.0.2", 2000), "tcp")
+    fresh.block, fresh.zone = first.block, first.zone
+    for slot in Request.__slots__:
+        if slot != "started":
+            assert getattr(again, slot) == getattr(fresh, slot), slot
+    assert again.id == query.id and again.client == ("10.0.0.2", 2000)
+    assert again.started >= first.started

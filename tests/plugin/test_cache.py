@@ -213,20 +213,53 @@ def test_bad_cache_config(tmp_path):
         assert message in str(e.value) and "plugin/cache" in str(e.value), (body, str(e.value))
 
 
-def test_raw_path_only_when_nothing_is_in_front(tmp_path, up):
-    """A repeated query is answered before parsing when the cache heads the chain; with log in front,
-    every query still reaches log."""
-    from logcapture import Logged
+def counting_serve(handler):
+    """Count the calls of ``handler.serve`` (the normal path reaching it)."""
+    calls = []
+    serve = handler.serve
+
+    def counted(request):
+        calls.append(request.qname)
+        return serve(request)
+    handler.serve = counted
+    return calls
+
+
+def test_raw_path_when_the_cache_heads_the_chain(tmp_path, up):
+    """A repeated query is answered before parsing when the cache heads the chain."""
     with testing.serve(f".:0 {{\n cache\n forward . {up.addr}\n}}\n", tmp_path) as srv:
         cache = srv.service.generation.blocks[0].handlers["cache"]
         q = dns.message.make_query("raw.example.", "A")
         first = raw(srv.port, q)
+        calls = counting_serve(cache)
         q.id = (q.id + 1) % 65536
         second = raw(srv.port, q)
-        assert len(cache.raw) == 1 and cache.hits == 1
+        assert len(cache.raw) == 1 and cache.hits == 1 and calls == []
         assert second[:2] == q.to_wire()[:2] and second[2:] == first[2:]
-    with Logged() as logged, testing.serve(f".:0 {{\n log\n cache\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+
+
+def test_raw_path_behind_errors_with_log_and_prometheus(tmp_path, up):
+    """errors in front of the cache, log and prometheus watching: repeated queries still take the
+    raw path, and every one of them is logged and counted with its own ID, port and rcode."""
+    from logcapture import Logged
+    from skydns.testing import free_port
+    from test_prometheus import scrape, value
+    mport = free_port()
+    text = f".:0 {{\n prometheus 127.0.0.1:{mport}\n errors\n log\n cache\n forward . {up.addr}\n}}\n"
+    with Logged() as logged, testing.serve(text, tmp_path) as srv:
+        cache = srv.service.generation.blocks[0].handlers["cache"]
+        srv.query("logged.example.", "A")
+        calls = counting_serve(cache)
+        ids = []
         for _ in range(3):
-            srv.query("logged.example.", "A")
-    lines = [l for event in logged.lines("skydns.plugin.log") for l in event.splitlines()]
-    assert len([l for l in lines if "logged.example." in l]) == 3
+            q = dns.message.make_query("logged.example.", "A")
+            ids.append(q.id)
+            assert srv.send(q).answer[0][0].address == "10.1.1.1"
+        assert calls == [] and cache.hits == 3  # answered on the raw path
+        s = scrape(mport)
+    lines = [l for event in logged.lines("skydns.plugin.log") for l in event.splitlines() if "logged.example." in l]
+    assert len(lines) == 4
+    assert [int(l.split(" ")[2]) for l in lines[1:]] == ids
+    assert all(" NOERROR qr,aa,rd,ra " in l or " NOERROR qr,rd,ra " in l for l in lines)
+    assert value(s, "skydns_dns_request_count_total", server=".:0", zone=".", proto="udp", family="1", type="A") == 4
+    assert value(s, "skydns_dns_response_size_bytes_count", server=".:0", zone=".", proto="udp") == 4

@@ -73,6 +73,9 @@ class Cache:
         #: query bytes after the ID -> Item, for the server's raw path (only used when the cache is
         #: the first link of its chain: nothing in front of it needs to see the query)
         self.raw: dict[bytes, Item] = {}
+        #: the same keys -> the request first answered, when the block has reply observers
+        #: (the raw path hands them a copy of it: see Request.repeat)
+        self.raw_requests: dict[bytes, object] = {}
         self.raw_ok = not cfg.prefetch and not cfg.serve_stale
         #: True when the cache serves every zone its block routes to it (the default): no zone check
         self.every_zone = "." in cfg.zones
@@ -158,6 +161,8 @@ class Cache:
             raw = request.wire[2:]
             self.raw[raw] = item
             item.raw.append(raw)
+            if request.block is not None and request.block.observers:
+                self.raw_requests[raw] = request
         for n in names:
             labels = n.split(".")
             if any(l in WILDCARDS for l in labels):
@@ -172,6 +177,7 @@ class Cache:
         self.wild.pop(key, None)
         for raw in item.raw:
             self.raw.pop(raw, None)
+            self.raw_requests.pop(raw, None)
         for n in item.names:
             keys = self.by_name.get(n)
             if keys is not None:
@@ -205,6 +211,7 @@ class Cache:
 
     def clear(self) -> None:
         self.raw.clear()
+        self.raw_requests.clear()
         self.positive.clear()
         self.negative.clear()
         self.by_name.clear()

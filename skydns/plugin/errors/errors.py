@@ -42,6 +42,9 @@ def qtype_text(qtype: int) -> str:
 @implementer(IHandler)
 class Errors:
     name = "errors"
+    #: It only acts when the rest of the chain fails, so the server's raw path (a cache
+    #: behind it answering repeated query bytes) may skip it.
+    raw_transparent = True
 
     def __init__(self, next, patterns: list[Pattern], stacktrace: bool = False, reactor=None):
         self.next = next
