@@ -5,10 +5,17 @@ random source port), and only an answer with that ID and the same question
 is taken: anything else is dropped, as a spoofed or stray packet. Sockets,
 connections and timers are released when the exchange ends, however it ends.
 
+With a :class:`UDPPool` (forward's ``expire``, as CoreDNS's) UDP sockets are
+kept after their exchange and reused for later queries to the same server
+until they have been idle for ``expire`` seconds: no socket to open, bind,
+register and close per query. Each pooled socket carries one query at a time
+and still has its own random port; the ID is still fresh per query.
+
 Queries and answers stay in wire format: the caller gets the answer's bytes.
 """
 from __future__ import annotations
 
+import collections
 import os
 import random
 import socket
@@ -127,6 +134,122 @@ class _UDPExchange:
             self.sock = None
 
 
+class _PooledSocket:
+    """A connected UDP socket to one server, kept open between queries (see UDPPool)."""
+
+    def __init__(self, reactor, host: str, port: int):
+        self.reactor = reactor
+        self.pending = None  # (qid, question, done) of the query in flight
+        self.used = 0.0
+        self.broken = False
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            self.sock.setblocking(False)
+            self.sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
+            self.sock.connect((host, port))
+        except OSError:
+            self.sock.close()
+            raise
+        reactor.addReader(self)
+
+    def fileno(self) -> int:
+        return self.sock.fileno() if self.sock is not None else -1
+
+    def logPrefix(self) -> str:
+        return "dnsclient"
+
+    def send(self, query: bytes, qid: int, question: bytes, done: defer.Deferred) -> None:
+        self.pending = (qid, question, done)
+        self.sock.send(query)
+
+    def doRead(self):
+        for _ in range(16):
+            try:
+                data = self.sock.recv(65535)
+            except BlockingIOError:
+                return
+            except OSError as e:  # ICMP port unreachable and friends: not reused
+                self.broken = True
+                self._fail(ExchangeError(f"{e.strerror or e}"))
+                return
+            p = self.pending
+            if p is not None and not p[2].called and matches(data, p[0], p[1]):
+                p[2].callback(data)
+                return
+            # else: a late answer to an earlier query, or a stray packet: dropped
+
+    def _fail(self, err: Exception) -> None:
+        p = self.pending
+        if p is not None and not p[2].called:
+            p[2].errback(err)
+
+    def connectionLost(self, reason=None):
+        self.broken = True
+        self._fail(ExchangeError("connection refused"))
+        self.close()
+
+    def close(self):
+        if self.sock is not None:
+            self.reactor.removeReader(self)
+            self.sock.close()
+            self.sock = None
+
+
+class UDPPool:
+    """Idle connected UDP sockets to one server, reused until idle for ``expire`` seconds.
+
+    The most recently used socket is taken first; sockets idle for longer than
+    ``expire`` are closed when a query comes or, without queries, by a sweep.
+    """
+
+    def __init__(self, reactor, host: str, port: int, expire: float):
+        self.reactor = reactor
+        self.host, self.port, self.expire = host, port, expire
+        self.idle: collections.deque = collections.deque()  # oldest use first
+        self.opened = 0  # sockets made, for tests and metrics
+        self._sweeper = None
+
+    def take(self) -> _PooledSocket:
+        idle = self.idle
+        if idle:
+            oldest = self.reactor.seconds() - self.expire
+            while idle and idle[0].used < oldest:
+                idle.popleft().close()
+            while idle:
+                s = idle.pop()
+                if not s.broken and s.sock is not None:  # an error may come while it is idle
+                    return s
+                s.close()
+        self.opened += 1
+        return _PooledSocket(self.reactor, self.host, self.port)
+
+    def give(self, s: _PooledSocket) -> None:
+        s.pending = None
+        if s.broken or s.sock is None:
+            s.close()
+            return
+        s.used = self.reactor.seconds()
+        self.idle.append(s)
+        if self._sweeper is None:
+            self._sweeper = self.reactor.callLater(self.expire, self._sweep)
+
+    def _sweep(self) -> None:
+        self._sweeper = None
+        oldest = self.reactor.seconds() - self.expire
+        while self.idle and self.idle[0].used <= oldest:
+            self.idle.popleft().close()
+        if self.idle:
+            self._sweeper = self.reactor.callLater(self.expire, self._sweep)
+
+    def close(self) -> None:
+        if self._sweeper is not None and self._sweeper.active():
+            self._sweeper.cancel()
+        self._sweeper = None
+        while self.idle:
+            self.idle.popleft().close()
+
+
 class _StreamExchange(Protocol):
     def __init__(self, query: bytes, qid: int, question: bytes, done: defer.Deferred):
         self.query, self.qid, self.question, self.done = query, qid, question, done
@@ -159,16 +282,19 @@ class Client:
         self.reactor = reactor
 
     def query(self, query: bytes, host: str, port: int, proto: str = "udp", timeout: float = 2.0,
-              tls=None) -> defer.Deferred:
+              tls=None, pool: UDPPool | None = None) -> defer.Deferred:
         """Send ``query`` (its ID is replaced) and fire with the matching answer's bytes.
 
         ``proto`` is ``"udp"``, ``"tcp"`` or ``"tls"`` (``tls``: a Twisted client
-        TLS options object). Fails with Timeout or ExchangeError.
+        TLS options object). ``pool``: UDP sockets to reuse for this server.
+        Fails with Timeout or ExchangeError.
         """
         qid, query = with_new_id(query)
         question = question_of(query)
         done = defer.Deferred()
-        if proto == "udp":
+        if proto == "udp" and pool is not None:
+            cleanup = self._pooled(pool, query, qid, question, done)
+        elif proto == "udp":
             cleanup = self._udp(query, qid, question, host, port, done)
         else:
             cleanup = self._stream(query, qid, question, host, port, done, tls if proto == "tls" else None,
@@ -190,6 +316,19 @@ class Client:
             self.reactor.callLater(0, _fail, done, ExchangeError(f"cannot send to {host}:{port}: {e}"))
             return lambda: None
         return exchange.close
+
+    def _pooled(self, pool, query, qid, question, done):
+        s = None
+        try:
+            s = pool.take()
+            s.send(query, qid, question, done)
+        except OSError as e:
+            if s is not None:
+                s.broken = True
+                pool.give(s)
+            self.reactor.callLater(0, _fail, done, ExchangeError(f"cannot send to {pool.host}:{pool.port}: {e}"))
+            return lambda: None
+        return lambda: pool.give(s)
 
     def _stream(self, query, qid, question, host, port, done, tls, timeout):
         from twisted.internet.protocol import ClientFactory

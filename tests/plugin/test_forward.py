@@ -1,4 +1,5 @@
 """forward: real upstream servers on loopback (healthy, slow, garbage, truncating), every option."""
+import concurrent.futures
 import os
 import time
 
@@ -44,6 +45,47 @@ def test_forwards_with_new_id_and_source_port(tmp_path, ups):
         ports = {p for _, p, _ in up.seen}
         assert len(ids) >= 18 and len(ports) >= 18
         assert all(q.edns == 0 for _, _, q in up.seen)  # the client's OPT went along
+
+
+def test_expire_reuses_udp_sockets(tmp_path, ups):
+    """With expire, queries to an upstream reuse one socket (one source port) with fresh IDs; sockets
+    idle longer than expire are closed; without expire every query has its own port (above)."""
+    up = ups()
+    with testing.serve(f".:0 {{\n forward . {up.addr} {{\n  expire 400ms\n }}\n}}\n", tmp_path) as srv:
+        pool = srv.service.generation.blocks[0].chain.upstreams[0].pool
+        for _ in range(20):
+            q = dns.message.make_query("www.Example.org.", "A")
+            r = srv.send(q)
+            assert r.id == q.id and r.answer[0][0].address == "192.0.2.1"
+        assert pool.opened == 1 and len(pool.idle) == 1
+        assert len({p for _, p, _ in up.seen}) == 1 and len({q.id for _, _, q in up.seen}) >= 18
+        assert eventually(lambda: not pool.idle, timeout=3)  # idle for 400 ms: closed
+        assert a(srv) == "192.0.2.1" and pool.opened == 2
+
+
+def test_expire_concurrent_queries_get_their_own_answers(tmp_path, ups):
+    """Queries in flight at once each take a socket of the pool and get the answer to their question."""
+    up = ups("slow", delay=0.2)
+    with testing.serve(f".:0 {{\n forward . {up.addr} {{\n  expire 10s\n }}\n}}\n", tmp_path) as srv:
+        pool = srv.service.generation.blocks[0].chain.upstreams[0].pool
+        for _ in range(2):
+            with concurrent.futures.ThreadPoolExecutor(8) as ex:
+                names = [f"n{i}.example." for i in range(8)]
+                replies = list(ex.map(lambda n: srv.query(n, "TXT"), names))
+            assert [r.answer[0].name.to_text() for r in replies] == names
+        assert 2 <= pool.opened <= 8  # the second round reused the first round's sockets
+
+
+def test_expire_socket_with_an_error_is_not_reused(tmp_path, ups):
+    """A pooled socket that got an error (port unreachable) is closed, not handed to the next query."""
+    port = closed_port()
+    backup = ups(address="10.0.0.2")
+    text = (f".:0 {{\n forward . 127.0.0.1:{port} {backup.addr} {{\n  expire 10s\n  policy sequential\n"
+            "  max_fails 0\n }\n}\n")
+    with testing.serve(text, tmp_path) as srv:
+        pool = srv.service.generation.blocks[0].chain.upstreams[0].pool
+        assert a(srv) == "10.0.0.2" and a(srv) == "10.0.0.2"
+        assert pool.opened == 2 and not pool.idle
 
 
 def test_policies(tmp_path, ups):
@@ -224,13 +266,15 @@ def blast(port, count, timeout=10.0):
     return rcodes
 
 
-def test_no_leaks_after_1000_failing_queries(tmp_path, ups):
-    """Refused, garbage and timed-out upstreams: 1,000 failing queries leave no sockets or calls behind."""
+@pytest.mark.parametrize("expire", [None, "300ms"])
+def test_no_leaks_after_1000_failing_queries(tmp_path, ups, expire):
+    """Refused, garbage and timed-out upstreams: 1,000 failing queries leave no sockets or calls behind
+    (with expire, once the pooled sockets have been idle that long)."""
     garbage = ups("garbage")
     slow = ups("slow", delay=None)
     dead = f"127.0.0.1:{closed_port()}"
     text = (f".:0 {{\n forward . {dead} {garbage.addr} {slow.addr} {{\n  timeout 100ms\n  max_fails 0\n"
-            "  policy sequential\n }\n}\n")
+            f"  policy sequential\n{f'  expire {expire}' if expire else ''}\n }}\n}}\n")
     with testing.serve(text, tmp_path) as srv:
         a(srv)
         time.sleep(0.3)
@@ -241,7 +285,7 @@ def test_no_leaks_after_1000_failing_queries(tmp_path, ups):
         rcodes = blast(srv.port, 1000)
         assert len(rcodes) == 1000 and set(rcodes.values()) == {dns.rcode.SERVFAIL}
         assert time.monotonic() - start < 8
-        time.sleep(0.5)
+        time.sleep(1.0 if expire else 0.5)
         assert fd_count() <= before + 2
         assert len(testing.call(reactor.getDelayedCalls)) <= calls_before + 2
 

@@ -96,7 +96,7 @@ class Forward:
         up = order[i]
         up.requests += 1
         use = "tls" if up.proto == "tls" else proto
-        d = self.client.query(request.wire, up.host, up.port, use, min(self.cfg.timeout, left), up.tls)
+        d = self.client.query(request.wire, up.host, up.port, use, min(self.cfg.timeout, left), up.tls, up.pool)
 
         def answered(data):
             if use == "udp" and data[2] & 0x02:  # TC: ask the same upstream over TCP

@@ -25,6 +25,7 @@ class Upstream:
         self.checker = None
         self.requests = 0
         self.failures = 0
+        self.pool = None  # a dnsclient.UDPPool when forward's expire asks for socket reuse
 
     def __repr__(self):
         return f"<Upstream {self.proto}://{self.name}{' down' if self.down else ''}>"
@@ -80,3 +81,5 @@ class Health:
             if up.checker is not None and up.checker.running:
                 up.checker.stop()
             up.checker = None
+            if up.pool is not None:
+                up.pool.close()

@@ -4,7 +4,7 @@
         except IGNORED_NAMES...
         force_tcp
         prefer_udp
-        expire DURATION              # accepted; connections are not pooled (see README)
+        expire DURATION              # reuse UDP sockets until idle this long (default: a new one per query)
         max_fails INTEGER            # default 2; 0 never marks an upstream down
         tls CERT KEY CA
         tls_servername NAME
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from zope.interface import implementer
 
-from skydns.dnsclient import Client
+from skydns.dnsclient import Client, UDPPool
 from skydns.interfaces import IPluginSetup
 from skydns.plugin.forward.forward import Forward
 from skydns.plugin.forward.proxy import Health, Upstream
@@ -44,7 +44,7 @@ class ForwardConfig:
     excepts: list = field(default_factory=list)
     force_tcp: bool = False
     prefer_udp: bool = False
-    expire: float = 10.0
+    expire: float | None = None  # None: a fresh socket (and source port) per query
     max_fails: int = 2
     tls: tuple | None = None
     tls_servername: str | None = None
@@ -197,7 +197,10 @@ class ForwardSetup:
             tls_options = _tls_options(cfg)
         ups = []
         for proto, host, port in cfg.targets:
-            ups.append(Upstream(host, port, proto, tls_options(host) if proto == "tls" else None))
+            up = Upstream(host, port, proto, tls_options(host) if proto == "tls" else None)
+            if cfg.expire and proto == "dns":
+                up.pool = UDPPool(reactor, host, port, cfg.expire)
+            ups.append(up)
         cfg.upstreams = ups
         client = Client(reactor)
         health = Health(client, reactor, cfg.health_check, cfg.max_fails, cfg.health_recursion, cfg.health_domain)
