@@ -55,4 +55,7 @@ BUILTIN: dict[str, str] = {
     "loadbalance": "skydns.plugin.loadbalance:setup",
     "api": "skydns.plugin.api:setup",
     "dnssec": "skydns.plugin.dnssec:setup",
+    "any": "skydns.plugin.any:setup",
+    "chaos": "skydns.plugin.chaos:setup",
+    "acl": "skydns.plugin.acl:setup",
 }

@@ -52,11 +52,12 @@ def opt_record(do: bool, ext_rcode: int = 0, options: bytes = b"") -> bytes:
     return b"\x00" + OPT_TAIL.pack(TYPE_OPT, OUR_PAYLOAD, ttl, len(options)) + options
 
 
-def error_reply(request, rcode: int) -> bytes:
+def error_reply(request, rcode: int, options: bytes = b"") -> bytes:
     """A reply with no records: REFUSED, SERVFAIL, FORMERR, NOTIMP, BADVERS.
 
     The question is echoed when it could be read; an OPT is added when the
-    query had one (extended rcodes such as BADVERS go in it).
+    query had one (extended rcodes such as BADVERS go in it, and ``options``,
+    an extended error say, go in its data).
     """
     question = request.question_wire
     has_opt = request.edns >= 0
@@ -69,8 +70,18 @@ def error_reply(request, rcode: int) -> bytes:
         1 if has_opt else 0,
     )
     if has_opt:
-        return header + question + opt_record(request.do, rcode >> 4)
+        return header + question + opt_record(request.do, rcode >> 4, options)
     return header + question
+
+
+#: Extended DNS error codes (RFC 8914) that plugins give.
+EDE_BLOCKED, EDE_FILTERED = 15, 17
+
+
+def ede_option(code: int, text: str = "") -> bytes:
+    """An Extended DNS Error option (RFC 8914) for an OPT record's data."""
+    data = struct.pack("!H", code) + text.encode()
+    return struct.pack("!HH", 15, len(data)) + data
 
 
 def header_only_formerr(data: bytes) -> bytes | None:

@@ -195,6 +195,8 @@ class Collector:
                                     labels=["server", "zone"])
         ssize = GaugeMetricFamily(self.name("dnssec_cache_entries"), "RRSIGs held by the signature cache.",
                                   labels=["server", "zone", "type"])
+        acl = CounterMetricFamily(self.name("acl_requests"), "Queries decided by an acl rule.",
+                                  labels=["server", "action"])
         if svc is not None:
             reloads.add_metric([], svc.reloads)
             fails.add_metric([], svc.reload_failures)
@@ -216,6 +218,9 @@ class Collector:
                             freq.add_metric(labels, up.requests)
                             ffail.add_metric(labels, up.failures)
                             fhealthy.add_metric(labels, 0 if up.down else 1)
+                    if h.name == "acl":
+                        for action, n in h.counts.items():
+                            acl.add_metric([b.name, action], n)
                     if h.name == "dnssec":
                         for zone, signer in h.signers.items():
                             smade.add_metric([b.name, zone], signer.made)
@@ -229,4 +234,4 @@ class Collector:
                 age.add_metric([prefix], now - copy.last_event if copy.last_event else -1)
                 synced.add_metric([prefix], 1 if copy.synced else 0)
         yield from (miss, chits, csize, reloads, fails, rev, count, recon, age, synced, freq, ffail, fhealthy,
-                    smade, shits, ssize)
+                    smade, shits, ssize, acl)

@@ -1,0 +1,3 @@
+from skydns.plugin.acl.setup import setup
+
+__all__ = ["setup"]

@@ -1,0 +1,3 @@
+from skydns.plugin.any.setup import setup
+
+__all__ = ["setup"]

@@ -1,0 +1,27 @@
+"""Corefile: ``any`` (no arguments)."""
+from zope.interface import implementer
+
+from skydns.interfaces import IPluginSetup
+from skydns.plugin.any.any import Any
+
+
+@implementer(IPluginSetup)
+class AnySetup:
+    name = "any"
+    position = None
+
+    def parse(self, d, block):
+        d.next()
+        if d.next_arg():
+            raise d.arg_error()
+        for _ in d.block():
+            raise d.unknown_property(())
+        if d.next():
+            raise d.once_error()
+        return None
+
+    def build(self, config, block, next):
+        return Any(next)
+
+
+setup = AnySetup()

@@ -1,0 +1,3 @@
+from skydns.plugin.chaos.setup import setup
+
+__all__ = ["setup"]
