@@ -38,6 +38,12 @@ class IHandler(Interface):
 
     name = Attribute("The plugin's name, the same word as its directive.")
     next = Attribute("The next handler in the chain, or None for the last one.")
+    # Optional: ``raw_transparent = True`` on a handler in front of ``cache`` says that
+    # whether it passes a query on depends only on the query's bytes after the ID, and that
+    # it never changes what the rest of the chain answers (errors, any, chaos). The cache
+    # may then answer query bytes it has answered before without the handler being called
+    # (the server's raw path). Not for handlers that look at the client (acl) or change
+    # answers (loadbalance).
 
     def serve(request):
         """Answer ``request`` (a :class:`skydns.request.Request`) or pass it on; see the class docstring."""

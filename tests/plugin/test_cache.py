@@ -5,6 +5,7 @@ import time
 import dns.flags
 import dns.message
 import dns.rcode
+import dns.rdatatype
 import pytest
 
 import fakeplugins
@@ -263,3 +264,22 @@ def test_raw_path_behind_errors_with_log_and_prometheus(tmp_path, up):
     assert all(" NOERROR qr,aa,rd,ra " in l or " NOERROR qr,rd,ra " in l for l in lines)
     assert value(s, "skydns_dns_request_count_total", server=".:0", zone=".", proto="udp", family="1", type="A") == 4
     assert value(s, "skydns_dns_response_size_bytes_count", server=".:0", zone=".", proto="udp") == 4
+
+
+def test_raw_path_behind_any_and_chaos_but_not_acl(tmp_path, up):
+    """any and chaos decide on the query bytes alone: hits skip them. acl looks at the client:
+    with it in front every query goes through the chain, so a blocked client stays blocked."""
+    with testing.serve(f".:0 {{\n any\n chaos\n cache\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+        cache = srv.service.generation.blocks[0].handlers["cache"]
+        srv.query("hit.example.", "A")
+        calls = counting_serve(cache)
+        assert srv.query("hit.example.", "A").answer and calls == [] and cache.hits == 1
+        r = srv.query("hit.example.", "ANY")
+        assert r.answer[0].rdtype == dns.rdatatype.HINFO and calls == []  # any answered it
+    text = f".:0 {{\n acl {{\n  block net 127.0.0.2\n }}\n cache\n forward . {up.addr}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        cache = srv.service.generation.blocks[0].handlers["cache"]
+        srv.query("hit.example.", "A")
+        calls = counting_serve(cache)
+        assert srv.query("hit.example.", "A").answer and calls == ["hit.example."]
+        assert srv.query("hit.example.", "A", source="127.0.0.2").rcode() == dns.rcode.REFUSED

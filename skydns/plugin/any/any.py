@@ -21,6 +21,9 @@ _HINFO_RDATA = b"\x07RFC8482\x00"  # CPU "RFC8482", OS ""
 @implementer(IHandler)
 class Any:
     name = "any"
+    #: It passes a query on or not by its bytes alone and never changes what comes back, so
+    #: a cache behind it may answer repeated query bytes on the raw path.
+    raw_transparent = True
 
     def __init__(self, next=None):
         self.next = next
