@@ -43,7 +43,9 @@ class IHandler(Interface):
     # it never changes what the rest of the chain answers (errors, any, chaos). The cache
     # may then answer query bytes it has answered before without the handler being called
     # (the server's raw path). Not for handlers that look at the client (acl) or change
-    # answers (loadbalance).
+    # answers. A handler that changes answers on the wire alone, whoever asks, may offer
+    # ``raw_reply(reply_bytes) -> bytes`` instead: raw hits go through it (loadbalance's
+    # round_robin).
 
     def serve(request):
         """Answer ``request`` (a :class:`skydns.request.Request`) or pass it on; see the class docstring."""

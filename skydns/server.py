@@ -83,20 +83,29 @@ class Server:
         # A cache at the head of its block's chain (behind handlers that only act on failures,
         # like errors) answers repeated query bytes before anything is parsed: the raw path.
         # The block's reply observers (log, prometheus) get a copy of the first such request.
+        # Handlers with a ``raw_reply(reply)`` (loadbalance's round_robin) may stand in front
+        # too: a raw hit goes through their raw_reply, innermost first, as replies do.
         self.raw_caches = []
         seen = set()
         for b in mux.zones.values():
             head = b.chain
-            while getattr(head, "raw_transparent", False):
-                head = head.next
+            filters = []
+            while True:
+                if getattr(head, "raw_transparent", False):
+                    head = head.next
+                elif getattr(head, "raw_reply", None) is not None:
+                    filters.insert(0, head.raw_reply)
+                    head = head.next
+                else:
+                    break
             if getattr(head, "name", None) == "cache" and id(head) not in seen:
                 seen.add(id(head))
-                self.raw_caches.append((head, b.observers))
+                self.raw_caches.append((head, b.observers, tuple(filters)))
 
     def handle(self, data: bytes, client: tuple, proto: str, sender) -> None:
         if self.raw_caches:
             key = data[2:]
-            for cache, observers in self.raw_caches:
+            for cache, observers, filters in self.raw_caches:
                 item = cache.raw.get(key)
                 if item is not None:
                     if observers:
@@ -105,6 +114,8 @@ class Server:
                             break  # no request to show the observers: the normal path
                     reply = cache.raw_answer(data, item)
                     if reply is not None:
+                        for fn in filters:
+                            reply = fn(reply)
                         sender.send(reply, client)
                         if observers:
                             req = first.repeat(data, client, proto)

@@ -81,6 +81,13 @@ class LoadBalance:
         self.next = next
         self.turn = 0
         self.rng = rng or random.Random()
+        if policy == "round_robin":
+            # The server's raw path may answer cache hits behind us: it rotates them with this.
+            self.raw_reply = self._rotate
+
+    def _rotate(self, reply: bytes) -> bytes:
+        self.turn += 1
+        return rotate(reply, self.turn)
 
     def serve(self, request):
         result = next_or_failure(self.name, self.next, request)
@@ -95,8 +102,7 @@ class LoadBalance:
             else:
                 return self._pick(result, request)
         if self.policy == "round_robin":
-            self.turn += 1
-            return rotate(result, self.turn)
+            return self._rotate(result)
         if result[6] == 0 and result[7] <= 1:
             return result  # nothing to choose from
         return self._pick(dns.message.from_wire(result, keyring=False), request)
