@@ -80,8 +80,9 @@ class Server:
     def __init__(self, mux: ZoneMux, generation=None):
         self.mux = mux
         self.generation = generation
-        # A cache at the head of its block's chain (behind handlers that only act on failures,
-        # like errors) answers repeated query bytes before anything is parsed: the raw path.
+        # A cache at the head of its block's chain (behind handlers marked raw_transparent, whose
+        # decisions depend on the query bytes alone: errors, any, chaos) answers repeated query
+        # bytes before anything is parsed: the raw path.
         # The block's reply observers (log, prometheus) get a copy of the first such request.
         # Handlers with a ``raw_reply(reply)`` (loadbalance's round_robin) may stand in front
         # too: a raw hit goes through their raw_reply, innermost first, as replies do.
