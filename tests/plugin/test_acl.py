@@ -90,3 +90,13 @@ def test_decisions_are_exported(tmp_path):
     assert value(s, "skydns_acl_requests_total", server=".:0", action="block") == 1
     assert value(s, "skydns_acl_requests_total", server=".:0", action="allow") == 2
     assert value(s, "skydns_acl_requests_total", server=".:0", action="drop") == 0
+
+
+def test_ipv6_networks(tmp_path):
+    """An IPv6 network matches IPv6 clients only; an IPv4 client is not in it."""
+    text = block("  block net ::1/128\n  filter net 2001:db8::/32")
+    with testing.serve(text, tmp_path, fakeplugins.registry()) as srv:
+        v6 = srv.ports()[("::1", 0)]
+        r = srv.send(dns.message.make_query("www.example.org.", "A"), host="::1", port=v6, source="::1")
+        assert r.rcode() == dns.rcode.REFUSED
+        assert ask(srv).answer  # 127.0.0.1 is in neither network

@@ -45,3 +45,13 @@ def test_dig_reads_the_version(tmp_path):
         out = subprocess.run(["dig", "@127.0.0.1", "-p", str(srv.port), "CH", "TXT", "version.bind", "+short"],
                              capture_output=True, text=True, timeout=10).stdout
     assert out.strip() == '"SkyDNS-3"'
+
+
+def test_long_version_is_split_and_tcp_works(tmp_path):
+    """A version longer than 255 bytes goes out as several character-strings of one TXT record."""
+    long = "v" * 300
+    with testing.serve(f".:0 {{\n chaos {long}\n}}\n", tmp_path) as srv:
+        q = dns.message.make_query("version.bind.", "TXT", rdclass="CH")
+        r = srv.send(q, tcp=True)
+        (rrset,) = r.answer
+        assert [len(s) for s in rrset[0].strings] == [255, 45] and b"".join(rrset[0].strings).decode() == long
