@@ -5,17 +5,17 @@ random source port), and only an answer with that ID and the same question
 is taken: anything else is dropped, as a spoofed or stray packet. Sockets,
 connections and timers are released when the exchange ends, however it ends.
 
-With a :class:`UDPPool` (forward's ``expire``, as CoreDNS's) UDP sockets are
-kept after their exchange and reused for later queries to the same server
-until they have been idle for ``expire`` seconds: no socket to open, bind,
-register and close per query. Each pooled socket carries one query at a time
-and still has its own random port; the ID is still fresh per query.
+With a :class:`UDPPool` (forward's ``expire``, as CoreDNS's reuse of
+connections) queries to one server share one connected UDP socket, kept until
+it has been idle for ``expire`` seconds: no socket to open, bind, register and
+close per query, and one reactor reader for all the answers. Every query still
+gets a fresh random ID (one no other query in flight on the socket has); the
+source port is the socket's, random when it was opened.
 
 Queries and answers stay in wire format: the caller gets the answer's bytes.
 """
 from __future__ import annotations
 
-import collections
 import os
 import random
 import socket
@@ -134,24 +134,71 @@ class _UDPExchange:
             self.sock = None
 
 
-class _PooledSocket:
-    """A connected UDP socket to one server, kept open between queries (see UDPPool)."""
+class UDPPool:
+    """One connected UDP socket to one server, shared by every query in flight to it.
 
-    def __init__(self, reactor, host: str, port: int):
+    Queries are told apart by their IDs: each gets a random ID that no other
+    query in flight on the socket has, and an answer is taken only for the ID
+    and question of a query waiting. One reactor reader for all of them, so a
+    burst of answers is read in one go. The socket is closed once it has been
+    idle (nothing in flight) for ``expire`` seconds, or after an error (port
+    unreachable), which also fails the queries in flight on it; the next query
+    opens a new one, with a new random port.
+    """
+
+    #: Queries in flight above this go out on sockets of their own.
+    MAX_PENDING = 10000
+
+    def __init__(self, reactor, host: str, port: int, expire: float):
         self.reactor = reactor
-        self.pending = None  # (qid, question, done) of the query in flight
-        self.used = 0.0
-        self.broken = False
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.host, self.port, self.expire = host, port, expire
+        self.sock = None
+        self.pending: dict[int, tuple] = {}  # ID -> (question, done)
+        self.idle_since = 0.0
+        self.opened = 0  # sockets made, for tests and metrics
+        self._sweeper = None
+
+    # -- what the client uses ---------------------------------------------------
+    def full(self) -> bool:
+        return len(self.pending) >= self.MAX_PENDING
+
+    def send(self, query: bytes, question: bytes, done: defer.Deferred) -> int:
+        """Send ``query`` with an ID free on the socket; that ID, to give to :meth:`finished`."""
+        if self.sock is None:
+            self._open()
+        pending = self.pending
+        qid = _random.getrandbits(16)
+        while qid in pending:
+            qid = _random.getrandbits(16)
+        pending[qid] = (question, done)
         try:
-            self.sock.setblocking(False)
-            self.sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
-            self.sock.connect((host, port))
+            self.sock.send(struct.pack("!H", qid) + query[2:])
         except OSError:
-            self.sock.close()
+            del pending[qid]
             raise
-        reactor.addReader(self)
+        return qid
+
+    def finished(self, qid: int) -> None:
+        self.pending.pop(qid, None)
+        if not self.pending:
+            self.idle_since = self.reactor.seconds()
+            if self._sweeper is None and self.sock is not None:
+                self._sweeper = self.reactor.callLater(self.expire, self._sweep)
+
+    # -- the socket ---------------------------------------------------------------
+    def _open(self) -> None:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
+            sock.connect((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+        self.opened += 1
+        self.reactor.addReader(self)
 
     def fileno(self) -> int:
         return self.sock.fileno() if self.sock is not None else -1
@@ -159,95 +206,53 @@ class _PooledSocket:
     def logPrefix(self) -> str:
         return "dnsclient"
 
-    def send(self, query: bytes, qid: int, question: bytes, done: defer.Deferred) -> None:
-        self.pending = (qid, question, done)
-        self.sock.send(query)
-
     def doRead(self):
-        for _ in range(16):
+        pending = self.pending
+        for _ in range(256):
+            sock = self.sock
+            if sock is None:
+                return
             try:
-                data = self.sock.recv(65535)
+                data = sock.recv(65535)
             except BlockingIOError:
                 return
-            except OSError as e:  # ICMP port unreachable and friends: not reused
-                self.broken = True
-                self._fail(ExchangeError(f"{e.strerror or e}"))
+            except OSError as e:  # ICMP port unreachable and friends: this socket is done
+                self._broken(ExchangeError(f"{e.strerror or e}"))
                 return
-            p = self.pending
-            if p is not None and not p[2].called and matches(data, p[0], p[1]):
-                p[2].callback(data)
-                return
-            # else: a late answer to an earlier query, or a stray packet: dropped
-
-    def _fail(self, err: Exception) -> None:
-        p = self.pending
-        if p is not None and not p[2].called:
-            p[2].errback(err)
+            if len(data) < 12:
+                continue
+            entry = pending.get(data[0] << 8 | data[1])
+            # else: a late answer to a query that timed out, or a stray packet: dropped
+            if entry is not None and not entry[1].called and data[2] & 0x80 and question_of(data) == entry[0]:
+                entry[1].callback(data)
 
     def connectionLost(self, reason=None):
-        self.broken = True
-        self._fail(ExchangeError("connection refused"))
+        self._broken(ExchangeError("connection refused"))
+
+    def _broken(self, err: Exception) -> None:
         self.close()
-
-    def close(self):
-        if self.sock is not None:
-            self.reactor.removeReader(self)
-            self.sock.close()
-            self.sock = None
-
-
-class UDPPool:
-    """Idle connected UDP sockets to one server, reused until idle for ``expire`` seconds.
-
-    The most recently used socket is taken first; sockets idle for longer than
-    ``expire`` are closed when a query comes or, without queries, by a sweep.
-    """
-
-    def __init__(self, reactor, host: str, port: int, expire: float):
-        self.reactor = reactor
-        self.host, self.port, self.expire = host, port, expire
-        self.idle: collections.deque = collections.deque()  # oldest use first
-        self.opened = 0  # sockets made, for tests and metrics
-        self._sweeper = None
-
-    def take(self) -> _PooledSocket:
-        idle = self.idle
-        if idle:
-            oldest = self.reactor.seconds() - self.expire
-            while idle and idle[0].used < oldest:
-                idle.popleft().close()
-            while idle:
-                s = idle.pop()
-                if not s.broken and s.sock is not None:  # an error may come while it is idle
-                    return s
-                s.close()
-        self.opened += 1
-        return _PooledSocket(self.reactor, self.host, self.port)
-
-    def give(self, s: _PooledSocket) -> None:
-        s.pending = None
-        if s.broken or s.sock is None:
-            s.close()
-            return
-        s.used = self.reactor.seconds()
-        self.idle.append(s)
-        if self._sweeper is None:
-            self._sweeper = self.reactor.callLater(self.expire, self._sweep)
+        for _question, done in list(self.pending.values()):
+            if not done.called:
+                done.errback(err)
 
     def _sweep(self) -> None:
         self._sweeper = None
-        oldest = self.reactor.seconds() - self.expire
-        while self.idle and self.idle[0].used <= oldest:
-            self.idle.popleft().close()
-        if self.idle:
-            self._sweeper = self.reactor.callLater(self.expire, self._sweep)
+        if self.sock is None or self.pending:
+            return
+        idle = self.reactor.seconds() - self.idle_since
+        if idle >= self.expire:
+            self.close()
+        else:
+            self._sweeper = self.reactor.callLater(self.expire - idle, self._sweep)
 
     def close(self) -> None:
         if self._sweeper is not None and self._sweeper.active():
             self._sweeper.cancel()
         self._sweeper = None
-        while self.idle:
-            self.idle.popleft().close()
+        if self.sock is not None:
+            self.reactor.removeReader(self)
+            self.sock.close()
+            self.sock = None
 
 
 class _StreamExchange(Protocol):
@@ -289,16 +294,17 @@ class Client:
         TLS options object). ``pool``: UDP sockets to reuse for this server.
         Fails with Timeout or ExchangeError.
         """
-        qid, query = with_new_id(query)
         question = question_of(query)
         done = defer.Deferred()
-        if proto == "udp" and pool is not None:
-            cleanup = self._pooled(pool, query, qid, question, done)
-        elif proto == "udp":
-            cleanup = self._udp(query, qid, question, host, port, done)
+        if proto == "udp" and pool is not None and not pool.full():
+            cleanup = self._pooled(pool, query, question, done)  # the pool picks the ID
         else:
-            cleanup = self._stream(query, qid, question, host, port, done, tls if proto == "tls" else None,
-                                   timeout)
+            qid, query = with_new_id(query)
+            if proto == "udp":
+                cleanup = self._udp(query, qid, question, host, port, done)
+            else:
+                cleanup = self._stream(query, qid, question, host, port, done, tls if proto == "tls" else None,
+                                       timeout)
         timer = self.reactor.callLater(timeout, _expire, done, host, port, proto, timeout)
 
         def finish(result):
@@ -317,18 +323,14 @@ class Client:
             return lambda: None
         return exchange.close
 
-    def _pooled(self, pool, query, qid, question, done):
-        s = None
+    def _pooled(self, pool, query, question, done):
         try:
-            s = pool.take()
-            s.send(query, qid, question, done)
+            qid = pool.send(query, question, done)
         except OSError as e:
-            if s is not None:
-                s.broken = True
-                pool.give(s)
+            pool.close()  # a socket that cannot send is not kept
             self.reactor.callLater(0, _fail, done, ExchangeError(f"cannot send to {pool.host}:{pool.port}: {e}"))
             return lambda: None
-        return lambda: pool.give(s)
+        return lambda: pool.finished(qid)
 
     def _stream(self, query, qid, question, host, port, done, tls, timeout):
         from twisted.internet.protocol import ClientFactory

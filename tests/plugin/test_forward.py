@@ -47,9 +47,9 @@ def test_forwards_with_new_id_and_source_port(tmp_path, ups):
         assert all(q.edns == 0 for _, _, q in up.seen)  # the client's OPT went along
 
 
-def test_expire_reuses_udp_sockets(tmp_path, ups):
-    """With expire, queries to an upstream reuse one socket (one source port) with fresh IDs; sockets
-    idle longer than expire are closed; without expire every query has its own port (above)."""
+def test_expire_reuses_one_udp_socket(tmp_path, ups):
+    """With expire, queries to an upstream share one socket (one source port) with fresh IDs; the
+    socket is closed once idle longer than expire; without expire every query has its own port (above)."""
     up = ups()
     with testing.serve(f".:0 {{\n forward . {up.addr} {{\n  expire 400ms\n }}\n}}\n", tmp_path) as srv:
         pool = srv.service.generation.blocks[0].chain.upstreams[0].pool
@@ -57,15 +57,16 @@ def test_expire_reuses_udp_sockets(tmp_path, ups):
             q = dns.message.make_query("www.Example.org.", "A")
             r = srv.send(q)
             assert r.id == q.id and r.answer[0][0].address == "192.0.2.1"
-        assert pool.opened == 1 and len(pool.idle) == 1
+        assert pool.opened == 1 and pool.sock is not None and not pool.pending
         assert len({p for _, p, _ in up.seen}) == 1 and len({q.id for _, _, q in up.seen}) >= 18
-        assert eventually(lambda: not pool.idle, timeout=3)  # idle for 400 ms: closed
+        assert eventually(lambda: pool.sock is None, timeout=3)  # idle for 400 ms: closed
         assert a(srv) == "192.0.2.1" and pool.opened == 2
 
 
 def test_expire_concurrent_queries_get_their_own_answers(tmp_path, ups):
-    """Queries in flight at once each take a socket of the pool and get the answer to their question."""
-    up = ups("slow", delay=0.2)
+    """Queries in flight at once share the socket, each with its own ID, and get the answer to their
+    own question."""
+    up = ups("slow", delay=0.05)
     with testing.serve(f".:0 {{\n forward . {up.addr} {{\n  expire 10s\n }}\n}}\n", tmp_path) as srv:
         pool = srv.service.generation.blocks[0].chain.upstreams[0].pool
         for _ in range(2):
@@ -73,19 +74,34 @@ def test_expire_concurrent_queries_get_their_own_answers(tmp_path, ups):
                 names = [f"n{i}.example." for i in range(8)]
                 replies = list(ex.map(lambda n: srv.query(n, "TXT"), names))
             assert [r.answer[0].name.to_text() for r in replies] == names
-        assert 2 <= pool.opened <= 8  # the second round reused the first round's sockets
+        assert pool.opened == 1 and not pool.pending
+        ids = [q.id for _, _, q in up.seen]
+        assert len(set(ids)) == len(ids) == 16
+
+
+def test_expire_answers_with_wrong_id_or_question_are_dropped(tmp_path, ups):
+    """On the shared socket as on fresh ones: garbage, a wrong ID, a wrong question are not taken."""
+    garbage, good = ups("garbage"), ups(address="10.0.0.2")
+    text = (f".:0 {{\n forward . {garbage.addr} {good.addr} {{\n  expire 10s\n  policy sequential\n"
+            "  timeout 200ms\n  max_fails 0\n }\n}\n")
+    with testing.serve(text, tmp_path) as srv:
+        assert a(srv) == "10.0.0.2"
+        assert srv.service.generation.blocks[0].chain.upstreams[0].pool.pending == {}
 
 
 def test_expire_socket_with_an_error_is_not_reused(tmp_path, ups):
-    """A pooled socket that got an error (port unreachable) is closed, not handed to the next query."""
+    """A port unreachable error closes the shared socket (failing its queries); the next query
+    opens a new one."""
     port = closed_port()
     backup = ups(address="10.0.0.2")
     text = (f".:0 {{\n forward . 127.0.0.1:{port} {backup.addr} {{\n  expire 10s\n  policy sequential\n"
             "  max_fails 0\n }\n}\n")
     with testing.serve(text, tmp_path) as srv:
         pool = srv.service.generation.blocks[0].chain.upstreams[0].pool
+        start = time.monotonic()
         assert a(srv) == "10.0.0.2" and a(srv) == "10.0.0.2"
-        assert pool.opened == 2 and not pool.idle
+        assert time.monotonic() - start < 1.5  # refused at once, not timed out
+        assert pool.opened == 2 and pool.sock is None
 
 
 def test_policies(tmp_path, ups):
