@@ -4,7 +4,7 @@
         except IGNORED_NAMES...
         force_tcp
         prefer_udp
-        expire DURATION              # reuse UDP sockets until idle this long (default: a new one per query)
+        expire DURATION              # share one UDP socket per upstream until idle this long (default: one per query)
         max_fails INTEGER            # default 2; 0 never marks an upstream down
         tls CERT KEY CA
         tls_servername NAME
