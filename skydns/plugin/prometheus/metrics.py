@@ -92,7 +92,7 @@ class Recorder:
         series = self.series
 
         def observe(req, reply: bytes, _now=_now, _bisect=_bisect, _durations=DURATION_BUCKETS,
-                    _sizes=SIZE_INDEX, _get=series.get) -> None:
+                    _first=DURATION_BUCKETS[0], _sizes=SIZE_INDEX, _get=series.get) -> None:
             key = (server, req.zone, req.proto, ":" in req.client[0], req.qtype)
             s = _get(key)
             if s is None:
@@ -101,7 +101,8 @@ class Recorder:
             if rcode:
                 s.rcodes[rcode] = s.rcodes.get(rcode, 0) + 1
             d = _now() - req.started
-            s.dcounts[_bisect(_durations, d)] += 1
+            # Most answers take less than the first bucket's 0.25 ms: a comparison, not a bisect.
+            s.dcounts[0 if d <= _first else _bisect(_durations, d)] += 1
             s.dsum += d
             size = len(reply)
             s.scounts[_sizes[size] if size < 65536 else len(SIZE_BUCKETS)] += 1
