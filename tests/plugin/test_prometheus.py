@@ -199,3 +199,19 @@ def test_health_and_ready(tmp_path, etcd, data):
             assert eventually(ready, timeout=10)
     finally:
         proxy.close()
+
+
+def test_duration_and_size_buckets():
+    """Each reply lands in CoreDNS's bucket for its duration and size (le: at most the bound)."""
+    from types import SimpleNamespace
+
+    from skydns.plugin.prometheus import metrics
+    rec = metrics.Recorder("", "skydns")
+    observe = rec.observer("srv")
+    now = metrics._now()
+    for d, size in ((0.0001, 0), (0.0002, 100), (0.0003, 101), (0.6, 511), (100.0, 65535)):
+        req = SimpleNamespace(zone="z.", proto="udp", client=("127.0.0.1", 1), qtype=1, started=now - d)
+        observe(req, b"\x00\x00\x81\x00" + b"\x00" * (size - 4) if size >= 12 else b"\x00\x00\x81\x00" + b"\x00" * 8)
+    (series,) = rec.series.values()
+    assert [i for i, c in enumerate(series.dcounts) for _ in range(c)] == [0, 0, 1, 12, 16]
+    assert [i for i, c in enumerate(series.scounts) for _ in range(c)] == [1, 1, 2, 5, 14]
