@@ -24,6 +24,7 @@ class Upstream:
     def __init__(self, mode="healthy", address="192.0.2.1", delay=None, host="127.0.0.1", port=0, tls=None):
         self.mode, self.address, self.delay = mode, address, delay
         self.seen = []
+        self.accepted = 0  # TCP/TLS connections accepted
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         for attempt in range(50):  # UDP and TCP on one port number: retry when TCP's is taken
             self.udp = socket.socket(family, socket.SOCK_DGRAM)
@@ -117,24 +118,28 @@ class Upstream:
                             s.sendto(rep, addr)
                     elif s is self.tcp:
                         c, _ = s.accept()
+                        self.accepted += 1
                         if self.tls is not None:
                             c = self.tls.wrap_socket(c, server_side=True)
                         conns.append(c)
                     else:
-                        head = s.recv(2)
-                        if len(head) < 2:
-                            conns.remove(s)
-                            s.close()
-                            continue
-                        (n,) = struct.unpack("!H", head)
-                        data = b""
-                        while len(data) < n:
-                            chunk = s.recv(n - len(data))
-                            if not chunk:
+                        while True:  # every frame already read: TLS keeps decrypted bytes select cannot see
+                            head = s.recv(2)
+                            if len(head) < 2:
+                                conns.remove(s)
+                                s.close()
                                 break
-                            data += chunk
-                        for rep in self._replies(data, "tls" if self.tls else "tcp"):
-                            s.sendall(struct.pack("!H", len(rep)) + rep)
+                            (n,) = struct.unpack("!H", head)
+                            data = b""
+                            while len(data) < n:
+                                chunk = s.recv(n - len(data))
+                                if not chunk:
+                                    break
+                                data += chunk
+                            for rep in self._replies(data, "tls" if self.tls else "tcp"):
+                                s.sendall(struct.pack("!H", len(rep)) + rep)
+                            if not (isinstance(s, ssl.SSLSocket) and s.pending()):
+                                break
                 except (OSError, ssl.SSLError):
                     if s in conns:
                         conns.remove(s)

@@ -52,7 +52,7 @@ def test_expire_reuses_one_udp_socket(tmp_path, ups):
     socket is closed once idle longer than expire; without expire every query has its own port (above)."""
     up = ups()
     with testing.serve(f".:0 {{\n forward . {up.addr} {{\n  expire 400ms\n }}\n}}\n", tmp_path) as srv:
-        pool = srv.service.generation.blocks[0].chain.upstreams[0].pool
+        pool = srv.service.generation.blocks[0].chain.upstreams[0].pools["udp"]
         for _ in range(20):
             q = dns.message.make_query("www.Example.org.", "A")
             r = srv.send(q)
@@ -68,7 +68,7 @@ def test_expire_concurrent_queries_get_their_own_answers(tmp_path, ups):
     own question."""
     up = ups("slow", delay=0.05)
     with testing.serve(f".:0 {{\n forward . {up.addr} {{\n  expire 10s\n }}\n}}\n", tmp_path) as srv:
-        pool = srv.service.generation.blocks[0].chain.upstreams[0].pool
+        pool = srv.service.generation.blocks[0].chain.upstreams[0].pools["udp"]
         for _ in range(2):
             with concurrent.futures.ThreadPoolExecutor(8) as ex:
                 names = [f"n{i}.example." for i in range(8)]
@@ -86,7 +86,7 @@ def test_expire_answers_with_wrong_id_or_question_are_dropped(tmp_path, ups):
             "  timeout 200ms\n  max_fails 0\n }\n}\n")
     with testing.serve(text, tmp_path) as srv:
         assert a(srv) == "10.0.0.2"
-        assert srv.service.generation.blocks[0].chain.upstreams[0].pool.pending == {}
+        assert srv.service.generation.blocks[0].chain.upstreams[0].pools["udp"].pending == {}
 
 
 def test_expire_socket_with_an_error_is_not_reused(tmp_path, ups):
@@ -97,7 +97,7 @@ def test_expire_socket_with_an_error_is_not_reused(tmp_path, ups):
     text = (f".:0 {{\n forward . 127.0.0.1:{port} {backup.addr} {{\n  expire 10s\n  policy sequential\n"
             "  max_fails 0\n }\n}\n")
     with testing.serve(text, tmp_path) as srv:
-        pool = srv.service.generation.blocks[0].chain.upstreams[0].pool
+        pool = srv.service.generation.blocks[0].chain.upstreams[0].pools["udp"]
         start = time.monotonic()
         assert a(srv) == "10.0.0.2" and a(srv) == "10.0.0.2"
         assert time.monotonic() - start < 1.5  # refused at once, not timed out
@@ -341,6 +341,45 @@ def test_tls_upstream(tmp_path, ups):
     text = text.replace("tls_servername localhost", "tls_servername wrong.example")
     with testing.serve(text, tmp_path) as srv:
         assert a(srv, timeout=8) == "SERVFAIL"
+
+
+def test_tls_connection_is_kept_and_shared(tmp_path, ups):
+    """DNS over TLS keeps its connection: many queries, several at once, one handshake."""
+    import ssl
+    from certs import make_pki
+    pki = make_pki(tmp_path)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki["server"], pki["server_key"])
+    up = ups(address="10.0.0.53", tls=ctx)
+    text = f".:0 {{\n forward . tls://{up.addr} {{\n  tls {pki['ca']}\n  tls_servername localhost\n }}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        pool = srv.service.generation.blocks[0].chain.upstreams[0].pools["tls"]
+        for _ in range(5):
+            assert a(srv) == "10.0.0.53"
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            names = [f"n{i}.example." for i in range(16)]
+            replies = list(ex.map(lambda n: srv.query(n, "TXT"), names))
+        assert [r.answer[0].name.to_text() for r in replies] == names
+        assert pool.opened == 1 and up.accepted == 1 and not pool.pending
+
+
+def test_expire_keeps_tcp_connections(tmp_path, ups):
+    """With expire, TCP queries share one connection until it is idle that long; a refused
+    connection fails over to the next upstream at once."""
+    up = ups(address="10.0.0.7")
+    dead = f"127.0.0.1:{closed_port()}"
+    text = (f".:0 {{\n forward . {dead} {up.addr} {{\n  force_tcp\n  expire 400ms\n  policy sequential\n"
+            "  max_fails 0\n }\n}\n")
+    with testing.serve(text, tmp_path) as srv:
+        dead_pool, pool = (u.pools["tcp"] for u in srv.service.generation.blocks[0].chain.upstreams)
+        start = time.monotonic()
+        for _ in range(10):
+            assert a(srv) == "10.0.0.7"
+        assert time.monotonic() - start < 3
+        assert pool.opened == 1 and up.accepted == 1 and dead_pool.opened == 10
+        assert all(p == "tcp" for p, _, _ in up.seen)
+        assert eventually(lambda: pool.conn is None, timeout=3)  # idle 400 ms: closed
+        assert a(srv) == "10.0.0.7" and pool.opened == 2 and up.accepted == 2
 
 
 def test_external_cname_answered_by_forward(tmp_path, ups, data):

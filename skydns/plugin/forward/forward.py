@@ -96,12 +96,14 @@ class Forward:
         up = order[i]
         up.requests += 1
         use = "tls" if up.proto == "tls" else proto
-        d = self.client.query(request.wire, up.host, up.port, use, min(self.cfg.timeout, left), up.tls, up.pool)
+        d = self.client.query(request.wire, up.host, up.port, use, min(self.cfg.timeout, left), up.tls,
+                              up.pools.get(use))
 
         def answered(data):
             if use == "udp" and data[2] & 0x02:  # TC: ask the same upstream over TCP
                 return self.client.query(request.wire, up.host, up.port, "tcp",
-                                         max(min(self.cfg.timeout, deadline - self.reactor.seconds()), 0.1))
+                                         max(min(self.cfg.timeout, deadline - self.reactor.seconds()), 0.1),
+                                         pool=up.pools.get("tcp"))
             return data
 
         def good(data):

@@ -25,7 +25,9 @@ class Upstream:
         self.checker = None
         self.requests = 0
         self.failures = 0
-        self.pool = None  # a dnsclient.UDPPool when forward's expire asks for socket reuse
+        #: proto ("udp", "tcp", "tls") -> a dnsclient.UDPPool or StreamPool: the socket or
+        #: connection queries to this upstream share (TLS always; the others with expire)
+        self.pools: dict = {}
 
     def __repr__(self):
         return f"<Upstream {self.proto}://{self.name}{' down' if self.down else ''}>"
@@ -81,5 +83,5 @@ class Health:
             if up.checker is not None and up.checker.running:
                 up.checker.stop()
             up.checker = None
-            if up.pool is not None:
-                up.pool.close()
+            for pool in up.pools.values():
+                pool.close()

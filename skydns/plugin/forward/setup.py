@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from zope.interface import implementer
 
-from skydns.dnsclient import Client, UDPPool
+from skydns.dnsclient import Client, StreamPool, UDPPool
 from skydns.interfaces import IPluginSetup
 from skydns.plugin.forward.forward import Forward
 from skydns.plugin.forward.proxy import Health, Upstream
@@ -35,6 +35,8 @@ from skydns.plugin.forward.proxy import Health, Upstream
 PROPERTIES = ("except", "force_tcp", "prefer_udp", "expire", "max_fails", "tls", "tls_servername",
               "policy", "health_check", "max_concurrent", "timeout", "no_rec", "ndots")
 MAX_UPSTREAMS = 15
+#: How long an idle DNS-over-TLS connection is kept when expire is not given (CoreDNS's default).
+TLS_EXPIRE = 10.0
 
 
 @dataclass
@@ -198,8 +200,13 @@ class ForwardSetup:
         ups = []
         for proto, host, port in cfg.targets:
             up = Upstream(host, port, proto, tls_options(host) if proto == "tls" else None)
-            if cfg.expire and proto == "dns":
-                up.pool = UDPPool(reactor, host, port, cfg.expire)
+            if proto == "tls":
+                # TLS authenticates the answers, so its connections are always kept (a handshake
+                # per query would cost more than the query); expire (default 10s) closes idle ones.
+                up.pools["tls"] = StreamPool(reactor, host, port, cfg.expire or TLS_EXPIRE, up.tls, cfg.timeout)
+            elif cfg.expire:
+                up.pools["udp"] = UDPPool(reactor, host, port, cfg.expire)
+                up.pools["tcp"] = StreamPool(reactor, host, port, cfg.expire, None, cfg.timeout)
             ups.append(up)
         cfg.upstreams = ups
         client = Client(reactor)
