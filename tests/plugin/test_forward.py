@@ -145,10 +145,12 @@ def test_deadline_bounds_the_whole_query(tmp_path, ups):
         assert 4.5 < time.monotonic() - start < 6
 
 
-def test_truncated_udp_retried_over_tcp(tmp_path, ups):
-    """A truncated UDP answer is asked again over TCP; a TCP client gets it whole."""
+@pytest.mark.parametrize("expire", ["", " {\n  expire 10s\n }"])
+def test_truncated_udp_retried_over_tcp(tmp_path, ups, expire):
+    """A truncated UDP answer is asked again over TCP (on the kept connection with expire);
+    a TCP client gets it whole."""
     up = ups("truncate")
-    with testing.serve(f".:0 {{\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+    with testing.serve(f".:0 {{\n forward . {up.addr}{expire}\n}}\n", tmp_path) as srv:
         r = srv.query("big.example.", "TXT", tcp=True)
         assert len(r.answer[0]) == 30
         r = srv.query("big.example.", "TXT", use_edns=0, payload=4096)
@@ -156,6 +158,8 @@ def test_truncated_udp_retried_over_tcp(tmp_path, ups):
         assert [p for p, _, _ in up.seen][-2:] == ["udp", "tcp"]
         r = srv.query("big.example.", "TXT")  # 512 bytes: the server truncates for the client
         assert r.flags & dns.flags.TC
+        if expire:
+            assert up.accepted == 1  # every TCP query, the client's and the retries, on one connection
 
 
 def test_garbage_wrong_id_wrong_question_are_dropped(tmp_path, ups):
