@@ -286,15 +286,15 @@ def blast(port, count, timeout=10.0):
     return rcodes
 
 
-@pytest.mark.parametrize("expire", [None, "300ms"])
-def test_no_leaks_after_1000_failing_queries(tmp_path, ups, expire):
+@pytest.mark.parametrize("expire,tcp", [(None, False), ("300ms", False), ("300ms", True)])
+def test_no_leaks_after_1000_failing_queries(tmp_path, ups, expire, tcp):
     """Refused, garbage and timed-out upstreams: 1,000 failing queries leave no sockets or calls behind
-    (with expire, once the pooled sockets have been idle that long)."""
+    (with expire, once the shared sockets and connections have been idle that long)."""
     garbage = ups("garbage")
     slow = ups("slow", delay=None)
     dead = f"127.0.0.1:{closed_port()}"
     text = (f".:0 {{\n forward . {dead} {garbage.addr} {slow.addr} {{\n  timeout 100ms\n  max_fails 0\n"
-            f"  policy sequential\n{f'  expire {expire}' if expire else ''}\n }}\n}}\n")
+            f"  policy sequential\n{f'  expire {expire}' if expire else ''}\n{'  force_tcp' if tcp else ''}\n }}\n}}\n")
     with testing.serve(text, tmp_path) as srv:
         a(srv)
         time.sleep(0.3)
