@@ -15,6 +15,10 @@ _TYPE_CLASS = wire.TYPE_CLASS.unpack_from
 _OPT_TAIL = wire.OPT_TAIL.unpack_from
 _new = object.__new__
 
+#: Question names seen, as sent (case included) -> their presentation text; bounded.
+_NAMES: dict[bytes, str] = {}
+_NAMES_MAX = 50000
+
 # Bytes allowed in a label that can be turned into presentation text without escaping.
 _PLAIN = bytes(range(0x21, 0x7F)).translate(None, b'.\\"();@$')
 _PLAIN_OR_DOT = _PLAIN + b"."
@@ -89,7 +93,21 @@ class Request:
             raise MalformedQuery("not a query")
         if qd != 1:
             raise MalformedQuery(f"{qd} questions")
-        # The question name: uncompressed labels from offset 12.
+        # The question name: uncompressed labels from offset 12. Names seen before are
+        # recognised by their bytes (up to the first zero byte, the root label's).
+        end = data.find(b"\x00", 12)
+        known = _NAMES.get(data[12:end + 1]) if end > 0 else None
+        if known is not None:
+            pos = end + 1
+            try:
+                self.qtype, self.qclass = _TYPE_CLASS(data, pos)
+            except Exception:
+                raise MalformedQuery("truncated question")
+            self.qname = known
+            pos += 4
+            self.question_wire = data[12:pos]
+            self._read_rest(data, pos, an, ns, ar)
+            return
         pos = 12
         labels = []
         try:
@@ -121,6 +139,14 @@ class Request:
                 self.qname = (joined.lower() + b".").decode("ascii")
         else:
             self.qname = "."
+        name_wire = self.question_wire[:-4]
+        if len(_NAMES) >= _NAMES_MAX:
+            _NAMES.clear()
+        _NAMES[name_wire] = self.qname
+        self._read_rest(data, pos, an, ns, ar)
+
+    def _read_rest(self, data: bytes, pos: int, an: int, ns: int, ar: int) -> None:
+        """The sections after the question: a lone OPT read here, anything else by dnspython."""
         if an or ns or ar > 1:
             self._read_slowly()
         elif ar == 1:

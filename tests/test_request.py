@@ -100,3 +100,22 @@ def test_repeat_equals_a_fresh_parse(query):
             assert getattr(again, slot) == getattr(fresh, slot), slot
     assert again.id == query.id and again.client == ("10.0.0.2", 2000)
     assert again.started >= first.started
+
+
+def test_names_seen_before_read_the_same():
+    """The second read of a name (recognised by its bytes) gives what the first gave: case kept in
+    the question, lower case in qname, odd labels escaped, a zero byte inside a label included."""
+    import dns.name
+    names = ["Www.Example.ORG.", "www.example.org.", ".", dns.name.Name([b"a\x00b", b"example", b""]),
+             dns.name.Name([b"a", b""]), dns.name.Name([b"we.ird", b"example", b""])]
+    for name in names:
+        q = dns.message.make_query(name, "A", use_edns=0)
+        first = Request(q.to_wire(), ("10.0.0.1", 1), "udp")
+        again = Request(q.to_wire(), ("10.0.0.1", 1), "udp")
+        assert (again.qname, again.question_wire, again.edns) == (first.qname, first.question_wire, first.edns)
+        assert first.qname == dns.name.from_wire(q.to_wire(), 12)[0].to_text().lower()
+    # A known name followed by a cut-off question is still refused.
+    data = dns.message.make_query("www.example.org.", "A").to_wire()
+    Request(data, ("10.0.0.1", 1), "udp")
+    with pytest.raises(MalformedQuery, match="truncated question"):
+        Request(data[:-3], ("10.0.0.1", 1), "udp")
