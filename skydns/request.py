@@ -17,7 +17,7 @@ _new = object.__new__
 
 #: Question names seen, as sent (case included) -> their presentation text; bounded.
 _NAMES: dict[bytes, str] = {}
-_NAMES_MAX = 50000
+_NAMES_MAX = 20000  # at most ~12 MB even for names of 255 bytes
 
 # Bytes allowed in a label that can be turned into presentation text without escaping.
 _PLAIN = bytes(range(0x21, 0x7F)).translate(None, b'.\\"();@$')
