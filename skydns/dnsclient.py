@@ -132,16 +132,15 @@ class _UDPExchange:
             self.sock = None
 
 
-class UDPPool:
-    """One connected UDP socket to one server, shared by every query in flight to it.
+class _Shared:
+    """What a shared UDP socket and a shared TCP/TLS connection have in common.
 
-    Queries are told apart by their IDs: each gets a random ID that no other
-    query in flight on the socket has, and an answer is taken only for the ID
-    and question of a query waiting. One reactor reader for all of them, so a
-    burst of answers is read in one go. The socket is closed once it has been
-    idle (nothing in flight) for ``expire`` seconds, or after an error (port
-    unreachable), which also fails the queries in flight on it; the next query
-    opens a new one, with a new random port.
+    The queries in flight, told apart by their IDs: each gets a random ID that
+    no other query in flight has, and an answer is taken only for the ID and
+    question of a query waiting. And the idle sweep: once nothing has been in
+    flight for ``expire`` seconds, the socket or connection is closed; the next
+    query opens a new one. Subclasses say whether it is open (``_is_open``) and
+    how to close it (``_shut``).
     """
 
     #: Queries in flight above this go out on sockets of their own.
@@ -150,83 +149,47 @@ class UDPPool:
     def __init__(self, reactor, host: str, port: int, expire: float):
         self.reactor = reactor
         self.host, self.port, self.expire = host, port, expire
-        self.sock = None
         self.pending: dict[int, tuple] = {}  # ID -> (question, done)
         self.idle_since = 0.0
-        self.opened = 0  # sockets made, for tests and metrics
+        self.opened = 0  # sockets or connections made, for tests and metrics
         self._sweeper = None
 
-    # -- what the client uses ---------------------------------------------------
     def full(self) -> bool:
         return len(self.pending) >= self.MAX_PENDING
 
-    def send(self, query: bytes, question: bytes, done: defer.Deferred) -> int:
-        """Send ``query`` with an ID free on the socket; that ID, to give to :meth:`finished`."""
-        if self.sock is None:
-            self._open()
+    def _register(self, question: bytes, done: defer.Deferred) -> int:
+        """A random ID no query in flight has, now taken by this one."""
         pending = self.pending
         qid = _random.getrandbits(16)
         while qid in pending:
             qid = _random.getrandbits(16)
         pending[qid] = (question, done)
-        try:
-            self.sock.send(struct.pack("!H", qid) + query[2:])
-        except OSError:
-            del pending[qid]
-            raise
         return qid
 
     def finished(self, qid: int) -> None:
+        """The query with ``qid`` is over (answered, failed or timed out)."""
         self.pending.pop(qid, None)
         if not self.pending:
             self.idle_since = self.reactor.seconds()
-            if self._sweeper is None and self.sock is not None:
+            if self._sweeper is None and self._is_open():
                 self._sweeper = self.reactor.callLater(self.expire, self._sweep)
 
-    # -- the socket ---------------------------------------------------------------
-    def _open(self) -> None:
-        self.sock = _connected_udp(self.host, self.port)
-        self.opened += 1
-        self.reactor.addReader(self)
+    def _answer(self, data: bytes) -> None:
+        """An answer arrived: hand it to its query, or drop it (late, stray or forged)."""
+        if len(data) < 12:
+            return
+        entry = self.pending.get(data[0] << 8 | data[1])
+        if entry is not None and not entry[1].called and data[2] & 0x80 and question_of(data) == entry[0]:
+            entry[1].callback(data)
 
-    def fileno(self) -> int:
-        return self.sock.fileno() if self.sock is not None else -1
-
-    def logPrefix(self) -> str:
-        return "dnsclient"
-
-    def doRead(self):
-        pending = self.pending
-        for _ in range(256):
-            sock = self.sock
-            if sock is None:
-                return
-            try:
-                data = sock.recv(65535)
-            except BlockingIOError:
-                return
-            except OSError as e:  # ICMP port unreachable and friends: this socket is done
-                self._broken(ExchangeError(f"{e.strerror or e}"))
-                return
-            if len(data) < 12:
-                continue
-            entry = pending.get(data[0] << 8 | data[1])
-            # else: a late answer to a query that timed out, or a stray packet: dropped
-            if entry is not None and not entry[1].called and data[2] & 0x80 and question_of(data) == entry[0]:
-                entry[1].callback(data)
-
-    def connectionLost(self, reason=None):
-        self._broken(ExchangeError("connection refused"))
-
-    def _broken(self, err: Exception) -> None:
-        self.close()
+    def _fail_all(self, err: Exception) -> None:
         for _question, done in list(self.pending.values()):
             if not done.called:
                 done.errback(err)
 
     def _sweep(self) -> None:
         self._sweeper = None
-        if self.sock is None or self.pending:
+        if self.pending or not self._is_open():
             return
         idle = self.reactor.seconds() - self.idle_since
         if idle >= self.expire:
@@ -238,6 +201,73 @@ class UDPPool:
         if self._sweeper is not None and self._sweeper.active():
             self._sweeper.cancel()
         self._sweeper = None
+        self._shut()
+
+    def _is_open(self) -> bool:
+        raise NotImplementedError
+
+    def _shut(self) -> None:
+        raise NotImplementedError
+
+
+class UDPPool(_Shared):
+    """One connected UDP socket to one server, shared by every query in flight to it.
+
+    One reactor reader for all the queries, so a burst of answers is read in
+    one go. An error on the socket (port unreachable) closes it and fails the
+    queries in flight on it; the next query opens a new one, with a new random
+    port.
+    """
+
+    def __init__(self, reactor, host: str, port: int, expire: float):
+        super().__init__(reactor, host, port, expire)
+        self.sock = None
+
+    def send(self, query: bytes, question: bytes, done: defer.Deferred) -> int:
+        """Send ``query`` with an ID free on the socket; that ID, to give to :meth:`finished`."""
+        if self.sock is None:
+            self.sock = _connected_udp(self.host, self.port)
+            self.opened += 1
+            self.reactor.addReader(self)
+        qid = self._register(question, done)
+        try:
+            self.sock.send(struct.pack("!H", qid) + query[2:])
+        except OSError:
+            del self.pending[qid]
+            raise
+        return qid
+
+    def fileno(self) -> int:
+        return self.sock.fileno() if self.sock is not None else -1
+
+    def logPrefix(self) -> str:
+        return "dnsclient"
+
+    def doRead(self):
+        for _ in range(256):
+            sock = self.sock
+            if sock is None:
+                return
+            try:
+                data = sock.recv(65535)
+            except BlockingIOError:
+                return
+            except OSError as e:  # ICMP port unreachable and friends: this socket is done
+                self._broken(ExchangeError(f"{e.strerror or e}"))
+                return
+            self._answer(data)
+
+    def connectionLost(self, reason=None):
+        self._broken(ExchangeError("connection refused"))
+
+    def _broken(self, err: Exception) -> None:
+        self.close()
+        self._fail_all(err)
+
+    def _is_open(self) -> bool:
+        return self.sock is not None
+
+    def _shut(self) -> None:
         if self.sock is not None:
             self.reactor.removeReader(self)
             self.sock.close()
@@ -269,41 +299,25 @@ class _SharedStream(Protocol):
         self.pool._lost(self, reason)
 
 
-class StreamPool:
+class StreamPool(_Shared):
     """One TCP or TLS connection to one server, shared by every query in flight to it.
 
     Queries are written one after another on the connection (RFC 7766
-    pipelining) and told apart by their IDs, as on a shared UDP socket. The
-    connection is opened by the first query, closed once idle for ``expire``
-    seconds; if it fails or closes, the queries in flight on it fail (and move
-    on to the next upstream) and the next query opens a new one. For DNS over
-    TLS this saves a handshake per query.
+    pipelining). If the connection fails or closes, the queries in flight on it
+    fail (and move on to the next upstream) and the next query opens a new one.
+    For DNS over TLS this saves a handshake per query.
     """
 
-    MAX_PENDING = 10000
-
     def __init__(self, reactor, host: str, port: int, expire: float, tls=None, connect_timeout: float = 2.0):
-        self.reactor = reactor
-        self.host, self.port, self.expire = host, port, expire
+        super().__init__(reactor, host, port, expire)
         self.tls = tls
         self.connect_timeout = connect_timeout
-        self.pending: dict[int, tuple] = {}  # ID -> (question, done)
         self.conn = None  # the connected protocol
         self.connector = None  # while connecting
         self.waiting: list[bytes] = []  # frames written once connected
-        self.opened = 0
-        self.idle_since = 0.0
-        self._sweeper = None
-
-    def full(self) -> bool:
-        return len(self.pending) >= self.MAX_PENDING
 
     def send(self, query: bytes, question: bytes, done: defer.Deferred) -> int:
-        pending = self.pending
-        qid = _random.getrandbits(16)
-        while qid in pending:
-            qid = _random.getrandbits(16)
-        pending[qid] = (question, done)
+        qid = self._register(question, done)
         frame = struct.pack("!HH", len(query), qid) + query[2:]
         if self.conn is not None:
             self.conn.transport.write(frame)
@@ -313,14 +327,6 @@ class StreamPool:
                 self._connect()
         return qid
 
-    def finished(self, qid: int) -> None:
-        self.pending.pop(qid, None)
-        if not self.pending:
-            self.idle_since = self.reactor.seconds()
-            if self._sweeper is None and (self.conn is not None or self.connector is not None):
-                self._sweeper = self.reactor.callLater(self.expire, self._sweep)
-
-    # -- the connection -------------------------------------------------------------
     def _connect(self) -> None:
         from twisted.internet.protocol import ClientFactory
 
@@ -341,13 +347,6 @@ class StreamPool:
         if frames:
             conn.transport.writeSequence(frames)
 
-    def _answer(self, frame: bytes) -> None:
-        if len(frame) < 12:
-            return
-        entry = self.pending.get(frame[0] << 8 | frame[1])
-        if entry is not None and not entry[1].called and frame[2] & 0x80 and question_of(frame) == entry[0]:
-            entry[1].callback(frame)
-
     def _failed(self, connector, err: Exception) -> None:
         if connector is self.connector:
             self.connector = None
@@ -360,25 +359,10 @@ class StreamPool:
             self.waiting = []
             self._fail_all(ExchangeError("connection closed before an answer"))
 
-    def _fail_all(self, err: Exception) -> None:
-        for _question, done in list(self.pending.values()):
-            if not done.called:
-                done.errback(err)
+    def _is_open(self) -> bool:
+        return self.conn is not None or self.connector is not None
 
-    def _sweep(self) -> None:
-        self._sweeper = None
-        if self.pending or (self.conn is None and self.connector is None):
-            return
-        idle = self.reactor.seconds() - self.idle_since
-        if idle >= self.expire:
-            self.close()
-        else:
-            self._sweeper = self.reactor.callLater(self.expire - idle, self._sweep)
-
-    def close(self) -> None:
-        if self._sweeper is not None and self._sweeper.active():
-            self._sweeper.cancel()
-        self._sweeper = None
+    def _shut(self) -> None:
         conn, self.conn = self.conn, None
         if conn is not None and conn.transport is not None:
             conn.transport.abortConnection()
