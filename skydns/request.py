@@ -24,6 +24,14 @@ _PLAIN = bytes(range(0x21, 0x7F)).translate(None, b'.\\"();@$')
 _PLAIN_OR_DOT = _PLAIN + b"."
 
 
+def _plain(client: tuple) -> tuple:
+    """``(host, port)``, with an IPv4-mapped IPv6 host (from a dual-stack socket) as plain IPv4."""
+    host = client[0]
+    if host.startswith("::ffff:") and "." in host:
+        return (host[7:], client[1])
+    return client
+
+
 class MalformedQuery(Exception):
     """The packet is not a query we can read; the server answers FORMERR (or drops it)."""
 
@@ -67,10 +75,7 @@ class Request:
     def __init__(self, data: bytes, client: tuple, proto: str, local=None):
         """Read the header, question and OPT of ``data``; raise MalformedQuery if it cannot be read."""
         self.wire = data
-        host = client[0]
-        if host.startswith("::ffff:") and "." in host:
-            client = (host[7:], client[1])
-        self.client = client
+        self.client = _plain(client)
         self.proto = proto
         self.local = local
         self.block = None
@@ -191,10 +196,7 @@ class Request:
         """
         r = _new(Request)
         r.wire = data
-        host = client[0]
-        if host.startswith("::ffff:") and "." in host:
-            client = (host[7:], client[1])
-        r.client = client
+        r.client = _plain(client)
         r.proto = proto
         r.id = data[0] << 8 | data[1]
         r.started = _now()

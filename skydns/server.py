@@ -161,7 +161,7 @@ class Server:
                     except Exception:
                         log.failure("observer of {qname} failed", qname=req.qname)
             if req.observers is not None:
-                _notify(req, result, False)
+                _observe(req.observers, req, result)
         elif isinstance(result, Deferred):
             gen = self.generation
             if gen is not None:
@@ -191,8 +191,7 @@ class Server:
             self._failed(None, req, sender, client)
             return
         sender.send(data, client)
-        if req.observers is not None or (req.block is not None and req.block.observers):
-            _notify(req, data)
+        _notify(req, data)
 
     def _failed(self, failure, req: Request, sender, client) -> None:
         block = req.block.name if req.block is not None else "?"
@@ -204,23 +203,27 @@ class Server:
                         failure, block=block, qname=req.qname, qtype=req.qtype, client=req.client[0])
         data = wire.error_reply(req, SERVFAIL)
         sender.send(data, client)
-        if req.observers is not None or (req.block is not None and req.block.observers):
-            _notify(req, data)
+        _notify(req, data)
 
 
-def _notify(req: Request, data: bytes, block_too: bool = True) -> None:
-    """Hand the bytes sent to the block's observers, then to the request's own."""
-    for fn in req.block.observers if block_too and req.block is not None else ():
+def _notify(req: Request, data: bytes) -> None:
+    """Hand the bytes sent to the block's observers, then to the request's own.
+
+    (The two hot paths, a raw cache hit and a synchronous answer, loop over the
+    block's observers inline instead: a call less per query.)
+    """
+    if req.block is not None and req.block.observers:
+        _observe(req.block.observers, req, data)
+    if req.observers is not None:
+        _observe(req.observers, req, data)
+
+
+def _observe(observers, req: Request, data: bytes) -> None:
+    for fn in observers:
         try:
             fn(req, data)
         except Exception:
             log.failure("observer of {qname} failed", qname=req.qname)
-    if req.observers is not None:
-        for fn in req.observers:
-            try:
-                fn(req, data)
-            except Exception:
-                log.failure("observer of {qname} failed", qname=req.qname)
 
 
 def _done(result, gen):
