@@ -63,3 +63,15 @@ def eventually(fn, timeout=5.0, interval=0.02):
         if value or time.monotonic() > end:
             return value
         time.sleep(interval)
+
+
+def counting_serve(handler):
+    """Count the calls of ``handler.serve`` (the normal path reaching it): their query names."""
+    calls = []
+    serve = handler.serve
+
+    def counted(request):
+        calls.append(request.qname)
+        return serve(request)
+    handler.serve = counted
+    return calls

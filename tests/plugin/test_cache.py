@@ -9,7 +9,7 @@ import dns.rdatatype
 import pytest
 
 import fakeplugins
-from conftest import eventually
+from conftest import counting_serve, eventually
 from skydns import testing
 from upstreams import Upstream
 
@@ -212,18 +212,6 @@ def test_bad_cache_config(tmp_path):
         with pytest.raises(CorefileError) as e:
             config.load(str(tmp_path / "Corefile"))
         assert message in str(e.value) and "plugin/cache" in str(e.value), (body, str(e.value))
-
-
-def counting_serve(handler):
-    """Count the calls of ``handler.serve`` (the normal path reaching it)."""
-    calls = []
-    serve = handler.serve
-
-    def counted(request):
-        calls.append(request.qname)
-        return serve(request)
-    handler.serve = counted
-    return calls
 
 
 def test_raw_path_when_the_cache_heads_the_chain(tmp_path, up):

@@ -329,15 +329,20 @@ def test_bad_forward_config(tmp_path):
         assert message in str(e.value) and "Corefile:" in str(e.value), (body, str(e.value))
 
 
-def test_tls_upstream(tmp_path, ups):
-    """tls:// upstreams: DNS over TLS, the server's certificate checked against the given CA and name."""
+def tls_upstream(tmp_path, ups):
+    """A DNS-over-TLS upstream with a certificate for localhost, and a Corefile forwarding to it."""
     import ssl
     from certs import make_pki
     pki = make_pki(tmp_path)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki["server"], pki["server_key"])
     up = ups(address="10.0.0.53", tls=ctx)
-    text = f".:0 {{\n forward . tls://{up.addr} {{\n  tls {pki['ca']}\n  tls_servername localhost\n }}\n}}\n"
+    return up, f".:0 {{\n forward . tls://{up.addr} {{\n  tls {pki['ca']}\n  tls_servername localhost\n }}\n}}\n"
+
+
+def test_tls_upstream(tmp_path, ups):
+    """tls:// upstreams: DNS over TLS, the server's certificate checked against the given CA and name."""
+    up, text = tls_upstream(tmp_path, ups)
     with testing.serve(text, tmp_path) as srv:
         assert a(srv) == "10.0.0.53"
         assert up.seen[-1][0] == "tls"
@@ -349,13 +354,7 @@ def test_tls_upstream(tmp_path, ups):
 
 def test_tls_connection_is_kept_and_shared(tmp_path, ups):
     """DNS over TLS keeps its connection: many queries, several at once, one handshake."""
-    import ssl
-    from certs import make_pki
-    pki = make_pki(tmp_path)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pki["server"], pki["server_key"])
-    up = ups(address="10.0.0.53", tls=ctx)
-    text = f".:0 {{\n forward . tls://{up.addr} {{\n  tls {pki['ca']}\n  tls_servername localhost\n }}\n}}\n"
+    up, text = tls_upstream(tmp_path, ups)
     with testing.serve(text, tmp_path) as srv:
         pool = srv.service.generation.blocks[0].chain.upstreams[0].pools["tls"]
         for _ in range(5):

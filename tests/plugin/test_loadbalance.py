@@ -6,7 +6,7 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from conftest import eventually
+from conftest import counting_serve, eventually
 from skydns import testing
 
 
@@ -33,9 +33,7 @@ def test_round_robin_rotates_and_cname_stays_first(tmp_path, data, cache):
         srv.send(q)
         if cache:  # repeated query bytes: cache hits on the server's raw path, rotated there
             handler = srv.service.generation.blocks[0].handlers["cache"]
-            calls = []
-            serve = handler.serve
-            handler.serve = lambda request: calls.append(request) or serve(request)
+            calls = counting_serve(handler)
         firsts = [addresses(srv.send(q))[0] for _ in range(6)]
         if cache:
             assert calls == [] and handler.hits == 6
