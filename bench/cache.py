@@ -83,14 +83,10 @@ def observed(tmp, etcd, hot, plain, env, args):
                 f.write(f"{ZONE}:{port} {{\n bind 127.0.0.1\n {body}\n etcd {{\n  endpoint {etcd.url}\n }}\n}}\n")
             cmd = [os.path.join(dnsperf.BIN, "twistd"), "-n", "--pidfile=", f"--logfile={core}.log",
                    "skydns", "-c", core]
-            a = dnsperf.start(cmd_a, port_a, core=0, env=env, probe=hot[0].split()[0])
-            b = dnsperf.start(cmd, port, core=0, env=env, probe=hot[0].split()[0])
             try:
-                ra, rb = dnsperf.run_pair((port_a, port), hot, args.seconds, (a.pid, b.pid), core=1)
-                ratios[name].append((ra, rb))
+                ratios[name].append(dnsperf.run_pair(((cmd_a, port_a, env), (cmd, port, env)), hot, args.seconds,
+                                                     probe=hot[0].split()[0]))
             finally:
-                dnsperf.stop(a)
-                dnsperf.stop(b)
                 os.unlink(core + ".log")
     print(f"dnsperf {args.seconds:g}s x {args.rounds} rounds, 100 hot names; each variant at the same moment "
           "as (a) cache+etcd, both on core 0, dnsperf on core 1")

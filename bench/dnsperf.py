@@ -123,26 +123,33 @@ def run(port: int, queries: list[str], seconds: float, core: int = 1, edns: bool
     return Result(qps, lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000, lost or 0, cpu_us)
 
 
-def run_pair(ports: tuple[int, int], queries: list[str], seconds: float, pids: tuple[int, int],
-             core: int = 1, **kwargs) -> tuple[Result, Result]:
-    """Two dnsperf runs at once, one per server, both servers sharing one core.
+def run_pair(servers, queries: list[str], seconds: float, core: int = 1, probe: str = "example.org.",
+             **kwargs) -> tuple[Result, Result]:
+    """Start two servers on core 0, run one dnsperf against each at the same moment, stop them.
 
-    The kernel gives two busy processes on a core equal time, so the ratio of
-    their QPS is the inverse ratio of their costs per query, and whatever else
-    the machine does at that moment slows both alike: a far steadier ratio
-    than two runs one after the other on a shared machine.
+    ``servers``: two ``(cmd, port, env)``. The kernel gives two busy processes on a
+    core equal time, so the ratio of their QPS is the inverse ratio of their costs
+    per query, and whatever else the machine does at that moment slows both alike:
+    a far steadier ratio than two runs one after the other on a shared machine.
     """
     import threading
 
-    out: list = [None, None]
+    procs = []
+    try:
+        for cmd, port, env in servers:
+            procs.append(start(cmd, port, core=0, env=env, probe=probe))
+        out: list = [None, None]
 
-    def one(i):
-        out[i] = run(ports[i], queries, seconds, core=core, pid=pids[i], **kwargs)
-    threads = [threading.Thread(target=one, args=(i,)) for i in (0, 1)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+        def one(i):
+            out[i] = run(servers[i][1], queries, seconds, core=core, pid=procs[i].pid, **kwargs)
+        threads = [threading.Thread(target=one, args=(i,)) for i in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for proc in procs:
+            stop(proc)
     if None in out:
         sys.exit("a paired dnsperf run failed")
     return out[0], out[1]

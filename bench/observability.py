@@ -61,14 +61,10 @@ def main():
         for name, (key, body, logger) in cases.items():
             base_cmd, base_port, base_log, _ = server("whoami", "whoami")
             cmd, port, logfile, extra = server(key, body, logger)
-            base = dnsperf.start(base_cmd, base_port, core=0, env=env)
-            proc = dnsperf.start(cmd, port, core=0, env=dict(env, **extra))
             try:
-                pairs[name].append(dnsperf.run_pair((base_port, port), QUERIES, args.seconds,
-                                                    (base.pid, proc.pid), core=1))
+                pairs[name].append(dnsperf.run_pair(((base_cmd, base_port, env), (cmd, port, dict(env, **extra))),
+                                                    QUERIES, args.seconds))
             finally:
-                dnsperf.stop(base)
-                dnsperf.stop(proc)
                 for f in os.listdir(tmp):
                     if ".log" in f:
                         os.unlink(os.path.join(tmp, f))

@@ -57,15 +57,9 @@ def main():
         cmd, port = cases[name]
         ratios = []
         for r in range(args.rounds):
-            a = dnsperf.start(bare_cmd, bare_port, core=0, env=env)
-            b = dnsperf.start(cmd, port, core=0, env=env)
-            try:
-                ra, rb = dnsperf.run_pair((bare_port, port), QUERIES, args.seconds, (a.pid, b.pid),
-                                          core=1, edns=args.edns)
-                ratios.append(rb.qps / ra.qps)
-            finally:
-                dnsperf.stop(a)
-                dnsperf.stop(b)
+            ra, rb = dnsperf.run_pair(((bare_cmd, bare_port, env), (cmd, port, env)), QUERIES, args.seconds,
+                                      edns=args.edns)
+            ratios.append(rb.qps / ra.qps)
         print(f"ratio {name} / bare twisted (alone, one after the other): {rows[name].qps / rows['bare twisted'].qps:.2f}; "
               f"paired: {statistics.median(ratios):.2f} (rounds {' '.join(f'{x:.2f}' for x in ratios)})")
 
