@@ -1,33 +1,37 @@
 # skydns: set up, run, test, benchmark. Everything lives in .venv; nothing is installed globally
-# except the Debian tools that `make deps` adds (dig, kdig, dnsperf).
+# except the Debian tools that `make deps` adds (etcd, dig, kdig, dnsperf, nsd).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
+.PHONY: setup run test lint bench deps clean
 
-.PHONY: setup install run test bench deps clean
-
-$(VENV)/.ready: setup.cfg pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# Editable installs: the package, the test and lint tools, and the example third-party plugins.
+# Made again only when a project file changes, so `make test` starts at once. (The skydns command
+# needs no twistd plugin discovery; `twistd skydns` from this checkout needs PYTHONPATH=. as well.)
+$(VENV)/.ready: pyproject.toml plugins/skydns-txt/pyproject.toml plugins/skydns-dns64/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet ".[test]"
+	$(PIP) install --quiet -e ".[test,lint]"
+	$(PIP) install --quiet --no-deps -e plugins/skydns-txt -e plugins/skydns-dns64
 	touch $@
 
 setup: $(VENV)/.ready
 
-# The package is installed for real (not editable) so twistd finds twisted/plugins/skydns_plugin.py.
-install: setup
-	$(PIP) install --quiet --no-deps --force-reinstall .
-
 # A local etcd (data in .etcd-data, port 23790) with services.example.yaml, then the server.
-run: install
+run: setup
 	$(PY) -m skydns.devetcd .etcd-data --port 23790 --load services.example.yaml -- \
-		$(VENV)/bin/twistd --nodaemon --pidfile= skydns -c Corefile.example
+		$(VENV)/bin/skydns -c Corefile.example
 
-test: install
+test: setup
 	$(PY) -m pytest -q
 
-bench: install
+# ruff (with the bugbear rules) and mypy, both clean on skydns/.
+lint: setup
+	$(VENV)/bin/ruff check skydns plugins
+	$(VENV)/bin/mypy
+
+bench: setup
 	$(PY) bench/whoami.py
 
 # Debian tools: etcd (tests, make run), dig, kdig, dnssec-keygen and delv (tests), dnsperf and nsd
@@ -38,4 +42,4 @@ deps:
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq etcd-server etcd-client dnsutils knot-dnsutils dnsperf bind9-utils bind9-dnsutils nsd
 
 clean:
-	rm -rf $(VENV) build *.egg-info .etcd-data
+	rm -rf $(VENV) build *.egg-info plugins/*/*.egg-info .etcd-data

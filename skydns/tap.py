@@ -1,17 +1,30 @@
 """Command line: ``twistd [-n] skydns -c Corefile`` and the ``skydns`` console script.
 
-``skydns -c Corefile`` runs the server in the foreground through twistd (so
-logging, ``--pidfile`` and friends behave the same); ``skydns plugins`` and
-``skydns validate`` work without starting anything.
+``skydns -c Corefile`` runs the server in the foreground through twistd's
+runner (so logging, ``--pidfile`` and friends behave the same) without
+twistd's plugin discovery: it works from any install, editable ones
+included. ``skydns plugins``, ``skydns validate`` and the subcommands that
+distributions register (``skydns.commands``, such as dnssec's ``skydns ds``)
+work without starting anything.
 """
 from __future__ import annotations
 
 import os
 import sys
 
+from twisted.application.service import ServiceMaker
 from twisted.python import usage
 
+from skydns import __version__
 from skydns.errors import CorefileError
+
+#: What ``twistd skydns`` is; ``twisted/plugins/skydns_plugin.py`` hands this to twistd's discovery.
+service_maker = ServiceMaker(
+    "skydns",
+    "skydns.tap",
+    "DNS server for service discovery (etcd v3), configured by a Corefile",
+    "skydns",
+)
 
 
 class Options(usage.Options):
@@ -28,6 +41,11 @@ class Options(usage.Options):
         ["plugins", None, "List the plugins in chain order, with where each comes from, then exit."],
     ]
 
+    def opt_version(self):
+        """Print skydns's version and exit."""
+        print(f"skydns {__version__}")
+        raise SystemExit(0)
+
     def postOptions(self):
         from skydns import config
         from skydns.registry import Registry
@@ -41,7 +59,7 @@ class Options(usage.Options):
         try:
             self["config"] = config.load(self["conf"], registry, self["port"])
         except CorefileError as e:
-            raise usage.UsageError(str(e))
+            raise usage.UsageError(str(e)) from e
         self["registry"] = registry
         if self["validate"]:
             for b, plugins in self["config"].blocks:
@@ -71,65 +89,77 @@ def print_plugins(registry, out=None) -> None:
         out.write(f"{info.name:<12} {info.source}{pos}\n")
 
 
-def print_ds(argv: list[str]) -> int:
-    """``skydns ds [-c Corefile]``: the DS records of the dnssec keys, for the parent zone."""
-    import dns.dnssec
+USAGE = """\
+usage: skydns [-c Corefile] [-p PORT] [--workers N] [twistd options]
+       skydns validate [-c Corefile]
+       skydns plugins
+       skydns --version
+       skydns COMMAND [ARGS...]
+Runs the server in the foreground; use twistd skydns for a daemon.
+--workers N runs N processes sharing every port (SO_REUSEPORT); the Corefile's
+'workers N' directive does the same.
+"""
 
-    from skydns import config
 
-    path = "Corefile"
-    for i, a in enumerate(argv):
-        if a in ("-c", "--conf") and i + 1 < len(argv):
-            path = argv[i + 1]
-    try:
-        cfg = config.load(path)
-    except CorefileError as e:
-        sys.stderr.write(f"skydns: {e}\n")
-        return 1
-    found = False
-    for block, plugins in cfg.blocks:
-        for name, _, c in plugins:
-            if name != "dnssec":
-                continue
-            zones, keys, _ = c
-            # The parent points at the key-signing keys; without any, at every key.
-            for key in [k for k in keys if k.sep] or keys:
-                ds = dns.dnssec.make_ds(key.zone, key.dnskey, "SHA256")
-                print(f"{key.zone} IN DS {ds.to_text()}")
-                found = True
-    if not found:
-        sys.stderr.write(f"skydns: no dnssec keys in {path}\n")
-        return 1
-    return 0
+def print_help(out=None) -> None:
+    out = out or sys.stdout
+    from skydns import commands
+
+    out.write(USAGE)
+    found = commands.available()
+    if found:
+        out.write("Commands:\n")
+        for name, summary in found:
+            out.write(f"  {name:<10} {summary}\n")
+
+
+def run_twistd(argv: list[str]) -> None:
+    """``twistd --nodaemon skydns ARGV``, with skydns as twistd's only subcommand (no discovery)."""
+    from twisted.application import app
+    from twisted.scripts import twistd
+
+    class ServerOptions(twistd.ServerOptions):  # type: ignore[name-defined]
+        @staticmethod
+        def _getPlugins(interface, package=None):
+            return [service_maker]
+
+    sys.argv = ["skydns", "--nodaemon", "--pidfile=", "skydns"] + argv
+    app.run(twistd.runApp, ServerOptions)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``skydns [plugins | validate] [-c Corefile] [twistd-style options]``."""
+    """``skydns [plugins | validate | COMMAND] [-c Corefile] [twistd-style options]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "plugins":
+    first = argv[0] if argv else ""
+    if first in ("--version", "-V", "version"):
+        print(f"skydns {__version__}")
+        return 0
+    if first in ("-h", "--help", "help"):
+        print_help()
+        return 0
+    if first == "plugins":
         from skydns.registry import Registry
 
         print_plugins(Registry())
         return 0
-    if argv and argv[0] == "ds":
-        return print_ds(argv[1:])
-    if argv and argv[0] == "validate":
+    if first == "validate":
         argv = argv[1:] + ["--validate"]
-    if argv and argv[0] in ("-h", "--help"):
-        print("usage: skydns [plugins | validate | ds] [-c Corefile] [-p PORT] [--workers N]\n"
-              "Runs the server in the foreground; use twistd skydns for a daemon.\n"
-              "--workers N runs N processes sharing every port (SO_REUSEPORT); the Corefile's\n"
-              "'workers N' directive does the same.")
-        return 0
-    from skydns import workers
+    elif first and not first.startswith("-"):
+        from skydns import commands
 
-    count, argv = workers.count_from(argv)
-    if count > 1:
-        return workers.supervise(argv, count)
-    from twisted.scripts.twistd import run
+        try:
+            command = commands.load(first)
+        except LookupError as e:
+            sys.stderr.write(f"skydns: {e}\n")
+            return 2
+        return command.run(argv[1:])
+    if "--reuseport" not in argv:  # a worker never supervises others
+        from skydns import workers
 
-    sys.argv = ["twistd", "--nodaemon", "--pidfile=", "skydns"] + argv
-    run()
+        count, argv = workers.count_from(argv)
+        if count > 1:
+            return workers.supervise(argv, count)
+    run_twistd(argv)
     return 0
 
 

@@ -1,6 +1,6 @@
 """``skydns --workers N``: N server processes sharing every port, kept running.
 
-Each worker is a ``twistd --nodaemon skydns --reuseport`` process with its own
+Each worker is a ``skydns --reuseport`` process (twistd's runner, in the foreground) with its own
 etcd copy; the kernel spreads queries over their sockets (SO_REUSEPORT). The
 supervisor passes SIGHUP (reload) and SIGTERM/SIGINT (stop) on to every
 worker, and starts a worker again when one dies.
@@ -53,7 +53,7 @@ def _from_corefile(argv: list[str]) -> int:
         cfg = config.load(_corefile_of(argv))
     except CorefileError:
         return 1  # twistd reports the error itself
-    return max([c for b, plugins in cfg.blocks for n, _, c in plugins if n == "workers"] or [1])
+    return max(b.workers for b, _ in cfg.blocks)
 
 
 def supervise(argv: list[str], count: int) -> int:
@@ -67,8 +67,7 @@ def supervise(argv: list[str], count: int) -> int:
     if any(k.port == 0 for b, _ in cfg.blocks for k in b.keys):
         sys.stderr.write("skydns: --workers needs fixed ports: port 0 would give each worker its own\n")
         return 2
-    cmd = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-           "--nodaemon", "--pidfile=", "skydns", "--reuseport"] + argv
+    cmd = [sys.executable, "-c", "import sys; from skydns.tap import main; sys.exit(main())", "--reuseport"] + argv
     workers: dict[int, tuple[subprocess.Popen, float]] = {}
     stopping = []
 

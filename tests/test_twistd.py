@@ -40,13 +40,32 @@ def wait_until_serving(port, proc, deadline=20):
     raise AssertionError("server did not start")
 
 
-def test_installed_distribution_has_the_twistd_plugin(tmp_path):
-    """pip install . puts twisted/plugins/skydns_plugin.py in place, so twistd knows 'skydns'."""
-    files = [str(f) for f in importlib.metadata.files("skydns")]
-    assert "twisted/plugins/skydns_plugin.py" in files
+def test_wheel_carries_the_twistd_plugin_and_twistd_finds_it(tmp_path):
+    """The wheel holds twisted/plugins/skydns_plugin.py (and py.typed); with it on the path twistd knows 'skydns'."""
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), ROOT],
+                   check=True, capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("skydns-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "twisted/plugins/skydns_plugin.py" in names
+    assert "twisted/plugins/__init__.py" not in names and "twisted/__init__.py" not in names
+    assert "skydns/py.typed" in names and "skydns/plugin/etcd/README.md" in names
     out = subprocess.run([os.path.join(BIN, "twistd"), "--help"], cwd=tmp_path, capture_output=True,
-                         text=True, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+                         text=True, env=env())
     assert "skydns" in out.stdout
+
+
+def test_version_is_skydns_s():
+    """skydns --version and twistd skydns --version print skydns's version (one source: skydns.__version__)."""
+    import skydns
+
+    out = subprocess.run([os.path.join(BIN, "skydns"), "--version"], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == f"skydns {skydns.__version__}"
+    assert importlib.metadata.version("skydns") == skydns.__version__
+    out = subprocess.run([os.path.join(BIN, "twistd"), "skydns", "--version"], capture_output=True, text=True,
+                         env=env(), timeout=30)
+    assert out.stdout.strip() == f"skydns {skydns.__version__}"
 
 
 def test_sighup_reload_under_load(tmp_path):

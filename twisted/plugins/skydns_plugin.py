@@ -1,13 +1,8 @@
 """twistd plugin: makes ``twistd skydns`` exist.
 
 Kept tiny on purpose: twistd imports every module in ``twisted/plugins`` to
-discover plugins, so the server itself is only loaded when ``skydns`` is used.
+discover plugins; ``skydns.tap`` loads the server only when ``skydns`` is used.
 """
-from twisted.application.service import ServiceMaker
+from skydns.tap import service_maker as skydns
 
-skydns = ServiceMaker(
-    "skydns",
-    "skydns.tap",
-    "DNS server for service discovery (etcd v3), configured by a Corefile",
-    "skydns",
-)
+__all__ = ["skydns"]
