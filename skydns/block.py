@@ -1,14 +1,19 @@
-"""A server block at run time: its zones, listen addresses, options and chain."""
+"""A server block at run time: its zones, listen addresses, options, chain, and what its plugins offer."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
+
+from zope.interface import implementer
 
 from skydns.corefile.parser import ServerBlock
+from skydns.errors import CorefileError
+from skydns.interfaces import IHandler, IServerBlock
 
 DEFAULT_IDLE_TIMEOUT = 10.0
 DEFAULT_MAX_CONNECTIONS = 200
 
 
+@implementer(IServerBlock)
 class Block:
     """What plugins of one server block share; one object per block, passed to every setup.
 
@@ -17,6 +22,7 @@ class Block:
     :ivar bind: addresses to listen on (``bind``); empty means every address.
     :ivar idle_timeout: seconds an idle TCP connection is kept (``timeouts``).
     :ivar max_connections: concurrent TCP connections per listener, 0 for no cap (``tcp``).
+    :ivar workers: processes the ``skydns`` command runs (``workers``).
     :ivar chain: the first handler of the chain, set once every plugin is built.
     :ivar corefile: path of the Corefile this block came from.
     :ivar service: the running :class:`skydns.service.SkyDNSService` (None when only validating).
@@ -39,15 +45,17 @@ class Block:
         self.idle_timeout = DEFAULT_IDLE_TIMEOUT
         self.max_connections = DEFAULT_MAX_CONNECTIONS
         self.workers = 1
-        self.chain = None
+        self.chain: Any = None
         self.plugins: list[str] = []  # every directive used, in chain order
-        #: name -> handler, filled as the chain is built; for plugins that work with another
-        #: (stub uses etcd's copy). Look others up in a startup hook, not in build.
-        self.handlers: dict[str, object] = {}
         #: fn(request, reply_bytes) called after every reply the block sends, in chain order;
         #: plugins that only watch replies (log, prometheus) add themselves with observe()
         self.observers: tuple = ()
         self.observer_names: list[str] = []
+        #: handlers (innermost first, as built) and other announced objects; see find()
+        self._handlers: list = []
+        self._provided: list = []
+        #: per-configuration objects of shared(); the same dict for every block of a configuration
+        self._shared: dict = {}
         self._startup: list[Callable] = []
         self._shutdown: list[Callable] = []
 
@@ -58,6 +66,34 @@ class Block:
             seen.setdefault(k.port, None)
         return list(seen)
 
+    # -- what plugins offer each other ------------------------------------------
+    def add_handler(self, handler) -> None:
+        """Announce a handler as it is built (the server does this for every plugin)."""
+        self._handlers.insert(0, handler)
+
+    def provide(self, obj) -> None:
+        """Announce ``obj`` to the plugins of this configuration (see :meth:`find`)."""
+        if not any(o is obj for o in self._provided):
+            self._provided.append(obj)
+
+    def find(self, interface) -> list:
+        """Every handler (in chain order), then every other announced object, providing ``interface``."""
+        return [o for o in self._handlers + self._provided if interface.providedBy(o)]
+
+    def require(self, interface, plugin: str, what: str):
+        """The first provider of ``interface`` in this block, or a CorefileError at ``plugin``'s directive."""
+        found = self.find(interface)
+        if found:
+            return found[0]
+        occurrences = self.ast.occurrences(plugin)
+        file, line = (occurrences[0].file, occurrences[0].line) if occurrences else (self.corefile, None)
+        raise CorefileError(f"needs {what} in this server block", file, line, plugin)
+
+    def handlers(self) -> list:
+        """The chain's handlers, outermost first."""
+        return [h for h in self._handlers if IHandler.providedBy(h)]
+
+    # -- replies and lifecycle ---------------------------------------------------
     def observe(self, name: str, fn: Callable) -> None:
         """Call ``fn(request, reply)`` with the bytes of every reply this block sends.
 
@@ -72,6 +108,18 @@ class Block:
         """Run ``fn()`` (which may return a Deferred) when the configuration starts serving."""
         self._startup.append(fn)
 
+    def on_shutdown(self, fn: Callable) -> None:
+        """Run ``fn()`` (which may return a Deferred) when the configuration is retired."""
+        self._shutdown.append(fn)
+
+    # -- sharing -----------------------------------------------------------------
+    def shared(self, key, factory: Callable):
+        """The object of ``key`` for every block of this configuration, made by the first that asks."""
+        obj = self._shared.get(key, self._shared)
+        if obj is self._shared:
+            obj = self._shared[key] = factory()
+        return obj
+
     def acquire(self, key, factory: Callable, release: Callable):
         """An object shared by every configuration that asks for ``key``, kept across reloads.
 
@@ -79,14 +127,11 @@ class Block:
         configuration using it is retired. Without a service (plain builds in
         tests) the object is private to this block.
         """
-        if self.service is None:
+        service = self.service
+        if service is None:
             obj = factory()
             self.on_shutdown(lambda: release(obj))
             return obj
-        obj = self.service.shared.acquire(key, factory)
-        self.on_shutdown(lambda: self.service.shared.release(key, release))
+        obj = service.shared.acquire(key, factory)
+        self.on_shutdown(lambda: service.shared.release(key, release))
         return obj
-
-    def on_shutdown(self, fn: Callable) -> None:
-        """Run ``fn()`` (which may return a Deferred) when the configuration is retired."""
-        self._shutdown.append(fn)

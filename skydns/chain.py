@@ -1,4 +1,4 @@
-"""Helpers for plugins that pass requests on, and for describing a chain."""
+"""Helpers for plugins that pass requests on and post-process what comes back, and for describing a chain."""
 from __future__ import annotations
 
 from typing import Callable
@@ -8,6 +8,7 @@ from zope.interface import implementer
 
 from skydns.errors import NoNextPlugin
 from skydns.interfaces import IHandler
+from skydns.reply import Reply
 
 
 def next_or_failure(name: str, next, request):
@@ -25,6 +26,26 @@ def then(result, fn: Callable):
     if isinstance(result, Deferred):
         return result.addCallback(fn)
     return fn(result)
+
+
+def post_process(result, fn: Callable):
+    """Call ``fn(reply)`` with a :class:`skydns.reply.Reply` of what ``next`` answered, and return
+    what ``fn`` returns, now or when a Deferred fires. A dropped query (None) passes by
+    without ``fn``. The usual shape of a post-processing plugin::
+
+        def serve(self, request):
+            return post_process(next_or_failure(self.name, self.next, request),
+                                lambda reply: self._change(reply, request))
+    """
+    if isinstance(result, Deferred):
+        return result.addCallback(_post, fn)
+    return _post(result, fn)
+
+
+def _post(result, fn: Callable):
+    if result is None:
+        return None
+    return fn(Reply(result))
 
 
 def names(head) -> list[str]:

@@ -32,12 +32,14 @@ class Config:
     files: list[str]
     blocks: list[tuple[Block, list[tuple[str, object, object]]]]
 
-    def build(self, reactor=None, service=None) -> "Generation":
+    def build(self, reactor=None, service=None) -> Generation:
         """Build every block's chain (innermost plugin first); no I/O happens here."""
         built = []
+        shared: dict = {}  # Block.shared(): one dict for every block of this configuration
         for block, plugins in self.blocks:
             block.reactor = reactor
             block.service = service
+            block._shared = shared
             nxt = None
             for name, setup, cfg in reversed(plugins):
                 try:
@@ -48,11 +50,18 @@ class Config:
                     first = block.ast.occurrences(name)[0]
                     raise CorefileError(f"cannot build: {e}", first.file, first.line, name) from e
                 if handler is not None:
-                    block.handlers[name] = handler
+                    block.add_handler(handler)
                     nxt = handler
             block.chain = nxt if nxt is not None else _NoPlugins()
             built.append(block)
         return Generation(self.path, self.files, built)
+
+    def parsed(self, setup) -> list[tuple[Block, object]]:
+        """``(block, configuration)`` for every block that uses the plugin of ``setup`` (an IPluginSetup).
+
+        For a plugin's own commands (``skydns ds`` reads the dnssec keys of a Corefile).
+        """
+        return [(block, cfg) for block, plugins in self.blocks for _, s, cfg in plugins if s is setup]
 
 
 def load(path: str, registry: Registry | None = None, default_port: int = DEFAULT_PORT) -> Config:
@@ -151,6 +160,16 @@ class Generation:
             caps = [b.max_connections for b in blocks]
             spec.max_connections = 0 if 0 in caps else max(caps)
         return specs
+
+    def find(self, interface) -> list[tuple[Block, object]]:
+        """``(block, provider)`` for every provider of ``interface``, each once (its first block)."""
+        out, seen = [], set()
+        for b in self.blocks:
+            for obj in b.find(interface):
+                if id(obj) not in seen:
+                    seen.add(id(obj))
+                    out.append((b, obj))
+        return out
 
     def describe(self) -> list[str]:
         """One line per block: its keys and its chain, as logged at start and on reload."""

@@ -79,8 +79,8 @@ class ApiBackend:
 
 class EtcdBackend:
     def __init__(self, url: str, path: str, zone: str):
-        from skydns.plugin.etcd.endpoints import Connection, parse_endpoint
-        from skydns.records import EtcdRecords
+        from skydns.etcd.connection import Connection, parse_endpoint
+        from skydns.etcd.records import EtcdRecords
 
         try:
             endpoint = parse_endpoint(url)
@@ -91,16 +91,16 @@ class EtcdBackend:
         self.zone = zone
 
     def _name(self, name):
-        from skydns.records import normalise_name
+        from skydns.etcd.records import normalise_name
         return normalise_name(name, self.zone)
 
     def list(self, prefix, limit):
-        from skydns.records import describe
+        from skydns.etcd.records import describe
         records, _ = self.store.list(self._name(prefix) if prefix else None, limit)
         return [dict(name=n, **describe(s)) for n, s in records]
 
     def show(self, name):
-        from skydns.records import describe
+        from skydns.etcd.records import describe
         name = self._name(name)
         found = self.store.show(name)
         if found is None:
@@ -108,7 +108,7 @@ class EtcdBackend:
         return dict(name=name, **describe(found))
 
     def put(self, name, body, ttl):
-        from skydns.records import entries
+        from skydns.etcd.records import entries
         writes = entries(self._name(name), body, self.zone)
         self.store.replace(writes, ttl)
         return {"written": list(dict.fromkeys(w[0] for w in writes)), "keys": len(writes)}

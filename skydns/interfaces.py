@@ -1,8 +1,28 @@
-"""The contracts between the server, the Corefile and plugins.
+"""The contracts between the server, the Corefile and plugins: everything a plugin may rely on.
 
-A plugin is two objects: an :class:`IPluginSetup` (found by its directive
-name in the registry) that parses the directive and builds the plugin for a
-server block, and the :class:`IHandler` it builds, which serves requests.
+A plugin is an :class:`IPluginSetup` (found by its directive name in the
+registry) that parses the directive and builds, for each server block, an
+:class:`IHandler` (a link of the block's chain), or nothing. Plugins never
+reach into one another: what one offers the others is an interface declared
+here, and they find each other's objects through it (:meth:`IServerBlock.find`),
+never by name. The built-in plugins use nothing that is not in this file,
+:mod:`skydns.chain`, :mod:`skydns.reply`, :mod:`skydns.request`, and the
+helper modules (:mod:`skydns.zones`, :mod:`skydns.rcode`, :mod:`skydns.dnsutil`,
+:mod:`skydns.wire`, :mod:`skydns.upstream`, :mod:`skydns.msg`).
+
+=================  ======================================================
+capability         interface (provided by, among the built-ins)
+=================  ======================================================
+answer queries     :class:`IHandler` (every chain plugin)
+fast path          :class:`IRawAnswerer` (cache), :class:`IRawTransparent`
+                   (errors, any, chaos), :class:`IRawReplyFilter`
+                   (loadbalance round_robin)
+service records    :class:`IRecordSource` (etcd)
+readiness          :class:`IReadiness` (etcd)
+metrics            :class:`IMetrics` (cache, etcd, forward, acl, dnssec)
+commands           :class:`ICommand` (dnssec's ``skydns ds``)
+the server         :class:`IServer` (``block.service``: reload, routing)
+=================  ======================================================
 """
 from __future__ import annotations
 
@@ -27,10 +47,10 @@ class IHandler(Interface):
 
     To pass a request on, a handler calls ``self.next.serve(request)`` through
     :func:`skydns.chain.next_or_failure` and returns (or post-processes, with
-    :func:`skydns.chain.then`) what it gets. It must not modify a message it
-    got from ``next`` that it did not make itself, unless it owns it (messages
-    from ``next`` belong to whoever returns them: copy before changing
-    anything a cache may also hold).
+    :func:`skydns.chain.post_process` or :func:`skydns.chain.then`) what it
+    gets. It must not modify a message it got from ``next`` unless it owns it
+    (messages from ``next`` belong to whoever returns them: copy before
+    changing anything a cache may also hold).
 
     An exception raised by ``serve``, or a failed Deferred, makes the server
     answer SERVFAIL and log the error with the query; the server goes on.
@@ -38,17 +58,60 @@ class IHandler(Interface):
 
     name = Attribute("The plugin's name, the same word as its directive.")
     next = Attribute("The next handler in the chain, or None for the last one.")
-    # Optional: ``raw_transparent = True`` on a handler in front of ``cache`` says that
-    # whether it passes a query on depends only on the query's bytes after the ID, and that
-    # it never changes what the rest of the chain answers (errors, any, chaos). The cache
-    # may then answer query bytes it has answered before without the handler being called
-    # (the server's raw path). Not for handlers that look at the client (acl) or change
-    # answers. A handler that changes answers on the wire alone, whoever asks, may offer
-    # ``raw_reply(reply_bytes) -> bytes`` instead: raw hits go through it (loadbalance's
-    # round_robin).
 
     def serve(request):
         """Answer ``request`` (a :class:`skydns.request.Request`) or pass it on; see the class docstring."""
+
+
+class IRawAnswerer(IHandler):
+    """A handler that can answer a query from its bytes alone, before anything is parsed (the raw path).
+
+    When such a handler is the first of its chain (or stands behind only
+    :class:`IRawTransparent` handlers and :class:`IRawReplyFilter` handlers),
+    the server offers it every packet before reading it: a reply returned
+    here is sent as it is (after the filters), and the chain is not called.
+    Anything else (None) goes the normal way. The cache is the built-in one:
+    it answers query bytes it has answered before.
+    """
+
+    def raw_answer(query):
+        """The reply (bytes, the query's ID in it) to the packet ``query``, or None to take the normal path.
+
+        Called for every packet of the block's listeners, so it must be a
+        dict lookup or two: no parsing, no Deferred.
+        """
+
+    def raw_request(query):
+        """The :class:`skydns.request.Request` first answered with the bytes of ``query`` (ID aside), or None.
+
+        Asked only when the block has reply observers (log, prometheus),
+        before :meth:`raw_answer`: they get ``request.repeat(query, ...)``, a
+        copy with the new ID, client and start time. None sends the packet
+        the normal way.
+        """
+
+
+class IRawTransparent(IHandler):
+    """A marker: the raw path may skip this handler.
+
+    Declare it when whether the handler passes a query on depends only on
+    the query's bytes after the ID, and the handler never changes what the
+    rest of the chain answers (errors, any, chaos). Not for handlers that look
+    at the client (acl) or change answers: those keep every query on the chain.
+    """
+
+
+class IRawReplyFilter(IHandler):
+    """A handler in front of an :class:`IRawAnswerer` that changes replies on the wire, whoever asks.
+
+    Raw answers go through :meth:`raw_reply` of every such handler in front of
+    the answerer, innermost first, as replies travel up the chain
+    (loadbalance's round_robin rotates them). Provide it on the instance
+    (``zope.interface.alsoProvides``) when only some configurations can.
+    """
+
+    def raw_reply(reply):
+        """The reply bytes as this handler would hand them on; must not parse them with dnspython."""
 
 
 class IPluginSetup(Interface):
@@ -70,15 +133,185 @@ class IPluginSetup(Interface):
         ``dispenser`` (a :class:`skydns.corefile.dispenser.Dispenser`) walks the
         directive's tokens; raise its ``error()``/``arg_error()`` so the error names
         file and line. Must not open sockets, files that are written, or clients:
-        it also runs for ``--validate`` and for reloads that may be rejected.
+        it also runs for ``skydns validate`` and for reloads that may be rejected.
         Returns a configuration object, passed to ``build``.
         """
 
     def build(config, block, next):
-        """Make the handler for ``block`` in front of ``next``, or return None for a
-        directive that only configures the server block (``bind``, ``reload``).
+        """Make the handler for ``block`` (an :class:`IServerBlock`) in front of ``next``, or return
+        None for a directive that only configures the server block (``bind``, ``reload``).
 
+        Plugins are built innermost first, so what the plugins *after* this one
+        in the chain offer is already in ``block.find(...)``; ``block.require``
+        refuses the configuration at the directive's line when something it
+        needs is missing. Objects that are not the handler but offer an
+        interface (readiness, metrics) are announced with ``block.provide(obj)``.
         Work that needs the reactor or the network (connecting to etcd, opening
         a listener) is registered with ``block.on_startup(fn)`` and undone with
         ``block.on_shutdown(fn)``; both may return Deferreds.
         """
+
+
+class IServerBlock(Interface):
+    """One server block of a configuration, as every setup of the block sees it (``block`` above).
+
+    A reload makes new blocks: what a plugin keeps on one lives as long as
+    its configuration, unless it was taken with :meth:`acquire`.
+    """
+
+    name = Attribute("How logs and metrics name the block: its keys as written (``example.org:1053``).")
+    zones = Attribute("The block's zones (lower case, trailing dot), the default zones of its plugins.")
+    keys = Attribute("The block's ZONE:PORT keys, with file and line.")
+    ports = Attribute("The ports the block listens on.")
+    files = Attribute("The Corefile and every file it imported.")
+    reactor = Attribute("The reactor (tests pass a fake); None while only validating.")
+    service = Attribute("The running :class:`IServer`, or None (plain builds, validation).")
+    plugins = Attribute("Every directive the block uses, in chain order.")
+
+    def provide(obj):
+        """Announce ``obj`` (anything providing interfaces of this module) to the plugins of the configuration.
+
+        Handlers are announced by the server when they are built; call this
+        for other objects: an etcd copy's metrics, a checker's readiness.
+        """
+
+    def find(interface):
+        """Everything announced in this block that provides ``interface``: handlers in chain
+        order, then other objects in the order they were provided. Handlers
+        built before the caller (those after it in the chain) are already there;
+        look again in a startup hook to see all of them."""
+
+    def require(interface, plugin, what):
+        """The first provider of ``interface`` in the block, or a Corefile error at the line of
+        ``plugin``'s directive saying it needs ``what`` (for example "a record source, such as etcd")."""
+
+    def observe(name, fn):
+        """Call ``fn(request, reply_bytes)`` after every reply the block sends (log, prometheus).
+
+        Observers are no link of the chain: a query pays one call for each.
+        Keep ``fn`` short and never let it block.
+        """
+
+    def on_startup(fn):
+        """Run ``fn()`` (which may return a Deferred) when the configuration starts serving."""
+
+    def on_shutdown(fn):
+        """Run ``fn()`` (which may return a Deferred) when the configuration is retired."""
+
+    def shared(key, factory):
+        """The object of ``key`` shared by every block of this configuration, made by ``factory()``
+        for the first one that asks (one poller per configuration, say)."""
+
+    def acquire(key, factory, release):
+        """The object of ``key`` shared by every configuration that asks for it, kept across reloads
+        (an etcd connection, an HTTP listener); ``release(obj)`` runs when the last
+        configuration using it is retired."""
+
+
+class IServer(Interface):
+    """The running server as plugins see it (``block.service``)."""
+
+    reloads = Attribute("Reloads that took effect since the start.")
+    reload_failures = Attribute("Reloads that were refused (the old configuration kept serving).")
+
+    def reload():
+        """Read the Corefile again and swap it in; a Deferred firing True, or False when it was refused."""
+
+    def find(interface):
+        """``(block, provider)`` for every provider of ``interface`` in the running configuration,
+        each provider once (the first block that announced it)."""
+
+    def route(qname, qtype, port):
+        """``(zone, block)`` that serves ``qname`` on ``port`` now, as a client's query would be routed."""
+
+
+class IRecordSource(Interface):
+    """Service records that one plugin serves and others read: the etcd plugin's watched copy.
+
+    Names are lower case with the trailing dot. A source that answers a request
+    appends every name it read to ``request.dependencies`` when that is a list
+    (a cache sets it to learn which changes must drop the reply).
+    """
+
+    zones = Attribute("The zones the source serves.")
+    synced = Attribute("True once the records have been read; False means 'not known yet', not 'empty'.")
+
+    def services(name, exact=False):
+        """The :class:`skydns.msg.service.Service` records of ``name`` and of every name below it
+        (SkyDNS's aggregation; wildcard labels match any label), or only its own with
+        ``exact``; None when no such name exists."""
+
+    def exists(name):
+        """Is there a record at ``name`` or below it?"""
+
+    def subscribe(fn):
+        """Call ``fn(name)`` after each change of a record at ``name``, and ``fn(None)`` when anything
+        may have changed (a full read after an outage, a monitored address going DOWN or UP)."""
+
+    def unsubscribe(fn):
+        """Stop calling ``fn``."""
+
+    def store():
+        """A blocking :class:`IRecordStore` writing to where the records live; call it, and use what it
+        returns, in a thread. Raises an exception that says why when the store is unreachable."""
+
+
+class IRecordStore(Interface):
+    """Reading and writing the records of a source (blocking: run in a thread)."""
+
+    prefix = Attribute("Where the records live (the etcd key prefix).")
+
+    def list(under=None, limit=100, after=None):
+        """``([(name, [service dict])], cursor)``: records at or below the name ``under`` (None: all),
+        in key order, at most ``limit``; ``cursor`` (None at the end) is ``after`` for the next page."""
+
+    def show(name):
+        """The service dicts stored at exactly ``name`` (its key and its ``x<n>`` leaves), or None."""
+
+    def replace(writes, ttl=None):
+        """Replace the records named in ``writes`` (``(name, leaf or None, service dict)``) in one
+        transaction, under a lease of ``ttl`` seconds when given."""
+
+    def delete(name):
+        """Delete the record ``name`` (names below it are other records); False when there was none."""
+
+
+class IReadiness(Interface):
+    """Something that is not ready to serve at first (an etcd copy before its first read).
+
+    The ``ready`` plugin answers 200 on ``/ready`` when every provider in the
+    running configuration is ready, 503 with their reasons otherwise.
+    """
+
+    name = Attribute("The plugin's name, for the reason lines (``plugin/NAME: ...``).")
+
+    def ready():
+        """None when ready, else one line saying what is missing."""
+
+
+class IMetrics(Interface):
+    """A plugin's own Prometheus metrics, read when ``/metrics`` is scraped.
+
+    Count on the hot path in plain attributes (an integer ``+= 1``) and turn
+    them into metric families here: prometheus_client's own counters lock.
+    Families of the same name from several providers (one per server block)
+    are merged; each provider labels its samples (``server`` = ``block.name``).
+    """
+
+    def collect(prefix):
+        """Yield ``prometheus_client.core`` metric families whose names start with ``prefix``
+        (the ``prometheus`` directive's namespace and subsystem, ``"skydns_"`` by default)."""
+
+
+class ICommand(Interface):
+    """A subcommand of the ``skydns`` program (``skydns NAME ARGS...``).
+
+    Registered in the ``skydns.commands`` entry point group under ``NAME``;
+    loaded only when used or listed by ``skydns --help``.
+    """
+
+    name = Attribute("The subcommand, the same word as its entry point's name.")
+    summary = Attribute("One line for ``skydns --help``.")
+
+    def run(argv):
+        """Run with the arguments after the subcommand's name; return the exit status."""

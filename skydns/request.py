@@ -48,6 +48,9 @@ class Request:
     :ivar wire: the packet as received (for TCP, without the length prefix).
     :ivar client: ``(host, port)`` of the client; IPv4-mapped IPv6 hosts are
         given as plain IPv4.
+    :ivar local: ``(host, port)`` of the listener the query arrived on (the
+        host as configured: ``::`` for every address); None for lookups the
+        server makes itself.
     :ivar proto: ``"udp"`` or ``"tcp"``.
     :ivar qname: the question's name in lower case presentation form with a
         trailing dot (``"www.example.org."``).
@@ -63,13 +66,20 @@ class Request:
         bytes it sent (after truncation); see :meth:`observe`.
     :ivar started: ``time.monotonic()`` when the packet was read.
     :ivar hops: 0 for a client's query; n for a lookup the server made for itself
-        (an external CNAME target, say) n levels deep.
+        (:class:`skydns.upstream.Upstream`: an external CNAME target, say) n
+        levels deep. Plugins that keep per-client state or answers (a cache)
+        leave such lookups alone.
+    :ivar dependencies: None, or a list that a plugin which keeps answers (the
+        cache) sets before passing the request on: every record source that
+        answers it appends the names it read (see
+        :class:`skydns.interfaces.IRecordSource`), so a change to one of them
+        can drop the kept answer.
     """
 
     __slots__ = (
         "wire", "client", "proto", "id", "flags", "qname", "qtype", "qclass",
         "question_wire", "edns", "bufsize", "do", "edns_options", "block",
-        "zone", "_message", "local", "hops", "observers", "started", "deps",
+        "zone", "_message", "local", "hops", "observers", "started", "dependencies",
     )
 
     def __init__(self, data: bytes, client: tuple, proto: str, local=None):
@@ -84,7 +94,7 @@ class Request:
         self.hops = 0  # how many times the server re-entered itself to build this answer
         self.observers = None  # callables fn(request, reply_bytes) run after the reply is sent
         self.started = _now()
-        self.deps = None  # a list when a cache wants the names a reply was built from
+        self.dependencies = None  # a list when a cache wants the names a reply was built from
         try:
             self.id, self.flags, qd, an, ns, ar = _HEADER(data)
         except Exception:
@@ -187,7 +197,7 @@ class Request:
             self.do = bool(msg.ednsflags & dns.flags.DO)
             self.bufsize = max(msg.payload, wire.MIN_PAYLOAD)
 
-    def repeat(self, data: bytes, client: tuple, proto: str) -> "Request":
+    def repeat(self, data: bytes, client: tuple, proto: str, local=None) -> Request:
         """This query again, as ``data`` from ``client``: bytes equal to ours after the ID.
 
         For the server's raw path, where a cache answers repeated query bytes
@@ -202,8 +212,8 @@ class Request:
         r.started = _now()
         r.flags, r.qname, r.qtype, r.qclass = self.flags, self.qname, self.qtype, self.qclass
         r.question_wire, r.edns, r.bufsize, r.do = self.question_wire, self.edns, self.bufsize, self.do
-        r.edns_options, r.block, r.zone, r.local = self.edns_options, self.block, self.zone, self.local
-        r._message = r.observers = r.deps = None
+        r.edns_options, r.block, r.zone, r.local = self.edns_options, self.block, self.zone, local
+        r._message = r.observers = r.dependencies = None
         r.hops = 0
         return r
 

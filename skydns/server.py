@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import dns.exception
 import dns.message
-import dns.rcode
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from skydns import wire
+from skydns.interfaces import IRawAnswerer, IRawReplyFilter, IRawTransparent
+from skydns.rcode import BADVERS, NOTIMP, REFUSED, SERVFAIL
 from skydns.request import MalformedQuery, Request
 
 log = Logger(namespace="skydns.server")
-
-NOTIMP = 4
-REFUSED = 5
-SERVFAIL = 2
-BADVERS = 16
 
 
 class ZoneMux:
@@ -77,57 +73,55 @@ class Server:
     a query already running finishes on the chain it started with.
     """
 
-    def __init__(self, mux: ZoneMux, generation=None):
+    def __init__(self, mux: ZoneMux, generation=None, local: tuple | None = None):
         self.mux = mux
         self.generation = generation
-        # A cache at the head of its block's chain (behind handlers marked raw_transparent, whose
-        # decisions depend on the query bytes alone: errors, any, chaos) answers repeated query
-        # bytes before anything is parsed: the raw path.
-        # The block's reply observers (log, prometheus) get a copy of the first such request.
-        # Handlers with a ``raw_reply(reply)`` (loadbalance's round_robin) may stand in front
-        # too: a raw hit goes through their raw_reply, innermost first, as replies do.
-        self.raw_caches = []
+        #: (host, port) this server listens on, handed to every request as ``request.local``
+        self.local = local
+        # The raw path: an IRawAnswerer at the head of its block's chain (behind IRawTransparent
+        # handlers, whose decisions depend on the query bytes alone) answers packets before
+        # anything is parsed. IRawReplyFilter handlers in front rewrite its replies, innermost
+        # first, as replies travel. The block's observers get a copy of the first request.
+        self.raw_answerers = []
         seen = set()
         for b in mux.zones.values():
             head = b.chain
-            filters = []
+            filters: list = []
             while True:
-                if getattr(head, "raw_transparent", False):
+                if IRawTransparent.providedBy(head):
                     head = head.next
-                elif getattr(head, "raw_reply", None) is not None:
+                elif IRawReplyFilter.providedBy(head):
                     filters.insert(0, head.raw_reply)
                     head = head.next
                 else:
                     break
-            if getattr(head, "name", None) == "cache" and id(head) not in seen:
+            if IRawAnswerer.providedBy(head) and id(head) not in seen:
                 seen.add(id(head))
-                self.raw_caches.append((head, b.observers, tuple(filters)))
+                self.raw_answerers.append((head.raw_answer, head.raw_request if b.observers else None,
+                                           b.observers, tuple(filters)))
 
     def handle(self, data: bytes, client: tuple, proto: str, sender) -> None:
-        if self.raw_caches:
-            key = data[2:]
-            for cache, observers, filters in self.raw_caches:
-                item = cache.raw.get(key)
-                if item is not None:
+        if self.raw_answerers:
+            for answer, first_request, observers, filters in self.raw_answerers:
+                if observers:
+                    first = first_request(data)
+                    if first is None:
+                        continue  # nothing to show the observers: the normal path
+                reply = answer(data)
+                if reply is not None:
+                    for fn in filters:
+                        reply = fn(reply)
+                    sender.send(reply, client)
                     if observers:
-                        first = cache.raw_requests.get(key)
-                        if first is None:
-                            break  # no request to show the observers: the normal path
-                    reply = cache.raw_answer(data, item)
-                    if reply is not None:
-                        for fn in filters:
-                            reply = fn(reply)
-                        sender.send(reply, client)
-                        if observers:
-                            req = first.repeat(data, client, proto)
-                            for fn in observers:
-                                try:
-                                    fn(req, reply)
-                                except Exception:
-                                    log.failure("observer of {qname} failed", qname=req.qname)
-                        return
+                        req = first.repeat(data, client, proto, self.local)
+                        for fn in observers:
+                            try:
+                                fn(req, reply)
+                            except Exception:
+                                log.failure("observer of {qname} failed", qname=req.qname)
+                    return
         try:
-            req = Request(data, client, proto)
+            req = Request(data, client, proto, self.local)
         except MalformedQuery:
             reply = wire.header_only_formerr(data)
             if reply is not None:

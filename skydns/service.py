@@ -17,9 +17,11 @@ from twisted.application.service import MultiService
 from twisted.internet import defer, task
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
+from zope.interface import implementer
 
 from skydns import config as configmod
 from skydns.errors import CorefileError
+from skydns.interfaces import IServer
 from skydns.registry import Registry
 from skydns.server import Server, ZoneMux
 from skydns.transport import DNSDatagramProtocol, DNSStreamFactory, Listener
@@ -52,12 +54,13 @@ class Shared:
             release(obj)
 
 
+@implementer(IServer)
 class SkyDNSService(MultiService):
     """Serves a Corefile; ``reload()`` (or SIGHUP) replaces it in place."""
 
     def __init__(self, corefile: str, registry: Registry | None = None, reactor=None,
                  default_port: int = 53, config: configmod.Config | None = None,
-                 install_signal: bool = True, reuse_port: bool = False):
+                 install_signal: bool = True, reuse_port: bool = False, stop_reactor_on_failure: bool = True):
         super().__init__()
         if reactor is None:
             from twisted.internet import reactor
@@ -66,6 +69,9 @@ class SkyDNSService(MultiService):
         self.registry = registry or Registry()
         self.default_port = default_port
         self.install_signal = install_signal
+        #: a server that owns its process stops the reactor when its plugins fail to start;
+        #: one embedded in another program (tests) hands the failure to whoever started it
+        self.stop_reactor_on_failure = stop_reactor_on_failure
         #: open listeners with SO_REUSEPORT, so several worker processes share each port
         self.reuse_port = reuse_port
         self._config = config
@@ -111,6 +117,8 @@ class SkyDNSService(MultiService):
         return d
 
     def _start_failed(self, failure):
+        if not self.stop_reactor_on_failure:
+            return failure
         log.failure("plugins failed to start; stopping", failure)
         if self.reactor.running:
             self.reactor.stop()
@@ -157,6 +165,7 @@ class SkyDNSService(MultiService):
                     listener.tcp = self.reactor.listenTCP(port, tcp, interface=host, backlog=1024)
                 listener.udp = udp_port
                 listener.port = port
+                server.local = (host, port)
                 return listener
             except CannotListenError as e:
                 if udp_port is not None:
@@ -201,6 +210,10 @@ class SkyDNSService(MultiService):
                 if found is not None:
                     return found
         return None
+
+    def find(self, interface) -> list:
+        """``(block, provider)`` for every provider of ``interface`` in the running configuration."""
+        return self.generation.find(interface) if self.generation is not None else []
 
     def addresses(self) -> list[tuple[str, int]]:
         """The (host, port) of every listener, ports as bound (useful with port 0)."""
@@ -256,7 +269,7 @@ class SkyDNSService(MultiService):
         new_listeners = {}
         for key, spec in specs.items():
             listener = opened.get(key) or old_listeners[key]
-            listener.server = Server(ZoneMux(spec.zones), gen)
+            listener.server = Server(ZoneMux(spec.zones), gen, (listener.host, listener.port))
             listener.idle_timeout = spec.idle_timeout
             listener.max_connections = spec.max_connections
             new_listeners[key] = listener

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import dns.message
 import dns.query
 import dns.rdatatype
-from twisted.internet import threads
+from twisted.internet import defer, threads
 
 _reactor_thread: threading.Thread | None = None
 
@@ -100,6 +100,14 @@ class RunningServer:
             return dns.query.tcp(q, host, port=port, timeout=timeout, source=source)
         return dns.query.udp(q, host, port=port, timeout=timeout, source=source, ignore_trailing=False)
 
+    def plugin(self, name: str, block: int = 0):
+        """The handler of plugin ``name`` in the running chain of the ``block``-th server block (for tests
+        that look inside a plugin; plugins themselves find each other by interface, never by name)."""
+        found = [h for h in self.service.generation.blocks[block].handlers() if h.name == name]
+        if not found:
+            raise LookupError(f"no plugin {name!r} in the chain of block {block}")
+        return found[0]
+
     def write(self, text: str) -> None:
         """Replace the Corefile's text (for reload tests)."""
         with open(self.corefile, "w") as f:
@@ -123,9 +131,15 @@ def start(corefile_text: str, directory, registry=None, name: str = "Corefile") 
     r = reactor()
 
     def go():
-        svc = SkyDNSService(path, registry=registry, reactor=r, install_signal=False)
+        svc = SkyDNSService(path, registry=registry, reactor=r, install_signal=False,
+                            stop_reactor_on_failure=False)
         d = svc.startService()
-        return d.addCallback(lambda _: svc)
+
+        def failed(failure):
+            # Plugins that fail to start raise here, in the test, and leave the reactor running.
+            return defer.maybeDeferred(svc.stopService).addBoth(lambda _: failure)
+
+        return d.addCallbacks(lambda _: svc, failed)
 
     return RunningServer(call(go), path)
 

@@ -7,9 +7,11 @@ any plugin) answers it exactly as for a client.
 """
 from __future__ import annotations
 
+import dns.flags
 import dns.message
 from twisted.internet.defer import Deferred
 
+from skydns.reply import Reply
 from skydns.request import Request
 
 MAX_HOPS = 4
@@ -20,11 +22,19 @@ class UpstreamError(Exception):
 
 
 class Upstream:
+    """Lookups through the server for the plugins of ``block`` (make one in ``build``)."""
+
     def __init__(self, block):
         self.block = block
 
     def lookup(self, name: str, qtype: int, parent: Request):
-        """A dnspython reply for ``name``/``qtype``, or a Deferred firing with one."""
+        """A dnspython reply for ``name``/``qtype``, or a Deferred firing with one.
+
+        ``parent`` is the request being answered: the lookup goes to the same
+        port, counts one more ``hops`` (at most MAX_HOPS deep), and comes from
+        the same client. Raises (or fails with) UpstreamError when no block
+        serves the name or the query was dropped.
+        """
         if parent.hops >= MAX_HOPS:
             raise UpstreamError(f"{name}: too many nested lookups")
         service = self.block.service
@@ -32,7 +42,7 @@ class Upstream:
             raise UpstreamError("no running server to ask")
         query = dns.message.make_query(name, qtype)
         query.flags |= dns.flags.RD
-        req = Request(query.to_wire(), parent.client, parent.proto)
+        req = Request(query.to_wire(), parent.client, parent.proto, parent.local)
         req.hops = parent.hops + 1
         port = parent.block.ports[0] if parent.block is not None else self.block.ports[0]
         route = service.route(req.qname, req.qtype, port)
@@ -48,6 +58,4 @@ class Upstream:
 def _as_message(result) -> dns.message.Message:
     if result is None:
         raise UpstreamError("dropped")
-    if isinstance(result, (bytes, bytearray)):
-        return dns.message.from_wire(bytes(result), keyring=False)
-    return result
+    return Reply(result).message

@@ -36,7 +36,7 @@ def test_rules_in_order_first_match_decides(tmp_path):
         v6 = srv.ports()[("::1", 0)]  # port 0: each listener has its own
         assert srv.send(dns.message.make_query("www.example.org.", "A"), host="::1", port=v6,
                         source="::1").answer  # IPv6 source allowed
-        handler = srv.service.generation.blocks[0].handlers["acl"]
+        handler = srv.plugin("acl")
         assert handler.counts == {"allow": 3, "block": 1, "filter": 1, "drop": 1}
 
 

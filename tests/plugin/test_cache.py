@@ -66,7 +66,7 @@ def test_hits_are_byte_identical_to_misses_and_to_no_cache(tmp_path, data):
     (tmp_path / "b").mkdir()
     with testing.serve(etcd_block(data), tmp_path / "a") as cached, \
             testing.serve(etcd_block(data, cache=""), tmp_path / "b") as plain:
-        cache = cached.service.generation.blocks[0].handlers["cache"]
+        cache = cached.plugin("cache")
         for name, qtype in CASES:
             for kw in (dict(), dict(use_edns=0), dict(use_edns=0, want_dnssec=True)):
                 q = dns.message.make_query(name, qtype, **kw)
@@ -117,14 +117,14 @@ def test_truncation_not_cached_and_payload_respected(tmp_path):
 def test_negative_ttl_from_soa_and_servfail_briefly(tmp_path, data):
     data.put("web.skydns.local", {"host": "10.0.0.1"})
     with testing.serve(etcd_block(data, cache="cache {\n  servfail 1s\n }"), tmp_path) as srv:
-        cache = srv.service.generation.blocks[0].handlers["cache"]
+        cache = srv.plugin("cache")
         srv.query("nope.skydns.local.", "A")
         item = next(iter(cache.negative.values()))
         assert item.ttl == 30  # min(SOA TTL, SOA minimum) = min_ttl 30
     from upstreams import closed_port
     text = f".:0 {{\n cache {{\n  servfail 1s\n }}\n forward . 127.0.0.1:{closed_port()}\n}}\n"
     with testing.serve(text, tmp_path) as srv:
-        cache = srv.service.generation.blocks[0].handlers["cache"]
+        cache = srv.plugin("cache")
         for _ in range(3):
             assert srv.query("x.", "A").rcode() == dns.rcode.SERVFAIL
         assert cache.misses == 1
@@ -136,7 +136,7 @@ def test_negative_ttl_from_soa_and_servfail_briefly(tmp_path, data):
 def test_capacity_and_disable(tmp_path, up):
     text = f".:0 {{\n cache {{\n  success 2\n  disable denial\n }}\n forward . {up.addr}\n}}\n"
     with testing.serve(text, tmp_path) as srv:
-        cache = srv.service.generation.blocks[0].handlers["cache"]
+        cache = srv.plugin("cache")
         for n in ("a", "b", "c"):
             srv.query(f"{n}.example.", "A")
         assert len(cache.positive) == 2 and ("a.example.", 1, 1, False, 0, False) not in cache.positive
@@ -178,19 +178,19 @@ def test_etcd_changes_are_never_stale(tmp_path, data):
         for name in ("a.svc.skydns.local.", "svc.skydns.local.", "*.svc.skydns.local.", "alias.skydns.local."):
             assert addrs(name) == ["10.0.0.1"], name
             assert addrs(name) == ["10.0.0.1"], name  # now cached
-        cache = srv.service.generation.blocks[0].handlers["cache"]
+        cache = srv.plugin("cache")
         hits = cache.hits
-        rev = srv.service.generation.blocks[0].handlers["etcd"].copy.revision
+        rev = srv.plugin("etcd").copy.revision
         data.put("a.svc.skydns.local", {"host": "10.0.0.2"})
-        assert eventually(lambda: srv.service.generation.blocks[0].handlers["etcd"].copy.revision > rev)
+        assert eventually(lambda: srv.plugin("etcd").copy.revision > rev)
         for name in ("a.svc.skydns.local.", "svc.skydns.local.", "*.svc.skydns.local.", "alias.skydns.local."):
             assert addrs(name) == ["10.0.0.2"], name
         assert cache.hits == hits
         # A new name below a cached NXDOMAIN's name shows at once too.
         assert srv.query("new.skydns.local.", "A").rcode() == dns.rcode.NXDOMAIN
-        rev = srv.service.generation.blocks[0].handlers["etcd"].copy.revision
+        rev = srv.plugin("etcd").copy.revision
         data.put("x.new.skydns.local", {"host": "10.0.0.3"})
-        assert eventually(lambda: srv.service.generation.blocks[0].handlers["etcd"].copy.revision > rev)
+        assert eventually(lambda: srv.plugin("etcd").copy.revision > rev)
         assert addrs("new.skydns.local.") == ["10.0.0.3"]
 
 
@@ -217,7 +217,7 @@ def test_bad_cache_config(tmp_path):
 def test_raw_path_when_the_cache_heads_the_chain(tmp_path, up):
     """A repeated query is answered before parsing when the cache heads the chain."""
     with testing.serve(f".:0 {{\n cache\n forward . {up.addr}\n}}\n", tmp_path) as srv:
-        cache = srv.service.generation.blocks[0].handlers["cache"]
+        cache = srv.plugin("cache")
         q = dns.message.make_query("raw.example.", "A")
         first = raw(srv.port, q)
         calls = counting_serve(cache)
@@ -236,7 +236,7 @@ def test_raw_path_behind_errors_with_log_and_prometheus(tmp_path, up):
     mport = free_port()
     text = f".:0 {{\n prometheus 127.0.0.1:{mport}\n errors\n log\n cache\n forward . {up.addr}\n}}\n"
     with Logged() as logged, testing.serve(text, tmp_path) as srv:
-        cache = srv.service.generation.blocks[0].handlers["cache"]
+        cache = srv.plugin("cache")
         srv.query("logged.example.", "A")
         calls = counting_serve(cache)
         ids = []
@@ -258,7 +258,7 @@ def test_raw_path_behind_any_and_chaos_but_not_acl(tmp_path, up):
     """any and chaos decide on the query bytes alone: hits skip them. acl looks at the client:
     with it in front every query goes through the chain, so a blocked client stays blocked."""
     with testing.serve(f".:0 {{\n any\n chaos\n cache\n forward . {up.addr}\n}}\n", tmp_path) as srv:
-        cache = srv.service.generation.blocks[0].handlers["cache"]
+        cache = srv.plugin("cache")
         srv.query("hit.example.", "A")
         calls = counting_serve(cache)
         assert srv.query("hit.example.", "A").answer and calls == [] and cache.hits == 1
@@ -266,7 +266,7 @@ def test_raw_path_behind_any_and_chaos_but_not_acl(tmp_path, up):
         assert r.answer[0].rdtype == dns.rdatatype.HINFO and calls == []  # any answered it
     text = f".:0 {{\n acl {{\n  block net 127.0.0.2\n }}\n cache\n forward . {up.addr}\n}}\n"
     with testing.serve(text, tmp_path) as srv:
-        cache = srv.service.generation.blocks[0].handlers["cache"]
+        cache = srv.plugin("cache")
         srv.query("hit.example.", "A")
         calls = counting_serve(cache)
         assert srv.query("hit.example.", "A").answer and calls == ["hit.example."]

@@ -140,7 +140,7 @@ def test_ksk_signs_only_dnskeys_and_cache(tmp_path, data):
         assert {s.key_tag for x in r.answer if x.rdtype == dns.rdatatype.RRSIG for s in x} == {ksk_tag}
         r = srv.query("web.skydns.local.", "A", want_dnssec=True, payload=4096)
         assert ksk_tag not in {s.key_tag for x in r.answer if x.rdtype == dns.rdatatype.RRSIG for s in x}
-        handler = srv.service.generation.blocks[0].handlers["dnssec"]
+        handler = srv.plugin("dnssec")
         signer = handler.signers[ZONE]
         made = signer.made
         srv.query("web.skydns.local.", "A", want_dnssec=True, payload=4096)

@@ -32,7 +32,7 @@ def test_round_robin_rotates_and_cname_stays_first(tmp_path, data, cache):
         q = dns.message.make_query("db.skydns.local.", "A")
         srv.send(q)
         if cache:  # repeated query bytes: cache hits on the server's raw path, rotated there
-            handler = srv.service.generation.blocks[0].handlers["cache"]
+            handler = srv.plugin("cache")
             calls = counting_serve(handler)
         firsts = [addresses(srv.send(q))[0] for _ in range(6)]
         if cache:

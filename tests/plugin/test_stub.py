@@ -6,7 +6,6 @@ import pytest
 
 from conftest import EtcdData, eventually
 from skydns import testing
-from skydns.msg import path
 from logcapture import Logged
 from upstreams import Upstream, closed_port
 
@@ -51,10 +50,10 @@ def test_two_servers_pointing_at_each_other_do_not_loop(tmp_path, etcd):
             pa, pb = srv_a.port, srv_b.port  # bound by the servers themselves: no port can be taken meanwhile
             a.put("ns.loop.test.stub.dns.skydns.local", {"host": "127.0.0.1", "port": pb})
             b.put("ns.loop.test.stub.dns.skydns.local", {"host": "127.0.0.1", "port": pa})
-            handler_b = srv_b.service.generation.blocks[0].handlers["stub"]
-            handler_a = srv_a.service.generation.blocks[0].handlers["stub"]
-            stub_key = path.name_labels("ns.loop.test.stub.dns.skydns.local")
-            assert eventually(lambda: all(h.copy.index.lookup(stub_key) for h in (handler_a, handler_b)))
+            handler_b = srv_b.plugin("stub")
+            handler_a = srv_a.plugin("stub")
+            stub = "ns.loop.test.stub.dns.skydns.local."
+            assert eventually(lambda: all(h.source.services(stub) for h in (handler_a, handler_b)))
             start = time.monotonic()
             r = srv_a.query("x.loop.test.", "A", port=pa, timeout=6)
             assert r.rcode() == dns.rcode.SERVFAIL
@@ -67,9 +66,10 @@ def test_two_servers_pointing_at_each_other_do_not_loop(tmp_path, etcd):
     assert len(drops) == 1 and "x.loop.test." in drops[0]
 
 
-def test_stub_needs_etcd(tmp_path):
+def test_stub_needs_a_record_source(tmp_path):
+    """Without a record source (etcd) in its block, stub refuses the configuration at its line."""
     from skydns import config
     from skydns.errors import CorefileError
     (tmp_path / "Corefile").write_text(". {\n stub\n whoami\n}\n")
-    with pytest.raises(CorefileError, match="Corefile:2 - plugin/stub: stub reads its zones from etcd"):
-        config.load(str(tmp_path / "Corefile"))
+    with pytest.raises(CorefileError, match="Corefile:2 - plugin/stub: needs a record source"):
+        config.load(str(tmp_path / "Corefile")).build()

@@ -12,14 +12,15 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from prometheus_client.core import CounterMetricFamily
 from zope.interface import implementer
 
 from skydns import wire
 from skydns.chain import next_or_failure
-from skydns.interfaces import IHandler
-from skydns.plugin.etcd.lookup import in_zones
+from skydns.interfaces import IHandler, IMetrics
+from skydns.rcode import NOERROR, REFUSED
+from skydns.zones import in_zones
 
-REFUSED = 5
 ACTIONS = ("allow", "block", "filter", "drop")
 
 
@@ -36,16 +37,17 @@ class Policy:
     rules: list[Rule]
 
 
-@implementer(IHandler)
+@implementer(IHandler, IMetrics)
 class ACL:
     name = "acl"
 
     #: Client addresses parsed so far (bounded: forgotten all at once when full).
     ADDRESSES_MAX = 10000
 
-    def __init__(self, policies: list[Policy], next=None):
+    def __init__(self, policies: list[Policy], next=None, server: str = ""):
         self.policies = policies
         self.next = next
+        self.server = server  # the block's name, for metric labels
         self.counts = dict.fromkeys(ACTIONS, 0)  # decisions made, for metrics
         self._addresses: dict = {}
 
@@ -83,4 +85,12 @@ class ACL:
             return None
         if action == "block":
             return wire.error_reply(request, REFUSED, wire.ede_option(wire.EDE_BLOCKED))
-        return wire.error_reply(request, 0, wire.ede_option(wire.EDE_FILTERED))
+        return wire.error_reply(request, NOERROR, wire.ede_option(wire.EDE_FILTERED))
+
+    def collect(self, prefix: str):
+        """Decisions made, by action (IMetrics)."""
+        family = CounterMetricFamily(prefix + "acl_requests", "Queries decided by an acl rule.",
+                                     labels=["server", "action"])
+        for action, n in self.counts.items():
+            family.add_metric([self.server, action], n)
+        return (family,)

@@ -80,7 +80,7 @@ class ACLSetup:
             raise d.error(f"'{text}' is not an IP address or CIDR network") from None
 
     def build(self, policies, block, next):
-        return ACL(policies, next)
+        return ACL(policies, next, server=block.name)
 
 
 setup = ACLSetup()

@@ -11,19 +11,19 @@ from zope.interface import implementer
 
 from skydns import wire
 from skydns.chain import next_or_failure
-from skydns.interfaces import IHandler
+from skydns.interfaces import IRawTransparent
 
 TYPE_ANY, TYPE_HINFO, CLASS_IN = 255, 13, 1
 TTL = 8482
 _HINFO_RDATA = b"\x07RFC8482\x00"  # CPU "RFC8482", OS ""
 
 
-@implementer(IHandler)
+@implementer(IRawTransparent)
 class Any:
+    """Raw-transparent: it passes a query on or not by its bytes alone and never changes what comes
+    back, so a cache behind it may answer repeated query bytes on the raw path."""
+
     name = "any"
-    #: It passes a query on or not by its bytes alone and never changes what comes back, so
-    #: a cache behind it may answer repeated query bytes on the raw path.
-    raw_transparent = True
 
     def __init__(self, next=None):
         self.next = next

@@ -21,7 +21,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
-from skydns.records import EtcdRecords, RecordError, describe, entries, normalise_name
+from skydns.etcd.records import RecordError, describe, entries, normalise_name
 
 log = Logger(namespace="skydns.plugin.api")
 MAX_BODY = 64 * 1024
@@ -41,29 +41,22 @@ class RecordsAPI(Resource):
         super().__init__()
         self.token = token.encode()
         self.reactor = reactor
-        self.etcd = None  # set at start-up: the block's etcd handler
-        self._records = None
+        self.source = None  # set at start-up: the block's record source (IRecordSource)
 
-    # -- plumbing -------------------------------------------------------------
-    def records(self) -> EtcdRecords:
-        """In a thread: the etcd records store, connecting (with failover) the first time."""
-        if self._records is None:
-            copy = self.etcd.copy
-            last = None
-            for endpoint in copy.connection.endpoints:
-                try:
-                    client = copy.connection.client(endpoint)
-                    client.status()
-                    self._records = EtcdRecords(client, copy.prefix)
-                    break
-                except Exception as e:
-                    last = e
-            if self._records is None:
-                raise ApiError(503, f"etcd unreachable: {last}")
-        return self._records
+    def attach(self, source) -> None:
+        self.source = source
+
+    def records(self):
+        """In a thread: the source's record store (IRecordStore)."""
+        if self.source is None:
+            raise ApiError(503, "not started yet")
+        try:
+            return self.source.store()
+        except Exception as e:
+            raise ApiError(503, str(e)) from e
 
     def zone(self) -> str:
-        return self.etcd.zones[0] if self.etcd is not None else "."
+        return self.source.zones[0] if self.source is not None else "."
 
     def render(self, request):
         request.setHeader(b"content-type", b"application/json")

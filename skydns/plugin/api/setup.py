@@ -1,8 +1,8 @@
 """Corefile: ``api [ADDRESS] { token TOKEN | token_file FILE; tls CERT KEY }``.
 
 ADDRESS defaults to ``localhost:9001`` (the Kubernetes fork's port). The API
-writes to the etcd of the *etcd* plugin in the same server block; relative
-names are taken in that plugin's first zone. ``$SKYDNS_API_TOKEN`` is the
+writes where the block's record source (the *etcd* plugin) reads from;
+relative names are taken in that source's first zone. ``$SKYDNS_API_TOKEN`` is the
 token when neither property is given.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 from zope.interface import implementer
 
 from skydns.httpserver import HTTPListener, address_argument
-from skydns.interfaces import IPluginSetup
+from skydns.interfaces import IPluginSetup, IRecordSource
 from skydns.plugin.api.resource import RecordsAPI
 
 
@@ -53,8 +53,6 @@ class ApiSetup:
             raise d.error("the API needs a token of at least 8 characters (token, token_file or $SKYDNS_API_TOKEN)")
         if d.next():
             raise d.once_error()
-        if "etcd" not in block.plugins:
-            raise d.error("the records API writes through the etcd plugin: add etcd to this server block")
         return host, port, token, tls, (d.token.file, d.token.line)
 
     def build(self, cfg, block, next):
@@ -62,15 +60,12 @@ class ApiSetup:
         reactor = block.reactor
         if reactor is None:
             from twisted.internet import reactor
+        source = block.require(IRecordSource, self.name, "a record source to write to (the etcd plugin)")
         api = RecordsAPI(token, reactor)
         listener = block.acquire(("https" if tls else "http", host, port),
                                  lambda: HTTPListener(reactor, host, port, where, tls), lambda l: l.close())
         listener.mount("/skydns", api)
-
-        def attach():
-            api.etcd = block.handlers["etcd"]
-
-        block.on_startup(attach)
+        block.on_startup(lambda: api.attach(source))
         return None
 
 

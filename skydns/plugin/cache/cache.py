@@ -5,30 +5,33 @@ question's letter case, TTLs counted down); the plugins in front of the
 cache (log, prometheus, errors) see it like any reply. Misses go down the
 chain; the reply is rendered once, stored, and sent as those bytes.
 
-Replies from the etcd plugin are dropped the moment etcd changes a name they
-depend on: the etcd plugin reports every name it looked at to build a reply
-(the query name, CNAME targets, SRV targets, the apex...), the cache indexes
-the reply under them, and a change to a name drops the replies indexed under
-that name or any of its ancestors (subdomain aggregation), and those of
-wildcard lookups that could match it.
+Replies built from a record source (the etcd plugin) are dropped the moment
+the source changes a name they depend on: the source reports every name it
+looked at to build a reply in ``request.dependencies`` (the query name, CNAME
+targets, SRV targets, the apex...), the cache indexes the reply under them,
+and a change to a name drops the replies indexed under that name or any of
+its ancestors (subdomain aggregation), and those of wildcard lookups that
+could match it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import dns.message
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from skydns import wire
-from skydns.chain import next_or_failure, then
-from skydns.interfaces import IHandler
+from skydns.chain import next_or_failure, post_process
+from skydns.dnsutil import bounded_ttl
+from skydns.interfaces import IMetrics, IRawAnswerer, IRecordSource
 from skydns.msg import path
 from skydns.plugin.cache.item import Item
-from skydns.plugin.etcd.index import WILDCARDS
-from skydns.plugin.etcd.lookup import in_zones
+from skydns.rcode import NOERROR, NXDOMAIN, SERVFAIL
+from skydns.reply import Reply
 from skydns.request import Request
+from skydns.zones import has_wildcard, in_zones, wildcard_matches
 
 log = Logger(namespace="skydns.plugin.cache")
 
@@ -55,7 +58,7 @@ class CacheConfig:
     keepttl: bool = False
 
 
-@implementer(IHandler)
+@implementer(IRawAnswerer, IMetrics)
 class Cache:
     name = "cache"
 
@@ -69,7 +72,8 @@ class Cache:
         self.wild: dict[tuple, tuple] = {}  # key -> wildcard name labels
         self.hits = 0
         self.misses = 0
-        self.copies = []
+        self.sources: list = []  # record sources followed (IRecordSource)
+        self.block_name = ""  # the server block, for metric labels
         #: query bytes after the ID -> Item, for the server's raw path (only used when the cache is
         #: the first link of its chain: nothing in front of it needs to see the query)
         self.raw: dict[bytes, Item] = {}
@@ -103,20 +107,13 @@ class Cache:
                 return self._verify(item, request, age)
             self._drop(key)
         self.misses += 1
-        request.deps = []
+        request.dependencies = []
         result = next_or_failure(self.name, self.next, request)
-        return then(result, lambda r: self._store(r, request, key))
+        return post_process(result, lambda reply: self._store(reply, request, key))
 
-    def _store(self, result, request, key):
+    def _store(self, reply, request, key):
         """Render and keep a reply worth keeping; send the rendered bytes either way."""
-        if result is None:
-            return None
-        if isinstance(result, dns.message.Message):
-            data = result.to_wire(max_size=65535)
-        elif result.__class__ is bytes:
-            data = result
-        else:
-            return result
+        data = reply.wire
         try:
             scan = wire.scan(data)
         except Exception:
@@ -129,20 +126,20 @@ class Cache:
     def _lifetime(self, scan, qname) -> tuple[int, bool]:
         if scan.truncated:
             return 0, False
-        if scan.rcode == 2:  # SERVFAIL, briefly
+        if scan.rcode == SERVFAIL:  # briefly
             return int(self.cfg.servfail), True
-        if scan.rcode == 0 and scan.answers:
+        if scan.rcode == NOERROR and scan.answers:
             p = self.cfg.success
             if p.disabled and in_zones(qname, p.disabled):
                 return 0, False
             ttl = scan.min_ttl if scan.min_ttl is not None else p.min_ttl
-            return max(min(ttl, p.max_ttl), p.min_ttl), False
-        if scan.rcode in (0, 3):
+            return bounded_ttl(ttl, p.min_ttl, p.max_ttl), False
+        if scan.rcode in (NOERROR, NXDOMAIN):
             p = self.cfg.denial
             if p.disabled and in_zones(qname, p.disabled):
                 return 0, True
             ttl = scan.soa_min if scan.soa_min is not None else p.min_ttl
-            return max(min(ttl, p.max_ttl), p.min_ttl), True
+            return bounded_ttl(ttl, p.min_ttl, p.max_ttl), True
         return 0, False
 
     def _keep(self, key, data, scan, ttl, negative, request) -> None:
@@ -152,7 +149,7 @@ class Cache:
             self._drop(key)
         while len(store) >= cap:
             self._drop(next(iter(store)))
-        names = set(request.deps or ())
+        names = set(request.dependencies or ())
         names.add(request.qname)
         item = Item(data, tuple(scan.ttl_offsets), tuple(scan.ttls), self.reactor.seconds(), ttl,
                     len(request.question_wire), key, tuple(names), negative)
@@ -164,8 +161,7 @@ class Cache:
             if request.block is not None and request.block.observers:
                 self.raw_requests[raw] = request
         for n in names:
-            labels = n.split(".")
-            if any(l in WILDCARDS for l in labels):
+            if has_wildcard(n):
                 self.wild[key] = tuple(path.name_labels(n))
             else:
                 self.by_name.setdefault(n, set()).add(key)
@@ -197,17 +193,24 @@ class Cache:
             for key in list(self.by_name.get(ancestor, ())):
                 self._drop(key)
         for key, pattern in list(self.wild.items()):
-            n = len(pattern)
-            if n <= len(labels) and all(p in WILDCARDS or p == l for p, l in zip(pattern, labels[:n])):
+            if wildcard_matches(pattern, labels):
                 self._drop(key)
 
-    def raw_answer(self, query: bytes, item: Item):
-        """The server's raw path: a fresh item's reply for identical query bytes, else None."""
+    # -- the raw path (IRawAnswerer) -------------------------------------------------
+    def raw_answer(self, query: bytes):
+        """A fresh reply kept for query bytes identical to ``query`` but for the ID, else None."""
+        item = self.raw.get(query[2:])
+        if item is None:
+            return None
         age = int(self.reactor.seconds() - item.stored)
         if age >= item.ttl:
             return None
         self.hits += 1
         return item.render_raw(query, age, self.cfg.keepttl)
+
+    def raw_request(self, query: bytes):
+        """The request first answered with these query bytes (kept when the block has observers)."""
+        return self.raw_requests.get(query[2:])
 
     def clear(self) -> None:
         self.raw.clear()
@@ -218,21 +221,30 @@ class Cache:
         self.wild.clear()
 
     def attach(self, block) -> None:
-        """Follow the etcd copies of the block (a startup hook)."""
+        """Follow the changes of the block's record sources (a startup hook)."""
         self.every_zone = "." in self.cfg.zones or set(block.zones) <= set(self.cfg.zones)
-        for h in block.handlers.values():
-            if h.name != "etcd":
-                continue
-            for copy in (getattr(h, "copy", None), getattr(h, "monitor", None)):
-                if copy is not None and self.invalidate not in copy.listeners:
-                    copy.listeners.append(self.invalidate)  # a monitor change says None: drop all
-                    self.copies.append(copy)
+        for source in block.find(IRecordSource):
+            if source not in self.sources:
+                source.subscribe(self.invalidate)  # a monitor change says None: drop all
+                self.sources.append(source)
 
     def detach(self) -> None:
-        for copy in self.copies:
-            if self.invalidate in copy.listeners:
-                copy.listeners.remove(self.invalidate)
-        self.copies = []
+        for source in self.sources:
+            source.unsubscribe(self.invalidate)
+        self.sources = []
+
+    def collect(self, prefix: str):
+        """Hits, misses and entries (IMetrics), labelled with the server block."""
+        server = self.block_name
+        miss = CounterMetricFamily(prefix + "dns_cachemiss_count", "Count of cache misses.",
+                                   labels=["server", "cache"])
+        miss.add_metric([server, "response"], self.misses)
+        hits = CounterMetricFamily(prefix + "cache_hits", "Replies answered from the cache.", labels=["server"])
+        hits.add_metric([server], self.hits)
+        size = GaugeMetricFamily(prefix + "cache_entries", "Replies held by the cache.", labels=["server", "type"])
+        size.add_metric([server, "success"], len(self.positive))
+        size.add_metric([server, "denial"], len(self.negative))
+        return (miss, hits, size)
 
     # -- prefetch and stale ---------------------------------------------------
     def _maybe_prefetch(self, item: Item, request, now: float, age: int) -> None:
@@ -248,8 +260,8 @@ class Cache:
         if item.refreshing:
             return
         item.refreshing = True
-        copy = Request(request.wire, request.client, request.proto)
-        copy.deps = []
+        copy = Request(request.wire, request.client, request.proto, request.local)
+        copy.dependencies = []
         try:
             result = next_or_failure(self.name, self.next, copy)
         except Exception:
@@ -258,7 +270,8 @@ class Cache:
 
         def done(r):
             item.refreshing = False
-            self._store(r, copy, item.key)
+            if r is not None:
+                self._store(Reply(r), copy, item.key)
 
         if isinstance(result, Deferred):
             result.addCallbacks(done, lambda f: setattr(item, "refreshing", False))
@@ -267,19 +280,24 @@ class Cache:
 
     def _verify(self, item: Item, request, age: int):
         """serve_stale verify: ask first; serve the stale reply only if that fails."""
-        request.deps = []
+        request.dependencies = []
         try:
             result = next_or_failure(self.name, self.next, request)
         except Exception:
             return item.render(request, item.ttl + max(item.ttls or [0]))
 
-        def check(r):
-            data = self._store(r, request, item.key)
-            if data is None or (data.__class__ is bytes and data[3] & 0x0F == 2):
-                return item.render(request, item.ttl + max(item.ttls or [0]))
-            return data
+        def stale(_=None):
+            return item.render(request, item.ttl + max(item.ttls or [0]))
 
-        return then(result, check)
+        def check(r):
+            reply = Reply(r) if r is not None else None
+            if reply is None or reply.rcode == SERVFAIL:
+                return stale()  # the error is not kept: the stale reply stays for the next try
+            return self._store(reply, request, item.key)
+
+        if isinstance(result, Deferred):
+            return result.addCallbacks(check, stale)
+        return check(result)
 
     def size(self) -> int:
         return len(self.positive) + len(self.negative)

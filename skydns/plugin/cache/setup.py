@@ -92,6 +92,7 @@ class CacheSetup:
         if reactor is None:
             from twisted.internet import reactor
         handler = Cache(cfg, reactor, next)
+        handler.block_name = block.name
         block.on_startup(lambda: handler.attach(block))
         block.on_shutdown(handler.detach)
         return handler

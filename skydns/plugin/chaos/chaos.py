@@ -11,33 +11,27 @@ from zope.interface import implementer
 
 from skydns import wire
 from skydns.chain import next_or_failure
-from skydns.interfaces import IHandler
+from skydns.dnsutil import txt_wire
+from skydns.interfaces import IRawTransparent
 
 TYPE_TXT, CLASS_CH = 16, 3
-
-
-def txt_rdata(text: str) -> bytes:
-    """TXT rdata: the text in character-strings of at most 255 bytes."""
-    data = text.encode()
-    chunks = [data[i:i + 255] for i in range(0, len(data), 255)] or [b""]
-    return b"".join(bytes((len(c),)) + c for c in chunks)
 
 
 def answers(texts: list[str]) -> tuple[int, bytes]:
     """(record count, answer section) of TXT records owned by the question's name, TTL 0."""
     out = b""
     for text in texts:
-        rdata = txt_rdata(text)
+        rdata = txt_wire(text)
         out += wire.POINTER_TO_QNAME + wire.RR_TAIL.pack(TYPE_TXT, CLASS_CH, 0, len(rdata)) + rdata
     return len(texts), out
 
 
-@implementer(IHandler)
+@implementer(IRawTransparent)
 class Chaos:
+    """Raw-transparent: it passes a query on or not by its bytes alone and never changes what comes
+    back, so a cache behind it may answer repeated query bytes on the raw path."""
+
     name = "chaos"
-    #: It passes a query on or not by its bytes alone and never changes what comes back, so
-    #: a cache behind it may answer repeated query bytes on the raw path.
-    raw_transparent = True
 
     def __init__(self, version: str, authors: list[str], hostname: str, next=None):
         self.next = next

@@ -4,8 +4,8 @@ Every RRset in the answer and authority sections owned inside the zone gets
 an RRSIG; NXDOMAIN and NODATA get NSEC3 white lies, signed; DNSKEY and
 NSEC3PARAM are answered at the apex. Without DO nothing changes. Records
 from elsewhere (an external CNAME target's answer) are left unsigned. The
-closest encloser of an NXDOMAIN comes from the etcd copy of the block, so a
-proof never denies a name that exists.
+closest encloser of an NXDOMAIN comes from the block's record sources (the
+etcd plugin), so a proof never denies a name that exists.
 """
 from __future__ import annotations
 
@@ -14,31 +14,31 @@ import time
 from collections import OrderedDict
 
 import dns.flags
-import dns.message
 import dns.name
 import dns.rcode
 import dns.rdatatype
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from zope.interface import implementer
 
-from skydns.chain import next_or_failure, then
-from skydns.interfaces import IHandler
-from skydns.msg import path
-from skydns.plugin.etcd.lookup import in_zones
+from skydns.chain import next_or_failure, post_process
+from skydns.interfaces import IHandler, IMetrics, IRecordSource
+from skydns.zones import in_zones
 
 DNSKEY, NSEC3PARAM = dns.rdatatype.DNSKEY, dns.rdatatype.NSEC3PARAM
 #: A signed reply is reused for at most this long (its signatures are valid a week).
 REUSE = 24 * 3600
 
 
-@implementer(IHandler)
+@implementer(IHandler, IMetrics)
 class DNSSEC:
     name = "dnssec"
 
-    def __init__(self, signers: dict, next=None, capacity: int = 10000, clock=time.time):
+    def __init__(self, signers: dict, next=None, capacity: int = 10000, clock=time.time, server: str = ""):
         self.signers = signers  # zone -> Signer
         self.zones = list(signers)
         self.next = next
-        self.copies = []  # etcd copies of the block, for closest enclosers
+        self.server = server  # the block's name, for metric labels
+        self.sources: list = []  # the block's record sources (IRecordSource), for closest enclosers
         #: unsigned reply (bytes after the ID) -> (signed reply after the ID, when signed): a reply
         #: that comes back the same is not parsed, signed and rendered again
         self.replies: OrderedDict = OrderedDict()
@@ -46,7 +46,21 @@ class DNSSEC:
         self.clock = clock
 
     def attach(self, block) -> None:
-        self.copies = [h.copy for h in block.handlers.values() if h.name == "etcd"]
+        self.sources = block.find(IRecordSource)
+
+    def collect(self, prefix: str):
+        """Signatures made and reused, and the signature cache's size, per zone (IMetrics)."""
+        made = CounterMetricFamily(prefix + "dnssec_signatures_made", "RRSIGs computed (signature cache misses).",
+                                   labels=["server", "zone"])
+        hits = CounterMetricFamily(prefix + "dnssec_cache_hits", "RRSIGs taken from the signature cache.",
+                                   labels=["server", "zone"])
+        size = GaugeMetricFamily(prefix + "dnssec_cache_entries", "RRSIGs held by the signature cache.",
+                                 labels=["server", "zone", "type"])
+        for zone, signer in self.signers.items():
+            made.add_metric([self.server, zone], signer.made)
+            hits.add_metric([self.server, zone], signer.hits)
+            size.add_metric([self.server, zone, "signature"], len(signer.cache))
+        return (made, hits, size)
 
     def serve(self, request):
         zone = in_zones(request.qname, self.zones)
@@ -63,11 +77,11 @@ class DNSSEC:
         if not request.do:
             return next_or_failure(self.name, self.next, request)
         result = next_or_failure(self.name, self.next, request)
-        return then(result, lambda r: self._sign(r, request, signer))
+        return post_process(result, lambda reply: self._sign(reply, request, signer))
 
     def _exists(self, name: dns.name.Name) -> bool:
-        labels = path.name_labels(name.to_text().lower())
-        return any(c.synced and c.index.exists(labels) for c in self.copies)
+        text = name.to_text().lower()
+        return any(s.synced and s.exists(text) for s in self.sources)
 
     def _closest_encloser(self, qname: dns.name.Name, signer) -> dns.name.Name:
         name = qname.parent()
@@ -77,26 +91,24 @@ class DNSSEC:
             name = name.parent()
         return signer.origin
 
-    def _sign(self, result, request, signer):
-        if result is None:
-            return None
-        if result.__class__ is bytes:
-            key = result[2:]
+    def _sign(self, reply, request, signer):
+        if reply.has_wire:
+            key = reply.wire[2:]
             seen = self.replies.get(key)
             now = self.clock()
             if seen is not None and now - seen[1] < REUSE:
                 self.replies.move_to_end(key)
                 return struct.pack("!H", request.id) + seen[0]
-            signed = self._sign_message(dns.message.from_wire(result, keyring=False), request, signer)
+            signed = self._sign_message(reply.message, request, signer)
             if signed is None:
-                return result
+                return reply.wire
             data = signed.to_wire(max_size=65535)
             self.replies[key] = (data[2:], now)
             while len(self.replies) > self.capacity:
                 self.replies.popitem(last=False)
             return data
-        signed = self._sign_message(result, request, signer)
-        return result if signed is None else signed
+        signed = self._sign_message(reply.message, request, signer)
+        return reply.result if signed is None else signed
 
     def _sign_message(self, msg, request, signer):
         """The message with signatures and denial proofs, or None when it is not ours to sign."""

@@ -58,7 +58,7 @@ class DNSSECSetup:
     def build(self, cfg, block, next):
         zones, keys, capacity = cfg
         signers = {z: Signer(z, [k for k in keys if k.zone == z], capacity) for z in zones}
-        handler = DNSSEC(signers, next, capacity)
+        handler = DNSSEC(signers, next, capacity, server=block.name)
         block.on_startup(lambda: handler.attach(block))
         return handler
 

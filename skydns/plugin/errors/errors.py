@@ -15,7 +15,8 @@ from zope.interface import implementer
 
 from skydns import wire
 from skydns.chain import next_or_failure
-from skydns.interfaces import IHandler
+from skydns.interfaces import IRawTransparent
+from skydns.rcode import SERVFAIL
 
 log = Logger(namespace="skydns.plugin.errors")
 
@@ -39,12 +40,12 @@ def qtype_text(qtype: int) -> str:
     return _TYPES.get(qtype) or f"TYPE{qtype}"
 
 
-@implementer(IHandler)
+@implementer(IRawTransparent)
 class Errors:
+    """Logs errors of the chain below; raw-transparent: it acts only when that chain fails, so the
+    server's raw path (a cache behind it answering repeated query bytes) may skip it."""
+
     name = "errors"
-    #: It only acts when the rest of the chain fails, so the server's raw path (a cache
-    #: behind it answering repeated query bytes) may skip it.
-    raw_transparent = True
 
     def __init__(self, next, patterns: list[Pattern], stacktrace: bool = False, reactor=None):
         self.next = next
@@ -59,14 +60,14 @@ class Errors:
             result = next_or_failure(self.name, self.next, request)
         except Exception as e:
             self.report(request, e)
-            return wire.error_reply(request, 2)
+            return wire.error_reply(request, SERVFAIL)
         if isinstance(result, Deferred):
             result.addErrback(self._failed, request)
         return result
 
     def _failed(self, failure, request):
         self.report(request, failure.value)
-        return wire.error_reply(request, 2)
+        return wire.error_reply(request, SERVFAIL)
 
     def report(self, request, error: BaseException) -> None:
         """Log one error with its query (CoreDNS's line: ``2 NAME TYPE: error``), or count it."""

@@ -17,12 +17,15 @@ import json
 import time
 from typing import Callable
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from twisted.internet import defer, threads
 from twisted.logger import Logger
+from zope.interface import implementer
 
+from skydns.etcd.connection import Connection
+from skydns.interfaces import IMetrics
 from skydns.msg import path
 from skydns.msg.service import InvalidService, from_json
-from skydns.plugin.etcd.endpoints import Connection
 from skydns.plugin.etcd.index import Index
 
 log = Logger(namespace="skydns.plugin.etcd")
@@ -48,6 +51,7 @@ class Lease:
         self.fetching = False
 
 
+@implementer(IMetrics)
 class EtcdCopy:
     """Everything under ``prefix``, indexed, kept current by a watch.
 
@@ -134,6 +138,22 @@ class EtcdCopy:
         if lease.at == 0.0:
             return None
         return max(int(lease.remaining - (now - lease.at)), 1)
+
+    def collect(self, prefix: str):
+        """Metrics of the copy (IMetrics), labelled with its etcd path."""
+        labels = [self.prefix]
+        families = (
+            (GaugeMetricFamily, "etcd_revision", "etcd revision of the copy.", self.revision),
+            (GaugeMetricFamily, "etcd_services", "Services in the copy.", self.index.count),
+            (CounterMetricFamily, "etcd_watch_reconnects", "Reconnections of the etcd watch.", self.reconnects),
+            (GaugeMetricFamily, "etcd_last_event_age_seconds", "Seconds since the copy last changed or was read.",
+             self.clock() - self.last_event if self.last_event else -1),
+            (GaugeMetricFamily, "etcd_synced", "1 once the copy has been read.", 1 if self.synced else 0),
+        )
+        for kind, name, text, value in families:
+            family = kind(prefix + name, text, labels=["path"])
+            family.add_metric(labels, value)
+            yield family
 
     # -- reading --------------------------------------------------------------
     def _connect(self, full_read: bool = False) -> None:

@@ -20,23 +20,20 @@ from zope.interface import implementer
 
 from skydns import wire
 from skydns.chain import next_or_failure
+from skydns.dnsutil import section_ttl, txt_strings
 from skydns.interfaces import IHandler
 from skydns.plugin.etcd import lookup as lk
 from skydns.plugin.etcd.render import render as render_wire
+from skydns.rcode import NOERROR, NXDOMAIN, SERVFAIL
+from skydns.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.etcd")
 IN = dns.rdataclass.IN
 PTR = 12
-SERVFAIL = 2
 
 
 def _name(text: str) -> dns.name.Name:
     return dns.name.from_text(text)
-
-
-def _txt_chunks(text: str) -> list[bytes]:
-    raw = text.encode()
-    return [raw[i:i + 255] for i in range(0, len(raw), 255)] or [b""]
 
 
 def rdata(rec: lk.Rec):
@@ -50,7 +47,7 @@ def rdata(rec: lk.Rec):
     if t == lk.CNAME:
         return dns.rdtypes.ANY.CNAME.CNAME(IN, t, _name(d[0]))
     if t == lk.TXT:
-        return dns.rdtypes.ANY.TXT.TXT(IN, t, _txt_chunks(d[0]))
+        return dns.rdtypes.ANY.TXT.TXT(IN, t, txt_strings(d[0]))
     if t == lk.MX:
         return dns.rdtypes.ANY.MX.MX(IN, t, d[0], _name(d[1]))
     if t == lk.NS:
@@ -97,64 +94,57 @@ class Etcd:
         self.fallthrough = fallthrough  # None: never; a list: those zones ([] for all)
         self.upstream = upstream
         self.next = next
-        self.monitor = None
-
-    def ready(self) -> str | None:
-        """None once the copy has been read (for the ready plugin), else why not."""
-        if self.copy.synced:
-            return None
-        eps = ", ".join(str(e) for e in self.copy.connection.endpoints)
-        return f"copy of {self.copy.prefix} not read yet (etcd at {eps})"
 
     def _falls_through(self, qname: str) -> bool:
         if self.fallthrough is None:
             return False
-        return not self.fallthrough or lk.in_zones(qname, self.fallthrough) is not None
+        return not self.fallthrough or in_zones(qname, self.fallthrough) is not None
 
     def serve(self, request):
         qname = request.qname
         if request.qtype == PTR and (qname.endswith(".in-addr.arpa.") or qname.endswith(".ip6.arpa.")) \
                 and self.copy.synced:
-            result = self.lookup.ptr(qname, request.deps)
+            result = self.lookup.ptr(qname, request.dependencies)
             if result is not None:
                 return self._render(request, result, None)
             # PTR is not authoritative here: with no record, the rest of the chain may know it.
             return next_or_failure(self.name, self.next, request)
-        zone = lk.in_zones(qname, self.zones)
+        zone = in_zones(qname, self.zones)
         if zone is None:
             return next_or_failure(self.name, self.next, request)
         if not self.copy.synced:
             log.warn("etcd copy not loaded yet: SERVFAIL for {qname}", qname=qname)
             return wire.error_reply(request, SERVFAIL)
-        result = self.lookup.answer(qname, request.qtype, zone, request.deps)
-        if result.rcode == 3 and self._falls_through(qname):
+        result = self.lookup.answer(qname, request.qtype, zone, request.dependencies)
+        if result.rcode == NXDOMAIN and self._falls_through(qname):
             return next_or_failure(self.name, self.next, request)
         if result.externals:
             return self._resolve(request, result, zone)
         return self._render(request, result, zone)
 
     def _render(self, request, result: lk.Result, zone: str | None):
-        ours = result.answer + result.additional
-        ttl = min((r.ttl for r in ours), default=None)
-        if result.answer and result.answer[0].rtype in (lk.SOA, lk.HINFO):
-            ttl = None
+        ttl = self._ttl(result)
         if not result.upstream_answer and not result.upstream_additional:
             soa = None
-            if (result.soa or not result.answer) and zone is not None and result.rcode in (0, 3):
+            if (result.soa or not result.answer) and zone is not None and result.rcode in (NOERROR, NXDOMAIN):
                 soa = self.lookup.soa(zone, self.lookup.s.min_ttl)
             data = render_wire(request, result, soa, ttl)
             if data is not None:
                 return data
         return self._render_dnspython(request, result, zone)
 
+    @staticmethod
+    def _ttl(result: lk.Result) -> int | None:
+        """SkyDNS's rule: every record of the answer takes the smallest TTL found (SOA and HINFO keep theirs)."""
+        if result.answer and result.answer[0].rtype in (lk.SOA, lk.HINFO):
+            return None
+        return section_ttl(r.ttl for r in result.answer + result.additional)
+
     def _render_dnspython(self, request, result: lk.Result, zone: str | None):
         """For answers with records from upstream (and names with escapes): build a dnspython message."""
         reply = request.reply(authoritative=result.authoritative, rcode=result.rcode)
         asked = request.message.question[0].name
-        ours = result.answer + result.additional
-        ttl = min((r.ttl for r in ours), default=None)
-        if result.answer and result.answer[0].rtype in (lk.SOA, lk.HINFO):
-            ttl = None
+        ttl = self._ttl(result)
         add_records(reply.answer, result.answer, request.qname, asked, ttl)
         add_records(reply.additional, result.additional, request.qname, asked, ttl, one_cname_per_owner=True)
         for rrset in result.upstream_answer:
@@ -162,7 +152,7 @@ class Etcd:
         for rrset in result.upstream_additional:
             if not any(r.name == rrset.name and r.rdtype == rrset.rdtype for r in reply.additional):
                 reply.additional.append(rrset)
-        if (result.soa or not reply.answer) and zone is not None and result.rcode in (0, 3):
+        if (result.soa or not reply.answer) and zone is not None and result.rcode in (NOERROR, NXDOMAIN):
             soa = self.lookup.soa(zone, self.lookup.s.min_ttl)
             add_records(reply.authority, [soa], request.qname, asked, None)
         return reply
@@ -189,7 +179,7 @@ class Etcd:
     def _splice(self, request, result: lk.Result, zone, answers):
         up_answer, up_additional = [], []
         for ext, got in zip(result.externals, answers):
-            if isinstance(got, BaseException) or got is None or got.rcode() != 0 or not got.answer:
+            if isinstance(got, BaseException) or got is None or got.rcode() != NOERROR or not got.answer:
                 continue  # did not resolve: the CNAME is left out
             if ext.section == "answer":
                 if ext.cname is not None:

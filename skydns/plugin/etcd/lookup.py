@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from skydns.msg import path
 from skydns.msg.service import Service
+from skydns.zones import in_zones, strip_labels
 
 A, NS, CNAME, SOA, PTR, HINFO, MX, TXT, AAAA, SRV, ANY = 1, 2, 5, 6, 12, 13, 15, 16, 28, 33, 255
 MAX_CNAME_CHAIN = 8
@@ -58,26 +59,6 @@ class Settings:
     min_ttl: int = 30
     hostmaster: str = ""
     local: str | None = None
-
-
-def in_zones(name: str, zones) -> str | None:
-    """The most specific of ``zones`` that holds ``name``."""
-    best = None
-    for z in zones:
-        if z == "." or name == z or name.endswith("." + z):
-            if best is None or len(z) > len(best):
-                best = z
-    return best
-
-
-def strip_labels(name: str, count: int) -> str:
-    """``name`` without its ``count`` leftmost labels (the whole name if that would remove all)."""
-    if count <= 0:
-        return name
-    labels = name.rstrip(".").split(".")
-    if count >= len(labels):
-        return name
-    return ".".join(labels[count:]) + "."
 
 
 def group_filter(services: list[Service]) -> list[Service]:

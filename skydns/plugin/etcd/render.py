@@ -13,6 +13,7 @@ import socket
 import struct
 
 from skydns import wire
+from skydns.dnsutil import txt_wire
 from skydns.plugin.etcd import lookup as lk
 
 _pack_tail = wire.RR_TAIL.pack
@@ -77,11 +78,7 @@ def _rdata(w: Writer, rec: lk.Rec) -> None:
         buf += _H(d[0])
         w.name(d[1])
     elif t == lk.TXT:
-        raw = d[0].encode()
-        chunks = [raw[i:i + 255] for i in range(0, len(raw), 255)] or [b""]
-        for c in chunks:
-            buf.append(len(c))
-            buf += c
+        buf += txt_wire(d[0])
     elif t == lk.SOA:
         w.name(d[0])
         w.name(d[1])

@@ -21,11 +21,13 @@ import os
 
 from zope.interface import implementer
 
+from skydns.errors import CorefileError
 from skydns.interfaces import IPluginSetup
 from skydns.plugin.etcd.copy import EtcdCopy
-from skydns.plugin.etcd.endpoints import Connection, parse_endpoint
+from skydns.etcd.connection import Connection, parse_endpoint
 from skydns.plugin.etcd.handler import Etcd
 from skydns.plugin.etcd.lookup import Lookup, Settings
+from skydns.plugin.etcd.source import EtcdSource
 from skydns.upstream import Upstream
 
 PROPERTIES = ("path", "endpoint", "credentials", "tls", "fallthrough", "ttl", "min_ttl",
@@ -139,14 +141,13 @@ class EtcdSetup:
                                     lambda c: c.stop())
             block.on_startup(monitor.start)
         settings = Settings(cfg.zones, cfg.ttl, cfg.min_ttl, cfg.hostmaster, cfg.local)
-        handler = Etcd(copy, Lookup(copy, settings, monitor), cfg.fallthrough, Upstream(block), next)
-        handler.monitor = monitor
-        return handler
+        source = EtcdSource(copy, cfg.zones, monitor)
+        block.provide(source)  # the records, for cache, dnssec, stub, api (IRecordSource, IReadiness)
+        block.provide(copy)  # its metrics (IMetrics), once however many blocks share it
+        return Etcd(copy, Lookup(copy, settings, monitor), cfg.fallthrough, Upstream(block), next)
 
 
 def _error_at(d, token, message):
-    from skydns.errors import CorefileError
-
     return CorefileError(message, token.file, token.line, d.name)
 
 

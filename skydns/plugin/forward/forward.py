@@ -12,17 +12,18 @@ from __future__ import annotations
 import random
 import struct
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from skydns import wire
 from skydns.chain import next_or_failure
-from skydns.interfaces import IHandler
-from skydns.plugin.etcd.lookup import in_zones
+from skydns.interfaces import IHandler, IMetrics
+from skydns.rcode import REFUSED, SERVFAIL
+from skydns.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.forward")
-SERVFAIL, REFUSED = 2, 5
 
 
 class Policy:
@@ -46,11 +47,11 @@ class Policy:
         return healthy or out  # all down: try them anyway
 
 
-@implementer(IHandler)
+@implementer(IHandler, IMetrics)
 class Forward:
     name = "forward"
 
-    def __init__(self, cfg, client, health, reactor, next=None):
+    def __init__(self, cfg, client, health, reactor, next=None, server: str = ""):
         self.cfg = cfg
         self.client = client
         self.health = health
@@ -59,6 +60,21 @@ class Forward:
         self.upstreams = cfg.upstreams
         self.inflight = 0
         self.next = next
+        self.server = server  # the block's name, for metric labels
+
+    def collect(self, prefix: str):
+        """Queries, failures and health of each upstream (IMetrics)."""
+        labels = ["server", "to"]
+        sent = CounterMetricFamily(prefix + "forward_requests", "Queries sent to an upstream.", labels=labels)
+        failed = CounterMetricFamily(prefix + "forward_failures", "Failed queries to an upstream.", labels=labels)
+        healthy = GaugeMetricFamily(prefix + "forward_healthy", "1 if the upstream is up, 0 if marked down.",
+                                    labels=labels)
+        for up in self.upstreams:
+            values = [self.server, f"{up.proto}://{up.name}"]
+            sent.add_metric(values, up.requests)
+            failed.add_metric(values, up.failures)
+            healthy.add_metric(values, 0 if up.down else 1)
+        return (sent, failed, healthy)
 
     def _ours(self, qname: str) -> bool:
         if in_zones(qname, [self.cfg.zone]) is None:

@@ -211,7 +211,7 @@ class ForwardSetup:
         cfg.upstreams = ups
         client = Client(reactor)
         health = Health(client, reactor, cfg.health_check, cfg.max_fails, cfg.health_recursion, cfg.health_domain)
-        handler = Forward(cfg, client, health, reactor, next)
+        handler = Forward(cfg, client, health, reactor, next, server=block.name)
         block.on_shutdown(handler.stop)
         return handler
 

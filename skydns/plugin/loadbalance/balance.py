@@ -18,11 +18,11 @@ import random
 
 import dns.message
 import dns.rrset
-from zope.interface import implementer
+from zope.interface import alsoProvides, implementer
 
 from skydns import wire
-from skydns.chain import next_or_failure, then
-from skydns.interfaces import IHandler
+from skydns.chain import next_or_failure, post_process
+from skydns.interfaces import IHandler, IRawReplyFilter
 
 A, AAAA = 1, 28
 
@@ -82,30 +82,27 @@ class LoadBalance:
         self.turn = 0
         self.rng = rng or random.Random()
         if policy == "round_robin":
-            # The server's raw path may answer cache hits behind us: it rotates them with this.
-            self.raw_reply = self._rotate
+            # The server's raw path may answer cache hits behind us: it rotates them with raw_reply.
+            alsoProvides(self, IRawReplyFilter)
 
-    def _rotate(self, reply: bytes) -> bytes:
+    def raw_reply(self, reply: bytes) -> bytes:
+        """round_robin on the wire (IRawReplyFilter): the next rotation."""
         self.turn += 1
         return rotate(reply, self.turn)
 
     def serve(self, request):
         result = next_or_failure(self.name, self.next, request)
-        return then(result, lambda r: self._balance(r, request))
+        return post_process(result, lambda reply: self._balance(reply, request))
 
-    def _balance(self, result, request):
-        if result is None:
-            return None
-        if isinstance(result, dns.message.Message):
-            if self.policy == "round_robin":
-                result = result.to_wire(max_size=65535, want_shuffle=False)  # our rotation, not a shuffle
-            else:
-                return self._pick(result, request)
+    def _balance(self, reply, request):
         if self.policy == "round_robin":
-            return self._rotate(result)
-        if result[6] == 0 and result[7] <= 1:
-            return result  # nothing to choose from
-        return self._pick(dns.message.from_wire(result, keyring=False), request)
+            if reply.has_wire:
+                return self.raw_reply(reply.wire)
+            # our rotation, not dnspython's shuffle
+            return self.raw_reply(reply.message.to_wire(max_size=65535, want_shuffle=False))
+        if reply.has_wire and reply.counts[1] <= 1:
+            return reply.wire  # nothing to choose from
+        return self._pick(reply.message, request)
 
     def _pick(self, msg: dns.message.Message, request) -> dns.message.Message:
         for i, rrset in enumerate(msg.answer):

@@ -21,7 +21,7 @@ from typing import Callable
 
 from twisted.logger import Logger
 
-from skydns.plugin.etcd.lookup import in_zones
+from skydns.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.log")
 

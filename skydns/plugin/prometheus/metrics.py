@@ -1,22 +1,28 @@
-"""Counting queries cheaply, exposing them (and every plugin's state) with prometheus-client.
+"""Counting queries cheaply, exposing them and every plugin's own metrics with prometheus-client.
 
 On the hot path a reply is counted in plain dicts keyed by label tuples, a
 few dict operations per query; ``prometheus_client`` label lookups and locks
 would cost more than the whole budget. At scrape time a Collector turns the
-dicts into metric families, and reads the live state of the running
-configuration's plugins (etcd copies, forward upstreams, reloads).
+dicts into metric families, adds the server's reload counts, and collects
+every :class:`skydns.interfaces.IMetrics` provider of the running
+configuration (cache, etcd, forward, acl, dnssec, third-party plugins):
+they own their metrics, this plugin only serves them.
 """
 from __future__ import annotations
 
 import bisect
-import time
 from bisect import bisect_left as _bisect
 from time import monotonic as _now
 
 import dns.rcode
 import dns.rdatatype
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from twisted.logger import Logger
+
+from skydns.interfaces import IMetrics
+
+log = Logger(namespace="skydns.plugin.prometheus")
 
 #: CoreDNS's buckets: request duration (exponential from 0.25 ms) and response size.
 DURATION_BUCKETS = tuple(0.00025 * 2 ** i for i in range(16))
@@ -170,69 +176,28 @@ class Collector:
         yield from self.plugins()
 
     def plugins(self):
+        """The server's reload counts, then every IMetrics provider's families, merged by name."""
         svc = self.r.service
-        miss = CounterMetricFamily(self.name("dns_cachemiss_count"), "Count of cache misses.",
-                                   labels=["server", "cache"])
-        chits = CounterMetricFamily(self.name("cache_hits"), "Replies answered from the cache.", labels=["server"])
-        csize = GaugeMetricFamily(self.name("cache_entries"), "Replies held by the cache.", labels=["server", "type"])
+        prefix = self.r.prefix + "_" if self.r.prefix else ""
         reloads = CounterMetricFamily(self.name("reload_count"), "Configuration reloads that took effect.")
         fails = CounterMetricFamily(self.name("reload_failed_count"), "Configuration reloads that were refused.")
-        rev = GaugeMetricFamily(self.name("etcd_revision"), "etcd revision of the copy.", labels=["path"])
-        count = GaugeMetricFamily(self.name("etcd_services"), "Services in the copy.", labels=["path"])
-        recon = CounterMetricFamily(self.name("etcd_watch_reconnects"), "Reconnections of the etcd watch.",
-                                    labels=["path"])
-        age = GaugeMetricFamily(self.name("etcd_last_event_age_seconds"),
-                                "Seconds since the copy last changed or was read.", labels=["path"])
-        synced = GaugeMetricFamily(self.name("etcd_synced"), "1 once the copy has been read.", labels=["path"])
-        freq = CounterMetricFamily(self.name("forward_requests"), "Queries sent to an upstream.",
-                                   labels=["server", "to"])
-        ffail = CounterMetricFamily(self.name("forward_failures"), "Failed queries to an upstream.",
-                                    labels=["server", "to"])
-        fhealthy = GaugeMetricFamily(self.name("forward_healthy"), "1 if the upstream is up, 0 if marked down.",
-                                     labels=["server", "to"])
-        smade = CounterMetricFamily(self.name("dnssec_signatures_made"), "RRSIGs computed (signature cache misses).",
-                                    labels=["server", "zone"])
-        shits = CounterMetricFamily(self.name("dnssec_cache_hits"), "RRSIGs taken from the signature cache.",
-                                    labels=["server", "zone"])
-        ssize = GaugeMetricFamily(self.name("dnssec_cache_entries"), "RRSIGs held by the signature cache.",
-                                  labels=["server", "zone", "type"])
-        acl = CounterMetricFamily(self.name("acl_requests"), "Queries decided by an acl rule.",
-                                  labels=["server", "action"])
-        if svc is not None:
-            reloads.add_metric([], svc.reloads)
-            fails.add_metric([], svc.reload_failures)
-            gen = svc.generation
-            copies = {}
-            for b in (gen.blocks if gen is not None else []):
-                for h in b.handlers.values():
-                    if h.name == "cache":
-                        miss.add_metric([b.name, "response"], h.misses)
-                        chits.add_metric([b.name], h.hits)
-                        csize.add_metric([b.name, "success"], len(h.positive))
-                        csize.add_metric([b.name, "denial"], len(h.negative))
-                    copy = getattr(h, "copy", None)
-                    if copy is not None and h.name == "etcd":
-                        copies[copy.prefix] = copy
-                    if h.name == "forward":
-                        for up in h.upstreams:
-                            labels = [b.name, f"{up.proto}://{up.name}"]
-                            freq.add_metric(labels, up.requests)
-                            ffail.add_metric(labels, up.failures)
-                            fhealthy.add_metric(labels, 0 if up.down else 1)
-                    if h.name == "acl":
-                        for action, n in h.counts.items():
-                            acl.add_metric([b.name, action], n)
-                    if h.name == "dnssec":
-                        for zone, signer in h.signers.items():
-                            smade.add_metric([b.name, zone], signer.made)
-                            shits.add_metric([b.name, zone], signer.hits)
-                            ssize.add_metric([b.name, zone, "signature"], len(signer.cache))
-            now = time.monotonic()
-            for prefix, copy in copies.items():
-                rev.add_metric([prefix], copy.revision)
-                count.add_metric([prefix], copy.index.count)
-                recon.add_metric([prefix], copy.reconnects)
-                age.add_metric([prefix], now - copy.last_event if copy.last_event else -1)
-                synced.add_metric([prefix], 1 if copy.synced else 0)
-        yield from (miss, chits, csize, reloads, fails, rev, count, recon, age, synced, freq, ffail, fhealthy,
-                    smade, shits, ssize, acl)
+        if svc is None:
+            yield from (reloads, fails)
+            return
+        reloads.add_metric([], svc.reloads)
+        fails.add_metric([], svc.reload_failures)
+        yield from (reloads, fails)
+        merged: dict[str, object] = {}
+        for _block, provider in svc.find(IMetrics):
+            try:
+                families = list(provider.collect(prefix))
+            except Exception:
+                log.failure("metrics of {provider!r} failed", provider=provider)
+                continue
+            for family in families:
+                seen = merged.get(family.name)
+                if seen is None:
+                    merged[family.name] = family
+                else:
+                    seen.samples.extend(family.samples)  # type: ignore[attr-defined]
+        yield from merged.values()

@@ -1,9 +1,9 @@
 """Corefile: ``ready [ADDRESS]`` (CoreDNS's; default ``:8181``, path ``/ready``).
 
-``/ready`` answers 200 ``OK`` once every plugin of the running configuration
-that has a notion of readiness (a ``ready()`` method returning None when
-ready, else why not) is ready: the etcd copies have been read. Otherwise
-503, with one line per plugin that is not ready.
+``/ready`` answers 200 ``OK`` once every provider of
+:class:`skydns.interfaces.IReadiness` in the running configuration is ready
+(the etcd copies have been read, a third-party plugin's own condition).
+Otherwise 503, with one line per provider that is not ready.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from twisted.web.resource import Resource
 from zope.interface import implementer
 
 from skydns.httpserver import HTTPListener, address_argument
-from skydns.interfaces import IPluginSetup
+from skydns.interfaces import IPluginSetup, IReadiness
 
 
 class ReadyResource(Resource):
@@ -23,15 +23,15 @@ class ReadyResource(Resource):
         self.blocks = blocks  # used when there is no service (plain builds)
 
     def reasons(self) -> list[str]:
-        blocks = self.service.generation.blocks if self.service is not None else self.blocks
+        if self.service is not None:
+            found = self.service.find(IReadiness)
+        else:
+            found = [(b, obj) for b in self.blocks for obj in b.find(IReadiness)]
         out = []
-        for b in blocks:
-            for h in b.handlers.values():
-                check = getattr(h, "ready", None)
-                if check is not None:
-                    why = check()
-                    if why:
-                        out.append(f"{b.name}: plugin/{h.name}: {why}")
+        for block, obj in found:
+            why = obj.ready()
+            if why:
+                out.append(f"{block.name}: plugin/{obj.name}: {why}")
         return out
 
     def render_GET(self, request):

@@ -28,7 +28,11 @@ def digest(files: list[str]) -> str:
 
 
 class Reloader:
-    """Checks the configuration files every INTERVAL (+/- JITTER) and asks the service to reload."""
+    """Checks the configuration files every INTERVAL (+/- JITTER) and asks the service to reload.
+
+    One per configuration (``Block.shared``): every block that says ``reload``
+    starts it, and it stops when the last of them is retired.
+    """
 
     def __init__(self, service, files, loaded: str, interval: float, jitter: float, reactor):
         self.service = service
@@ -39,18 +43,6 @@ class Reloader:
         self.reactor = reactor
         self.call = None
         self.starts = 0
-
-    @classmethod
-    def shared(cls, service, files, loaded, interval, jitter, reactor) -> "Reloader":
-        """One poller per configuration: blocks of the same configuration share it."""
-        key = (id(service), tuple(files), loaded)
-        pending = getattr(service, "_reloaders", None)
-        if pending is None:
-            pending = service._reloaders = {}
-        r = pending.get(key)
-        if r is None:
-            r = pending[key] = cls(service, files, loaded, interval, jitter, reactor)
-        return r
 
     def start(self) -> None:
         self.starts += 1
@@ -77,7 +69,3 @@ class Reloader:
         if self.starts <= 0 and self.call is not None and self.call.active():
             self.call.cancel()
             self.call = None
-            pending = getattr(self.service, "_reloaders", {})
-            for k, v in list(pending.items()):
-                if v is self:
-                    del pending[k]

@@ -38,7 +38,8 @@ class ReloadSetup:
         interval, jitter, loaded = config
         if block.service is None:
             return None
-        reloader = Reloader.shared(block.service, block.files, loaded, interval, jitter, block.reactor)
+        reloader = block.shared(("reload", tuple(block.files)), lambda: Reloader(
+            block.service, block.files, loaded, interval, jitter, block.reactor))
         block.on_startup(reloader.start)
         block.on_shutdown(reloader.stop)
         return None

@@ -1,4 +1,4 @@
-"""Corefile: ``stub [ZONES...]``: stub zones from the etcd plugin of the same block.
+"""Corefile: ``stub [ZONES...]``: stub zones from the record source (etcd plugin) of the same block.
 
 Stub zones live in etcd under ``dns/stub`` of each ZONE (default: the etcd
 plugin's zones): the service ``ns1.skydns.com.stub.dns.skydns.local`` (key
@@ -10,7 +10,7 @@ from __future__ import annotations
 from zope.interface import implementer
 
 from skydns.dnsclient import Client
-from skydns.interfaces import IPluginSetup
+from skydns.interfaces import IPluginSetup, IRecordSource
 from skydns.plugin.stub.stub import Stub
 
 
@@ -26,20 +26,15 @@ class StubSetup:
             raise d.unknown_property(())
         if d.next():
             raise d.once_error()
-        if "etcd" not in block.plugins:
-            raise d.error("stub reads its zones from etcd: add the etcd plugin to this server block")
         return zones
 
     def build(self, zones, block, next):
         reactor = block.reactor
         if reactor is None:
             from twisted.internet import reactor
+        source = block.require(IRecordSource, self.name, "a record source to read stub zones from (the etcd plugin)")
         handler = Stub(zones, Client(reactor), next)
-
-        def attach():
-            handler.attach(block.handlers["etcd"])
-
-        block.on_startup(attach)
+        block.on_startup(lambda: handler.attach(source))
         block.on_shutdown(handler.detach)
         return handler
 

@@ -1,6 +1,7 @@
 """stub: send queries for stub zones to their nameservers, before any local record.
 
-The nameservers come from the etcd copy and follow its changes. Queries sent
+The nameservers come from the block's record source (the etcd plugin) and
+follow its changes. Queries sent
 to them carry SkyDNS's EDNS0 option (code 65011): a SkyDNS at the other end
 that gets a marked query for one of *its* stub zones drops it instead of
 forwarding it again, so two instances pointing at each other cannot loop.
@@ -17,13 +18,13 @@ from skydns import wire
 from skydns.chain import next_or_failure
 from skydns.interfaces import IHandler
 from skydns.msg import path
-from skydns.plugin.etcd.lookup import in_zones
+from skydns.rcode import SERVFAIL
+from skydns.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.stub")
 
 #: SkyDNS's private EDNS0 option marking a stub query (EDNS0LOCALSTART + 10).
 STUB_OPTION = 65011
-SERVFAIL = 2
 
 
 def marked(options: bytes) -> bool:
@@ -47,22 +48,22 @@ class Stub:
         self.client = client
         self.timeout = timeout
         self.next = next
-        self.copy = None
+        self.source = None  # the block's IRecordSource
         self.stubs: dict[str, list[tuple[str, int]]] = {}
         self.dirty = True
         self.dropped = 0
 
-    # -- the stub zones, from the etcd copy -----------------------------------
-    def attach(self, etcd) -> None:
-        self.copy = etcd.copy
+    # -- the stub zones, from the record source ----------------------------------
+    def attach(self, source) -> None:
+        self.source = source
         if not self.zones:
-            self.zones = list(etcd.zones)
-        self.copy.listeners.append(self._changed)
+            self.zones = list(source.zones)
+        source.subscribe(self._changed)
         self.dirty = True
 
     def detach(self) -> None:
-        if self.copy is not None and self._changed in self.copy.listeners:
-            self.copy.listeners.remove(self._changed)
+        if self.source is not None:
+            self.source.unsubscribe(self._changed)
 
     def _changed(self, name) -> None:
         if name is None or ".stub.dns." in name or name.startswith("stub.dns."):
@@ -73,7 +74,7 @@ class Stub:
         for zone in self.zones:
             base = "stub.dns." + (zone if zone != "." else "")
             depth = len(path.name_labels(base))
-            for svc in self.copy.index.lookup(path.name_labels(base)):
+            for svc in self.source.services(base) or ():
                 labels = path.name_labels(svc.name)
                 if len(labels) < depth + 2 or svc.kind not in ("A", "AAAA"):
                     continue  # a stub zone needs at least one label, plus the leaf; hosts are addresses
@@ -84,7 +85,7 @@ class Stub:
 
     # -- serving --------------------------------------------------------------
     def serve(self, request):
-        if self.copy is None:
+        if self.source is None:
             return next_or_failure(self.name, self.next, request)
         if self.dirty:
             self._rebuild()

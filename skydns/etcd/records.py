@@ -20,6 +20,9 @@ import re
 
 import dns.name
 
+from zope.interface import implementer
+
+from skydns.interfaces import IRecordStore
 from skydns.msg import path
 from skydns.msg.service import InvalidService, from_json
 
@@ -110,6 +113,7 @@ def describe(services: list[dict]) -> dict:
     return {"services": services}
 
 
+@implementer(IRecordStore)
 class EtcdRecords:
     """Records in etcd under ``prefix`` (a blocking pyetcd client)."""
 
