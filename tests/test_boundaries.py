@@ -1,0 +1,119 @@
+"""The plugin boundary, enforced: plugins meet only through the core's public API.
+
+* No module outside ``skydns/plugin/<name>/`` imports from it (the registry
+  names built-ins by string, in ``skydns/directives.py``; the example
+  third-party distributions in ``plugins/`` import no built-in at all).
+* No code finds a plugin by its name: no comparison with, membership test
+  of, or subscript by a directive's name (``h.name == "etcd"``,
+  ``"etcd" in block.plugins``, ``handlers["cache"]``). Capabilities are found
+  through the interfaces they provide (``block.find(IRecordSource)``).
+
+(Tests of a plugin may look inside it; this file checks the product.)
+"""
+from __future__ import annotations
+
+import ast
+import os
+import pathlib
+
+import pytest
+
+from skydns import directives
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+#: Directive names; "tcp" is left out: it is also a transport's name ("udp"/"tcp" everywhere).
+NAMES = set(directives.ORDER) - {"tcp"}
+
+
+def product_files() -> list[pathlib.Path]:
+    files = sorted((ROOT / "skydns").rglob("*.py"))
+    for dist in sorted((ROOT / "plugins").iterdir()):
+        files += sorted(p for p in dist.rglob("*.py") if "tests" not in p.relative_to(dist).parts)
+    return files
+
+
+def owner(path: pathlib.Path) -> str | None:
+    """The built-in plugin a file belongs to, or None for the core and third-party code."""
+    parts = path.relative_to(ROOT).parts
+    if parts[:2] == ("skydns", "plugin") and len(parts) > 3:
+        return parts[2]
+    return None
+
+
+def imported_plugins(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, plugin) for every import of skydns.plugin.<plugin>[...] in a module."""
+    found = []
+    for node in ast.walk(tree):
+        modules: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module]
+            if node.module == "skydns.plugin":
+                modules = [f"skydns.plugin.{a.name}" for a in node.names]
+        for m in modules:
+            parts = m.split(".")
+            if parts[:2] == ["skydns", "plugin"] and len(parts) > 2:
+                found.append((node.lineno, parts[2]))
+    return found
+
+
+def lookups_by_name(tree: ast.AST, own: str | None) -> list[tuple[int, str]]:
+    """(line, code) where a directive's name (other than the module's own plugin's) is compared,
+    tested for membership or used as a subscript."""
+    def is_name(node) -> bool:
+        return isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in NAMES \
+            and node.value != own
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            operands = [node.left] + node.comparators
+            if any(is_name(o) for o in operands):
+                found.append((node.lineno, ast.unparse(node)))
+        elif isinstance(node, ast.Subscript) and is_name(node.slice):
+            found.append((node.lineno, ast.unparse(node)))
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "getattr" and \
+                any(is_name(a) for a in node.args[1:]):
+            found.append((node.lineno, ast.unparse(node)))
+    return found
+
+
+@pytest.mark.parametrize("path", product_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_module_imports_another_plugin(path):
+    """Only a plugin's own modules import from it."""
+    tree = ast.parse(path.read_text(), str(path))
+    own = owner(path)
+    bad = [f"{path.relative_to(ROOT)}:{line} imports plugin '{p}'" for line, p in imported_plugins(tree) if p != own]
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("path", product_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_code_finds_a_plugin_by_name(path):
+    """Capabilities are found through interfaces, never by a plugin's name."""
+    tree = ast.parse(path.read_text(), str(path))
+    bad = [f"{path.relative_to(ROOT)}:{line}: {code}" for line, code in lookups_by_name(tree, owner(path))]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_checks_catch_what_they_forbid():
+    """The two checks fail on the patterns they are there to forbid (so they cannot pass by accident)."""
+    bad = ast.parse(
+        "from skydns.plugin.etcd.lookup import in_zones\n"
+        "import skydns.plugin.cache.item\n"
+        "from skydns.plugin import dnssec\n"
+        "if h.name == 'etcd': pass\n"
+        "if 'etcd' not in block.plugins: pass\n"
+        "x = block.handlers['cache']\n"
+        "y = getattr(head, 'cache', None)\n")
+    assert [p for _, p in imported_plugins(bad)] == ["etcd", "cache", "dnssec"]
+    assert len(lookups_by_name(bad, own=None)) == 4
+    assert lookups_by_name(ast.parse("if self.name == 'cache': pass\n"), own="cache") == []
+
+
+def test_core_lists_the_layout_it_checks():
+    """Every built-in in the registry's table has its package where the checks look for it."""
+    for name, target in directives.BUILTIN.items():
+        module = target.partition(":")[0]
+        assert module == f"skydns.plugin.{name}", target
+        assert os.path.isdir(ROOT / "skydns" / "plugin" / name)
