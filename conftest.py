@@ -1,8 +1,9 @@
-"""Test session set-up shared by the project's tests and the example plugin's tests.
+"""Test session set-up shared by the project's tests and the example plugins' tests.
 
-The example third-party plugin (plugins/skydns-txt) is installed into the
-test environment when it is missing, as a user would install it, so the
-tests exercise discovery through the ``skydns.plugins`` entry point.
+The example third-party plugins (plugins/skydns-txt, plugins/skydns-dns64)
+are installed into the test environment when they are missing (``make
+setup`` installs them editable), as a user would install them, so the tests
+exercise discovery through the ``skydns.plugins`` entry point.
 """
 import importlib
 import importlib.metadata
@@ -11,12 +12,12 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-EXAMPLE = os.path.join(ROOT, "plugins", "skydns-txt")
+EXAMPLES = {"txt": "skydns-txt", "dns64": "skydns-dns64"}
 
 
 def pytest_configure(config):
-    names = [ep.name for ep in importlib.metadata.entry_points(group="skydns.plugins")]
-    if "txt" not in names:
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", EXAMPLE],
-                       check=True)
+    names = {ep.name for ep in importlib.metadata.entry_points(group="skydns.plugins")}
+    missing = [os.path.join(ROOT, "plugins", dist) for name, dist in EXAMPLES.items() if name not in names]
+    if missing:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"] + missing, check=True)
         importlib.invalidate_caches()

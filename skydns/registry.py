@@ -36,8 +36,10 @@ class PluginInfo:
 class Registry:
     """The set of known directives; frozen once built (a reload builds a new one)."""
 
-    def __init__(self, builtin: dict[str, str] | None = None, order: tuple[str, ...] | None = None,
+    def __init__(self, builtin: dict[str, object] | None = None, order: tuple[str, ...] | None = None,
                  entry_points=None):
+        """``builtin``: directive -> ``"module:attribute"`` of its setup, or the setup itself (tests);
+        ``order``: the chain order of the built-ins; ``entry_points``: instead of the installed ones."""
         self.builtin = dict(directives.BUILTIN if builtin is None else builtin)
         self.order_list = tuple(directives.ORDER if order is None else order)
         if entry_points is None:
@@ -77,9 +79,12 @@ class Registry:
             return self._loaded[name]
         file, line = (token.file, token.line) if token is not None else (None, None)
         try:
-            if name in self.builtin:
-                module, _, attr = self.builtin[name].partition(":")
+            target = self.builtin.get(name)
+            if isinstance(target, str):
+                module, _, attr = target.partition(":")
                 obj = getattr(importlib.import_module(module), attr)
+            elif target is not None:
+                obj = target
             else:
                 obj = self.external[name].load()
         except Exception as e:

@@ -6,7 +6,10 @@ real loopback sockets with dnspython, as any client would::
     with serve(".:0 { whoami }", tmp_path) as srv:
         reply = srv.query("example.org.", "A")
 
-Nothing here is used by the server itself.
+For plugins under test, :func:`registry` adds setups to the installed
+plugins without installing anything, and :class:`RecordsSetup` is a small
+authoritative data source (``records { ... }``) to put behind a
+post-processing plugin. Nothing here is used by the server itself.
 """
 from __future__ import annotations
 
@@ -15,9 +18,19 @@ import threading
 from contextlib import contextmanager
 
 import dns.message
+import dns.name
 import dns.query
+import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
+import dns.zone
 from twisted.internet import defer, threads
+from zope.interface import implementer
+
+from skydns.chain import next_or_failure
+from skydns.interfaces import IHandler, IPluginSetup
+from skydns.rcode import NXDOMAIN
+from skydns.zones import in_zones
 
 _reactor_thread: threading.Thread | None = None
 
@@ -165,3 +178,85 @@ def rrsets(msg: dns.message.Message, section: str = "answer") -> list[str]:
 
 def rdtype(text: str) -> int:
     return dns.rdatatype.from_text(text)
+
+
+def registry(*setups, before: str = "whoami"):
+    """The installed plugins plus ``setups`` (IPluginSetup objects, as built-ins) placed just before
+    the built-in ``before`` in the chain order: for tests that need a plugin nobody installs."""
+    from skydns import directives
+    from skydns.registry import Registry
+
+    builtin: dict[str, object] = dict(directives.BUILTIN)
+    order = list(directives.ORDER)
+    at = order.index(before)
+    for setup in setups:
+        builtin[setup.name] = setup
+        order.insert(at, setup.name)
+    return Registry(builtin=builtin, order=tuple(order))
+
+
+@implementer(IHandler)
+class Records:
+    """Answers authoritatively for its zones from fixed records; other names go to the next plugin."""
+
+    name = "records"
+
+    def __init__(self, zones: dict[str, dns.zone.Zone], next=None):
+        self.zones = zones
+        self.next = next
+
+    def serve(self, request):
+        origin = in_zones(request.qname, self.zones)
+        if origin is None:
+            return next_or_failure(self.name, self.next, request)
+        zone = self.zones[origin]
+        reply = request.reply(authoritative=True)
+        name = dns.name.from_text(request.qname)
+        node = zone.get_node(name)
+        if node is None:
+            reply.set_rcode(NXDOMAIN)
+        else:
+            asked = request.message.question[0].name
+            for rdtype in (request.qtype, dns.rdatatype.CNAME):
+                found = node.get_rdataset(dns.rdataclass.IN, rdtype)
+                if found is not None:
+                    rrset = dns.rrset.RRset(asked, dns.rdataclass.IN, rdtype)
+                    rrset.update(found)
+                    reply.answer.append(rrset)
+                    break
+        if not reply.answer:
+            soa = zone.find_rdataset(zone.origin, dns.rdatatype.SOA)
+            rrset = dns.rrset.RRset(zone.origin, dns.rdataclass.IN, dns.rdatatype.SOA)
+            rrset.update(soa)
+            reply.authority.append(rrset)
+        return reply
+
+
+@implementer(IPluginSetup)
+class RecordsSetup:
+    """``records ZONE { RECORD... }``: a zone of fixed records, one per line in zone-file form
+    (``www 60 IN A 192.0.2.1``, names relative to ZONE); an SOA is made when none is given.
+    Several ``records`` directives make several zones. Add it with :func:`registry`."""
+
+    name = "records"
+    position = None
+
+    def parse(self, d, block):
+        zones = {}
+        while d.next():
+            args = d.zones(d.remaining_args())
+            if len(args) != 1:
+                raise d.arg_error()
+            origin = args[0]
+            lines = [" ".join([d.val] + d.remaining_args()) for _ in d.block()]
+            if not any(" SOA " in f" {line} " for line in lines):
+                lines.insert(0, f"@ 60 IN SOA ns.{origin} hostmaster.{origin} 1 7200 3600 86400 30")
+            try:
+                zones[origin] = dns.zone.from_text("\n".join(lines) + "\n", origin, relativize=False,
+                                                  check_origin=False)
+            except Exception as e:
+                raise d.error(f"bad records for {origin}: {e}") from e
+        return zones
+
+    def build(self, zones, block, next):
+        return Records(zones, next)

@@ -15,6 +15,8 @@ from skydns.reply import Reply
 from skydns.request import Request
 
 MAX_HOPS = 4
+#: The client of lookups a plugin makes for itself.
+SELF = ("127.0.0.1", 0)
 
 
 class UpstreamError(Exception):
@@ -27,24 +29,29 @@ class Upstream:
     def __init__(self, block):
         self.block = block
 
-    def lookup(self, name: str, qtype: int, parent: Request):
+    def lookup(self, name: str, qtype: int, parent: Request | None = None):
         """A dnspython reply for ``name``/``qtype``, or a Deferred firing with one.
 
         ``parent`` is the request being answered: the lookup goes to the same
         port, counts one more ``hops`` (at most MAX_HOPS deep), and comes from
-        the same client. Raises (or fails with) UpstreamError when no block
-        serves the name or the query was dropped.
+        the same client. Without one (a plugin asking for itself: a probe), it
+        goes to the block's first port from ``SELF`` over UDP. Raises (or fails
+        with) UpstreamError when no block serves the name or the query was dropped.
         """
-        if parent.hops >= MAX_HOPS:
+        hops = parent.hops if parent is not None else 0
+        if hops >= MAX_HOPS:
             raise UpstreamError(f"{name}: too many nested lookups")
         service = self.block.service
         if service is None:
             raise UpstreamError("no running server to ask")
         query = dns.message.make_query(name, qtype)
         query.flags |= dns.flags.RD
-        req = Request(query.to_wire(), parent.client, parent.proto, parent.local)
-        req.hops = parent.hops + 1
-        port = parent.block.ports[0] if parent.block is not None else self.block.ports[0]
+        if parent is not None:
+            req = Request(query.to_wire(), parent.client, parent.proto, parent.local)
+        else:
+            req = Request(query.to_wire(), SELF, "udp")
+        req.hops = hops + 1
+        port = parent.block.ports[0] if parent is not None and parent.block is not None else self.block.ports[0]
         route = service.route(req.qname, req.qtype, port)
         if route is None:
             raise UpstreamError(f"no server block serves {name}")

@@ -4,7 +4,9 @@ from __future__ import annotations
 import dns.name
 from zope.interface import implementer
 
+from skydns.dnsutil import MAX_STRING
 from skydns.interfaces import IPluginSetup
+from skydns.zones import in_zones
 from skydns_txt.handler import Txt
 
 
@@ -25,11 +27,11 @@ class TxtSetup:
                 owner = dns.name.from_text(name, origin=origin).to_text().lower()
             except Exception as e:
                 raise d.error(f"bad name '{name}': {e}")
-            if not any(owner == z or owner.endswith("." + z) or z == "." for z in block.zones):
+            if in_zones(owner, block.zones) is None:
                 raise d.error(f"'{owner}' is outside this block's zones ({', '.join(block.zones)})")
             for t in texts:
-                if len(t.encode()) > 255:
-                    raise d.error(f"text longer than 255 bytes: '{t[:20]}...'")
+                if len(t.encode()) > MAX_STRING:
+                    raise d.error(f"text longer than {MAX_STRING} bytes: '{t[:20]}...'")
             if owner in records:
                 raise d.error(f"'{owner}' is given twice")
             records[owner] = texts

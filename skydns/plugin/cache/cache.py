@@ -86,7 +86,7 @@ class Cache:
 
     # -- serving --------------------------------------------------------------
     def serve(self, request):
-        if request.hops or (not self.every_zone and in_zones(request.qname, self.cfg.zones) is None):
+        if not self.every_zone and in_zones(request.qname, self.cfg.zones) is None:
             return next_or_failure(self.name, self.next, request)
         key = (request.qname, request.qtype, request.qclass, request.do, request.flags & wire.CD,
                request.edns >= 0)
