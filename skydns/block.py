@@ -1,7 +1,8 @@
 """A server block at run time: its zones, listen addresses, options, chain, and what its plugins offer."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from zope.interface import implementer
 

@@ -1,7 +1,7 @@
 """Helpers for plugins that pass requests on and post-process what comes back, and for describing a chain."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from twisted.internet.defer import Deferred
 from zope.interface import implementer

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -30,10 +31,17 @@ class Config:
 
     path: str
     files: list[str]
-    blocks: list[tuple[Block, list[tuple[str, object, object]]]]
+    blocks: list[tuple[Block, list[tuple[str, Any, Any]]]]
 
     def build(self, reactor=None, service=None) -> Generation:
-        """Build every block's chain (innermost plugin first); no I/O happens here."""
+        """Build every block's chain (innermost plugin first); no I/O happens here.
+
+        ``reactor`` defaults to the global one: every plugin finds it as ``block.reactor``.
+        """
+        if reactor is None:
+            from twisted.internet import reactor as default_reactor
+
+            reactor = default_reactor
         built = []
         shared: dict = {}  # Block.shared(): one dict for every block of this configuration
         for block, plugins in self.blocks:
@@ -56,7 +64,7 @@ class Config:
             built.append(block)
         return Generation(self.path, self.files, built)
 
-    def parsed(self, setup) -> list[tuple[Block, object]]:
+    def parsed(self, setup) -> list[tuple[Block, Any]]:
         """``(block, configuration)`` for every block that uses the plugin of ``setup`` (an IPluginSetup).
 
         For a plugin's own commands (``skydns ds`` reads the dnssec keys of a Corefile).
@@ -98,7 +106,7 @@ def _parse_block(ast: ServerBlock, path: str, registry: Registry, files: list[st
 
 def _check_overlaps(blocks: list[Block]) -> None:
     """Two blocks may not serve the same zone on the same port (and address)."""
-    seen = {}
+    seen: dict[tuple, Block] = {}
     for b in blocks:
         hosts = b.bind or [""]
         for k in b.keys:
@@ -163,7 +171,8 @@ class Generation:
 
     def find(self, interface) -> list[tuple[Block, object]]:
         """``(block, provider)`` for every provider of ``interface``, each once (its first block)."""
-        out, seen = [], set()
+        out: list[tuple[Block, object]] = []
+        seen: set[int] = set()
         for b in self.blocks:
             for obj in b.find(interface):
                 if id(obj) not in seen:

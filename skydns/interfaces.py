@@ -164,7 +164,7 @@ class IServerBlock(Interface):
     keys = Attribute("The block's ZONE:PORT keys, with file and line.")
     ports = Attribute("The ports the block listens on.")
     files = Attribute("The Corefile and every file it imported.")
-    reactor = Attribute("The reactor (tests pass a fake); None while only validating.")
+    reactor = Attribute("The reactor, set before ``build`` (tests pass a fake; the global one otherwise).")
     service = Attribute("The running :class:`IServer`, or None (plain builds, validation).")
     plugins = Attribute("Every directive the block uses, in chain order.")
 
@@ -214,7 +214,7 @@ class IServer(Interface):
     reloads = Attribute("Reloads that took effect since the start.")
     reload_failures = Attribute("Reloads that were refused (the old configuration kept serving).")
 
-    def reload():
+    def reload():  # type: ignore[misc]  # zope interface methods take no self
         """Read the Corefile again and swap it in; a Deferred firing True, or False when it was refused."""
 
     def find(interface):
@@ -251,7 +251,7 @@ class IRecordSource(Interface):
     def unsubscribe(fn):
         """Stop calling ``fn``."""
 
-    def store():
+    def store():  # type: ignore[misc]
         """A blocking :class:`IRecordStore` writing to where the records live; call it, and use what it
         returns, in a thread. Raises an exception that says why when the store is unreachable."""
 
@@ -285,7 +285,7 @@ class IReadiness(Interface):
 
     name = Attribute("The plugin's name, for the reason lines (``plugin/NAME: ...``).")
 
-    def ready():
+    def ready():  # type: ignore[misc]
         """None when ready, else one line saying what is missing."""
 
 

@@ -44,7 +44,7 @@ class Registry:
         self.order_list = tuple(directives.ORDER if order is None else order)
         if entry_points is None:
             entry_points = importlib.metadata.entry_points(group=GROUP)
-        self.external: dict[str, object] = {}
+        self.external: dict[str, importlib.metadata.EntryPoint] = {}
         self.clashes: dict[str, list[str]] = {}
         for ep in entry_points:
             if ep.name in self.external:
@@ -88,14 +88,14 @@ class Registry:
             else:
                 obj = self.external[name].load()
         except Exception as e:
-            raise CorefileError(f"cannot load plugin '{name}' ({self.source(name)}): {e}", file, line)
+            raise CorefileError(f"cannot load plugin '{name}' ({self.source(name)}): {e}", file, line) from e
         if isinstance(obj, type):
             obj = obj()
         try:
             verifyObject(IPluginSetup, obj)
         except Invalid as e:
             raise CorefileError(f"plugin '{name}' ({self.source(name)}) is not a valid skydns plugin: {e}",
-                                file, line)
+                                file, line) from e
         if getattr(obj, "name", None) != name:
             raise CorefileError(f"plugin registered as '{name}' ({self.source(name)}) calls itself "
                                 f"'{getattr(obj, 'name', None)}'", file, line)

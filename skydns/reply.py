@@ -31,7 +31,7 @@ class Reply:
 
     def __init__(self, result: bytes | dns.message.Message):
         if result.__class__ is bytes:
-            self._wire: bytes | None = result  # type: ignore[assignment]
+            self._wire: bytes | None = result
             self._message: dns.message.Message | None = None
         elif isinstance(result, dns.message.Message):
             self._wire = None

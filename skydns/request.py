@@ -1,12 +1,14 @@
 """A query as plugins see it: read once from the wire, the dnspython message only on demand."""
 from __future__ import annotations
 
+from time import monotonic as _now
+from typing import Any
+
 import dns.exception
 import dns.flags
 import dns.message
 import dns.name
-
-from time import monotonic as _now
+import dns.rcode
 
 from skydns import wire
 
@@ -88,17 +90,17 @@ class Request:
         self.client = _plain(client)
         self.proto = proto
         self.local = local
-        self.block = None
-        self.zone = None
-        self._message = None
+        self.block: Any = None
+        self.zone: str | None = None
+        self._message: dns.message.Message | None = None
         self.hops = 0  # how many times the server re-entered itself to build this answer
-        self.observers = None  # callables fn(request, reply_bytes) run after the reply is sent
+        self.observers: list | None = None  # callables fn(request, reply_bytes) run after the reply is sent
         self.started = _now()
-        self.dependencies = None  # a list when a cache wants the names a reply was built from
+        self.dependencies: list | None = None  # a list when a cache wants the names a reply was built from
         try:
             self.id, self.flags, qd, an, ns, ar = _HEADER(data)
         except Exception:
-            raise MalformedQuery("short header")
+            raise MalformedQuery("short header") from None
         self.edns = -1
         self.do = False
         self.bufsize = wire.MIN_PAYLOAD
@@ -117,7 +119,7 @@ class Request:
             try:
                 self.qtype, self.qclass = _TYPE_CLASS(data, pos)
             except Exception:
-                raise MalformedQuery("truncated question")
+                raise MalformedQuery("truncated question") from None
             self.qname = known
             pos += 4
             self.question_wire = data[12:pos]
@@ -140,7 +142,7 @@ class Request:
         except MalformedQuery:
             raise
         except Exception:
-            raise MalformedQuery("truncated question")
+            raise MalformedQuery("truncated question") from None
         if pos - 12 > 255:
             raise MalformedQuery("name too long")
         pos += 4
@@ -172,7 +174,7 @@ class Request:
             try:
                 rtype, payload, ttl, rdlen = _OPT_TAIL(data, pos + 1)
             except Exception:
-                raise MalformedQuery("truncated OPT record")
+                raise MalformedQuery("truncated OPT record") from None
             if rtype != wire.TYPE_OPT:
                 self._read_slowly()
                 return
@@ -190,7 +192,7 @@ class Request:
             # keyring=False: a TSIG record is read but not verified; a plugin that holds keys may.
             msg = dns.message.from_wire(self.wire, keyring=False)
         except dns.exception.DNSException as e:
-            raise MalformedQuery(str(e) or type(e).__name__)
+            raise MalformedQuery(str(e) or type(e).__name__) from e
         self._message = msg
         if msg.edns >= 0:
             self.edns = msg.edns
@@ -232,7 +234,7 @@ class Request:
             try:
                 msg = self._message = dns.message.from_wire(self.wire, keyring=False)
             except dns.exception.DNSException as e:
-                raise MalformedQuery(str(e) or type(e).__name__)
+                raise MalformedQuery(str(e) or type(e).__name__) from e
         return msg
 
     @property
@@ -253,7 +255,7 @@ class Request:
         if self.edns >= 0 and self.do:
             msg.ednsflags |= dns.flags.DO
         if rcode:
-            msg.set_rcode(rcode)
+            msg.set_rcode(dns.rcode.Rcode.make(rcode))
         return msg
 
     def __repr__(self) -> str:

@@ -82,7 +82,7 @@ class Server:
         # handlers, whose decisions depend on the query bytes alone) answers packets before
         # anything is parsed. IRawReplyFilter handlers in front rewrite its replies, innermost
         # first, as replies travel. The block's observers get a copy of the first request.
-        self.raw_answerers = []
+        self.raw_answerers: list[tuple] = []
         seen = set()
         for b in mux.zones.values():
             head = b.chain
@@ -161,7 +161,7 @@ class Server:
             if gen is not None:
                 gen.inflight += 1
             args = (req, sender, client)
-            result.addCallbacks(self._write, self._failed, args, None, args)
+            result.addCallbacks(self._write, self._failed, callbackArgs=args, errbackArgs=args)
             if gen is not None:
                 result.addBoth(_done, gen)
         else:

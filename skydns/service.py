@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import signal
 import socket
+from typing import Any
 
 from twisted.application.service import MultiService
 from twisted.internet import defer, task
@@ -79,9 +80,9 @@ class SkyDNSService(MultiService):
         self.listeners: dict[tuple[str, int], Listener] = {}
         self.reloads = 0
         self.reload_failures = 0
-        self._reloading = None
+        self._reloading: defer.Deferred | None = None
         self._again = False
-        self._old_sighup = None
+        self._old_sighup: Any = None
         self.shared = Shared()
         #: called first when the service stops, and waited for (health's lame duck)
         self.before_stop: list = []
@@ -101,16 +102,18 @@ class SkyDNSService(MultiService):
     def startService(self):
         if self.generation is None:
             self.privilegedStartService()
+        gen = self.generation
+        assert gen is not None  # privilegedStartService made it
         super().startService()
-        for line in self.generation.describe():
+        for line in gen.describe():
             log.info("chain {line}", line=line)
-        d = self.generation.start()
+        d = gen.start()
         d.addErrback(self._start_failed)
         if self.install_signal:
             self._old_sighup = signal.signal(signal.SIGHUP, self._sighup)
         for listener in self.listeners.values():
             log.info("listening on {host} port {port} (udp, tcp)", host=listener.host, port=listener.port)
-        wanted = max(b.workers for b in self.generation.blocks)
+        wanted = max(b.workers for b in gen.blocks)
         if wanted > 1 and not self.reuse_port:
             log.warn("'workers {n}' is done by the skydns command (skydns -c Corefile); "
                      "twistd runs one process", n=wanted)
@@ -172,7 +175,7 @@ class SkyDNSService(MultiService):
                     udp_port.stopListening()
                 if attempt == attempts - 1:
                     where = f"[{host}]:{spec.port}" if ":" in host else f"{host}:{spec.port}"
-                    raise CorefileError(f"cannot listen on {where}: {e.socketError}", self.corefile)
+                    raise CorefileError(f"cannot listen on {where}: {e.socketError}", self.corefile) from e
         raise AssertionError("unreachable")
 
     def _adopt(self, host: str, port: int, protocol, factory):
@@ -192,7 +195,7 @@ class SkyDNSService(MultiService):
                 return self.reactor.adoptDatagramPort(sock.fileno(), family, protocol, maxPacketSize=65535)
             return self.reactor.adoptStreamPort(sock.fileno(), family, factory)
         except OSError as e:
-            raise CannotListenError(host, port, e)
+            raise CannotListenError(host, port, e) from e
         finally:
             sock.close()  # the reactor holds its own duplicate
 
@@ -204,7 +207,7 @@ class SkyDNSService(MultiService):
 
     def route(self, qname: str, qtype: int, port: int):
         """``(zone, block)`` serving ``qname`` on ``port`` now, as a client's query would be routed."""
-        for (host, configured), listener in self.listeners.items():
+        for (_host, configured), listener in self.listeners.items():
             if configured == port:
                 found = listener.server.mux.route(qname, qtype)
                 if found is not None:
@@ -217,7 +220,7 @@ class SkyDNSService(MultiService):
 
     def addresses(self) -> list[tuple[str, int]]:
         """The (host, port) of every listener, ports as bound (useful with port 0)."""
-        return [(l.host, l.port) for l in self.listeners.values()]
+        return [(listener.host, listener.port) for listener in self.listeners.values()]
 
     # -- reload -------------------------------------------------------------
     def reload(self) -> defer.Deferred:

@@ -118,7 +118,7 @@ def run_twistd(argv: list[str]) -> None:
     from twisted.application import app
     from twisted.scripts import twistd
 
-    class ServerOptions(twistd.ServerOptions):  # type: ignore[name-defined]
+    class ServerOptions(twistd.ServerOptions):
         @staticmethod
         def _getPlugins(interface, package=None):
             return [service_maker]

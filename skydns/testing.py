@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from contextlib import contextmanager
+from typing import Any, cast
 
 import dns.message
 import dns.name
@@ -41,8 +42,9 @@ def reactor():
     from twisted.internet import reactor as r
 
     if _reactor_thread is None:
-        _reactor_thread = threading.Thread(
-            target=r.run, kwargs={"installSignalHandlers": False}, name="reactor", daemon=True)
+        run: Any = cast(Any, r).run
+        _reactor_thread = threading.Thread(target=run, kwargs={"installSignalHandlers": False}, name="reactor",
+                                           daemon=True)
         _reactor_thread.start()
     return r
 
@@ -98,7 +100,7 @@ class RunningServer:
 
     def ports(self) -> dict:
         """Configured (host, port) -> bound port of every listener."""
-        return {key: l.port for key, l in self.service.listeners.items()}
+        return {key: listener.port for key, listener in self.service.listeners.items()}
 
     def query(self, qname: str, qtype="A", tcp: bool = False, host: str = "127.0.0.1",
               port: int | None = None, timeout: float = 3.0, source: str | None = None,
@@ -225,8 +227,9 @@ class Records:
                     reply.answer.append(rrset)
                     break
         if not reply.answer:
-            soa = zone.find_rdataset(zone.origin, dns.rdatatype.SOA)
-            rrset = dns.rrset.RRset(zone.origin, dns.rdataclass.IN, dns.rdatatype.SOA)
+            apex = dns.name.from_text(origin)
+            soa = zone.find_rdataset(apex, dns.rdatatype.SOA)
+            rrset = dns.rrset.RRset(apex, dns.rdataclass.IN, dns.rdatatype.SOA)
             rrset.update(soa)
             reply.authority.append(rrset)
         return reply

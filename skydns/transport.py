@@ -6,6 +6,8 @@ and send back what it answers; they never parse DNS themselves.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
@@ -31,6 +33,8 @@ class Listener:
 
 class DNSDatagramProtocol(DatagramProtocol):
     """DNS over UDP: one query per datagram, the reply to the sender's address."""
+
+    transport: Any
 
     def __init__(self, listener: Listener):
         self.listener = listener
@@ -68,10 +72,12 @@ class DNSDatagramProtocol(DatagramProtocol):
 class DNSStreamProtocol(Protocol, TimeoutMixin):
     """DNS over TCP: two-byte length framing, pipelined queries, an idle timeout."""
 
-    def __init__(self, factory: "DNSStreamFactory"):
+    transport: Any
+
+    def __init__(self, factory: DNSStreamFactory):
         self.factory = factory
         self.buffer = b""
-        self.peer = None
+        self.peer: tuple | None = None
 
     def connectionMade(self) -> None:
         self.factory.connections += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dns.flags
 import dns.message
+import dns.rdatatype
 from twisted.internet.defer import Deferred
 
 from skydns.reply import Reply
@@ -44,7 +45,7 @@ class Upstream:
         service = self.block.service
         if service is None:
             raise UpstreamError("no running server to ask")
-        query = dns.message.make_query(name, qtype)
+        query = dns.message.make_query(name, dns.rdatatype.RdataType.make(qtype))
         query.flags |= dns.flags.RD
         if parent is not None:
             req = Request(query.to_wire(), parent.client, parent.proto, parent.local)
@@ -55,8 +56,9 @@ class Upstream:
         route = service.route(req.qname, req.qtype, port)
         if route is None:
             raise UpstreamError(f"no server block serves {name}")
-        req.zone, req.block = route
-        result = req.block.chain.serve(req)
+        req.zone, block = route
+        req.block = block
+        result = block.chain.serve(req)
         if isinstance(result, Deferred):
             return result.addCallback(_as_message)
         return _as_message(result)

@@ -47,7 +47,7 @@ def wildcard_matches(pattern: Sequence[str], labels: Sequence[str]) -> bool:
     """
     if len(pattern) > len(labels):
         return False
-    return all(p in WILDCARDS or p == label for p, label in zip(pattern, labels))
+    return all(p in WILDCARDS or p == label for p, label in zip(pattern, labels, strict=False))
 
 
 def strip_labels(name: str, count: int) -> str:

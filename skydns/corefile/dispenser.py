@@ -13,7 +13,7 @@ Errors raised through it name file, line and plugin.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from skydns.corefile.lexer import Token
 from skydns.corefile.parser import Directive
@@ -181,7 +181,7 @@ class Dispenser:
         try:
             value = int(text, 10)
         except ValueError:
-            raise self.error(f"'{text}' is not {what}")
+            raise self.error(f"'{text}' is not {what}") from None
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
             raise self.error(f"{what} must be {bounds}, got {value}")
@@ -196,7 +196,7 @@ class Dispenser:
             try:
                 out.append(dns.name.from_text(text).to_text().lower())
             except Exception as e:
-                raise self.error(f"bad zone '{text}': {e}")
+                raise self.error(f"bad zone '{text}': {e}") from e
         return out
 
     def duration_value(self, text: str | None = None, positive: bool = True) -> float:
@@ -205,7 +205,7 @@ class Dispenser:
         try:
             value = parse_duration(text)
         except ValueError as e:
-            raise self.error(str(e))
+            raise self.error(str(e)) from e
         if positive and value <= 0:
             raise self.error(f"duration must be positive, got '{text}'")
         return value

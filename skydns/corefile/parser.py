@@ -19,8 +19,8 @@ import dataclasses
 import glob as globmod
 import ipaddress
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import dns.name
 
@@ -126,12 +126,12 @@ def parse_key(tok: Token, default_port: int = DEFAULT_PORT) -> list[Key]:
         try:
             zones = reverse_zones(rest)
         except ValueError as e:
-            raise _err(tok, f"bad CIDR '{rest}' in '{text}': {e}")
+            raise _err(tok, f"bad CIDR '{rest}' in '{text}': {e}") from e
     else:
         try:
             zones = [dns.name.from_text(rest).to_text().lower()]
         except Exception as e:
-            raise _err(tok, f"bad zone name '{rest}' in '{text}': {e}")
+            raise _err(tok, f"bad zone name '{rest}' in '{text}': {e}") from e
     return [Key(z, port, text, tok.file, tok.line) for z in zones]
 
 
@@ -195,7 +195,7 @@ class Parser:
                 with open(m, encoding="utf-8") as f:
                     text = f.read()
             except OSError as e:
-                raise _err(tok, f"import: cannot read {m}: {e.strerror}")
+                raise _err(tok, f"import: cannot read {m}: {e.strerror}") from e
             self.files_read.append(m)
             out.extend(tokenize(text, m, tok.depth + 1, self.environ))
         return out
@@ -203,10 +203,12 @@ class Parser:
     # -- grammar ------------------------------------------------------------
     def parse(self) -> list[ServerBlock]:
         blocks: list[ServerBlock] = []
-        while self._peek() is not None:
+        while (tok := self._peek()) is not None:
             if self._expand_import():
                 continue
             tok = self._peek()
+            if tok is None:
+                break
             if tok.text.startswith("(") and tok.text.endswith(")") and not tok.quoted:
                 self._snippet()
                 continue
@@ -231,7 +233,7 @@ class Parser:
     def _until_close(self, opener: Token) -> list[Token]:
         """Tokens up to the ``}`` matching ``opener`` (consumed, not returned)."""
         depth = 1
-        body = []
+        body: list[Token] = []
         while True:
             tok = self._peek()
             if tok is None:
@@ -275,8 +277,9 @@ class Parser:
             self._directives(block, closer=tok)
         elif first:
             self._directives(block, closer=None)
-            if self._peek() is not None:
-                raise _err(self._peek(), "unexpected token after an unbraced server block")
+            extra = self._peek()
+            if extra is not None:
+                raise _err(extra, "unexpected token after an unbraced server block")
         else:
             where = tok or self.tokens[-1]
             raise _err(where, "expected '{' to open the server block "
@@ -336,8 +339,8 @@ def parse_file(path: str, check_directive: Callable[[str], str | None],
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError as e:
-        raise CorefileError(f"cannot read the Corefile: {e.strerror}", path)
+        raise CorefileError(f"cannot read the Corefile: {e.strerror}", path) from e
     except UnicodeDecodeError as e:
-        raise CorefileError(f"the Corefile is not UTF-8 text: {e}", path)
+        raise CorefileError(f"the Corefile is not UTF-8 text: {e}", path) from e
     blocks, imported = parse_text(text, path, check_directive, default_port, environ)
     return blocks, [path] + imported

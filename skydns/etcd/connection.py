@@ -29,7 +29,7 @@ def parse_endpoint(url: str) -> Endpoint:
     try:
         port = parts.port or 2379
     except ValueError:
-        raise ValueError(f"endpoint '{url}' has a bad port")
+        raise ValueError(f"endpoint '{url}' has a bad port") from None
     return Endpoint(parts.hostname, port, parts.scheme == "https")
 
 

@@ -19,7 +19,6 @@ import json
 import re
 
 import dns.name
-
 from zope.interface import implementer
 
 from skydns.interfaces import IRecordStore
@@ -47,7 +46,7 @@ def normalise_name(name: str, zone: str) -> str:
     try:
         parsed = dns.name.from_text(text)
     except Exception as e:
-        raise RecordError(f"bad name {name!r}: {e}")
+        raise RecordError(f"bad name {name!r}: {e}") from e
     out = parsed.to_text().lower()
     for label in out.rstrip(".").split("."):
         if not label or label in ("*", "any") or not re.fullmatch(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?", label):
@@ -55,7 +54,13 @@ def normalise_name(name: str, zone: str) -> str:
     return out
 
 
-def entries(name: str, body, zone: str) -> list[tuple[str, str | None, dict]]:
+#: What a body writes: ``(record name, leaf or None, service dict)`` (names in the class below
+#: would read ``list`` as its method).
+Writes = list[tuple[str, "str | None", dict]]
+Keys = list[str]
+
+
+def entries(name: str, body, zone: str) -> Writes:
     """What a body writes: ``(record name, leaf or None, service dict)``; RecordError if it is wrong."""
     if isinstance(body, list):
         if not body or len(body) > MAX_RECORDS:
@@ -73,12 +78,12 @@ def entries(name: str, body, zone: str) -> list[tuple[str, str | None, dict]]:
         ips = body.get("ips")
         if not isinstance(ips, list) or not ips or len(ips) > MAX_RECORDS:
             raise RecordError(f"type {kind} needs \"ips\": a list of 1 to {MAX_RECORDS} addresses")
-        out = []
+        out: Writes = []
         for i, ip in enumerate(ips, 1):
             try:
                 addr = ipaddress.ip_address(ip if isinstance(ip, str) else "")
             except ValueError:
-                raise RecordError(f"bad IP address {ip!r}")
+                raise RecordError(f"bad IP address {ip!r}") from None
             if (addr.version == 4) != (kind == "A"):
                 raise RecordError(f"{ip} is not an IPv{4 if kind == 'A' else 6} address (type {kind})")
             out.append((name, f"x{i}", {"host": str(addr)}))
@@ -96,13 +101,13 @@ def _service(name: str, body) -> dict:
         raw = json.dumps(body)
         from_json(raw, name)
     except (InvalidService, TypeError, ValueError) as e:
-        raise RecordError(f"bad service: {e}")
+        raise RecordError(f"bad service: {e}") from e
     return body
 
 
 def describe(services: list[dict]) -> dict:
     """The shortest body that says what a record holds (A/AAAA with ips when it is only addresses)."""
-    hosts = [s.get("host") for s in services]
+    hosts = [str(s.get("host")) for s in services]
     if services and all(set(s) == {"host"} for s in services):
         try:
             addrs = [ipaddress.ip_address(h) for h in hosts]
@@ -166,7 +171,7 @@ class EtcdRecords:
             begin = resp.kvs[-1].key + b"\x00"
         return list(records.items()), None
 
-    def _own_keys(self, name: str) -> list[str]:
+    def _own_keys(self, name: str) -> Keys:
         """The keys that make up a record: its name's key and the x<n> leaves below it."""
         key = path.name_to_key(name, self.prefix)
         keys = []
@@ -179,14 +184,14 @@ class EtcdRecords:
                 keys.append(k)
         return keys
 
-    def replace(self, writes: list[tuple[str, str | None, dict]], ttl: int | None = None) -> None:
+    def replace(self, writes: Writes, ttl: int | None = None) -> None:
         """Remove each written record's own keys and write the new ones, in one transaction."""
         t = self.client.transactions
         lease = self.client.lease(ttl) if ttl else None
         puts = {}
         for name, leaf, service in writes:
             puts[path.name_to_key(name, self.prefix) + (f"/{leaf}" if leaf else "")] = json.dumps(service)
-        ops = []
+        ops: list = []
         for name in dict.fromkeys(n for n, _, _ in writes):
             # etcd refuses a delete and a put of one key in a transaction: a put overwrites anyway.
             ops.extend(t.delete(k) for k in self._own_keys(name) if k not in puts)

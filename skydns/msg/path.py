@@ -7,7 +7,7 @@ from __future__ import annotations
 
 def name_to_key(name: str, prefix: str) -> str:
     """The key of a (lower-case) name: ``web01.east.skydns.local.`` -> ``/skydns/local/skydns/east/web01``."""
-    labels = [l for l in name.rstrip(".").split(".") if l]
+    labels = [label for label in name.rstrip(".").split(".") if label]
     return prefix.rstrip("/") + "/" + "/".join(reversed(labels))
 
 
@@ -24,8 +24,8 @@ def key_labels(key: str, prefix: str) -> list[str] | None:
     if not rest:
         return None
     labels = rest.lower().split("/")
-    for l in labels:
-        if not l or len(l) > 63 or "." in l:
+    for label in labels:
+        if not label or len(label) > 63 or "." in label:
             return None
     return labels
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from typing import Any
 
 import dns.name
 
@@ -94,7 +95,7 @@ def classify(host: str) -> tuple[str, str]:
     try:
         name = dns.name.from_text(host)
     except Exception as e:
-        raise InvalidService(f"host '{host[:60]}' is neither an IP address nor a domain name: {e}")
+        raise InvalidService(f"host '{host[:60]}' is neither an IP address nor a domain name: {e}") from e
     return "CNAME", name.to_text().lower()
 
 
@@ -105,11 +106,11 @@ def from_json(raw: bytes | str, name: str, lease: int = 0) -> Service:
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidService(f"not valid JSON: {e}")
+        raise InvalidService(f"not valid JSON: {e}") from e
     if not isinstance(data, dict):
         raise InvalidService(f"JSON {type(data).__name__} where an object was expected")
     f = {k.lower(): v for k, v in data.items()}
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if "host" in f and f["host"] is not None:
         kwargs["host"] = _str("host", f["host"])
     for field, low, high in (("port", 0, 65535), ("priority", 0, 65535), ("weight", 0, 65535),

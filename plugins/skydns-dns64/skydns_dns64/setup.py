@@ -72,8 +72,6 @@ class DNS64Setup:
         upstream = Upstream(block)
         if cfg.probe is not None:
             reactor = block.reactor
-            if reactor is None:
-                from twisted.internet import reactor
             probe = Probe(upstream, cfg.probe, cfg.interval, reactor)
             block.provide(probe)  # its readiness (IReadiness), for the ready plugin
             block.on_startup(probe.start)

@@ -26,7 +26,7 @@ class TxtSetup:
             try:
                 owner = dns.name.from_text(name, origin=origin).to_text().lower()
             except Exception as e:
-                raise d.error(f"bad name '{name}': {e}")
+                raise d.error(f"bad name '{name}': {e}") from e
             if in_zones(owner, block.zones) is None:
                 raise d.error(f"'{owner}' is outside this block's zones ({', '.join(block.zones)})")
             for t in texts:

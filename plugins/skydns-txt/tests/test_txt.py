@@ -4,9 +4,8 @@ import importlib.metadata
 import dns.rcode
 import pytest
 
-from skydns import testing
+from skydns import config, testing
 from skydns.errors import CorefileError
-from skydns import config
 
 
 def test_entry_point_is_installed():

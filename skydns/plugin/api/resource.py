@@ -118,7 +118,7 @@ class RecordsAPI(Resource):
         try:
             return json.loads(raw or b"null")
         except ValueError as e:
-            raise ApiError(400, f"body is not JSON: {e}")
+            raise ApiError(400, f"body is not JSON: {e}") from e
 
     def _route(self, request, parts):
         method = request.method
@@ -147,7 +147,7 @@ class RecordsAPI(Resource):
         try:
             limit = int(args.get("limit", "100"))
         except ValueError:
-            raise ApiError(400, "limit must be a number")
+            raise ApiError(400, "limit must be a number") from None
         if not 1 <= limit <= 1000:
             raise ApiError(400, "limit must be between 1 and 1000")
         cursor = args.get("cursor") or None
@@ -171,7 +171,7 @@ class RecordsAPI(Resource):
             try:
                 ttl = int(request.args[b"ttl"][0])
             except ValueError:
-                raise ApiError(400, "ttl must be a number of seconds")
+                raise ApiError(400, "ttl must be a number of seconds") from None
             if not 1 <= ttl <= 10 ** 8:
                 raise ApiError(400, "ttl must be between 1 and 100000000 seconds")
 

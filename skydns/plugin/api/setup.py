@@ -11,7 +11,7 @@ import os
 
 from zope.interface import implementer
 
-from skydns.httpserver import HTTPListener, address_argument
+from skydns.httpserver import address_argument, shared_listener
 from skydns.interfaces import IPluginSetup, IRecordSource
 from skydns.plugin.api.resource import RecordsAPI
 
@@ -39,7 +39,7 @@ class ApiSetup:
                     with open(vals[0]) as f:
                         token = f.read().strip()
                 except OSError as e:
-                    raise d.error(f"cannot read token file {vals[0]}: {e.strerror}")
+                    raise d.error(f"cannot read token file {vals[0]}: {e.strerror}") from e
             elif prop == "tls":
                 if len(vals) != 2:
                     raise d.error("tls needs CERT and KEY")
@@ -58,12 +58,9 @@ class ApiSetup:
     def build(self, cfg, block, next):
         host, port, token, tls, where = cfg
         reactor = block.reactor
-        if reactor is None:
-            from twisted.internet import reactor
         source = block.require(IRecordSource, self.name, "a record source to write to (the etcd plugin)")
         api = RecordsAPI(token, reactor)
-        listener = block.acquire(("https" if tls else "http", host, port),
-                                 lambda: HTTPListener(reactor, host, port, where, tls), lambda l: l.close())
+        listener = shared_listener(block, host, port, where, tls)
         listener.mount("/skydns", api)
         block.on_startup(lambda: api.attach(source))
         return None

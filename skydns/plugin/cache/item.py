@@ -33,7 +33,7 @@ class Item:
         buf = bytearray(self.data)
         buf[0] = query[0]
         buf[1] = query[1]
-        for off, ttl in zip(self.offsets, self.ttls):
+        for off, ttl in zip(self.offsets, self.ttls, strict=False):
             _pack_ttl(buf, off, ttl - age if ttl > age else 0)
         return bytes(buf)
 
@@ -48,6 +48,6 @@ class Item:
         buf[3] = (buf[3] & 0xEF) | (qflags & 0x10)  # CD
         buf[12:12 + self.qlen] = request.question_wire
         if age > 0 and not keep_ttl:
-            for off, ttl in zip(self.offsets, self.ttls):
+            for off, ttl in zip(self.offsets, self.ttls, strict=False):
                 _pack_ttl(buf, off, ttl - age if ttl > age else 0)
         return bytes(buf)

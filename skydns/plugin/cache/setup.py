@@ -89,8 +89,6 @@ class CacheSetup:
 
     def build(self, cfg, block, next):
         reactor = block.reactor
-        if reactor is None:
-            from twisted.internet import reactor
         handler = Cache(cfg, reactor, next)
         handler.block_name = block.name
         block.on_startup(lambda: handler.attach(block))

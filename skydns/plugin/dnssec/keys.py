@@ -10,6 +10,7 @@ import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.DNSKEY
 
 ALGORITHMS = {8: "RSASHA256", 13: "ECDSAP256SHA256", 15: "ED25519"}
 
@@ -48,9 +49,9 @@ def _private_key(fields: dict, algorithm: int, path: str):
             return ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
         return ed25519.Ed25519PrivateKey.from_private_bytes(raw)
     except KeyError as e:
-        raise KeyError_(f"{path}: no {e.args[0]} field")
+        raise KeyError_(f"{path}: no {e.args[0]} field") from e
     except Exception as e:
-        raise KeyError_(f"{path}: unreadable private key: {e}")
+        raise KeyError_(f"{path}: unreadable private key: {e}") from e
 
 
 def base_of(text: str) -> str:
@@ -66,10 +67,10 @@ def load(base: str) -> Key:
     pub_path, priv_path = base + ".key", base + ".private"
     try:
         with open(pub_path) as f:
-            lines = [l.split(";", 1)[0].strip() for l in f]
+            lines = [line.split(";", 1)[0].strip() for line in f]
     except OSError as e:
-        raise KeyError_(f"cannot read {pub_path}: {e.strerror}")
-    record = next((l for l in lines if "DNSKEY" in l.split()), None)
+        raise KeyError_(f"cannot read {pub_path}: {e.strerror}") from e
+    record = next((line for line in lines if "DNSKEY" in line.split()), None)
     if record is None:
         raise KeyError_(f"{pub_path}: no DNSKEY record")
     words = record.split()
@@ -77,16 +78,17 @@ def load(base: str) -> Key:
     try:
         owner = dns.name.from_text(words[0]).to_text().lower()
         dnskey = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DNSKEY, " ".join(words[at + 1:]))
+        assert isinstance(dnskey, dns.rdtypes.ANY.DNSKEY.DNSKEY)
     except Exception as e:
-        raise KeyError_(f"{pub_path}: bad DNSKEY record: {e}")
+        raise KeyError_(f"{pub_path}: bad DNSKEY record: {e}") from e
     if dnskey.algorithm not in ALGORITHMS:
         raise KeyError_(f"{pub_path}: algorithm {int(dnskey.algorithm)} is not supported "
                         f"(use {', '.join(f'{n} ({a})' for a, n in ALGORITHMS.items())})")
     try:
         with open(priv_path) as f:
-            fields = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+            fields = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
     except OSError as e:
-        raise KeyError_(f"cannot read {priv_path}: {e.strerror}")
+        raise KeyError_(f"cannot read {priv_path}: {e.strerror}") from e
     fields = {k.strip(): v.strip() for k, v in fields.items()}
     algorithm = int(dnskey.algorithm)
     if not fields.get("Algorithm", "").startswith(str(algorithm)):

@@ -36,7 +36,7 @@ class DNSSECSetup:
                     try:
                         key = load(v if os.path.isabs(v) else os.path.join(base, v))
                     except KeyError_ as e:
-                        raise d.error(str(e))
+                        raise d.error(str(e)) from e
                     if key.zone not in zones:
                         raise d.error(f"key {key.path} is for {key.zone}, not one of {', '.join(zones)}")
                     keys.append(key)

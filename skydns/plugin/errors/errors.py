@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import traceback
 from dataclasses import dataclass
+from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger, LogLevel
@@ -33,7 +34,7 @@ class Pattern:
     regexp: re.Pattern
     level: str
     count: int = 0
-    timer: object = None
+    timer: Any = None
 
 
 def qtype_text(qtype: int) -> str:

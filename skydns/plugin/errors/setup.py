@@ -31,7 +31,7 @@ class ErrorsSetup:
                 try:
                     regexp = re.compile(args[1])
                 except re.error as e:
-                    raise d.error(f"bad regexp '{args[1]}': {e}")
+                    raise d.error(f"bad regexp '{args[1]}': {e}") from e
                 level = args[2] if len(args) == 3 else "error"
                 if level not in LEVELS:
                     raise d.error(f"unknown log level '{level}' (expected {', '.join(LEVELS)})")

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from twisted.internet import defer, threads
@@ -75,18 +76,18 @@ class EtcdCopy:
         self.synced = False
         self.serials: dict[tuple, int] = {}
         self.leases: dict[int, Lease] = {}
-        self.listeners: list[Callable[[str], None]] = []
+        self.listeners: list[Callable[[str | None], None]] = []
         self.bad: dict[str, str] = {}
         self.reconnects = 0
         self.last_event = 0.0
         self._endpoint = 0
-        self._client = None
-        self._cancel = None
+        self._client: Any = None
+        self._cancel: Callable[[], Any] | None = None
         self._running = False
-        self._outage = None
+        self._outage: float | None = None
         self._retry = RETRY_MIN
-        self._pending_retry = None
-        self._first = defer.Deferred()
+        self._pending_retry: Any = None
+        self._first: defer.Deferred[EtcdCopy] = defer.Deferred()
         self._generation = 0  # bumps on every (re)connection, to ignore stale watch callbacks
 
     # -- life cycle -----------------------------------------------------------
@@ -97,8 +98,13 @@ class EtcdCopy:
             self._connect()
         if self.synced:
             return defer.succeed(self)
-        d = defer.Deferred()
-        timer = self.reactor.callLater(wait, lambda: not d.called and d.callback(self))
+        d: defer.Deferred[EtcdCopy] = defer.Deferred()
+
+        def waited() -> None:
+            if not d.called:
+                d.callback(self)
+
+        timer = self.reactor.callLater(wait, waited)
 
         def done(result):
             if timer.active():
@@ -164,7 +170,7 @@ class EtcdCopy:
         resume = self.revision if self.synced and not full_read else None
         d = threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(),
                                       self._open, endpoint, resume, gen)
-        d.addCallbacks(self._opened, self._failed, (gen, endpoint), None, (gen, endpoint))
+        d.addCallbacks(self._opened, self._failed, callbackArgs=(gen, endpoint), errbackArgs=(gen, endpoint))
 
     def _open(self, endpoint, resume, gen):
         """In a thread: connect, read the prefix if needed, start the watch."""
@@ -201,15 +207,13 @@ class EtcdCopy:
                 break
             start = resp.kvs[-1].key + b"\x00"
         index = Index()
-        bad = {}
+        bad: dict[str, str] = {}
         serials = {z: 0 for z in self.serials}
         if self.status:
-            down = set()
             for kv in kvs:
                 ip, is_down = self._status(kv.key, kv.value)
                 if is_down:
-                    down.add(ip)
-            index.down = down
+                    index.down.add(ip)
             return index, revision, bad, serials
         for kv in kvs:
             key = kv.key.decode("utf-8", "replace")
@@ -243,7 +247,7 @@ class EtcdCopy:
             resync = self.synced
             self.index, self.revision = index, revision
             if self.status:
-                self.down = getattr(index, "down", set())
+                self.down = index.down
             for z, rev in serials.items():
                 self.serials[z] = rev or revision
             for key, why in bad.items():

@@ -177,8 +177,9 @@ class Etcd:
         ).addCallback(lambda got: self._splice(request, result, zone, got))
 
     def _splice(self, request, result: lk.Result, zone, answers):
-        up_answer, up_additional = [], []
-        for ext, got in zip(result.externals, answers):
+        up_answer: list = []
+        up_additional: list = []
+        for ext, got in zip(result.externals, answers, strict=True):
             if isinstance(got, BaseException) or got is None or got.rcode() != NOERROR or not got.answer:
                 continue  # did not resolve: the CNAME is left out
             if ext.section == "answer":

@@ -28,6 +28,8 @@ class Index:
     def __init__(self):
         self.root = Node()
         self.count = 0
+        #: for a copy of health-monitor keys: the addresses whose status is DOWN
+        self.down: set[str] = set()
 
     def put(self, labels: list[str], service) -> None:
         node = self.root
@@ -63,6 +65,7 @@ class Index:
             if n.service is not None or n.children:
                 break
             parent = path[depth - 1]
+            assert parent.children is not None  # it holds n
             del parent.children[labels[depth - 1]]
             if not parent.children:
                 parent.children = None
@@ -72,7 +75,7 @@ class Index:
         """The nodes a query's labels (top first) reach, with ``*``/``any`` matching any one label."""
         current = [self.root]
         for label in labels:
-            nxt = []
+            nxt: list[Node] = []
             if label in WILDCARDS:
                 for n in current:
                     if n.children:

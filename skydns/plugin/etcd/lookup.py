@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import dns.rdatatype
+
 from skydns.msg import path
 from skydns.msg.service import Service
 from skydns.zones import in_zones, strip_labels
 
-A, NS, CNAME, SOA, PTR, HINFO, MX, TXT, AAAA, SRV, ANY = 1, 2, 5, 6, 12, 13, 15, 16, 28, 33, 255
+_T = dns.rdatatype.RdataType
+A, NS, CNAME, SOA, PTR, HINFO, MX, TXT, AAAA, SRV, ANY = (_T.A, _T.NS, _T.CNAME, _T.SOA, _T.PTR, _T.HINFO, _T.MX,
+                                                          _T.TXT, _T.AAAA, _T.SRV, _T.ANY)
 MAX_CNAME_CHAIN = 8
 
 
@@ -22,7 +26,7 @@ class Rec:
     """One record: owner (lower case unless it is the query name), type, data, TTL."""
 
     owner: str
-    rtype: int
+    rtype: dns.rdatatype.RdataType
     data: tuple
     ttl: int
 
@@ -219,14 +223,14 @@ class Lookup:
     def _addresses(self, r: Result, out: list, owner: str, name: str, svcs, qtype: int,
                    chain: list[str], section: str) -> bool:
         """A/AAAA records for ``svcs`` (owner ``owner``), following CNAMEs; True if anything was found."""
-        want = "A" if qtype == A else "AAAA"
+        want, rtype = ("A", A) if qtype == A else ("AAAA", AAAA)
         seen = set()
         found = False
         for s in svcs:
             if s.kind == want:
                 if s.host not in seen:
                     seen.add(s.host)
-                    out.append(Rec(owner, qtype, (s.host,), self.ttl(s)))
+                    out.append(Rec(owner, rtype, (s.host,), self.ttl(s)))
                     found = True
             elif s.kind == "CNAME":
                 inner = lambda o, n, sub, c: self._addresses(r, o, n, n, sub, qtype, c, section)  # noqa: E731
@@ -288,7 +292,9 @@ class Lookup:
         for s in svcs:
             if s.kind:
                 totals[s.priority] = totals.get(s.priority, 0) + s.weight
-        seen_srv, seen_addr, looked = set(), set(), set()
+        seen_srv: set[tuple] = set()
+        seen_addr: set[tuple[str, str]] = set()
+        looked: set[str] = set()
         for s in svcs:
             if not s.kind:
                 continue  # a TXT-only service has no SRV
@@ -313,7 +319,8 @@ class Lookup:
                     r.additional.append(Rec(target, A if s.kind == "A" else AAAA, (s.host,), ttl))
 
     def _mx(self, r: Result, qname: str, svcs) -> None:
-        looked, seen_addr = set(), set()
+        looked: set[str] = set()
+        seen_addr: set[tuple[str, str]] = set()
         for s in svcs:
             if not s.mail or not s.kind:
                 continue

@@ -22,9 +22,9 @@ import os
 from zope.interface import implementer
 
 from skydns.errors import CorefileError
+from skydns.etcd.connection import Connection, parse_endpoint
 from skydns.interfaces import IPluginSetup
 from skydns.plugin.etcd.copy import EtcdCopy
-from skydns.etcd.connection import Connection, parse_endpoint
 from skydns.plugin.etcd.handler import Etcd
 from skydns.plugin.etcd.lookup import Lookup, Settings
 from skydns.plugin.etcd.source import EtcdSource
@@ -50,7 +50,7 @@ class EtcdConfig:
         self.hostmaster = ""
         self.local: str | None = None
         self.monitor: str | None = None
-        self.connection: Connection | None = None
+        self.connection: Connection = Connection(())  # made by parse from the endpoints
 
 
 @implementer(IPluginSetup)
@@ -119,15 +119,13 @@ class EtcdSetup:
         try:
             endpoints = tuple(parse_endpoint(u) for u in cfg.endpoints)
         except ValueError as e:
-            raise _error_at(d, endpoint_tok, str(e))
+            raise _error_at(d, endpoint_tok, str(e)) from e
         cert, key, ca = cfg.tls
         cfg.connection = Connection(endpoints, cfg.username, cfg.password, cert, key, ca)
         return cfg
 
     def build(self, cfg: EtcdConfig, block, next):
         reactor = block.reactor
-        if reactor is None:
-            from twisted.internet import reactor
         copy = block.acquire(("etcd", cfg.connection, cfg.path),
                              lambda: EtcdCopy(cfg.connection, cfg.path, reactor),
                              lambda c: c.stop())

@@ -22,7 +22,7 @@ class Upstream:
         self.name = name or (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
         self.fails = 0
         self.down = False
-        self.checker = None
+        self.checker: task.LoopingCall | None = None
         self.requests = 0
         self.failures = 0
         #: proto ("udp", "tcp", "tls") -> a dnsclient.UDPPool or StreamPool: the socket or
@@ -60,9 +60,9 @@ class Health:
             log.warn("upstream {up} marked down after {n} failed queries; health checking every {i:g}s",
                      up=up.name, n=up.fails, i=self.interval)
             if self.interval > 0:
-                up.checker = task.LoopingCall(self._check, up)
-                up.checker.clock = self.reactor
-                up.checker.start(self.interval, now=False)
+                checker = up.checker = task.LoopingCall(self._check, up)
+                checker.clock = self.reactor
+                checker.start(self.interval, now=False)
 
     def _check(self, up: Upstream):
         proto = "tls" if up.proto == "tls" else "udp"

@@ -58,6 +58,7 @@ class ForwardConfig:
     timeout: float = 2.0
     deadline: float = 5.0
     no_rec: bool = False
+    targets: list = field(default_factory=list)  # (proto, host, port) as written; made Upstreams at build
     ndots: int = 0
 
 
@@ -99,7 +100,7 @@ def parse_upstream(d, text: str) -> list[tuple[str, str, int]]:
         try:
             servers = resolv_conf(rest)
         except OSError as e:
-            raise d.error(f"cannot read {rest}: {e.strerror}")
+            raise d.error(f"cannot read {rest}: {e.strerror}") from e
         if not servers:
             raise d.error(f"no nameserver lines in {rest}")
         out = []
@@ -130,7 +131,7 @@ class ForwardSetup:
             prop = d.val
             vals = d.remaining_args()
 
-            def one():
+            def one(vals=vals):
                 if len(vals) != 1:
                     raise d.arg_error()
                 return vals[0]
@@ -192,14 +193,10 @@ class ForwardSetup:
 
     def build(self, cfg, block, next):
         reactor = block.reactor
-        if reactor is None:
-            from twisted.internet import reactor
-        tls_options = None
-        if any(p == "tls" for p, _, _ in cfg.targets):
-            tls_options = _tls_options(cfg)
+        tls_options = _tls_options(cfg) if any(p == "tls" for p, _, _ in cfg.targets) else None
         ups = []
         for proto, host, port in cfg.targets:
-            up = Upstream(host, port, proto, tls_options(host) if proto == "tls" else None)
+            up = Upstream(host, port, proto, tls_options(host) if tls_options is not None and proto == "tls" else None)
             if proto == "tls":
                 # TLS authenticates the answers, so its connections are always kept (a handshake
                 # per query would cost more than the query); expire (default 10s) closes idle ones.

@@ -12,7 +12,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from zope.interface import implementer
 
-from skydns.httpserver import HTTPListener, address_argument
+from skydns.httpserver import address_argument, shared_listener
 from skydns.interfaces import IPluginSetup
 
 log = Logger(namespace="skydns.plugin.health")
@@ -82,13 +82,10 @@ class HealthSetup:
     def build(self, cfg, block, next):
         host, port, lameduck, where = cfg
         reactor = block.reactor
-        if reactor is None:
-            from twisted.internet import reactor
         state = block.acquire(("health-state",), lambda: HealthState(reactor, block.service),
                               lambda s: s.close())
         state.lameduck = lameduck  # the running configuration decides
-        listener = block.acquire(("http", host, port), lambda: HTTPListener(reactor, host, port, where),
-                                 lambda l: l.close())
+        listener = shared_listener(block, host, port, where)
         listener.mount("/health", state)
         return None
 

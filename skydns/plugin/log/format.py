@@ -30,8 +30,8 @@ def _remote(req) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-_TYPE_TEXT = {t: dns.rdatatype.to_text(t) for t in range(1, 300)}
-_RCODE_TEXT = {r: dns.rcode.to_text(r) for r in range(16)}
+_TYPE_TEXT = {t: dns.rdatatype.to_text(dns.rdatatype.RdataType.make(t)) for t in range(1, 300)}
+_RCODE_TEXT = {r: dns.rcode.to_text(dns.rcode.Rcode.make(r)) for r in range(16)}
 
 
 def _qtype(req) -> str:

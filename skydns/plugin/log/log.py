@@ -15,9 +15,9 @@ batch indented by a tab); when queries are sparse each line is its own event.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import monotonic
-from typing import Callable
 
 from twisted.logger import Logger
 

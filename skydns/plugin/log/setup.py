@@ -26,7 +26,7 @@ class LogSetup:
             try:
                 render = compile_format(fmt)
             except UnknownPlaceholder as e:
-                raise d.error(str(e))
+                raise d.error(str(e)) from e
             classes = set()
             for _ in d.block():
                 prop = d.val
@@ -44,9 +44,8 @@ class LogSetup:
                     render = json_line
                 else:
                     raise d.unknown_property(("class", "json"))
-            if not classes or "all" in classes:
-                classes = ALL_CLASSES
-            rules.append(Rule(names, frozenset(classes), render))
+            chosen = ALL_CLASSES if not classes or "all" in classes else frozenset(classes)
+            rules.append(Rule(names, chosen, render))
         return rules
 
     def build(self, rules, block, next):

@@ -28,7 +28,8 @@ log = Logger(namespace="skydns.plugin.prometheus")
 DURATION_BUCKETS = tuple(0.00025 * 2 ** i for i in range(16))
 SIZE_BUCKETS = (0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291, 16000, 32000, 48000, 64000)
 #: Query types with their own label value; others are "other" (bounded cardinality, as CoreDNS).
-TYPES = {t: dns.rdatatype.to_text(t) for t in (1, 2, 5, 6, 12, 15, 16, 28, 33, 35, 43, 48, 64, 65, 252, 255, 257)}
+TYPES = {t: dns.rdatatype.to_text(dns.rdatatype.RdataType.make(t))
+         for t in (1, 2, 5, 6, 12, 15, 16, 28, 33, 35, 43, 48, 64, 65, 252, 255, 257)}
 
 
 class Histogram:
@@ -47,7 +48,7 @@ class Histogram:
 
     def cumulative(self):
         out, total = [], 0
-        for b, c in zip(self.buckets, self.counts):
+        for b, c in zip(self.buckets, self.counts, strict=False):  # counts has one more: +Inf
             total += c
             out.append((repr(float(b)), total))
         out.append(("+Inf", self.count))

@@ -14,7 +14,7 @@ import re
 from prometheus_client.twisted import MetricsResource
 from zope.interface import implementer
 
-from skydns.httpserver import HTTPListener, address_argument
+from skydns.httpserver import address_argument, shared_listener
 from skydns.interfaces import IPluginSetup
 from skydns.plugin.prometheus.metrics import Recorder
 
@@ -52,13 +52,9 @@ class PrometheusSetup:
 
     def build(self, cfg, block, next):
         host, port, namespace, subsystem, path, where = cfg
-        reactor = block.reactor
-        if reactor is None:
-            from twisted.internet import reactor
         recorder = block.acquire(("prometheus", namespace, subsystem),
                                  lambda: Recorder(namespace, subsystem, block.service), lambda r: None)
-        listener = block.acquire(("http", host, port), lambda: HTTPListener(reactor, host, port, where),
-                                 lambda l: l.close())
+        listener = shared_listener(block, host, port, where)
         listener.mount(path, MetricsResource(recorder.registry))
         # Not a link of the chain: the server hands every reply the block sends to the recorder.
         block.observe(self.name, recorder.observer(block.name))

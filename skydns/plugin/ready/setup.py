@@ -10,7 +10,7 @@ from __future__ import annotations
 from twisted.web.resource import Resource
 from zope.interface import implementer
 
-from skydns.httpserver import HTTPListener, address_argument
+from skydns.httpserver import address_argument, shared_listener
 from skydns.interfaces import IPluginSetup, IReadiness
 
 
@@ -58,11 +58,7 @@ class ReadySetup:
 
     def build(self, cfg, block, next):
         host, port, where = cfg
-        reactor = block.reactor
-        if reactor is None:
-            from twisted.internet import reactor
-        listener = block.acquire(("http", host, port), lambda: HTTPListener(reactor, host, port, where),
-                                 lambda l: l.close())
+        listener = shared_listener(block, host, port, where)
         if b"ready" not in listener.mounted:
             listener.mount("/ready", ReadyResource(block.service, [block]))
         return None

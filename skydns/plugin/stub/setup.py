@@ -30,8 +30,6 @@ class StubSetup:
 
     def build(self, zones, block, next):
         reactor = block.reactor
-        if reactor is None:
-            from twisted.internet import reactor
         source = block.require(IRecordSource, self.name, "a record source to read stub zones from (the etcd plugin)")
         handler = Stub(zones, Client(reactor), next)
         block.on_startup(lambda: handler.attach(source))

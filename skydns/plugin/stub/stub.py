@@ -8,6 +8,8 @@ forwarding it again, so two instances pointing at each other cannot loop.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import dns.edns
 import dns.message
 from twisted.internet import defer
@@ -48,7 +50,7 @@ class Stub:
         self.client = client
         self.timeout = timeout
         self.next = next
-        self.source = None  # the block's IRecordSource
+        self.source: Any = None  # the block's IRecordSource
         self.stubs: dict[str, list[tuple[str, int]]] = {}
         self.dirty = True
         self.dropped = 0
@@ -101,7 +103,7 @@ class Stub:
             return None
         query = dns.message.from_wire(request.wire, keyring=False)
         options = [o for o in query.options if o.otype != STUB_OPTION]
-        options.append(dns.edns.GenericOption(STUB_OPTION, b"\x01"))
+        options.append(dns.edns.GenericOption(dns.edns.OptionType.make(STUB_OPTION), b"\x01"))
         payload = query.payload if query.edns >= 0 else wire.OUR_PAYLOAD
         query.use_edns(0, query.ednsflags if query.edns >= 0 else 0, payload, options=options)
         return self._ask(request, query.to_wire(), list(self.stubs[zone]), 0)
