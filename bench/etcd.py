@@ -22,10 +22,9 @@ import tracemalloc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import dnsperf  # noqa: E402
-
 import dns.message  # noqa: E402
 import dns.query  # noqa: E402
+import dnsperf  # noqa: E402
 
 from skydns.devetcd import LocalEtcd  # noqa: E402
 from skydns.msg import path  # noqa: E402
@@ -74,7 +73,7 @@ def time_queries(index, queries, repeat=2000):
     handler = Etcd(FakeCopy(index), Lookup(FakeCopy(index), Settings([ZONE])), None, None)
     wires = [(dns.message.make_query(q, t).to_wire()) for q, t in queries]
     out = {}
-    for (q, t), w in zip(queries, wires):
+    for (q, t), w in zip(queries, wires, strict=False):
         req = Request(w, ("127.0.0.1", 1), "udp")
         reply = handler.serve(req)
         reply = dns.message.from_wire(reply) if isinstance(reply, bytes) else reply
@@ -100,7 +99,7 @@ def lookup_figures():
         gc.collect()
     print("lookup + render in-process, microseconds per query (mean of 2000)")
     print(f"{'query':<22} {'1k':>8} {'100k':>8} {'ratio':>6}")
-    for q, label in zip(queries, labels):
+    for q, label in zip(queries, labels, strict=False):
         a, b = rows[1000][q], rows[100000][q]
         print(f"{label:<22} {a:>8.1f} {b:>8.1f} {b / a:>6.2f}")
 

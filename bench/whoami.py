@@ -41,7 +41,7 @@ def main():
     cases["bare twisted"] = ([sys.executable, os.path.join(dnsperf.HERE, "bare_twisted.py"), str(port)], port)
     env = dict(os.environ, PYTHONPATH=dnsperf.ROOT)
     results = {name: [] for name in cases}
-    for r in range(args.rounds):
+    for _r in range(args.rounds):
         for name, (cmd, port) in cases.items():
             proc = dnsperf.start(cmd, port, core=0, env=env)
             try:
@@ -56,7 +56,7 @@ def main():
     for name in ("skydns whoami", "skydns errors+whoami"):
         cmd, port = cases[name]
         ratios = []
-        for r in range(args.rounds):
+        for _r in range(args.rounds):
             ra, rb = dnsperf.run_pair(((bare_cmd, bare_port, env), (cmd, port, env)), QUERIES, args.seconds,
                                       edns=args.edns)
             ratios.append(rb.qps / ra.qps)

@@ -26,6 +26,7 @@ import dns.rdatatype
 import dns.rrset
 import dns.zone
 from twisted.internet import defer, threads
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from skydns.chain import next_or_failure
@@ -34,6 +35,7 @@ from skydns.rcode import NXDOMAIN
 from skydns.zones import in_zones
 
 _reactor_thread: threading.Thread | None = None
+log = Logger(namespace="skydns.testing")
 
 
 def reactor():
@@ -136,8 +138,14 @@ class RunningServer:
         call(self.service.stopService)
 
 
-def start(corefile_text: str, directory, registry=None, name: str = "Corefile") -> RunningServer:
-    """Write ``corefile_text`` to ``directory/name`` and start a server on it."""
+def start(corefile_text: str, directory, registry=None, name: str = "Corefile", wait: bool = True) -> RunningServer:
+    """Write ``corefile_text`` to ``directory/name`` and start a server on it.
+
+    With ``wait`` (the default) this returns once every plugin has started (an
+    etcd copy read, or given up on after its start wait); without, as soon as
+    the listeners are open, while plugins still start: how a server looks to
+    the clients that ask it in its first moments.
+    """
     from skydns.service import SkyDNSService
 
     path = os.path.join(str(directory), name)
@@ -149,6 +157,9 @@ def start(corefile_text: str, directory, registry=None, name: str = "Corefile") 
         svc = SkyDNSService(path, registry=registry, reactor=r, install_signal=False,
                             stop_reactor_on_failure=False)
         d = svc.startService()
+        if not wait:
+            d.addErrback(lambda f: log.failure("plugins failed to start", f))
+            return svc
 
         def failed(failure):
             # Plugins that fail to start raise here, in the test, and leave the reactor running.
@@ -160,9 +171,9 @@ def start(corefile_text: str, directory, registry=None, name: str = "Corefile") 
 
 
 @contextmanager
-def serve(corefile_text: str, directory, registry=None):
-    """A running server for the ``with`` block; stopped after it."""
-    srv = start(corefile_text, directory, registry)
+def serve(corefile_text: str, directory, registry=None, wait: bool = True):
+    """A running server for the ``with`` block; stopped after it (``wait``: see :func:`start`)."""
+    srv = start(corefile_text, directory, registry, wait=wait)
     try:
         yield srv
     finally:
@@ -183,17 +194,17 @@ def rdtype(text: str) -> int:
 
 
 def registry(*setups, before: str = "whoami"):
-    """The installed plugins plus ``setups`` (IPluginSetup objects, as built-ins) placed just before
-    the built-in ``before`` in the chain order: for tests that need a plugin nobody installs."""
+    """The installed plugins plus ``setups`` (IPluginSetup objects, as built-ins) placed, in the order
+    given, just before the built-in ``before`` in the chain: for tests that need a plugin nobody installs."""
     from skydns import directives
     from skydns.registry import Registry
 
     builtin: dict[str, object] = dict(directives.BUILTIN)
     order = list(directives.ORDER)
     at = order.index(before)
-    for setup in setups:
+    for i, setup in enumerate(setups):
         builtin[setup.name] = setup
-        order.insert(at, setup.name)
+        order.insert(at + i, setup.name)
     return Registry(builtin=builtin, order=tuple(order))
 
 

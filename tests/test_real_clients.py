@@ -6,6 +6,9 @@ import pytest
 
 from skydns import testing
 
+# dig and kdig as child processes
+pytestmark = pytest.mark.integration
+
 TOOLS = [t for t in ("dig", "kdig") if shutil.which(t)]
 
 
@@ -25,7 +28,7 @@ def test_whoami_with_real_clients(tmp_path, tool, transport):
 
 @pytest.mark.skipif(not shutil.which("dig"), reason="no dig")
 def test_dig_refused_and_truncation(tmp_path):
-    import fakeplugins
+    from helpers import fakeplugins
     with testing.serve("example.org:0 {\n big 30\n}\n", tmp_path, fakeplugins.registry()) as srv:
         out = subprocess.run(["dig", "@127.0.0.1", "-p", str(srv.port), "example.net"],
                              capture_output=True, text=True, timeout=10).stdout

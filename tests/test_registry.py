@@ -2,6 +2,7 @@
 from importlib.metadata import EntryPoint
 
 import pytest
+from helpers import fakeplugins
 from zope.interface import implementer
 
 from skydns import config, directives
@@ -9,7 +10,6 @@ from skydns.chain import names
 from skydns.errors import CorefileError
 from skydns.interfaces import IPluginSetup
 from skydns.registry import Registry
-import fakeplugins
 
 
 @implementer(IPluginSetup)

@@ -10,8 +10,8 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
+from helpers import fakeplugins
 
-import fakeplugins
 from skydns import testing
 
 
@@ -146,16 +146,19 @@ def raw_udp(port, data, timeout=1.0):
     s.sendto(data, ("127.0.0.1", port))
     try:
         return s.recv(65535)
-    except socket.timeout:
+    except TimeoutError:
         return None
     finally:
         s.close()
 
 
 def test_garbage_gets_formerr_or_nothing(tmp_path):
-    """Malformed queries get FORMERR when the header is readable, nothing otherwise; the server goes on."""
+    """Over a real socket: malformed queries get FORMERR when the header is readable, nothing otherwise;
+    the server goes on. (test_server_handle.py sends thousands of random packets straight to the server.)"""
     with testing.serve(".:0 {\n whoami\n}\n", tmp_path) as srv:
-        assert raw_udp(srv.port, b"\x01\x02\x03", timeout=0.3) is None
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _ in range(100):
+                s.sendto(b"\x01\x02\x03", ("127.0.0.1", srv.port))  # not even a header
         # A header claiming one question, with a truncated name.
         reply = raw_udp(srv.port, b"\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x05abc")
         m = dns.message.from_wire(reply)
@@ -167,12 +170,7 @@ def test_garbage_gets_formerr_or_nothing(tmp_path):
         assert m.rcode() == dns.rcode.FORMERR
         # A response (QR set) is never answered.
         resp = dns.message.make_response(dns.message.make_query("a.example.", "A"))
-        assert raw_udp(srv.port, resp.to_wire(), timeout=0.3) is None
-        # Random bytes: no crash; the server still answers afterwards.
-        import random
-        rnd = random.Random(7)
-        for _ in range(300):
-            raw_udp(srv.port, bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 80))), timeout=0.01)
+        assert raw_udp(srv.port, resp.to_wire(), timeout=0.2) is None
         assert srv.query("ok.example.", "A").rcode() == dns.rcode.NOERROR
 
 

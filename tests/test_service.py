@@ -7,13 +7,9 @@ import dns.message
 import dns.query
 import dns.rcode
 import pytest
+from helpers import fakeplugins, free_port
 
-import fakeplugins
 from skydns import testing
-
-
-def free_port():
-    return testing.free_port("::")
 
 
 def address(srv, name="a.example.", port=None, tcp=False):

@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 
 from skydns import config, testing
 from skydns.chain import names
@@ -28,6 +29,7 @@ def test_example_plugin_in_a_corefile(tmp_path):
         assert srv.query("other.example.", "A").additional[0].rdtype == 1
 
 
+@pytest.mark.integration
 def test_skydns_plugins_lists_it():
     out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "skydns"), "plugins"],
                          capture_output=True, text=True, check=True)

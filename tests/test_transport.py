@@ -1,7 +1,8 @@
 """The UDP protocol's own send path: replies straight on the socket, failures counted and logged once."""
 import socket
 
-from logcapture import Logged
+from helpers import Logged
+
 from skydns import testing
 from skydns.transport import DNSDatagramProtocol, Listener
 

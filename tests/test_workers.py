@@ -2,28 +2,14 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import dns.rcode
+import pytest
+from helpers import BIN, ask, bound_udp, children, env, eventually, free_port, wait_until_serving
 
-from test_service import free_port
-from test_twistd import ask, env, wait_until_serving
-
-BIN = os.path.dirname(sys.executable)
-
-
-def children(pid: int) -> set[int]:
-    out = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.add(int(entry))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
+# skydns --workers as child processes
+pytestmark = pytest.mark.integration
 
 
 def listening(port: int) -> bool:
@@ -43,15 +29,16 @@ def test_workers_share_a_port_restart_and_reload(tmp_path):
             time.sleep(0.1)
         workers = children(proc.pid)
         assert len(workers) == 2
-        time.sleep(2)  # both have bound the port
+        assert eventually(lambda: all(bound_udp(w, port) for w in workers), timeout=20)
         assert listening(port)
         victim = sorted(workers)[0]
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 20
         while (victim in children(proc.pid) or len(children(proc.pid)) < 2) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert len(children(proc.pid)) == 2 and victim not in children(proc.pid)
-        time.sleep(2)
+        workers = children(proc.pid)
+        assert len(workers) == 2 and victim not in workers
+        assert eventually(lambda: all(bound_udp(w, port) for w in workers), timeout=20)
         assert listening(port)
         corefile.write_text(f"example.org:{port} example.net:{port} {{\n workers 2\n whoami\n}}\n")
         proc.send_signal(signal.SIGHUP)

@@ -1,8 +1,8 @@
 """any: RFC 8482's minimal answer to ANY, other types passed on."""
 import dns.message
 import dns.rdatatype
+from helpers import fakeplugins
 
-import fakeplugins
 from skydns import testing
 
 
@@ -26,6 +26,7 @@ def test_any_gets_one_hinfo_others_pass(tmp_path):
 
 def test_any_takes_no_arguments(tmp_path):
     import pytest
+
     from skydns import config
     from skydns.errors import CorefileError
     (tmp_path / "Corefile").write_text(". {\n any all\n whoami\n}\n")

@@ -10,22 +10,19 @@ import urllib.request
 import dns.rcode
 import dns.rdatatype
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from helpers import eventually, free_port
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from conftest import eventually
 from skydns import ctl, testing
 
 TOKEN = "s3cret-token"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def free_tcp_port():
-    return testing.free_port()
-
-
 @pytest.fixture
 def api(tmp_path, data):
-    port = free_tcp_port()
+    port = free_port()
     text = (f"skydns.local:0 {{\n api 127.0.0.1:{port} {{\n  token {TOKEN}\n }}\n etcd {{\n"
             f"  path {data.path}\n  endpoint {data.server.url}\n }}\n}}\n")
     with testing.serve(text, tmp_path) as srv:
@@ -215,9 +212,10 @@ def test_skydnsctl_command_line_errors(api):
 def test_https(tmp_path, data):
     """With tls CERT KEY the API is served over HTTPS."""
     import ssl
-    from certs import make_pki
+
+    from helpers import make_pki
     pki = make_pki(tmp_path)
-    port = free_tcp_port()
+    port = free_port()
     text = (f"skydns.local:0 {{\n api 127.0.0.1:{port} {{\n  token {TOKEN}\n  tls {pki['server']} {pki['server_key']}\n"
             f" }}\n etcd {{\n  path {data.path}\n  endpoint {data.server.url}\n }}\n}}\n")
     with testing.serve(text, tmp_path):

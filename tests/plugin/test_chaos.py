@@ -39,6 +39,7 @@ def test_defaults(tmp_path):
         assert txt(srv, "authors.bind.")[0] == ["The skydns authors"]
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(not shutil.which("dig"), reason="dig not installed")
 def test_dig_reads_the_version(tmp_path):
     with testing.serve(".:0 {\n chaos SkyDNS-3\n}\n", tmp_path) as srv:

@@ -209,6 +209,7 @@ def test_key_errors(tmp_path):
     config.load(str(tmp_path / "Corefile"))  # the .private path works too
 
 
+@pytest.mark.integration
 def test_ds_command(tmp_path):
     """skydns ds prints the DS of the key-signing key, as the parent needs it."""
     import sys
@@ -225,7 +226,7 @@ def test_ds_command(tmp_path):
 
 def test_records_from_forward_are_not_signed(tmp_path, data):
     """An external CNAME target answered by forward keeps its records unsigned; ours are signed."""
-    from upstreams import Upstream
+    from helpers import Upstream
     up = Upstream(address="176.58.119.54")
     try:
         data.put("ext.skydns.local", {"host": "www.miek.nl"})

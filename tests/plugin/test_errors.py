@@ -85,9 +85,10 @@ def test_other_errors_not_consolidated():
 
 
 def test_errors_corefile_validation(tmp_path):
+    import pytest
+
     from skydns import config
     from skydns.errors import CorefileError
-    import pytest
     cases = {
         "errors {\n consolidate 5m\n}": "Corefile:3 - plugin/errors: wrong argument count",
         "errors {\n consolidate 5x .*\n}": "Corefile:3 - plugin/errors: '5x' is not a duration",

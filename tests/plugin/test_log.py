@@ -4,9 +4,8 @@ import re
 
 import dns.message
 import pytest
+from helpers import Logged, fakeplugins
 
-import fakeplugins
-from logcapture import Logged
 from skydns import testing
 
 

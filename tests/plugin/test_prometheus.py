@@ -3,16 +3,10 @@ import urllib.error
 import urllib.request
 
 import pytest
+from helpers import Upstream, eventually, fakeplugins, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
-import fakeplugins
-from conftest import eventually
 from skydns import testing
-from upstreams import Upstream
-
-
-def free_tcp_port():
-    return testing.free_port()
 
 
 def scrape(port, path="/metrics"):
@@ -30,7 +24,7 @@ def value(samples, name, **labels):
 
 def test_counts_and_labels(tmp_path):
     """After a known sequence of queries the counters hold exactly those, labelled as CoreDNS does."""
-    mport = free_tcp_port()
+    mport = free_port()
     reg = fakeplugins.registry()
     text = (f"example.org:0 {{\n prometheus 127.0.0.1:{mport}\n whoami\n}}\n"
             f".:0 {{\n prometheus 127.0.0.1:{mport}\n boom\n}}\n")
@@ -56,13 +50,13 @@ def test_counts_and_labels(tmp_path):
 
 def test_namespace_and_subsystem(tmp_path, monkeypatch):
     """PROMETHEUS_NAMESPACE/SUBSYSTEM name the metrics; the Corefile's properties override them."""
-    mport = free_tcp_port()
+    mport = free_port()
     monkeypatch.setenv("PROMETHEUS_NAMESPACE", "acme")
     monkeypatch.setenv("PROMETHEUS_SUBSYSTEM", "dns1")
     with testing.serve(f".:0 {{\n prometheus 127.0.0.1:{mport}\n whoami\n}}\n", tmp_path) as srv:
         srv.query("a.", "A")
         assert any(k[0] == "acme_dns1_dns_request_count_total" for k in scrape(mport))
-    mport = free_tcp_port()
+    mport = free_port()
     text = f".:0 {{\n prometheus 127.0.0.1:{mport} {{\n  namespace corp\n  subsystem\n }}\n whoami\n}}\n"
     with testing.serve(text, tmp_path) as srv:
         srv.query("a.", "A")
@@ -71,7 +65,7 @@ def test_namespace_and_subsystem(tmp_path, monkeypatch):
 
 def test_plugin_metrics(tmp_path, data):
     """etcd copy, forward upstream and reload figures are exported."""
-    mport = free_tcp_port()
+    mport = free_port()
     up = Upstream()
     try:
         data.put("a.skydns.local", {"host": "10.0.0.1"})
@@ -94,7 +88,7 @@ def test_plugin_metrics(tmp_path, data):
 
 def test_cached_replies_are_counted(tmp_path):
     """Replies the cache sends are counted like any other, and the cache's own figures are exported."""
-    mport = free_tcp_port()
+    mport = free_port()
     text = f".:0 {{\n prometheus 127.0.0.1:{mport}\n cache\n answer 10.0.0.1\n}}\n"
     with testing.serve(text, tmp_path, fakeplugins.registry()) as srv:
         assert "replies observed by: prometheus" in srv.service.generation.describe()[0]
@@ -110,8 +104,8 @@ def test_cached_replies_are_counted(tmp_path):
 
 def test_etcd_watch_metrics(tmp_path, etcd, data):
     """Revision and last-event age follow etcd; a cut connection shows as a watch reconnect."""
-    from tcpproxy import Proxy
-    mport = free_tcp_port()
+    from helpers import Proxy
+    mport = free_port()
     proxy = Proxy(etcd.port)
     try:
         data.put("a.skydns.local", {"host": "10.0.0.1"})
@@ -139,7 +133,7 @@ def test_etcd_watch_metrics(tmp_path, etcd, data):
 def test_dnssec_metrics(tmp_path, data):
     """Signatures made and taken from the signature cache are counted per zone."""
     from test_dnssec import write_key
-    mport = free_tcp_port()
+    mport = free_port()
     data.put("web.skydns.local", {"host": "10.0.0.1"})
     key = write_key(tmp_path, "skydns.local.", 13)
     text = (f"skydns.local:0 {{\n prometheus 127.0.0.1:{mport}\n dnssec {{\n  key file {key}\n }}\n"
@@ -157,7 +151,7 @@ def test_dnssec_metrics(tmp_path, data):
 
 def test_listener_survives_reloads(tmp_path):
     """The metrics listener keeps answering through a good and a failed reload, counters kept."""
-    mport = free_tcp_port()
+    mport = free_port()
     text = f".:0 {{\n prometheus 127.0.0.1:{mport}\n whoami\n}}\n"
     with testing.serve(text, tmp_path) as srv:
         srv.query("a.", "A")
@@ -177,14 +171,14 @@ def test_listener_survives_reloads(tmp_path):
 
 def test_health_and_ready(tmp_path, etcd, data):
     """health is 200; ready is 503 with the reason until etcd has been read, then 200."""
-    from tcpproxy import Proxy
-    hport, rport = free_tcp_port(), free_tcp_port()
+    from helpers import Proxy
+    hport, rport = free_port(), free_port()
     proxy = Proxy(etcd.port)
     proxy.block()
     try:
         text = (f"skydns.local:0 {{\n health 127.0.0.1:{hport}\n ready 127.0.0.1:{rport}\n etcd {{\n"
                 f"  path {data.path}\n  endpoint {proxy.url}\n }}\n}}\n")
-        with testing.serve(text, tmp_path):
+        with testing.serve(text, tmp_path, wait=False):  # ask while the copy cannot be read
             assert urllib.request.urlopen(f"http://127.0.0.1:{hport}/health").read() == b"OK"
             with pytest.raises(urllib.error.HTTPError) as e:
                 urllib.request.urlopen(f"http://127.0.0.1:{rport}/ready")

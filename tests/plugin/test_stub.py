@@ -3,11 +3,9 @@ import time
 
 import dns.rcode
 import pytest
+from helpers import EtcdData, Logged, Upstream, closed_port, eventually
 
-from conftest import EtcdData, eventually
 from skydns import testing
-from logcapture import Logged
-from upstreams import Upstream, closed_port
 
 
 def block(data, zones="skydns.local", port=0):

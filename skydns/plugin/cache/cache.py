@@ -64,7 +64,8 @@ class Cache:
 
     def __init__(self, cfg: CacheConfig, reactor, next=None):
         self.cfg = cfg
-        self.reactor = reactor
+        #: what tells the time (IReactorTime): the reactor; tests give a task.Clock
+        self.clock = reactor
         self.next = next
         self.positive: dict = {}
         self.negative: dict = {}
@@ -92,7 +93,7 @@ class Cache:
                request.edns >= 0)
         item = self.positive.get(key) or self.negative.get(key)
         if item is not None:
-            now = self.reactor.seconds()
+            now = self.clock.seconds()
             age = int(now - item.stored)
             if age < item.ttl:
                 self.hits += 1
@@ -151,7 +152,7 @@ class Cache:
             self._drop(next(iter(store)))
         names = set(request.dependencies or ())
         names.add(request.qname)
-        item = Item(data, tuple(scan.ttl_offsets), tuple(scan.ttls), self.reactor.seconds(), ttl,
+        item = Item(data, tuple(scan.ttl_offsets), tuple(scan.ttls), self.clock.seconds(), ttl,
                     len(request.question_wire), key, tuple(names), negative)
         store[key] = item
         if self.raw_ok and len(data) <= wire.MIN_PAYLOAD and not request.hops:
@@ -202,7 +203,7 @@ class Cache:
         item = self.raw.get(query[2:])
         if item is None:
             return None
-        age = int(self.reactor.seconds() - item.stored)
+        age = int(self.clock.seconds() - item.stored)
         if age >= item.ttl:
             return None
         self.hits += 1

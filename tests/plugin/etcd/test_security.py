@@ -1,9 +1,13 @@
 """Credentials and TLS client certificates against a real etcd that requires them."""
 import dns.rcode
+import pytest
+from helpers import make_pki
 
-from certs import make_pki
 from skydns import testing
 from skydns.devetcd import LocalEtcd
+
+# etcd servers of their own, with auth and TLS
+pytestmark = pytest.mark.integration
 
 
 def test_credentials(tmp_path):
@@ -23,7 +27,7 @@ def test_credentials(tmp_path):
         with testing.serve(good, tmp_path) as srv:
             assert srv.query("a.skydns.local.", "A").answer[0][0].address == "10.0.0.1"
         bad = good.replace("s3cret", "wrong")
-        with testing.serve(bad, tmp_path) as srv:
+        with testing.serve(bad, tmp_path, wait=False) as srv:  # the copy never loads: no start wait
             assert srv.query("a.skydns.local.", "A").rcode() == dns.rcode.SERVFAIL
     finally:
         server.stop()

@@ -6,8 +6,8 @@ versions printed 0 or 20), the SPEC wins: weights are percentages per priority.
 import dns.flags
 import dns.rcode
 import pytest
+from helpers import fakeplugins
 
-import fakeplugins
 from skydns import testing
 
 Z = "skydns.local"
@@ -191,7 +191,7 @@ def test_groups(tmp_path, data):
 
 def test_srv_weight_tables(tmp_path, data):
     """README: weights are percentages per priority: 3x100 -> 33 each; 120/100/130 -> 34/28/37."""
-    for n, w in (("a", None), ("b", None), ("c", None)):
+    for n in ("a", "b", "c"):
         data.put(f"{n}.even.skydns.local", {"host": f"10.1.0.{ord(n)}", "port": 1})
     for n, w in (("a", 120), ("b", 100), ("c", 130)):
         data.put(f"{n}.uneven.skydns.local", {"host": f"10.2.0.{ord(n)}", "port": 1, "weight": w})

@@ -3,9 +3,8 @@
 import dns.flags
 import dns.rcode
 import dns.rdatatype
+from helpers import Logged, eventually
 
-from conftest import eventually
-from logcapture import Logged
 from skydns import testing
 
 
@@ -167,7 +166,7 @@ def test_any_is_minimal(tmp_path, data):
 
 def test_fallthrough(tmp_path, data):
     """With fallthrough, NXDOMAIN goes to the next plugin instead."""
-    import fakeplugins
+    from helpers import fakeplugins
     text = (f"skydns.local:0 {{\n etcd {{\n  path {data.path}\n  endpoint {data.server.url}\n"
             "  fallthrough\n }\n answer 10.7.7.7\n}\n")
     data.put("a.skydns.local", {"host": "10.0.0.1"})

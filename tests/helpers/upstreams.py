@@ -26,7 +26,7 @@ class Upstream:
         self.seen = []
         self.accepted = 0  # TCP/TLS connections accepted
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        for attempt in range(50):  # UDP and TCP on one port number: retry when TCP's is taken
+        for _attempt in range(50):  # UDP and TCP on one port number: retry when TCP's is taken
             self.udp = socket.socket(family, socket.SOCK_DGRAM)
             self.udp.bind((host, port))
             self.port = self.udp.getsockname()[1]

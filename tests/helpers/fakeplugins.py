@@ -101,14 +101,10 @@ SETUPS = {name: Setup(name, fn) for name, fn in FAKES.items()}
 
 def registry(entry_points=()) -> Registry:
     """The built-in registry plus the fakes, placed just before ``whoami`` (the end of the chain)."""
-    builtin = dict(directives.BUILTIN)
+    builtin: dict[str, object] = dict(directives.BUILTIN)
     order = list(directives.ORDER)
     at = order.index("whoami")
-    for name in FAKES:
-        builtin[name] = f"fakeplugins:{name}_setup"
+    for name, setup in SETUPS.items():
+        builtin[name] = setup
         order.insert(at, name)
     return Registry(builtin=builtin, order=tuple(order), entry_points=entry_points)
-
-
-for _n, _s in SETUPS.items():
-    globals()[f"{_n}_setup"] = _s
