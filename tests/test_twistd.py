@@ -107,7 +107,8 @@ def test_bad_corefile_refuses_start(tmp_path):
 
 
 def test_console_script_plugins_validate_and_serve(tmp_path):
-    """skydns plugins lists the chain order; skydns validate checks; skydns -c serves."""
+    """skydns plugins lists the chain order; skydns validate checks; skydns -c serves, without twistd's
+    plugin discovery (no twisted/plugins of ours on the path: nothing but the installed package)."""
     script = os.path.join(BIN, "skydns")
     out = subprocess.run([script, "plugins"], capture_output=True, text=True, env=env(), timeout=30)
     names = [line.split()[0] for line in out.stdout.splitlines()]
@@ -118,7 +119,8 @@ def test_console_script_plugins_validate_and_serve(tmp_path):
     out = subprocess.run([script, "validate", "-c", str(corefile)], capture_output=True, text=True,
                          env=env(), timeout=30)
     assert out.returncode == 0 and "errors -> whoami" in out.stdout
-    proc = subprocess.Popen([script, "-c", str(corefile)], cwd=tmp_path, env=env(),
+    bare = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.Popen([script, "-c", str(corefile)], cwd=tmp_path, env=bare,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         r = wait_until_serving(port, proc)
