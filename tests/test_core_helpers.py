@@ -1,8 +1,8 @@
 """The helpers plugins share from the core: zones and wildcards, TTL and TXT rules, rcodes, the Reply view."""
 import dns.flags
 import dns.message
-import dns.rdata
 import dns.rcode
+import dns.rdata
 import dns.rrset
 import pytest
 

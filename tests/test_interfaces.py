@@ -12,7 +12,6 @@ from skydns.errors import CorefileError
 from skydns.etcd.records import EtcdRecords
 from skydns.interfaces import (
     ICommand,
-    IHandler,
     IMetrics,
     IReadiness,
     IRecordSource,
