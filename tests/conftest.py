@@ -5,6 +5,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 
 import pytest  # noqa: E402
+
 from helpers import EtcdData  # noqa: E402
 
 #: Tests that use these fixtures start processes of their own (a real etcd): marked integration.

@@ -2,9 +2,9 @@
 from importlib.metadata import EntryPoint
 
 import pytest
-from helpers import fakeplugins
 from zope.interface import implementer
 
+from helpers import fakeplugins
 from skydns import config, directives
 from skydns.chain import names
 from skydns.errors import CorefileError

@@ -10,8 +10,8 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
-from helpers import fakeplugins
 
+from helpers import eventually, fakeplugins
 from skydns import testing
 
 
@@ -274,9 +274,10 @@ def test_tcp_idle_timeout(tmp_path):
 def test_tcp_connection_cap(tmp_path):
     """Connections above tcp { max_connections } are closed at once; the others keep working."""
     with testing.serve(".:0 {\n tcp {\n  max_connections 2\n }\n whoami\n}\n", tmp_path) as srv:
+        factory = next(iter(srv.service.listeners.values())).tcp.factory
         a = socket.create_connection(("127.0.0.1", srv.port))
         b = socket.create_connection(("127.0.0.1", srv.port))
-        time.sleep(0.2)
+        assert eventually(lambda: factory.connections == 2)
         c = socket.create_connection(("127.0.0.1", srv.port))
         c.settimeout(2)
         try:
@@ -290,5 +291,5 @@ def test_tcp_connection_cap(tmp_path):
         a.close()
         b.close()
         c.close()
-        time.sleep(0.2)
+        assert eventually(lambda: factory.connections == 0)
         assert srv.query("a.", "A", tcp=True).rcode() == dns.rcode.NOERROR

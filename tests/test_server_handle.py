@@ -12,10 +12,10 @@ import dns.message
 import dns.opcode
 import dns.rcode
 import pytest
-from helpers import Logged, fakeplugins
 from twisted.internet import defer, task
 from zope.interface import alsoProvides, implementer
 
+from helpers import Logged, fakeplugins
 from skydns import config, testing
 from skydns.chain import next_or_failure
 from skydns.interfaces import IHandler, IPluginSetup, IRawAnswerer, IRawReplyFilter, IRawTransparent

@@ -7,8 +7,8 @@ import dns.message
 import dns.query
 import dns.rcode
 import pytest
-from helpers import fakeplugins, free_port
 
+from helpers import eventually, fakeplugins, free_port
 from skydns import testing
 
 
@@ -103,7 +103,7 @@ def test_in_flight_queries_finish_on_old_chain(tmp_path):
 
         t = threading.Thread(target=ask)
         t.start()
-        time.sleep(0.1)
+        assert eventually(lambda: srv.service.generation.inflight == 1)
         srv.write(f".:{port} {{\n answer 10.0.0.2\n}}\n")
         assert srv.reload()
         assert address(srv) == "10.0.0.2"

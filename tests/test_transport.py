@@ -2,7 +2,6 @@
 import socket
 
 from helpers import Logged
-
 from skydns import testing
 from skydns.transport import DNSDatagramProtocol, Listener
 

@@ -6,6 +6,7 @@ import time
 
 import dns.rcode
 import pytest
+
 from helpers import BIN, ask, bound_udp, children, env, eventually, free_port, wait_until_serving
 
 # skydns --workers as child processes

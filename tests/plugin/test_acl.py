@@ -4,8 +4,8 @@ import dns.exception
 import dns.message
 import dns.rcode
 import pytest
-from helpers import fakeplugins
 
+from helpers import fakeplugins
 from skydns import config, testing
 from skydns.errors import CorefileError
 

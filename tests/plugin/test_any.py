@@ -1,8 +1,8 @@
 """any: RFC 8482's minimal answer to ANY, other types passed on."""
 import dns.message
 import dns.rdatatype
-from helpers import fakeplugins
 
+from helpers import fakeplugins
 from skydns import testing
 
 

@@ -10,10 +10,10 @@ import urllib.request
 import dns.rcode
 import dns.rdatatype
 import pytest
-from helpers import eventually, free_port
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import eventually, free_port
 from skydns import ctl, testing
 
 TOKEN = "s3cret-token"

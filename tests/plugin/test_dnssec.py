@@ -11,6 +11,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from helpers import eventually
 from skydns import testing
 from skydns.plugin.dnssec import keys as keymod
 
@@ -147,9 +148,10 @@ def test_ksk_signs_only_dnskeys_and_cache(tmp_path, data):
         assert signer.made == made and len(handler.replies) >= 1  # the signed reply was reused
         srv.query("WEB.skydns.local.", "A", want_dnssec=True, payload=4096)
         assert signer.made == made and signer.hits > 0  # another spelling: signatures from the cache
+        copy = srv.plugin("etcd").copy
+        revision = copy.revision
         data.put("web.skydns.local", {"host": "10.0.0.9"})
-        import time
-        time.sleep(0.3)
+        assert eventually(lambda: copy.revision > revision)
         srv.query("web.skydns.local.", "A", want_dnssec=True, payload=4096)
         assert signer.made == made + 1  # a changed RRset is signed again
 

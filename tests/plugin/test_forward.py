@@ -6,8 +6,8 @@ import time
 import dns.flags
 import dns.rcode
 import pytest
-from helpers import Upstream, closed_port, eventually, fakeplugins
 
+from helpers import Upstream, closed_port, eventually, fakeplugins
 from skydns import testing
 
 

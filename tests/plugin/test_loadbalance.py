@@ -5,8 +5,8 @@ import dns.message
 import dns.query
 import dns.rdatatype
 import pytest
-from helpers import counting_serve, eventually
 
+from helpers import counting_serve, eventually
 from skydns import testing
 
 

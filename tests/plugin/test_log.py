@@ -4,8 +4,8 @@ import re
 
 import dns.message
 import pytest
-from helpers import Logged, fakeplugins
 
+from helpers import Logged, fakeplugins
 from skydns import testing
 
 

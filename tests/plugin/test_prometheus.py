@@ -3,9 +3,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-from helpers import Upstream, eventually, fakeplugins, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
+from helpers import Upstream, eventually, fakeplugins, free_port
 from skydns import testing
 
 

@@ -3,8 +3,8 @@ import time
 
 import dns.rcode
 import pytest
-from helpers import EtcdData, Logged, Upstream, closed_port, eventually
 
+from helpers import EtcdData, Logged, Upstream, closed_port, eventually
 from skydns import testing
 
 

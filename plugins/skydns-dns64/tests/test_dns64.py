@@ -12,12 +12,12 @@ import urllib.request
 import dns.rcode
 import dns.rdatatype
 import pytest
-from skydns_dns64 import prefix as prefixes
-from skydns_dns64.dns64 import Probe
 from twisted.internet import task
 
 from skydns import config, testing
 from skydns.errors import CorefileError
+from skydns_dns64 import prefix as prefixes
+from skydns_dns64.dns64 import Probe
 
 RECORDS = """ records example.org {
   v4only 300 IN A 192.0.2.33

@@ -62,14 +62,20 @@ class EtcdCopy:
     """
 
     def __init__(self, connection: Connection, prefix: str, reactor, clock=time.monotonic,
-                 status: bool = False):
+                 status: bool = False, timers=None):
         """``status=True``: a copy of health-monitor keys ``PREFIX/<ip>`` holding
-        ``{"status": "UP"|"DOWN"}``, kept in :attr:`down` instead of the index."""
+        ``{"status": "UP"|"DOWN"}``, kept in :attr:`down` instead of the index.
+
+        ``reactor`` runs the blocking client in its threads; ``timers`` (an
+        IReactorTime, the reactor by default: tests give a task.Clock) times
+        the start wait and the reconnection back-off; ``clock`` reads the time.
+        """
         self.status = status
         self.down: set[str] = set()
         self.connection = connection
         self.prefix = "/" + prefix.strip("/")
         self.reactor = reactor
+        self.timers = timers if timers is not None else reactor
         self.clock = clock
         self.index = Index()
         self.revision = 0
@@ -104,7 +110,7 @@ class EtcdCopy:
             if not d.called:
                 d.callback(self)
 
-        timer = self.reactor.callLater(wait, waited)
+        timer = self.timers.callLater(wait, waited)
 
         def done(result):
             if timer.active():
@@ -284,7 +290,7 @@ class EtcdCopy:
         self.reconnects += 1
         self._endpoint += 1
         delay, self._retry = self._retry, min(self._retry * 2, RETRY_MAX)
-        self._pending_retry = self.reactor.callLater(delay, self._reconnect)
+        self._pending_retry = self.timers.callLater(delay, self._reconnect)
 
     def _reconnect(self) -> None:
         self._pending_retry = None

@@ -2,8 +2,8 @@
 
 import dns.rcode
 import pytest
-from helpers import EtcdData, Logged, Proxy, eventually
 
+from helpers import EtcdData, Logged, Proxy, eventually
 from skydns import testing
 from skydns.devetcd import LocalEtcd, free_port
 

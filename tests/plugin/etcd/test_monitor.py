@@ -1,7 +1,7 @@
 """Health-monitored addresses: DOWN addresses leave answers (and the cache) at once; all DOWN fails open."""
 import dns.rdatatype
-from helpers import Logged, eventually
 
+from helpers import Logged, eventually
 from skydns import testing
 
 

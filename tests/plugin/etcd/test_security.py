@@ -1,8 +1,8 @@
 """Credentials and TLS client certificates against a real etcd that requires them."""
 import dns.rcode
 import pytest
-from helpers import make_pki
 
+from helpers import make_pki
 from skydns import testing
 from skydns.devetcd import LocalEtcd
 

@@ -6,8 +6,8 @@ versions printed 0 or 20), the SPEC wins: weights are percentages per priority.
 import dns.flags
 import dns.rcode
 import pytest
-from helpers import fakeplugins
 
+from helpers import fakeplugins
 from skydns import testing
 
 Z = "skydns.local"

@@ -3,8 +3,8 @@
 import dns.flags
 import dns.rcode
 import dns.rdatatype
-from helpers import Logged, eventually
 
+from helpers import Logged, eventually
 from skydns import testing
 
 
