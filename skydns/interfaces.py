@@ -213,6 +213,9 @@ class IServer(Interface):
 
     reloads = Attribute("Reloads that took effect since the start.")
     reload_failures = Attribute("Reloads that were refused (the old configuration kept serving).")
+    before_stop = Attribute(
+        "A list of callables run first when the server stops, each waited for if it returns a Deferred, "
+        "while queries are still answered (health's lame duck). Remove yours when your plugin is released.")
 
     def reload():  # type: ignore[misc]  # zope interface methods take no self
         """Read the Corefile again and swap it in; a Deferred firing True, or False when it was refused."""
