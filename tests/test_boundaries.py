@@ -28,7 +28,8 @@ NAMES = set(directives.ORDER) - {"tcp"}
 def product_files() -> list[pathlib.Path]:
     files = sorted((ROOT / "skydns").rglob("*.py"))
     for dist in sorted((ROOT / "plugins").iterdir()):
-        files += sorted(p for p in dist.rglob("*.py") if "tests" not in p.relative_to(dist).parts)
+        files += sorted(p for p in dist.rglob("*.py")
+                        if not {"tests", "build"} & set(p.relative_to(dist).parts))
     return files
 
 
