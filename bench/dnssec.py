@@ -14,11 +14,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "plugin"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
 import dns.rrset  # noqa: E402
 import dnsperf  # noqa: E402
-from test_dnssec import write_key  # noqa: E402  (BIND-format keys made with cryptography)
 
+from helpers import write_key  # noqa: E402  (BIND-format keys made with cryptography)
 from skydns.devetcd import LocalEtcd  # noqa: E402
 from skydns.msg import path  # noqa: E402
 from skydns.plugin.dnssec import keys  # noqa: E402

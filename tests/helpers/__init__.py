@@ -2,10 +2,11 @@
 
 * waiting: :func:`eventually` polls instead of sleeping;
 * etcd: :class:`EtcdData`, a test's own corner of the session's real etcd (fixtures in conftest.py);
-* real peers: :class:`Upstream` DNS servers, a TCP :class:`Proxy` that can cut etcd off, a PKI;
+* real peers: :class:`Upstream` DNS servers, a TCP :class:`Proxy` that can cut etcd off, a PKI,
+  DNSSEC keys in BIND's format (:func:`write_key`);
 * plugins: :mod:`fakeplugins` (small handlers under extra names) and :func:`counting_serve`;
 * processes: twistd and skydns as child processes (:mod:`helpers.processes`);
-* logs: :class:`Logged` captures twisted.logger events.
+* logs: :class:`Logged` captures twisted.logger events; metrics: :func:`scrape` and :func:`value`.
 """
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ import uuid
 
 from helpers import fakeplugins
 from helpers.certs import make_pki
+from helpers.keys import write_key
 from helpers.logs import Logged
+from helpers.metrics import scrape, value
 from helpers.processes import BIN, ROOT, ask, bound_udp, children, env, wait_until_serving
 from helpers.proxy import Proxy
 from helpers.upstreams import Upstream, closed_port
@@ -24,6 +27,7 @@ from skydns import testing
 __all__ = [
     "BIN", "ROOT", "EtcdData", "Logged", "Proxy", "Upstream", "ask", "bound_udp", "children", "closed_port",
     "counting_serve", "env", "eventually", "fakeplugins", "free_port", "make_pki", "wait_until_serving",
+    "scrape", "value", "write_key",
 ]
 
 

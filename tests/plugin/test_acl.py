@@ -78,7 +78,7 @@ def test_bad_acl(tmp_path, body, message):
 
 
 def test_decisions_are_exported(tmp_path):
-    from test_prometheus import scrape, value
+    from helpers import scrape, value
     mport = testing.free_port()
     text = (f".:0 {{\n prometheus 127.0.0.1:{mport}\n acl {{\n  block type TXT\n  allow\n }}\n"
             " answer 10.0.0.1\n}\n")

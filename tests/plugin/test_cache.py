@@ -242,9 +242,7 @@ def test_raw_path_when_the_cache_heads_the_chain(tmp_path, up):
 def test_raw_path_behind_errors_with_log_and_prometheus(tmp_path, up):
     """errors in front of the cache, log and prometheus watching: repeated queries still take the
     raw path, and every one of them is logged and counted with its own ID, port and rcode."""
-    from test_prometheus import scrape, value
-
-    from helpers import Logged
+    from helpers import Logged, scrape, value
     from skydns.testing import free_port
     mport = free_port()
     text = f".:0 {{\n prometheus 127.0.0.1:{mport}\n errors\n log\n cache\n forward . {up.addr}\n}}\n"

@@ -3,23 +3,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from helpers import Upstream, eventually, fakeplugins, free_port
+from helpers import Upstream, eventually, fakeplugins, free_port, scrape, value
 from skydns import testing
-
-
-def scrape(port, path="/metrics"):
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).read().decode()
-    samples = {}
-    for fam in text_string_to_metric_families(body):
-        for s in fam.samples:
-            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return samples
-
-
-def value(samples, name, **labels):
-    return samples.get((name, tuple(sorted(labels.items()))))
 
 
 def test_counts_and_labels(tmp_path):
@@ -132,7 +118,7 @@ def test_etcd_watch_metrics(tmp_path, etcd, data):
 
 def test_dnssec_metrics(tmp_path, data):
     """Signatures made and taken from the signature cache are counted per zone."""
-    from test_dnssec import write_key
+    from helpers import write_key
     mport = free_port()
     data.put("web.skydns.local", {"host": "10.0.0.1"})
     key = write_key(tmp_path, "skydns.local.", 13)
