@@ -118,3 +118,20 @@ def test_core_lists_the_layout_it_checks():
         module = target.partition(":")[0]
         assert module == f"skydns.plugin.{name}", target
         assert os.path.isdir(ROOT / "skydns" / "plugin" / name)
+
+
+def test_tests_share_through_helpers_only():
+    """No test module imports another test module or conftest: what tests share lives in tests/helpers/."""
+    bad = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top == "conftest" or top.startswith("test_"):
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    assert not bad, "\n".join(bad)
