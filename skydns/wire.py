@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import struct
 
+from skydns.rcode import FORMERR
+
 HEADER = struct.Struct("!6H")
 TYPE_CLASS = struct.Struct("!HH")
 #: An OPT pseudo-record after its root owner byte: type, payload size, ext-rcode/version/flags, rdlen.
@@ -91,7 +93,7 @@ def header_only_formerr(data: bytes) -> bytes | None:
     qid, flags = struct.unpack_from("!HH", data)
     if flags & QR:
         return None  # never answer a response: that is how loops start
-    return HEADER.pack(qid, reply_flags(flags, 1), 0, 0, 0, 0)
+    return HEADER.pack(qid, reply_flags(flags, FORMERR), 0, 0, 0, 0)
 
 
 def encode_name(text: str) -> bytes:

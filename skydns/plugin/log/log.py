@@ -21,6 +21,7 @@ from time import monotonic
 
 from twisted.logger import Logger
 
+from skydns.rcode import NOERROR, NXDOMAIN
 from skydns.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.log")
@@ -47,9 +48,9 @@ class Rule:
 def classify(reply: bytes) -> str:
     """CoreDNS's response classes: success, denial (NXDOMAIN or NODATA), error (the rest)."""
     rcode = reply[3] & 0x0F
-    if rcode == 0:
+    if rcode == NOERROR:
         return "success" if (reply[6] or reply[7]) else "denial"
-    if rcode == 3:
+    if rcode == NXDOMAIN:
         return "denial"
     return "error"
 
