@@ -34,6 +34,16 @@ def _plain(client: tuple) -> tuple:
     return client
 
 
+def _options_ok(options: bytes) -> bool:
+    """Do the OPT record's options fill its data exactly (code, length, that many bytes, again)?"""
+    pos, end = 0, len(options)
+    while pos < end:
+        if pos + 4 > end:
+            return False
+        pos += 4 + (options[pos + 2] << 8 | options[pos + 3])
+    return pos == end
+
+
 class MalformedQuery(Exception):
     """The packet is not a query we can read; the server answers FORMERR (or drops it)."""
 
@@ -181,6 +191,8 @@ class Request:
             options = data[pos + 11:pos + 11 + rdlen]
             if len(options) != rdlen:
                 raise MalformedQuery("truncated OPT record")
+            if options and not _options_ok(options):
+                raise MalformedQuery("malformed EDNS option")
             self.edns = (ttl >> 16) & 0xFF
             self.do = bool(ttl & wire.DO)
             self.bufsize = payload if payload > wire.MIN_PAYLOAD else wire.MIN_PAYLOAD

@@ -8,6 +8,8 @@ raises gets its query a SERVFAIL.
 """
 from __future__ import annotations
 
+import sys
+
 import dns.exception
 import dns.message
 from twisted.internet.defer import Deferred
@@ -15,7 +17,7 @@ from twisted.logger import Logger
 
 from skydns import wire
 from skydns.interfaces import IRawAnswerer, IRawReplyFilter, IRawTransparent
-from skydns.rcode import BADVERS, NOTIMP, REFUSED, SERVFAIL
+from skydns.rcode import BADVERS, FORMERR, NOTIMP, REFUSED, SERVFAIL
 from skydns.request import MalformedQuery, Request
 
 log = Logger(namespace="skydns.server")
@@ -189,6 +191,16 @@ class Server:
 
     def _failed(self, failure, req: Request, sender, client) -> None:
         block = req.block.name if req.block is not None else "?"
+        error = sys.exc_info()[1] if failure is None else failure.value
+        if isinstance(error, MalformedQuery):
+            # A part of the query only read when a plugin needed it (a bad EDNS option, a record
+            # dnspython refuses): the client's fault, answered as such, not logged as ours.
+            log.debug("{block}: malformed query {qname} from {client}: {why}", block=block, qname=req.qname,
+                      client=req.client[0], why=error)
+            data = wire.error_reply(req, FORMERR)
+            sender.send(data, client)
+            _notify(req, data)
+            return
         if failure is None:
             log.failure("{block}: error answering {qname} type {qtype} from {client}: SERVFAIL",
                         block=block, qname=req.qname, qtype=req.qtype, client=req.client[0])

@@ -282,3 +282,53 @@ def test_deferred_failure_is_servfail(tmp_path):
     with Logged():
         server.handle(query(), CLIENT, "udp", sender)
     assert [r.rcode() for r in sender.replies()] == [dns.rcode.SERVFAIL]
+
+
+# -- bad input, answered as the RFCs (and NSD, Knot) do -----------------------------------------------------
+
+def with_options(rdata: bytes) -> bytes:
+    """A query whose OPT record holds ``rdata`` as its options, written by hand (dnspython would refuse some)."""
+    opt = b"\x00" + struct.pack("!HHIH", 41, 1232, 0, len(rdata)) + rdata
+    q = dns.message.make_query("www.example.org.", "A").to_wire()
+    return q[:10] + b"\x00\x01" + q[12:] + opt
+
+
+def with_option(code: int, data: bytes) -> bytes:
+    return with_options(struct.pack("!HH", code, len(data)) + data)
+
+
+@pytest.mark.parametrize("rdata, rcode", [
+    (struct.pack("!HH", 10, 8) + b"\x01\x02", dns.rcode.FORMERR),  # says 8 bytes, holds 2
+    (struct.pack("!HH", 10, 8) + b"\x01" * 8 + b"\x00\x0c", dns.rcode.FORMERR),  # half an option after it
+    (struct.pack("!HH", 10, 8) + b"\x01" * 8, dns.rcode.NOERROR),  # well formed: answered
+    (b"", dns.rcode.NOERROR),
+])
+def test_malformed_opt_options_get_formerr_at_once(tmp_path, rdata, rcode):
+    server, _ = make_server(tmp_path, " whoami")
+    sender = Sender()
+    server.handle(with_options(rdata), CLIENT, "udp", sender)
+    ((data, _),) = sender.sent
+    assert data[3] & 0x0F == rcode
+
+
+def test_options_dnspython_refuses_are_formerr_not_servfail(tmp_path):
+    """A COOKIE option of 3 bytes passes the fast read; a plugin reading the message finds it: FORMERR,
+    with errors in front too, and no error logged (it is the client's mistake, not the server's)."""
+    server, _ = make_server(tmp_path, " errors\n answer 10.0.0.1")
+    sender = Sender()
+    with Logged() as logged:
+        server.handle(with_option(10, b"\x01\x02\x03"), CLIENT, "udp", sender)
+    ((data, _),) = sender.sent
+    assert data[3] & 0x0F == dns.rcode.FORMERR
+    assert not [e for e in logged.events if e["log_level"].name in ("error", "critical")]
+
+
+def test_whoami_leaves_out_the_srv_of_a_name_too_long_for_it(tmp_path):
+    """_udp.NAME would pass 255 octets: the reply has the address only, and stays valid."""
+    server, _ = make_server(tmp_path, " whoami")
+    longest = ".".join(["a" * 62] * 4)[:250] + "."  # 251 octets on the wire, 256 with _udp.
+    for name, records in (("www.example.org.", 2), (longest, 1)):
+        sender = Sender()
+        server.handle(query(name), CLIENT, "udp", sender)
+        (reply,) = sender.replies()
+        assert len(reply.additional) == records and reply.additional[0][0].address == CLIENT[0]

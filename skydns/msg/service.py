@@ -14,6 +14,8 @@ import dns.name
 
 #: Values larger than this are refused: a service record is a few hundred bytes.
 MAX_VALUE_SIZE = 16 * 1024
+#: A name's longest wire form (RFC 1035 3.1): a key deeper than this could never be written in an answer.
+MAX_NAME_OCTETS = 255
 
 DEFAULT_PRIORITY = 10
 DEFAULT_WEIGHT = 100
@@ -101,6 +103,8 @@ def classify(host: str) -> tuple[str, str]:
 
 def from_json(raw: bytes | str, name: str, lease: int = 0) -> Service:
     """Read a service from an etcd value; raise InvalidService with the reason."""
+    if len(name) + 1 > MAX_NAME_OCTETS:  # "a.b." is 5 octets on the wire: its length plus the root's
+        raise InvalidService(f"its name is {len(name) + 1} octets long, more than DNS allows ({MAX_NAME_OCTETS})")
     if len(raw) > MAX_VALUE_SIZE:
         raise InvalidService(f"value of {len(raw)} bytes is larger than {MAX_VALUE_SIZE}")
     try:

@@ -18,6 +18,7 @@ from skydns import wire
 from skydns.chain import next_or_failure
 from skydns.interfaces import IRawTransparent
 from skydns.rcode import SERVFAIL
+from skydns.request import MalformedQuery
 
 log = Logger(namespace="skydns.plugin.errors")
 
@@ -59,6 +60,8 @@ class Errors:
     def serve(self, request):
         try:
             result = next_or_failure(self.name, self.next, request)
+        except MalformedQuery:
+            raise  # the client's error, not the chain's: the server answers FORMERR
         except Exception as e:
             self.report(request, e)
             return wire.error_reply(request, SERVFAIL)
@@ -67,6 +70,8 @@ class Errors:
         return result
 
     def _failed(self, failure, request):
+        if failure.check(MalformedQuery):
+            return failure
         self.report(request, failure.value)
         return wire.error_reply(request, SERVFAIL)
 

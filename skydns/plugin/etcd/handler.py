@@ -24,11 +24,12 @@ from skydns.dnsutil import section_ttl, txt_strings
 from skydns.interfaces import IHandler
 from skydns.plugin.etcd import lookup as lk
 from skydns.plugin.etcd.render import render as render_wire
-from skydns.rcode import NOERROR, NXDOMAIN, SERVFAIL
+from skydns.rcode import NOERROR, NXDOMAIN, REFUSED, SERVFAIL
 from skydns.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.etcd")
 IN = dns.rdataclass.IN
+CLASS_IN = 1
 PTR = 12
 
 
@@ -102,6 +103,12 @@ class Etcd:
 
     def serve(self, request):
         qname = request.qname
+        if request.qclass != CLASS_IN:
+            # Service records are IN data: another class (CH, HS, NONE, 0) in our zones is
+            # refused, as NSD and Knot do; outside them the rest of the chain decides.
+            if in_zones(qname, self.zones) is not None:
+                return wire.error_reply(request, REFUSED)
+            return next_or_failure(self.name, self.next, request)
         if request.qtype == PTR and (qname.endswith(".in-addr.arpa.") or qname.endswith(".ip6.arpa.")) \
                 and self.copy.synced:
             result = self.lookup.ptr(qname, request.dependencies)

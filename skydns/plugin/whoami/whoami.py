@@ -21,6 +21,8 @@ from skydns.interfaces import IHandler
 _PTR = wire.POINTER_TO_QNAME
 _SRV_RDATA = struct.Struct("!HHH")
 _PROTO_LABEL = {"udp": b"\x04_udp", "tcp": b"\x04_tcp"}
+#: The longest question (name, type, class) whose name still fits under ``_udp.`` (5 octets more, 255 at most).
+_LONGEST_QUESTION = 255 - 5 + 4
 
 
 @implementer(IHandler)
@@ -41,13 +43,18 @@ class Whoami:
         qclass = request.qclass
         # The owner points back at the question's name; the root is shorter written out.
         owner = _PTR if request.qname != "." else b"\x00"
-        additional = b"".join((
-            owner, wire.RR_TAIL.pack(rtype, qclass, 0, len(packed)), packed,
-            _PROTO_LABEL[request.proto], owner, wire.RR_TAIL.pack(33, qclass, 0, 7),
-            _SRV_RDATA.pack(0, 0, port), b"\x00",
-        ))
+        count = 2
+        if len(request.question_wire) <= _LONGEST_QUESTION:
+            additional = b"".join((
+                owner, wire.RR_TAIL.pack(rtype, qclass, 0, len(packed)), packed,
+                _PROTO_LABEL[request.proto], owner, wire.RR_TAIL.pack(33, qclass, 0, 7),
+                _SRV_RDATA.pack(0, 0, port), b"\x00",
+            ))
+        else:  # _udp.<name> would be longer than a name may be: the address only
+            additional = owner + wire.RR_TAIL.pack(rtype, qclass, 0, len(packed)) + packed
+            count = 1
         if request.edns >= 0:
-            header = wire.HEADER.pack(request.id, wire.reply_flags(request.flags, 0, True), 1, 0, 0, 3)
+            header = wire.HEADER.pack(request.id, wire.reply_flags(request.flags, 0, True), 1, 0, 0, count + 1)
             return header + request.question_wire + additional + wire.opt_record(request.do)
-        header = wire.HEADER.pack(request.id, wire.reply_flags(request.flags, 0, True), 1, 0, 0, 2)
+        header = wire.HEADER.pack(request.id, wire.reply_flags(request.flags, 0, True), 1, 0, 0, count)
         return header + request.question_wire + additional

@@ -199,3 +199,26 @@ def test_bad_values_are_skipped_with_one_warning(tmp_path, data):
         assert sum(1 for w in warnings if key in w and why in w) == 1, (name, warnings)
     # Two different bad values over time: one warning each.
     assert sum(1 for w in warnings if data.key("notjson.svc.skydns.local") in w and "not valid JSON" in w) == 2
+
+
+def test_other_classes_are_refused(tmp_path, data):
+    """Service records are IN data: CH, HS, NONE and class 0 queries for the zone get REFUSED (as NSD does)."""
+    data.put("web.skydns.local", {"host": "10.0.0.1"})
+    with testing.serve(data.block(), tmp_path) as srv:
+        assert srv.query("web.skydns.local.", "A").rcode() == dns.rcode.NOERROR
+        for rdclass in (3, 4, 254, 0):
+            r = srv.query("web.skydns.local.", "A", rdclass=rdclass)
+            assert r.rcode() == dns.rcode.REFUSED and not r.answer, rdclass
+
+
+def test_names_longer_than_dns_allows_are_skipped(tmp_path, data):
+    """A key 130 labels deep would make replies no client can read: it is skipped with a warning naming it,
+    and the zone's answers (SRV at the apex, which would have named it) stay well formed."""
+    deep = ".".join(["x"] * 130) + ".svc.skydns.local"
+    data.put(deep, {"host": "10.0.0.9", "port": 80})
+    data.put("ok.svc.skydns.local", {"host": "10.0.0.1", "port": 80})
+    with Logged() as logged, testing.serve(data.block(), tmp_path) as srv:
+        r = srv.query("svc.skydns.local.", "SRV", tcp=True)
+        assert [rd.target.to_text() for rd in r.answer[0]] == ["ok.svc.skydns.local."]
+    warned = [w for w in logged.warnings() if "octets long" in w]
+    assert len(warned) == 1 and data.key(deep) in warned[0]
