@@ -11,7 +11,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 # needs no twistd plugin discovery; `twistd skydns` from this checkout needs PYTHONPATH=. as well.)
 $(VENV)/.ready: pyproject.toml plugins/skydns-txt/pyproject.toml plugins/skydns-dns64/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet --upgrade pip "setuptools>=77"
 	$(PIP) install --quiet -e ".[test,lint]"
 	$(PIP) install --quiet --no-deps -e plugins/skydns-txt -e plugins/skydns-dns64
 	touch $@
@@ -23,8 +23,9 @@ run: setup
 	$(PY) -m skydns.devetcd .etcd-data --port 23790 --load services.example.yaml -- \
 		$(VENV)/bin/skydns -c Corefile.example
 
+# Two processes (pytest-xdist): most tests wait on sockets, etcd and timers, so two cores halve the time.
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 # ruff (with the bugbear rules) and mypy, both clean on skydns/ (ruff on the tests and plugins too).
 lint: setup

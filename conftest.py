@@ -16,6 +16,8 @@ EXAMPLES = {"txt": "skydns-txt", "dns64": "skydns-dns64"}
 
 
 def pytest_configure(config):
+    if hasattr(config, "workerinput"):
+        return  # a pytest-xdist worker: the controller has installed what was missing
     names = {ep.name for ep in importlib.metadata.entry_points(group="skydns.plugins")}
     missing = [os.path.join(ROOT, "plugins", dist) for name, dist in EXAMPLES.items() if name not in names]
     if missing:

@@ -31,6 +31,8 @@ log = Logger(namespace="skydns.service")
 
 #: Longest a retired configuration waits for its queries in flight before it is stopped.
 RETIRE_GRACE = 10.0
+#: Longest a stopping server waits for its queries in flight (after it stopped taking new ones).
+STOP_GRACE = 5.0
 
 
 class Shared:
@@ -137,6 +139,16 @@ class SkyDNSService(MultiService):
             signal.signal(signal.SIGHUP, self._old_sighup)
             self._old_sighup = None
         yield super().stopService()
+        # Take no new queries (UDP sockets stay open to send the last replies; TCP connections
+        # already open stay too), answer those in flight, then close everything.
+        for listener in self.listeners.values():
+            if listener.udp is not None:
+                listener.udp.stopReading()
+            if listener.tcp is not None:
+                yield defer.maybeDeferred(listener.tcp.stopListening)
+                listener.tcp = None
+        if self.generation is not None:
+            yield self._drain(self.generation, STOP_GRACE)
         for listener in list(self.listeners.values()):
             yield self._close(listener)
         self.listeners.clear()
@@ -294,8 +306,13 @@ class SkyDNSService(MultiService):
     @defer.inlineCallbacks
     def _retire(self, gen):
         """Stop a replaced configuration once its queries in flight are answered."""
+        yield self._drain(gen, RETIRE_GRACE)
+        yield gen.stop()
+
+    @defer.inlineCallbacks
+    def _drain(self, gen, grace: float):
+        """Wait until ``gen`` has no query in flight, or ``grace`` seconds."""
         waited = 0.0
-        while gen.inflight > 0 and waited < RETIRE_GRACE:
+        while gen.inflight > 0 and waited < grace:
             yield task.deferLater(self.reactor, 0.05, lambda: None)
             waited += 0.05
-        yield gen.stop()

@@ -3,6 +3,7 @@ import socket
 import threading
 import time
 
+import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
@@ -160,3 +161,19 @@ def test_reload_plugin_polls_checksum(tmp_path):
         assert srv.service.reloads == 1
     finally:
         srv.stop()
+
+
+def test_stop_answers_the_queries_in_flight(tmp_path):
+    """Stopping takes no new queries but answers those already being worked on (bounded), then closes."""
+    reg = fakeplugins.registry()
+    port = free_port()
+    srv = testing.start(f".:{port} {{\n slow 0.5 10.0.0.1\n}}\n", tmp_path, reg)
+    result = {}
+    t = threading.Thread(target=lambda: result.update(addr=address(srv)))
+    t.start()
+    assert eventually(lambda: srv.service.generation.inflight == 1)
+    srv.stop()
+    t.join(3)
+    assert result == {"addr": "10.0.0.1"}
+    with pytest.raises(dns.exception.Timeout):
+        srv.query("a.example.", "A", port=port, timeout=0.3)  # closed now

@@ -22,8 +22,8 @@ def test_wheel_carries_the_twistd_plugin_and_twistd_finds_it(tmp_path):
     """The wheel holds twisted/plugins/skydns_plugin.py (and py.typed); with it on the path twistd knows 'skydns'."""
     import zipfile
 
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), ROOT],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path), ROOT], check=True, capture_output=True, timeout=300)
     (wheel,) = tmp_path.glob("skydns-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "twisted/plugins/skydns_plugin.py" in names
@@ -167,5 +167,32 @@ def test_log_file_and_lameduck(tmp_path):
         proc.wait(10)
         assert time.monotonic() - stopped_at >= 0.95
     finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_sigterm_answers_queries_in_flight(tmp_path):
+    """twistd skydns, no lameduck: SIGTERM while forwarded queries wait on a slow upstream: all answered."""
+    import concurrent.futures
+
+    from helpers import Upstream, bound_udp
+
+    slow = Upstream("late", delay=1.0)  # every query answered a second late
+    port = free_port()
+    corefile = tmp_path / "Corefile"
+    corefile.write_text(f".:{port} {{\n forward . {slow.addr}\n}}\n")
+    proc = subprocess.Popen([os.path.join(BIN, "twistd"), "-n", "--pidfile=", "skydns", "-c", str(corefile)],
+                            cwd=tmp_path, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert eventually(lambda: bound_udp(proc.pid, port), timeout=20)
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            asked = [pool.submit(ask, port, f"q{i}.example.", 5.0) for i in range(8)]
+            assert eventually(lambda: len(slow.seen) == 8, timeout=5)  # all forwarded, none answered yet
+            proc.send_signal(signal.SIGTERM)
+            rcodes = [f.result().rcode() for f in asked]
+        assert rcodes == [dns.rcode.NOERROR] * 8
+        proc.wait(10)  # and then it exits (twistd ends by the signal it got)
+    finally:
+        slow.close()
         if proc.poll() is None:
             proc.kill()

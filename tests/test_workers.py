@@ -7,7 +7,7 @@ import time
 import dns.rcode
 import pytest
 
-from helpers import BIN, ask, bound_udp, children, env, eventually, free_port, wait_until_serving
+from helpers import BIN, ask, blast_udp, bound_udp, children, env, eventually, free_port, wait_until_serving
 
 # skydns --workers as child processes
 pytestmark = pytest.mark.integration
@@ -57,3 +57,49 @@ def test_workers_share_a_port_restart_and_reload(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_restarted_worker_gives_no_servfail(tmp_path, data):
+    """A worker killed under 3,000 queries a second is restarted; while its replacement reads etcd, the
+    queries the kernel hands it wait for the read: no SERVFAIL (only what sat in the dead worker's socket
+    can be lost)."""
+    for i in range(20):
+        data.put(f"s{i}.svc.skydns.local", {"host": f"10.0.0.{i + 1}"})
+    port = free_port()
+    corefile = tmp_path / "Corefile"
+    corefile.write_text(data.block().replace("skydns.local:0", f"skydns.local:{port}")
+                        .replace(" etcd {", " workers 2\n cache\n etcd {"))
+    proc = subprocess.Popen([os.path.join(BIN, "skydns"), "-c", str(corefile)], cwd=tmp_path, env=env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert eventually(lambda: len(children(proc.pid)) == 2, timeout=20)
+        workers = children(proc.pid)
+        assert eventually(lambda: all(bound_udp(w, port) for w in workers), timeout=20)
+        victim = sorted(workers)[0]
+        names = [f"s{i}.svc.skydns.local." for i in range(20)]
+        killed: list[float] = []
+        serving: list[float] = []
+
+        def kill_then_wait():
+            """Kill the victim after half a second; stop one second after its replacement bound the port."""
+            now = time.monotonic()
+            if not killed:
+                if now - started > 0.5:
+                    os.kill(victim, signal.SIGKILL)
+                    killed.append(now)
+                return False
+            if not serving:
+                fresh = children(proc.pid) - workers
+                if fresh and all(bound_udp(w, port) for w in fresh):
+                    serving.append(now)
+                return False
+            return now - serving[0] > 1.0
+
+        started = time.monotonic()
+        counts = blast_udp(port, names, rate=3000, seconds=15, until=kill_then_wait)
+        assert killed and serving
+        assert counts[dns.rcode.SERVFAIL] == 0, counts
+        assert counts["lost"] < counts["sent"] * 0.02, counts
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)

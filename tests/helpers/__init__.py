@@ -5,7 +5,7 @@
 * real peers: :class:`Upstream` DNS servers, a TCP :class:`Proxy` that can cut etcd off, a PKI,
   DNSSEC keys in BIND's format (:func:`write_key`);
 * plugins: :mod:`fakeplugins` (small handlers under extra names) and :func:`counting_serve`;
-* processes: twistd and skydns as child processes (:mod:`helpers.processes`);
+* processes: twistd and skydns as child processes (:mod:`helpers.processes`); load: :func:`blast_udp`;
 * logs: :class:`Logged` captures twisted.logger events; metrics: :func:`scrape` and :func:`value`.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import uuid
 from helpers import fakeplugins
 from helpers.certs import make_pki
 from helpers.keys import write_key
+from helpers.load import blast_udp
 from helpers.logs import Logged
 from helpers.metrics import scrape, value
 from helpers.processes import BIN, ROOT, ask, bound_udp, children, env, wait_until_serving
@@ -25,7 +26,8 @@ from helpers.upstreams import Upstream, closed_port
 from skydns import testing
 
 __all__ = [
-    "BIN", "ROOT", "EtcdData", "Logged", "Proxy", "Upstream", "ask", "bound_udp", "children", "closed_port",
+    "BIN", "ROOT", "EtcdData", "Logged", "Proxy", "Upstream", "ask", "blast_udp", "bound_udp", "children",
+    "closed_port",
     "counting_serve", "env", "eventually", "fakeplugins", "free_port", "make_pki", "wait_until_serving",
     "scrape", "value", "write_key",
 ]

@@ -15,6 +15,8 @@ class Proxy:
         self.conns: list[socket.socket] = []
         self.lock = threading.Lock()
         self.closed = False
+        self.go = threading.Event()  # cleared by hold(): new connections wait before reaching the target
+        self.go.set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -30,15 +32,19 @@ class Proxy:
             if self.blocked:
                 client.close()
                 continue
-            try:
-                upstream = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.conns += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=self._connect, args=(client,), daemon=True).start()
+
+    def _connect(self, client):
+        self.go.wait()
+        try:
+            upstream = socket.create_connection(self.target)
+        except OSError:
+            client.close()
+            return
+        with self.lock:
+            self.conns += [client, upstream]
+        threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+        threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
 
     def _pump(self, src, dst):
         try:
@@ -71,7 +77,15 @@ class Proxy:
     def unblock(self):
         self.blocked = False
 
+    def hold(self):
+        """Accept new connections but let nothing through them until release(): a target that hangs."""
+        self.go.clear()
+
+    def release(self):
+        self.go.set()
+
     def close(self):
         self.closed = True
+        self.go.set()
         self.block()
         self.listener.close()

@@ -2,7 +2,8 @@
 
 ``Upstream(mode)`` listens on UDP and TCP of one loopback port:
   healthy   answers A with ``address`` (and TXT with the server's name)
-  slow      answers like healthy after ``delay`` seconds (or never with delay=None)
+  slow      answers like healthy after ``delay`` seconds (or never with delay=None), one query after another
+  late      answers over UDP like healthy after ``delay`` seconds, every query at once (a timer each)
   garbage   answers with random bytes, then with a wrong ID, then with a wrong question
   truncate  answers over UDP with TC and no records, over TCP in full (30 TXT records)
 Every query received is recorded in ``seen`` as (proto, source port, message).
@@ -95,6 +96,14 @@ class Upstream:
             time.sleep(self.delay)
         return [self.answer(q, proto)]
 
+    @staticmethod
+    def _send(sock, replies, addr):
+        for rep in replies:
+            try:
+                sock.sendto(rep, addr)
+            except OSError:
+                pass
+
     def _loop(self):
         conns = []
         while not self.closed:
@@ -114,8 +123,10 @@ class Upstream:
                         if len(self.seen) > start:
                             p, _, q = self.seen[-1]
                             self.seen[-1] = (p, addr[1], q)
-                        for rep in replies:
-                            s.sendto(rep, addr)
+                        if self.mode == "late":
+                            threading.Timer(self.delay, self._send, (s, replies, addr)).start()
+                        else:
+                            self._send(s, replies, addr)
                     elif s is self.tcp:
                         c, _ = s.accept()
                         self.accepted += 1

@@ -134,6 +134,7 @@ def test_readiness_with_probe(tmp_path):
     with serve(tmp_path, missing):
         assert ready(port) == ("503 example.org:0: plugin/dns64: no A record for absent.example.org. through "
                                "the server yet (answered NXDOMAIN without an A record)\n")
+    port = testing.free_port()  # a port given up is never bound again (another process may have taken it)
     with serve(tmp_path, corefile("dns64 {\n  probe v4only.example.org\n }", f" ready 127.0.0.1:{port}\n")):
         assert ready(port) == "OK"
 

@@ -25,7 +25,7 @@ from zope.interface import implementer
 from skydns import wire
 from skydns.chain import next_or_failure, post_process
 from skydns.dnsutil import bounded_ttl
-from skydns.interfaces import IMetrics, IRawAnswerer, IRecordSource
+from skydns.interfaces import IMetrics, IRawAnswerer
 from skydns.msg import path
 from skydns.plugin.cache.item import Item
 from skydns.rcode import NOERROR, NXDOMAIN, SERVFAIL
@@ -127,7 +127,9 @@ class Cache:
     def _lifetime(self, scan, qname) -> tuple[int, bool]:
         if scan.truncated:
             return 0, False
-        if scan.rcode == SERVFAIL:  # briefly
+        if scan.rcode == SERVFAIL:  # briefly, unless it may only say that a source is not read yet
+            if any(not s.synced for s in self.sources):
+                return 0, True
             return int(self.cfg.servfail), True
         if scan.rcode == NOERROR and scan.answers:
             p = self.cfg.success
@@ -221,18 +223,21 @@ class Cache:
         self.by_name.clear()
         self.wild.clear()
 
+    def follow(self, sources) -> None:
+        """The record sources whose changes invalidate replies (found when the chain is built)."""
+        self.sources = list(sources)
+
     def attach(self, block) -> None:
-        """Follow the changes of the block's record sources (a startup hook)."""
+        """Start following the sources' changes (a startup hook), and forget what was kept before:
+        it may have been answered before they were read."""
         self.every_zone = "." in self.cfg.zones or set(block.zones) <= set(self.cfg.zones)
-        for source in block.find(IRecordSource):
-            if source not in self.sources:
-                source.subscribe(self.invalidate)  # a monitor change says None: drop all
-                self.sources.append(source)
+        for source in self.sources:
+            source.subscribe(self.invalidate)  # a monitor change says None: drop all
+        self.clear()
 
     def detach(self) -> None:
         for source in self.sources:
             source.unsubscribe(self.invalidate)
-        self.sources = []
 
     def collect(self, prefix: str):
         """Hits, misses and entries (IMetrics), labelled with the server block."""

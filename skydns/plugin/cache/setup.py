@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from zope.interface import implementer
 
-from skydns.interfaces import IPluginSetup
+from skydns.interfaces import IPluginSetup, IRecordSource
 from skydns.plugin.cache.cache import Cache, CacheConfig
 
 PROPERTIES = ("success", "denial", "prefetch", "serve_stale", "servfail", "disable", "keepttl")
@@ -91,6 +91,7 @@ class CacheSetup:
         reactor = block.reactor
         handler = Cache(cfg, reactor, next)
         handler.block_name = block.name
+        handler.follow(block.find(IRecordSource))  # built before us: they are after us in the chain
         block.on_startup(lambda: handler.attach(block))
         block.on_shutdown(handler.detach)
         return handler

@@ -34,6 +34,11 @@ log = Logger(namespace="skydns.plugin.etcd")
 PAGE = 5000
 RETRY_MIN = 0.25
 RETRY_MAX = 5.0
+#: Queries that may wait for the first read at most (beyond, they are answered SERVFAIL at once),
+#: and how long each may wait: enough to ride out a read that takes milliseconds (a restart),
+#: short enough that a client whose etcd is down hears SERVFAIL before it gives up itself.
+MAX_WAITING = 10_000
+QUERY_WAIT = 1.0
 
 
 def _prefix_end(prefix: bytes) -> bytes:
@@ -95,6 +100,9 @@ class EtcdCopy:
         self._pending_retry: Any = None
         self._first: defer.Deferred[EtcdCopy] = defer.Deferred()
         self._generation = 0  # bumps on every (re)connection, to ignore stale watch callbacks
+        #: queries waiting for the first read (see when_loaded); gave_up once the start wait passed
+        self._waiting: dict[defer.Deferred, Any] = {}  # -> its QUERY_WAIT timer
+        self.gave_up = False
 
     # -- life cycle -----------------------------------------------------------
     def start(self, wait: float = 5.0) -> defer.Deferred:
@@ -107,6 +115,8 @@ class EtcdCopy:
         d: defer.Deferred[EtcdCopy] = defer.Deferred()
 
         def waited() -> None:
+            self.gave_up = True
+            self._release(False)
             if not d.called:
                 d.callback(self)
 
@@ -122,7 +132,29 @@ class EtcdCopy:
         self._first.addBoth(done)
         return d
 
+    def when_loaded(self) -> defer.Deferred | None:
+        """For a query that arrives before the first read: a Deferred firing True once the copy is
+        loaded, or False after QUERY_WAIT seconds or when the start wait passes. None when waiting
+        makes no sense any more (the start wait is over) or MAX_WAITING queries wait already."""
+        if self.synced or self.gave_up or len(self._waiting) >= MAX_WAITING:
+            return None
+        d: defer.Deferred[bool] = defer.Deferred()
+        self._waiting[d] = self.timers.callLater(QUERY_WAIT, self._expire, d)
+        return d
+
+    def _expire(self, d: defer.Deferred) -> None:
+        del self._waiting[d]
+        d.callback(False)
+
+    def _release(self, loaded: bool) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for d, timer in waiting.items():
+            if timer.active():
+                timer.cancel()
+            d.callback(loaded)
+
     def stop(self) -> None:
+        self._release(False)
         self._running = False
         self._generation += 1
         if self._pending_retry is not None and self._pending_retry.active():
@@ -268,6 +300,7 @@ class EtcdCopy:
                      things="addresses down" if self.status else "services", rev=revision)
             for fn in self.listeners:
                 fn(None)  # everything may have changed
+            self._release(True)
             self._fetch_all_leases()
         if self._outage is not None:
             log.info("etcd reachable again at {endpoint} after {secs:.1f}s; watching from revision {rev}",

@@ -95,6 +95,7 @@ class Etcd:
         self.fallthrough = fallthrough  # None: never; a list: those zones ([] for all)
         self.upstream = upstream
         self.next = next
+        self.unloaded_answers = 0  # SERVFAILs given because the copy was not read yet
 
     def _falls_through(self, qname: str) -> bool:
         if self.fallthrough is None:
@@ -120,8 +121,12 @@ class Etcd:
         if zone is None:
             return next_or_failure(self.name, self.next, request)
         if not self.copy.synced:
-            log.warn("etcd copy not loaded yet: SERVFAIL for {qname}", qname=qname)
-            return wire.error_reply(request, SERVFAIL)
+            # Just started (or a worker just restarted): wait for the first read, briefly, rather
+            # than answer SERVFAIL for what is about to be known.
+            loaded = self.copy.when_loaded()
+            if loaded is None:
+                return self._not_loaded(request)
+            return loaded.addCallback(self._after_load, request)
         result = self.lookup.answer(qname, request.qtype, zone, request.dependencies)
         if result.rcode == NXDOMAIN and self._falls_through(qname):
             return next_or_failure(self.name, self.next, request)
@@ -139,6 +144,16 @@ class Etcd:
             if data is not None:
                 return data
         return self._render_dnspython(request, result, zone)
+
+    def _after_load(self, loaded: bool, request):
+        return self.serve(request) if loaded else self._not_loaded(request)
+
+    def _not_loaded(self, request):
+        self.unloaded_answers += 1
+        if self.unloaded_answers in (1, 100, 10000) or self.unloaded_answers % 100000 == 0:
+            log.warn("etcd copy of {prefix} not loaded: SERVFAIL for {qname} ({count} so far)",
+                     prefix=self.copy.prefix, qname=request.qname, count=self.unloaded_answers)
+        return wire.error_reply(request, SERVFAIL)
 
     @staticmethod
     def _ttl(result: lk.Result) -> int | None:
