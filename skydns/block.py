@@ -11,6 +11,8 @@ from skydns.errors import CorefileError
 from skydns.interfaces import IHandler, IServerBlock
 
 DEFAULT_IDLE_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 3.0
+DEFAULT_WRITE_TIMEOUT = 5.0
 DEFAULT_MAX_CONNECTIONS = 200
 
 
@@ -22,6 +24,8 @@ class Block:
     :ivar zones: the zones of those keys, the default zones of its plugins.
     :ivar bind: addresses to listen on (``bind``); empty means every address.
     :ivar idle_timeout: seconds an idle TCP connection is kept (``timeouts``).
+    :ivar read_timeout: seconds a TCP query may take to arrive whole (``timeouts``).
+    :ivar write_timeout: seconds a TCP client may leave its replies unread (``timeouts``).
     :ivar max_connections: concurrent TCP connections per listener, 0 for no cap (``tcp``).
     :ivar workers: processes the ``skydns`` command runs (``workers``).
     :ivar chain: the first handler of the chain, set once every plugin is built.
@@ -44,6 +48,8 @@ class Block:
         self.service = service
         self.bind: list[str] = []
         self.idle_timeout = DEFAULT_IDLE_TIMEOUT
+        self.read_timeout = DEFAULT_READ_TIMEOUT
+        self.write_timeout = DEFAULT_WRITE_TIMEOUT
         self.max_connections = DEFAULT_MAX_CONNECTIONS
         self.workers = 1
         self.chain: Any = None

@@ -138,6 +138,8 @@ class ListenerSpec:
     port: int
     zones: dict[str, Block] = field(default_factory=dict)
     idle_timeout: float = 0.0
+    read_timeout: float = 0.0
+    write_timeout: float = 0.0
     max_connections: int = 0
 
 
@@ -165,6 +167,8 @@ class Generation:
             # A listener shared by blocks takes the most permissive TCP limits (0 = no cap).
             blocks = users[key]
             spec.idle_timeout = max(b.idle_timeout for b in blocks)
+            spec.read_timeout = max(b.read_timeout for b in blocks)
+            spec.write_timeout = max(b.write_timeout for b in blocks)
             caps = [b.max_connections for b in blocks]
             spec.max_connections = 0 if 0 in caps else max(caps)
         return specs

@@ -10,20 +10,25 @@ from typing import Any
 
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 from twisted.logger import Logger
-from twisted.protocols.policies import TimeoutMixin
 
 log = Logger(namespace="skydns.transport")
 
 
 class Listener:
-    """One listening address: what both its protocols share, swapped on reload."""
+    """One listening address: what both its protocols share, swapped on reload.
 
-    def __init__(self, host: str, port: int, server, idle_timeout: float, max_connections: int):
+    The TCP limits (seconds; 0 for none) come from the ``timeouts`` and ``tcp`` directives.
+    """
+
+    def __init__(self, host: str, port: int, server, idle_timeout: float, max_connections: int,
+                 read_timeout: float = 3.0, write_timeout: float = 5.0):
         self.host = host
         self.port = port
         self.server = server
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
+        self.read_timeout = read_timeout
+        self.write_timeout = write_timeout
         self.udp = None  # IListeningPort
         self.tcp = None
 
@@ -69,26 +74,72 @@ class DNSDatagramProtocol(DatagramProtocol):
                          addr=addr, count=self._send_errors, error=e)
 
 
-class DNSStreamProtocol(Protocol, TimeoutMixin):
-    """DNS over TCP: two-byte length framing, pipelined queries, an idle timeout."""
+class DNSStreamProtocol(Protocol):
+    """DNS over TCP: two-byte length framing, pipelined queries, every resource bounded by time and bytes.
+
+    * idle: a connection with no complete query (and no reply sent) for ``idle_timeout`` is closed;
+      bytes of an incomplete query do not count, so a client dripping a byte at a time cannot
+      keep it open;
+    * read: a query must arrive whole within ``read_timeout`` of its first byte;
+    * write: when replies are not read (the transport's buffer is full) the connection stops
+      reading queries, and is closed if the client has not read for ``write_timeout`` or more
+      than ``MAX_UNREAD`` bytes of replies wait for it.
+    """
 
     transport: Any
+    #: Reply bytes that may wait for a client that does not read, while reading is paused.
+    MAX_UNREAD = 1 << 20
 
     def __init__(self, factory: DNSStreamFactory):
         self.factory = factory
         self.buffer = b""
         self.peer: tuple | None = None
+        self.last_active = 0.0
+        self.paused = False
+        self.unread = 0  # bytes written while paused
+        self._idle: Any = None
+        self._read: Any = None
+        self._write: Any = None
 
+    # -- timers -------------------------------------------------------------------------
+    def _later(self, seconds: float, fn):
+        return self.factory.clock.callLater(seconds, fn) if seconds else None
+
+    @staticmethod
+    def _cancel(call) -> None:
+        if call is not None and call.active():
+            call.cancel()
+
+    def _active(self) -> None:
+        """A whole query came in, or a reply went out: the idle clock starts again."""
+        self.last_active = self.factory.clock.seconds()
+        self._cancel(self._idle)
+        self._idle = self._later(self.factory.listener.idle_timeout, self._timed_out)
+
+    def _timed_out(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        """Close: gracefully when what was written drains, at once when the client does not read."""
+        transport = self.transport
+        if transport is not None and self.connected:
+            if self.paused:
+                transport.abortConnection()
+            else:
+                transport.loseConnection()
+
+    # -- the connection -------------------------------------------------------------------
     def connectionMade(self) -> None:
-        self.factory.connections += 1
+        self.factory.opened(self)
         addr = self.transport.getPeer()
         self.peer = (addr.host, addr.port)
-        self.setTimeout(self.factory.listener.idle_timeout or None)
+        self.transport.registerProducer(self, True)  # told when replies pile up: pauseProducing
+        self._active()
 
     def dataReceived(self, data: bytes) -> None:
-        self.resetTimeout()
         buf = self.buffer + data if self.buffer else data
         server = self.factory.listener.server
+        whole = False
         while len(buf) >= 2:
             size = (buf[0] << 8) | buf[1]
             end = 2 + size
@@ -98,40 +149,97 @@ class DNSStreamProtocol(Protocol, TimeoutMixin):
             buf = buf[end:]
             if size < 12:
                 # Not even a DNS header: nothing sensible to answer on this stream.
-                self.transport.loseConnection()
                 self.buffer = b""
+                self._close()
                 return
+            whole = True
             server.handle(frame, self.peer, "tcp", self)
+            if not self.connected:
+                return
         self.buffer = buf
+        if whole:
+            self._cancel(self._read)
+            self._read = None
+            self._active()
+        if buf and self._read is None:
+            self._read = self._later(self.factory.listener.read_timeout, self._timed_out)
 
     def send(self, data: bytes, addr=None) -> None:
         transport = self.transport
         if transport is None or not self.connected or transport.disconnecting:
             return  # the client went away while its answer was being made
+        if self.paused:
+            self.unread += len(data) + 2
+            if self.unread > self.MAX_UNREAD:
+                self._close()
+                return
         transport.writeSequence((len(data).to_bytes(2, "big"), data))
+        self._active()
 
-    def timeoutConnection(self) -> None:
-        self.transport.loseConnection()
+    # -- backpressure (IPushProducer: the transport calls these) --------------------------
+    def pauseProducing(self) -> None:
+        """The client does not read its replies: read no more of its queries, for a while."""
+        if not self.paused:
+            self.paused = True
+            self.unread = 0
+            self.transport.stopReading()
+            self._write = self._later(self.factory.listener.write_timeout, self._timed_out)
+
+    def resumeProducing(self) -> None:
+        if self.paused:
+            self.paused = False
+            self._cancel(self._write)
+            self._write = None
+            if self.connected:
+                self.transport.startReading()
+
+    def stopProducing(self) -> None:
+        self._close()
 
     def connectionLost(self, reason=None) -> None:
-        self.setTimeout(None)
-        self.factory.connections -= 1
+        for call in (self._idle, self._read, self._write):
+            self._cancel(call)
+        self.factory.closed(self)
 
 
 class DNSStreamFactory(Factory):
-    """Makes a protocol per TCP connection, refusing connections above the listener's cap."""
+    """Makes a protocol per TCP connection within the listener's cap.
 
-    def __init__(self, listener: Listener):
+    At the cap, a new connection takes the place of the connection idle for longest
+    (no query half read, no reply waiting): a client holding connections open cannot
+    lock others out. With none idle, the new connection is refused.
+    """
+
+    def __init__(self, listener: Listener, clock=None):
         self.listener = listener
-        self.connections = 0
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.clock = clock
+        self.connections: set[DNSStreamProtocol] = set()
         self.refused = 0
+        self.evicted = 0
 
     def buildProtocol(self, addr):
         cap = self.listener.max_connections
-        if cap and self.connections >= cap:
-            self.refused += 1
-            if self.refused in (1, 100, 10000):
-                log.warn("{listener}: {count} TCP connection(s) refused, {cap} already open "
-                         "(tcp {{ max_connections }})", listener=self.listener, count=self.refused, cap=cap)
-            return None
+        if cap and len(self.connections) >= cap:
+            idle = [c for c in self.connections if not c.buffer and not c.paused]
+            if not idle:
+                self.refused += 1
+                if self.refused in (1, 100, 10000):
+                    log.warn("{listener}: {count} TCP connection(s) refused, {cap} open and none idle "
+                             "(tcp {{ max_connections }})", listener=self.listener, count=self.refused, cap=cap)
+                return None
+            oldest = min(idle, key=lambda c: c.last_active)
+            self.evicted += 1
+            if self.evicted in (1, 100, 10000):
+                log.info("{listener}: at {cap} TCP connections, closed the one idle longest to make room "
+                         "({count} so far)", listener=self.listener, cap=cap, count=self.evicted)
+            self.connections.discard(oldest)  # its place is taken now, whenever it finishes closing
+            oldest._close()
         return DNSStreamProtocol(self)
+
+    def opened(self, protocol: DNSStreamProtocol) -> None:
+        self.connections.add(protocol)
+
+    def closed(self, protocol: DNSStreamProtocol) -> None:
+        self.connections.discard(protocol)

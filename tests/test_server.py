@@ -271,25 +271,110 @@ def test_tcp_idle_timeout(tmp_path):
         s.close()
 
 
-def test_tcp_connection_cap(tmp_path):
-    """Connections above tcp { max_connections } are closed at once; the others keep working."""
+def tcp_query(sock, name="a.") -> None:
+    q = dns.message.make_query(name, "A").to_wire()
+    sock.sendall(struct.pack("!H", len(q)) + q)
+
+
+def tcp_answered(sock) -> bool:
+    sock.settimeout(2)
+    head = sock.recv(2)
+    return len(head) == 2 and len(sock.recv(struct.unpack("!H", head)[0])) > 12
+
+
+def closed(sock, timeout=2.0) -> bool:
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(10) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_tcp_connection_cap_makes_room_for_new_clients(tmp_path):
+    """At tcp { max_connections }, a new client takes the place of the connection idle longest:
+    clients holding connections open cannot lock others out; busy ones are kept."""
     with testing.serve(".:0 {\n tcp {\n  max_connections 2\n }\n whoami\n}\n", tmp_path) as srv:
         factory = next(iter(srv.service.listeners.values())).tcp.factory
         a = socket.create_connection(("127.0.0.1", srv.port))
+        assert eventually(lambda: len(factory.connections) == 1)
         b = socket.create_connection(("127.0.0.1", srv.port))
-        assert eventually(lambda: factory.connections == 2)
+        assert eventually(lambda: len(factory.connections) == 2)
+        tcp_query(b)
+        assert tcp_answered(b)  # b was active after a: a is the one idle longest
         c = socket.create_connection(("127.0.0.1", srv.port))
-        c.settimeout(2)
-        try:
-            assert c.recv(10) == b""
-        except ConnectionResetError:
-            pass
-        q = dns.message.make_query("a.", "A").to_wire()
-        a.sendall(struct.pack("!H", len(q)) + q)
-        a.settimeout(2)
-        assert len(a.recv(1000)) > 12
-        a.close()
-        b.close()
-        c.close()
-        assert eventually(lambda: factory.connections == 0)
+        assert closed(a)
+        tcp_query(c)
+        assert tcp_answered(c)
+        tcp_query(b)
+        assert tcp_answered(b)
+        for s in (a, b, c):
+            s.close()
+        assert eventually(lambda: len(factory.connections) == 0)
         assert srv.query("a.", "A", tcp=True).rcode() == dns.rcode.NOERROR
+
+
+def test_tcp_connection_cap_refuses_when_none_is_idle(tmp_path):
+    """With every connection in the middle of a query, a new one is refused."""
+    with testing.serve(".:0 {\n tcp {\n  max_connections 2\n }\n whoami\n}\n", tmp_path) as srv:
+        factory = next(iter(srv.service.listeners.values())).tcp.factory
+        busy = []
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", srv.port))
+            s.sendall(b"\x00\x20\x12")  # half a query: not idle
+            busy.append(s)
+        assert eventually(lambda: len(factory.connections) == 2 and all(c.buffer for c in factory.connections))
+        c = socket.create_connection(("127.0.0.1", srv.port))
+        assert closed(c)
+        for s in busy + [c]:
+            s.close()
+
+
+def test_tcp_dripping_client_is_closed_by_the_read_deadline(tmp_path):
+    """A client sending a length and then a byte now and then does not keep its connection: the query
+    must arrive whole within 'read' of its first byte, whatever dribbles in."""
+    text = ".:0 {\n timeouts {\n  read 1s\n  idle 30s\n }\n whoami\n}\n"
+    with testing.serve(text, tmp_path) as srv:
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        start = time.monotonic()
+        s.sendall(b"\x00\x30")
+        s.settimeout(0.3)
+        gone = False
+        while time.monotonic() - start < 5 and not gone:
+            try:
+                s.sendall(b"\x01")
+                gone = s.recv(10) == b""
+            except TimeoutError:
+                pass
+            except (ConnectionResetError, BrokenPipeError):
+                gone = True
+        assert gone and 0.9 < time.monotonic() - start < 3
+        s.close()
+
+
+def test_tcp_client_that_never_reads_stops_being_read_and_is_closed(tmp_path):
+    """A client that keeps sending queries and never reads: once its unread replies fill the buffers the
+    server stops reading it (its memory stays bounded), and closes it after 'write'; a fresh client is
+    answered meanwhile."""
+    text = ".:0 {\n timeouts {\n  write 1s\n }\n whoami\n}\n"
+    with testing.serve(text, tmp_path) as srv:
+        factory = next(iter(srv.service.listeners.values())).tcp.factory
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        q = dns.message.make_query("flood.example.", "A").to_wire()
+        frames = (struct.pack("!H", len(q)) + q) * 2000
+        s.setblocking(False)
+        start, reset, fresh = time.monotonic(), None, None
+        while time.monotonic() - start < 10 and reset is None:
+            try:
+                s.send(frames)
+            except BlockingIOError:
+                time.sleep(0.005)
+            except (ConnectionResetError, BrokenPipeError):
+                reset = time.monotonic() - start
+            if fresh is None and any(c.paused for c in factory.connections):
+                fresh = srv.query("fresh.example.", "A", tcp=True).rcode()
+        assert fresh == dns.rcode.NOERROR
+        assert reset is not None and reset < 8
+        s.close()

@@ -1,9 +1,12 @@
 """Corefile: ``timeouts { read DURATION; write DURATION; idle DURATION }`` (CoreDNS's syntax).
 
-``idle`` is how long a TCP connection may sit without a query (default 10s).
-``read`` and ``write`` are accepted for CoreDNS compatibility and validated;
-Twisted writes without blocking and an idle connection is closed by ``idle``,
-so only ``idle`` changes behaviour here.
+For the block's DNS-over-TCP connections:
+
+* ``idle`` (default 10s): how long a connection may go without a whole query or a reply;
+  bytes of an unfinished query do not count.
+* ``read`` (default 3s): how long a query may take to arrive whole, from its first byte.
+* ``write`` (default 5s): how long a client may leave its replies unread; meanwhile the
+  connection stops reading its queries.
 """
 from zope.interface import implementer
 
@@ -39,6 +42,10 @@ class TimeoutsSetup:
             raise d.once_error()
         if "idle" in values:
             block.idle_timeout = values["idle"]
+        if "read" in values:
+            block.read_timeout = values["read"]
+        if "write" in values:
+            block.write_timeout = values["write"]
         return values
 
     def build(self, config, block, next):
