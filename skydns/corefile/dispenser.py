@@ -38,6 +38,18 @@ def parse_duration(text: str) -> float:
     return total
 
 
+_SIZE = re.compile(r"(\d+)\s*([kmg]i?b?|b)?", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size: ``4096``, ``64k``, ``32M``, ``1GiB`` (K, M, G are powers of 1024)."""
+    m = _SIZE.fullmatch(text.strip())
+    if m is None:
+        raise ValueError(f"'{text}' is not a size (expected e.g. 65536, 64K, 32M, 1G)")
+    unit = (m.group(2) or "b")[0].lower()
+    return int(m.group(1)) * {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit]
+
+
 class Dispenser:
     """Walks the tokens of every occurrence of one directive in one server block."""
 
@@ -198,6 +210,19 @@ class Dispenser:
             except Exception as e:
                 raise self.error(f"bad zone '{text}': {e}") from e
         return out
+
+    def size_value(self, text: str | None = None, low: int = 0, high: int | None = None,
+                   what: str = "size") -> int:
+        """``text`` (default: the current token) as a number of bytes (``64K``, ``32M``, ``1G``)."""
+        text = self.val if text is None else text
+        try:
+            value = parse_size(text)
+        except ValueError as e:
+            raise self.error(str(e)) from e
+        if value < low or (high is not None and value > high):
+            bounds = f"between {low} and {high} bytes" if high is not None else f"at least {low} bytes"
+            raise self.error(f"{what} must be {bounds}, got {text}")
+        return value
 
     def duration_value(self, text: str | None = None, positive: bool = True) -> float:
         """``text`` (default: the current token) as a duration in seconds."""

@@ -282,3 +282,54 @@ def test_raw_path_behind_any_and_chaos_but_not_acl(tmp_path, up):
         calls = counting_serve(cache)
         assert srv.query("hit.example.", "A").answer and calls == ["hit.example."]
         assert srv.query("hit.example.", "A", source="127.0.0.2").rcode() == dns.rcode.REFUSED
+
+
+def padded(name: str, size: int) -> dns.message.Message:
+    """A query with EDNS padding of ``size`` bytes (a client's own bytes: never part of a cache key)."""
+    import os as _os
+
+    import dns.edns
+    return dns.message.make_query(name, "A", use_edns=0, payload=65535,
+                                  options=[dns.edns.GenericOption(dns.edns.OptionType.PADDING, _os.urandom(size))])
+
+
+def test_padded_queries_cost_no_memory(tmp_path, up):
+    """Padded queries (random padding, a new letter case each time) are answered from one entry and put
+    nothing on the raw path: the cache's memory does not grow with the queries; other spellings of a plain
+    query are answered from the entry without a raw key of their own."""
+    with testing.serve(f".:0 {{\n cache\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+        cache = srv.plugin("cache")
+        srv.send(padded("www.example.org.", 4000), tcp=True)
+        before = cache.memory
+        for i in range(200):
+            name = "".join(c.upper() if (i >> n) & 1 else c for n, c in enumerate("www.example.org."))
+            r = srv.send(padded(name, 4000), tcp=True)
+            assert r.answer[0][0].address == "10.1.1.1"
+        assert len(up.seen) == 1 and len(cache.positive) == 1
+        assert cache.memory == before and len(cache.raw) == 0
+        for i in range(20):
+            name = "".join(c.upper() if (i >> n) & 1 else c for n, c in enumerate("www.example.org."))
+            srv.query(name, "A")
+        assert len(cache.positive) == 2 and len(cache.raw) == 1  # the first plain spelling only
+
+
+def test_max_memory_bounds_the_cache(tmp_path, up):
+    """Replies are kept within max_memory: past it the oldest go (and are counted)."""
+    text = f".:0 {{\n cache {{\n  max_memory 64K\n }}\n forward . {up.addr}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        cache = srv.plugin("cache")
+        for i in range(400):
+            srv.query(f"n{i}.example.org.", "A")
+        assert cache.memory <= 64 << 10 and cache.evictions > 0
+        assert 100 < len(cache.positive) < 400
+        oldest_kept = min(int(k[0][1:].split(".")[0]) for k in cache.positive)
+        assert oldest_kept > 0  # n0 went first
+
+
+def test_max_memory_errors(tmp_path):
+    from skydns import config
+    from skydns.errors import CorefileError
+    for value, words in (("lots", "is not a size"), ("1K", "max_memory must be between")):
+        (tmp_path / "Corefile").write_text(f". {{\n cache {{\n  max_memory {value}\n }}\n whoami\n}}\n")
+        with pytest.raises(CorefileError, match=f"Corefile:3 - plugin/cache: .*{words}"):
+            config.load(str(tmp_path / "Corefile"))

@@ -44,6 +44,16 @@ class Policy:
     disabled: list = field(default_factory=list)  # zones; ["."] for all
 
 
+#: Memory the kept replies may take, counted in bytes (replies, the query bytes of the raw path and
+#: ITEM_OVERHEAD for each): enough for the default 2 x 9,984 entries of ordinary replies.
+DEFAULT_MAX_MEMORY = 32 << 20
+#: What an entry costs beyond its bytes (its Item, key tuple, index entries), roughly.
+ITEM_OVERHEAD = 400
+#: Queries longer than this are not put on the raw path (EDNS padding, big options): they are
+#: answered from the cache all the same, by their name, type and flags.
+RAW_MAX_QUERY = 512
+
+
 @dataclass
 class CacheConfig:
     zones: list = field(default_factory=list)
@@ -56,6 +66,7 @@ class CacheConfig:
     stale_mode: str = "immediate"
     servfail: float = 5.0
     keepttl: bool = False
+    max_memory: int = DEFAULT_MAX_MEMORY
 
 
 @implementer(IRawAnswerer, IMetrics)
@@ -73,6 +84,8 @@ class Cache:
         self.wild: dict[tuple, tuple] = {}  # key -> wildcard name labels
         self.hits = 0
         self.misses = 0
+        self.memory = 0  # bytes counted against cfg.max_memory
+        self.evictions = 0
         self.sources: list = []  # record sources followed (IRecordSource)
         self.block_name = ""  # the server block, for metric labels
         #: query bytes after the ID -> Item, for the server's raw path (only used when the cache is
@@ -148,35 +161,59 @@ class Cache:
     def _keep(self, key, data, scan, ttl, negative, request) -> None:
         store = self.negative if negative else self.positive
         cap = (self.cfg.denial if negative else self.cfg.success).capacity
-        if key in store:
-            self._drop(key)
+        self._drop(key)  # kept before (in either store): replaced
         while len(store) >= cap:
             self._drop(next(iter(store)))
+            self.evictions += 1
         names = set(request.dependencies or ())
         names.add(request.qname)
         item = Item(data, tuple(scan.ttl_offsets), tuple(scan.ttls), self.clock.seconds(), ttl,
                     len(request.question_wire), key, tuple(names), negative)
         store[key] = item
-        if self.raw_ok and len(data) <= wire.MIN_PAYLOAD and not request.hops:
-            raw = request.wire[2:]
-            self.raw[raw] = item
-            item.raw.append(raw)
-            if request.block is not None and request.block.observers:
-                self.raw_requests[raw] = request
+        self.memory += len(data) + ITEM_OVERHEAD
+        self._raw_add(item, request, data)
+        while self.memory > self.cfg.max_memory and (self.positive or self.negative):
+            self._drop(self._oldest())
+            self.evictions += 1
         for n in names:
             if has_wildcard(n):
                 self.wild[key] = tuple(path.name_labels(n))
             else:
                 self.by_name.setdefault(n, set()).add(key)
 
+    def _raw_add(self, item: Item, request, data: bytes) -> None:
+        """Put these query bytes on the raw path, if they are worth it and within bounds."""
+        if not self.raw_ok or len(data) > wire.MIN_PAYLOAD or request.hops:
+            return
+        if len(request.wire) > RAW_MAX_QUERY:
+            return
+        raw = request.wire[2:]
+        if raw in self.raw:
+            return
+        self.raw[raw] = item
+        item.raw.append(raw)
+        self.memory += len(raw)
+        if request.block is not None and request.block.observers:
+            self.raw_requests[raw] = request
+
+    def _oldest(self):
+        """The key kept longest, of either kind."""
+        pos = next(iter(self.positive.values()), None)
+        neg = next(iter(self.negative.values()), None)
+        if pos is None or (neg is not None and neg.stored < pos.stored):
+            return neg.key  # type: ignore[union-attr]
+        return pos.key
+
     def _drop(self, key) -> None:
         item = self.positive.pop(key, None) or self.negative.pop(key, None)
         if item is None:
             return
+        self.memory -= len(item.data) + ITEM_OVERHEAD
         self.wild.pop(key, None)
         for raw in item.raw:
             self.raw.pop(raw, None)
             self.raw_requests.pop(raw, None)
+            self.memory -= len(raw)
         for n in item.names:
             keys = self.by_name.get(n)
             if keys is not None:
@@ -216,6 +253,7 @@ class Cache:
         return self.raw_requests.get(query[2:])
 
     def clear(self) -> None:
+        self.memory = 0
         self.raw.clear()
         self.raw_requests.clear()
         self.positive.clear()
@@ -250,7 +288,13 @@ class Cache:
         size = GaugeMetricFamily(prefix + "cache_entries", "Replies held by the cache.", labels=["server", "type"])
         size.add_metric([server, "success"], len(self.positive))
         size.add_metric([server, "denial"], len(self.negative))
-        return (miss, hits, size)
+        memory = GaugeMetricFamily(prefix + "cache_memory_bytes", "Bytes counted against the cache's max_memory.",
+                                   labels=["server"])
+        memory.add_metric([server], self.memory)
+        evicted = CounterMetricFamily(prefix + "cache_evictions", "Entries dropped to stay within capacity or memory.",
+                                      labels=["server"])
+        evicted.add_metric([server], self.evictions)
+        return (miss, hits, size, memory, evicted)
 
     # -- prefetch and stale ---------------------------------------------------
     def _maybe_prefetch(self, item: Item, request, now: float, age: int) -> None:

@@ -8,6 +8,7 @@
         servfail DURATION                   # default 5s, at most 5m, 0 disables
         disable success|denial [ZONES...]
         keepttl
+        max_memory SIZE                     # default 32M: bytes of kept replies (skydns's own)
     }
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from zope.interface import implementer
 from skydns.interfaces import IPluginSetup, IRecordSource
 from skydns.plugin.cache.cache import Cache, CacheConfig
 
-PROPERTIES = ("success", "denial", "prefetch", "serve_stale", "servfail", "disable", "keepttl")
+PROPERTIES = ("success", "denial", "prefetch", "serve_stale", "servfail", "disable", "keepttl", "max_memory")
 MAX_TTL = 2**31 - 1
 
 
@@ -81,6 +82,10 @@ class CacheSetup:
                 if vals:
                     raise d.arg_error()
                 cfg.keepttl = True
+            elif prop == "max_memory":
+                if len(vals) != 1:
+                    raise d.arg_error()
+                cfg.max_memory = d.size_value(vals[0], 64 << 10, 1 << 40, "max_memory")
             else:
                 raise d.unknown_property(PROPERTIES)
         if d.next():
