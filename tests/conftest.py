@@ -8,6 +8,17 @@ import pytest  # noqa: E402
 
 from helpers import EtcdData  # noqa: E402
 
+
+def pytest_addoption(parser):
+    parser.addoption("--fuzz-seconds", type=float, default=2.0,
+                     help="how long each fuzz test sends packets (tests/test_fuzz.py; default 2)")
+
+
+@pytest.fixture
+def fuzz_seconds(request) -> float:
+    return request.config.getoption("--fuzz-seconds")
+
+
 #: Tests that use these fixtures start processes of their own (a real etcd): marked integration.
 INTEGRATION_FIXTURES = {"etcd", "data"}
 
