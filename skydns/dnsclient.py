@@ -32,6 +32,18 @@ _random = random.SystemRandom()
 _NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
 
 
+def default_max_inflight() -> int:
+    """How many queries one plugin may have in flight to its nameservers by default: an eighth of the
+    process's file descriptors (each query without ``expire`` holds a socket), at least 32. A silent
+    nameserver then costs one plugin its queries, never the descriptors everything else needs."""
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        soft = 65536
+    return max(32, soft // 8)
+
+
 class ExchangeError(Exception):
     """The server did not give a usable answer (timeout, refused connection, closed stream)."""
 

@@ -139,9 +139,9 @@ def test_deadline_bounds_the_whole_query():
     from twisted.internet import defer, task
 
     from skydns.dnsclient import Timeout
+    from skydns.nameservers import Health
+    from skydns.nameservers import Nameserver as Target
     from skydns.plugin.forward.forward import Forward
-    from skydns.plugin.forward.proxy import Health
-    from skydns.plugin.forward.proxy import Upstream as Target
     from skydns.plugin.forward.setup import ForwardConfig
     from skydns.request import Request
 
@@ -420,3 +420,49 @@ def test_external_cname_answered_by_forward(tmp_path, ups, data):
             "1.rails.production.east.skydns.local. 3600 IN CNAME www.miek.nl.",
             "www.miek.nl. 60 IN A 176.58.119.54"]
         assert [q.question[0].name.to_text() for _, _, q in up.seen] == ["www.miek.nl."]
+
+
+@pytest.mark.integration
+def test_a_silent_upstream_cannot_take_the_descriptors_other_zones_need(tmp_path, ups):
+    """Under ulimit -n 256, a zone whose upstream never answers is flooded (1,000 q/s, 2 s timeouts):
+    its queries beyond the plugin's share of descriptors are REFUSED at once, and a healthy zone's
+    queries are all answered meanwhile; nothing runs out of file descriptors."""
+    import resource
+    import subprocess
+    import threading
+
+    from helpers import BIN, blast_udp, bound_udp, env
+
+    silent, healthy = ups("slow", delay=None), ups(address="192.0.2.7")
+    port = testing.free_port("::")
+    corefile = tmp_path / "Corefile"
+    corefile.write_text(f"silent.test:{port} {{\n forward . {silent.addr} {{\n  max_fails 0\n }}\n}}\n"
+                        f".:{port} {{\n forward . {healthy.addr}\n}}\n")
+    log = tmp_path / "skydns.log"
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    proc = subprocess.Popen([os.path.join(BIN, "twistd"), "-n", "--pidfile=", f"--logfile={log}", "skydns",
+                             "-c", str(corefile)], cwd=tmp_path, env=env(), preexec_fn=low_limit,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert eventually(lambda: bound_udp(proc.pid, port), timeout=20)
+        healthy_rcodes = []
+
+        def ask_healthy():
+            for i in range(100):
+                q = dns.message.make_query(f"h{i}.example.org.", "A")
+                healthy_rcodes.append(dns.query.udp(q, "127.0.0.1", port=port, timeout=3).rcode())
+                time.sleep(0.01)
+
+        asker = threading.Thread(target=ask_healthy)
+        asker.start()
+        flood = blast_udp(port, [f"s{i}.silent.test." for i in range(50)], rate=1000, seconds=2)
+        asker.join(30)
+        assert healthy_rcodes == [dns.rcode.NOERROR] * 100
+        assert flood[dns.rcode.REFUSED] > 500, flood  # over its share: refused at once
+        assert "Too many open files" not in log.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -71,3 +71,28 @@ def test_stub_needs_a_record_source(tmp_path):
     (tmp_path / "Corefile").write_text(". {\n stub\n whoami\n}\n")
     with pytest.raises(CorefileError, match="Corefile:2 - plugin/stub: needs a record source"):
         config.load(str(tmp_path / "Corefile")).build()
+
+
+def test_a_frozen_nameserver_is_skipped_after_two_failures(tmp_path, data):
+    """The first nameserver of a stub zone stops answering: after two queries that timed out on it, it is
+    marked down and the next queries go straight to the second one (no 2 s wait each)."""
+    import concurrent.futures
+
+    frozen = Upstream("slow", delay=None)
+    alive = Upstream(address="10.53.0.2")
+    try:
+        data.put("a.skydns.com.stub.dns.skydns.local", {"host": "127.0.0.1", "port": frozen.port})
+        data.put("b.skydns.com.stub.dns.skydns.local", {"host": "127.0.0.1", "port": alive.port})
+        with testing.serve(block(data), tmp_path) as srv:
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:  # two at once: one 2 s wait for both
+                slow = [pool.submit(srv.query, f"q{i}.skydns.com.", "A", timeout=5) for i in range(2)]
+                assert [f.result().answer[0][0].address for f in slow] == ["10.53.0.2"] * 2
+            stub = srv.plugin("stub")
+            assert eventually(lambda: any(ns.down for ns in stub.nameservers.values()))
+            start = time.monotonic()
+            for i in range(5):
+                assert srv.query(f"fast{i}.skydns.com.", "A").answer[0][0].address == "10.53.0.2"
+            assert time.monotonic() - start < 1.0
+    finally:
+        frozen.close()
+        alive.close()

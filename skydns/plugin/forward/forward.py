@@ -20,6 +20,7 @@ from zope.interface import implementer
 from skydns import wire
 from skydns.chain import next_or_failure
 from skydns.interfaces import IHandler, IMetrics
+from skydns.nameservers import healthy_first
 from skydns.rcode import REFUSED, SERVFAIL
 from skydns.zones import in_zones
 
@@ -43,8 +44,7 @@ class Policy:
             out = upstreams[i:] + upstreams[:i]
         else:
             out = list(upstreams)
-        healthy = [u for u in out if not u.down]
-        return healthy or out  # all down: try them anyway
+        return healthy_first(out)  # all down: try them anyway
 
 
 @implementer(IHandler, IMetrics)

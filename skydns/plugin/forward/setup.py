@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 
 from zope.interface import implementer
 
-from skydns.dnsclient import Client, StreamPool, UDPPool
+from skydns.dnsclient import Client, StreamPool, UDPPool, default_max_inflight
 from skydns.interfaces import IPluginSetup
+from skydns.nameservers import Health, Nameserver
 from skydns.plugin.forward.forward import Forward
-from skydns.plugin.forward.proxy import Health, Upstream
 
 PROPERTIES = ("except", "force_tcp", "prefer_udp", "expire", "max_fails", "tls", "tls_servername",
               "policy", "health_check", "max_concurrent", "timeout", "no_rec", "ndots")
@@ -54,7 +54,7 @@ class ForwardConfig:
     health_check: float = 0.5
     health_recursion: bool = True
     health_domain: str = "."
-    max_concurrent: int = 0
+    max_concurrent: int | None = None  # None: dnsclient.default_max_inflight()
     timeout: float = 2.0
     deadline: float = 5.0
     no_rec: bool = False
@@ -196,7 +196,8 @@ class ForwardSetup:
         tls_options = _tls_options(cfg) if any(p == "tls" for p, _, _ in cfg.targets) else None
         ups = []
         for proto, host, port in cfg.targets:
-            up = Upstream(host, port, proto, tls_options(host) if tls_options is not None and proto == "tls" else None)
+            tls = tls_options(host) if tls_options is not None and proto == "tls" else None
+            up = Nameserver(host, port, proto, tls)
             if proto == "tls":
                 # TLS authenticates the answers, so its connections are always kept (a handshake
                 # per query would cost more than the query); expire (default 10s) closes idle ones.
@@ -208,6 +209,8 @@ class ForwardSetup:
         cfg.upstreams = ups
         client = Client(reactor)
         health = Health(client, reactor, cfg.health_check, cfg.max_fails, cfg.health_recursion, cfg.health_domain)
+        if cfg.max_concurrent is None:
+            cfg.max_concurrent = default_max_inflight()
         handler = Forward(cfg, client, health, reactor, next, server=block.name)
         block.on_shutdown(handler.stop)
         return handler

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from zope.interface import implementer
 
-from skydns.dnsclient import Client
+from skydns.dnsclient import Client, default_max_inflight
 from skydns.interfaces import IPluginSetup, IRecordSource
+from skydns.nameservers import Health
 from skydns.plugin.stub.stub import Stub
 
 
@@ -31,7 +32,11 @@ class StubSetup:
     def build(self, zones, block, next):
         reactor = block.reactor
         source = block.require(IRecordSource, self.name, "a record source to read stub zones from (the etcd plugin)")
-        handler = Stub(zones, Client(reactor), next)
+        client = Client(reactor)
+        # A nameserver that fails twice in a row is skipped, and asked ". NS" every half second until
+        # it answers again (as forward does with its upstreams).
+        health = Health(client, reactor, 0.5, 2, recursion=False, plugin=self.name)
+        handler = Stub(zones, client, next, health=health, max_inflight=default_max_inflight())
         block.on_startup(lambda: handler.attach(source))
         block.on_shutdown(handler.detach)
         return handler

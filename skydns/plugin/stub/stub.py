@@ -20,7 +20,8 @@ from skydns import wire
 from skydns.chain import next_or_failure
 from skydns.interfaces import IHandler
 from skydns.msg import path
-from skydns.rcode import SERVFAIL
+from skydns.nameservers import Nameserver, healthy_first
+from skydns.rcode import REFUSED, SERVFAIL
 from skydns.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.stub")
@@ -45,13 +46,19 @@ def marked(options: bytes) -> bool:
 class Stub:
     name = "stub"
 
-    def __init__(self, zones: list[str], client, next=None, timeout: float = 2.0):
+    def __init__(self, zones: list[str], client, next=None, timeout: float = 2.0, health=None,
+                 max_inflight: int = 0):
         self.zones = zones
         self.client = client
         self.timeout = timeout
         self.next = next
         self.source: Any = None  # the block's IRecordSource
-        self.stubs: dict[str, list[tuple[str, int]]] = {}
+        self.stubs: dict[str, list[Nameserver]] = {}
+        #: every nameserver seen, kept across rebuilds so that its health state lasts
+        self.nameservers: dict[tuple[str, int], Nameserver] = {}
+        self.health = health  # nameservers.Health: a silent one is skipped while it stays silent
+        self.max_inflight = max_inflight  # 0: no cap
+        self.inflight = 0
         self.dirty = True
         self.dropped = 0
 
@@ -66,13 +73,15 @@ class Stub:
     def detach(self) -> None:
         if self.source is not None:
             self.source.unsubscribe(self._changed)
+        if self.health is not None:
+            self.health.stop(self.nameservers.values())
 
     def _changed(self, name) -> None:
         if name is None or ".stub.dns." in name or name.startswith("stub.dns."):
             self.dirty = True
 
     def _rebuild(self) -> None:
-        stubs: dict[str, list[tuple[str, int]]] = {}
+        stubs: dict[str, list[Nameserver]] = {}
         for zone in self.zones:
             base = "stub.dns." + (zone if zone != "." else "")
             depth = len(path.name_labels(base))
@@ -81,7 +90,11 @@ class Stub:
                 if len(labels) < depth + 2 or svc.kind not in ("A", "AAAA"):
                     continue  # a stub zone needs at least one label, plus the leaf; hosts are addresses
                 stub_zone = path.labels_to_name(labels[depth:-1])
-                stubs.setdefault(stub_zone, []).append((svc.host, svc.port or 53))
+                where = (svc.host, svc.port or 53)
+                ns = self.nameservers.get(where)
+                if ns is None:
+                    ns = self.nameservers[where] = Nameserver(*where)
+                stubs.setdefault(stub_zone, []).append(ns)
         self.stubs = stubs
         self.dirty = False
 
@@ -101,32 +114,45 @@ class Stub:
                          "forwarded ({count} so far): it would loop", qname=request.qname,
                          client=request.client[0], count=self.dropped)
             return None
+        if self.max_inflight and self.inflight >= self.max_inflight:
+            return wire.error_reply(request, REFUSED)
         query = dns.message.from_wire(request.wire, keyring=False)
         options = [o for o in query.options if o.otype != STUB_OPTION]
         options.append(dns.edns.GenericOption(dns.edns.OptionType.make(STUB_OPTION), b"\x01"))
         payload = query.payload if query.edns >= 0 else wire.OUR_PAYLOAD
         query.use_edns(0, query.ednsflags if query.edns >= 0 else 0, payload, options=options)
-        return self._ask(request, query.to_wire(), list(self.stubs[zone]), 0)
+        self.inflight += 1
+        d = self._ask(request, query.to_wire(), healthy_first(self.stubs[zone]), 0)
+        return d.addBoth(self._finished)
 
-    def _ask(self, request, out: bytes, servers, i):
+    def _finished(self, result):
+        self.inflight -= 1
+        return result
+
+    def _ask(self, request, out: bytes, servers: list[Nameserver], i: int):
         if i >= len(servers):
             return defer.succeed(wire.error_reply(request, SERVFAIL))
-        host, port = servers[i]
-        d = self.client.query(out, host, port, "udp", self.timeout)
+        ns = servers[i]
+        ns.requests += 1
+        d = self.client.query(out, ns.host, ns.port, "udp", self.timeout)
 
         def answered(data):
             if data[2] & 0x02:
-                return self.client.query(out, host, port, "tcp", self.timeout)
+                return self.client.query(out, ns.host, ns.port, "tcp", self.timeout)
             return data
 
+        def good(data):
+            if self.health is not None:
+                self.health.ok(ns)
+            return self._relay(data, request)
+
         def failed(f):
-            log.debug("stub server {host}:{port}: {why}", host=host, port=port, why=f.getErrorMessage())
+            if self.health is not None:
+                self.health.failed(ns)
+            log.debug("stub server {ns}: {why}", ns=ns.name, why=f.getErrorMessage())
             return self._ask(request, out, servers, i + 1)
 
-        d.addCallback(answered)
-        d.addCallback(self._relay, request)
-        d.addErrback(failed)
-        return d
+        return d.addCallback(answered).addCallbacks(good, failed)
 
     def _relay(self, data: bytes, request):
         reply = dns.message.from_wire(data, keyring=False)

@@ -1,8 +1,9 @@
-"""One upstream server: where it is, how it is reached, whether it is healthy.
+"""Nameservers a plugin sends queries to (forward's upstreams, stub's nameservers), and their health.
 
-An upstream is marked down after ``max_fails`` failed queries in a row; from
+A nameserver is marked down after ``max_fails`` failed queries in a row; from
 then on a health check (``. IN NS``, CoreDNS's probe) is sent every
-``health_check`` interval until it answers, and then it is up again.
+``interval`` until it answers, and then it is up again. Plugins try the ones
+that are up first (:func:`order`), and the ones down only when all are.
 """
 from __future__ import annotations
 
@@ -10,10 +11,8 @@ import dns.message
 from twisted.internet import task
 from twisted.logger import Logger
 
-log = Logger(namespace="skydns.plugin.forward")
 
-
-class Upstream:
+class Nameserver:
     def __init__(self, host: str, port: int, proto: str = "dns", tls=None, name: str = ""):
         self.host = host
         self.port = port
@@ -25,19 +24,27 @@ class Upstream:
         self.checker: task.LoopingCall | None = None
         self.requests = 0
         self.failures = 0
+        self.inflight = 0  # queries sent and not answered yet
         #: proto ("udp", "tcp", "tls") -> a dnsclient.UDPPool or StreamPool: the socket or
         #: connection queries to this upstream share (TLS always; the others with expire)
         self.pools: dict = {}
 
     def __repr__(self):
-        return f"<Upstream {self.proto}://{self.name}{' down' if self.down else ''}>"
+        return f"<Nameserver {self.proto}://{self.name}{' down' if self.down else ''}>"
+
+
+def healthy_first(nameservers: list) -> list:
+    """The nameservers that are up, in the order given; all of them when every one is down."""
+    healthy = [n for n in nameservers if not n.down]
+    return healthy or list(nameservers)
 
 
 class Health:
-    """Counts failures and runs health checks for the upstreams of one forward plugin."""
+    """Counts failures and runs health checks for the nameservers of one plugin (``plugin`` names it in logs)."""
 
     def __init__(self, client, reactor, interval: float, max_fails: int, recursion: bool = True,
-                 domain: str = "."):
+                 domain: str = ".", plugin: str = "forward"):
+        self.log = Logger(namespace=f"skydns.plugin.{plugin}")
         self.client = client
         self.reactor = reactor
         self.interval = interval
@@ -47,36 +54,36 @@ class Health:
             q.flags &= ~dns.flags.RD
         self.probe = q.to_wire()
 
-    def ok(self, up: Upstream) -> None:
+    def ok(self, up: Nameserver) -> None:
         up.fails = 0
         if up.down:
             self._up(up)
 
-    def failed(self, up: Upstream) -> None:
+    def failed(self, up: Nameserver) -> None:
         up.fails += 1
         up.failures += 1
         if self.max_fails and up.fails >= self.max_fails and not up.down:
             up.down = True
-            log.warn("upstream {up} marked down after {n} failed queries; health checking every {i:g}s",
+            self.log.warn("upstream {up} marked down after {n} failed queries; health checking every {i:g}s",
                      up=up.name, n=up.fails, i=self.interval)
             if self.interval > 0:
                 checker = up.checker = task.LoopingCall(self._check, up)
                 checker.clock = self.reactor
                 checker.start(self.interval, now=False)
 
-    def _check(self, up: Upstream):
+    def _check(self, up: Nameserver):
         proto = "tls" if up.proto == "tls" else "udp"
         d = self.client.query(self.probe, up.host, up.port, proto, timeout=max(self.interval, 0.5), tls=up.tls)
         d.addCallbacks(lambda _: self.ok(up), lambda f: None)
         return None  # never let a failed probe stop the loop
 
-    def _up(self, up: Upstream) -> None:
+    def _up(self, up: Nameserver) -> None:
         up.down = False
         up.fails = 0
         if up.checker is not None and up.checker.running:
             up.checker.stop()
         up.checker = None
-        log.info("upstream {up} is healthy again", up=up.name)
+        self.log.info("upstream {up} is healthy again", up=up.name)
 
     def stop(self, upstreams) -> None:
         for up in upstreams:
