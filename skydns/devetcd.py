@@ -46,12 +46,16 @@ class LocalEtcd:
     """One etcd member on loopback; ``start()``, ``stop()``, ``client()``."""
 
     def __init__(self, data_dir: str, port: int | None = None, peer_port: int | None = None,
-                 tls: tuple[str, str, str] | None = None):
-        """``tls``: (server cert, server key, CA) to serve clients over TLS, requiring client certs."""
+                 tls: tuple[str, str, str] | None = None, name: str = "skydns-dev",
+                 initial_cluster: str | None = None):
+        """``tls``: (server cert, server key, CA) to serve clients over TLS, requiring client certs;
+        ``name`` and ``initial_cluster``: this member's place in a cluster (see :class:`LocalCluster`)."""
         self.data_dir = data_dir
         self.port = port or free_port()
         self.peer_port = peer_port or free_port()
         self.tls = tls
+        self.name = name
+        self.initial_cluster = initial_cluster
         self.proc: subprocess.Popen | None = None
         self.client_tls: tuple[str, str, str] | None = None  # (cert, key, CA) for client() when TLS
 
@@ -59,19 +63,29 @@ class LocalEtcd:
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> LocalEtcd:
+    @property
+    def peer_url(self) -> str:
+        return f"http://127.0.0.1:{self.peer_port}"
+
+    def launch(self) -> None:
+        """Start the process (see :meth:`start`, which also waits until it answers)."""
         os.makedirs(self.data_dir, exist_ok=True)
-        peer = f"http://127.0.0.1:{self.peer_port}"
-        cmd = [find_binary(), "--name", "skydns-dev", "--data-dir", os.path.join(self.data_dir, "member"),
+        peer = self.peer_url
+        cmd = [find_binary(), "--name", self.name, "--data-dir", os.path.join(self.data_dir, "member"),
                "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
                "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-               "--initial-cluster", f"skydns-dev={peer}", "--log-level", "error"]
+               "--initial-cluster", self.initial_cluster or f"{self.name}={peer}", "--log-level", "error"]
         if self.tls:
             cert, key, ca = self.tls
             cmd += ["--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca, "--client-cert-auth"]
         env = dict(os.environ, ETCD_UNSUPPORTED_ARCH=os.environ.get("ETCD_UNSUPPORTED_ARCH", "arm64"))
         self.log = open(os.path.join(self.data_dir, "etcd.log"), "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, env=env)
+
+    def start(self, timeout: float = 20.0) -> LocalEtcd:
+        if self.proc is None or self.proc.poll() is not None:
+            self.launch()
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -108,6 +122,31 @@ class LocalEtcd:
             return pyetcd.client(host="127.0.0.1", port=self.port, timeout=5, ca_cert=ca,
                                  cert_key=key, cert_cert=cert, user=user, password=password)
         return pyetcd.client(host="127.0.0.1", port=self.port, timeout=5, user=user, password=password)
+
+
+class LocalCluster:
+    """``size`` etcd members on loopback forming one cluster (for tests of failover and stalls)."""
+
+    def __init__(self, data_dir: str, size: int = 3):
+        members = [(f"m{i}", free_port(), free_port()) for i in range(size)]
+        initial = ",".join(f"{name}=http://127.0.0.1:{peer}" for name, _, peer in members)
+        self.members = [LocalEtcd(os.path.join(data_dir, name), port, peer, name=name, initial_cluster=initial)
+                         for name, port, peer in members]
+
+    @property
+    def urls(self) -> list[str]:
+        return [m.url for m in self.members]
+
+    def start(self, timeout: float = 30.0) -> LocalCluster:
+        for m in self.members:
+            m.launch()  # all at once: a member alone has no quorum
+        for m in self.members:
+            m.start(timeout)
+        return self
+
+    def stop(self) -> None:
+        for m in self.members:
+            m.stop()
 
 
 def load_services(client, path: str, prefix: str = "/skydns") -> int:

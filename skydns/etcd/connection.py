@@ -33,6 +33,20 @@ def parse_endpoint(url: str) -> Endpoint:
     return Endpoint(parts.hostname, port, parts.scheme == "https")
 
 
+#: gRPC channel options: large reads; keepalive pings so that a connection a partition left open is
+#: found dead (etcd refuses pings more often than every 5 s); reconnection back-off kept short.
+GRPC_OPTIONS = {
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    "grpc.keepalive_time_ms": 10_000,
+    "grpc.keepalive_timeout_ms": 5_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.http2.max_pings_without_data": 0,
+    "grpc.initial_reconnect_backoff_ms": 250,
+    "grpc.min_reconnect_backoff_ms": 250,
+    "grpc.max_reconnect_backoff_ms": 2_000,
+}
+
+
 @dataclass(frozen=True)
 class Connection:
     """Everything needed to reach one etcd cluster (also the key that shares copies across reloads)."""
@@ -56,7 +70,7 @@ class Connection:
             cert_key=self.tls_key if secure else None,
             cert_cert=self.tls_cert if secure else None,
             timeout=self.timeout, user=self.username, password=self.password,
-            grpc_options={"grpc.max_receive_message_length": 64 * 1024 * 1024}.items(),
+            grpc_options=GRPC_OPTIONS.items(),
         )
         if not secure and client.call_credentials is not None:
             # pyetcd attaches the auth token twice: as metadata and as call credentials.

@@ -17,6 +17,8 @@ class Proxy:
         self.closed = False
         self.go = threading.Event()  # cleared by hold(): new connections wait before reaching the target
         self.go.set()
+        self.flowing = threading.Event()  # cleared by freeze(): open connections carry nothing, stay open
+        self.flowing.set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -52,6 +54,7 @@ class Proxy:
                 data = src.recv(65536)
                 if not data:
                     break
+                self.flowing.wait()
                 dst.sendall(data)
         except OSError:
             pass
@@ -77,6 +80,16 @@ class Proxy:
     def unblock(self):
         self.blocked = False
 
+    def freeze(self):
+        """Carry nothing more on any connection, open or new, but close none: a network path that
+        drops every packet while both ends think the connection is up."""
+        self.go.clear()
+        self.flowing.clear()
+
+    def thaw(self):
+        self.flowing.set()
+        self.go.set()
+
     def hold(self):
         """Accept new connections but let nothing through them until release(): a target that hangs."""
         self.go.clear()
@@ -87,5 +100,6 @@ class Proxy:
     def close(self):
         self.closed = True
         self.go.set()
+        self.flowing.set()
         self.block()
         self.listener.close()

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from twisted.internet import defer, threads
+from twisted.internet import defer, task, threads
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -39,6 +39,10 @@ RETRY_MAX = 5.0
 #: short enough that a client whose etcd is down hears SERVFAIL before it gives up itself.
 MAX_WAITING = 10_000
 QUERY_WAIT = 1.0
+#: Seconds without anything confirming the copy current (a watch event, a read, the member answering
+#: a probe with a leader) after which it counts as stale: logged, reconnected to another member,
+#: and not ready. The etcd directive's ``stale_after``.
+STALE_AFTER = 10.0
 
 
 def _prefix_end(prefix: bytes) -> bytes:
@@ -67,13 +71,14 @@ class EtcdCopy:
     """
 
     def __init__(self, connection: Connection, prefix: str, reactor, clock=time.monotonic,
-                 status: bool = False, timers=None):
+                 status: bool = False, timers=None, stale_after: float = STALE_AFTER):
         """``status=True``: a copy of health-monitor keys ``PREFIX/<ip>`` holding
         ``{"status": "UP"|"DOWN"}``, kept in :attr:`down` instead of the index.
 
         ``reactor`` runs the blocking client in its threads; ``timers`` (an
         IReactorTime, the reactor by default: tests give a task.Clock) times
-        the start wait and the reconnection back-off; ``clock`` reads the time.
+        the start wait and the reconnection back-off; ``clock`` reads the time;
+        ``stale_after`` (0: never) see STALE_AFTER.
         """
         self.status = status
         self.down: set[str] = set()
@@ -91,6 +96,12 @@ class EtcdCopy:
         self.bad: dict[str, str] = {}
         self.reconnects = 0
         self.last_event = 0.0
+        self.stale_after = stale_after
+        self.last_fresh = 0.0  # when something last confirmed the copy current
+        self.stalls = 0
+        self._checker: Any = None
+        self._probing = False
+        self._leaderless = False
         self._endpoint = 0
         self._client: Any = None
         self._cancel: Callable[[], Any] | None = None
@@ -110,6 +121,10 @@ class EtcdCopy:
         if not self._running:
             self._running = True
             self._connect()
+            if self.stale_after and self._checker is None:
+                self._checker = task.LoopingCall(self._check)
+                self._checker.clock = self.timers
+                self._checker.start(max(self.stale_after / 4, 0.25), now=False)
         if self.synced:
             return defer.succeed(self)
         d: defer.Deferred[EtcdCopy] = defer.Deferred()
@@ -156,6 +171,9 @@ class EtcdCopy:
     def stop(self) -> None:
         self._release(False)
         self._running = False
+        if self._checker is not None and self._checker.running:
+            self._checker.stop()
+        self._checker = None
         self._generation += 1
         if self._pending_retry is not None and self._pending_retry.active():
             self._pending_retry.cancel()
@@ -186,14 +204,18 @@ class EtcdCopy:
     def collect(self, prefix: str):
         """Metrics of the copy (IMetrics), labelled with its etcd path."""
         labels = [self.prefix]
-        families = (
+        families: list[tuple] = [
             (GaugeMetricFamily, "etcd_revision", "etcd revision of the copy.", self.revision),
             (GaugeMetricFamily, "etcd_services", "Services in the copy.", self.index.count),
             (CounterMetricFamily, "etcd_watch_reconnects", "Reconnections of the etcd watch.", self.reconnects),
             (GaugeMetricFamily, "etcd_last_event_age_seconds", "Seconds since the copy last changed or was read.",
              self.clock() - self.last_event if self.last_event else -1),
             (GaugeMetricFamily, "etcd_synced", "1 once the copy has been read.", 1 if self.synced else 0),
-        )
+            (GaugeMetricFamily, "etcd_copy_age_seconds", "Seconds since the copy was last confirmed current.",
+             self.age()),
+            (CounterMetricFamily, "etcd_stalls", "Times the copy's member went silent and another was tried.",
+             self.stalls),
+        ]
         for kind, name, text, value in families:
             family = kind(prefix + name, text, labels=["path"])
             family.add_metric(labels, value)
@@ -307,6 +329,7 @@ class EtcdCopy:
                      endpoint=endpoint, secs=self.clock() - self._outage, rev=self.revision + 1)
             self._outage = None
         self._retry = RETRY_MIN
+        self.last_fresh = self.clock()
         if not self._first.called:
             self._first.callback(self)
 
@@ -324,6 +347,63 @@ class EtcdCopy:
         self._endpoint += 1
         delay, self._retry = self._retry, min(self._retry * 2, RETRY_MAX)
         self._pending_retry = self.timers.callLater(delay, self._reconnect)
+
+    # -- freshness ----------------------------------------------------------------
+    def fresh(self) -> bool:
+        """Read, connected, and confirmed current within ``stale_after``."""
+        if not self.synced or self._outage is not None:
+            return False
+        return not self.stale_after or self.clock() - self.last_fresh <= self.stale_after
+
+    def age(self) -> float:
+        """Seconds since something last confirmed the copy current (-1 before the first read)."""
+        return self.clock() - self.last_fresh if self.last_fresh else -1.0
+
+    def _check(self) -> None:
+        """Every quarter of ``stale_after``: probe the member; reconnect elsewhere when it stays silent."""
+        if not self._running or self._outage is not None or self._client is None:
+            return  # not connected yet, or reconnecting already
+        silent = self.clock() - self.last_fresh
+        if silent > self.stale_after:
+            why = "its member has no leader" if self._leaderless else f"nothing from its member for {silent:.1f}s"
+            self._stalled(why)
+            return
+        if self._probing:
+            return
+        self._probing = True
+        gen = self._generation
+        d = threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), self._probe, self._client)
+        d.addCallbacks(self._probed, lambda f: None, callbackArgs=(gen,))
+        d.addBoth(self._probe_done)
+
+    def _probe(self, client) -> int:
+        """In a thread: the member's view of the leader (0: none, its data may fall behind)."""
+        from pyetcd import etcdrpc
+
+        resp = client.maintenancestub.Status(etcdrpc.StatusRequest(), max(self.stale_after / 2, 0.5),
+                                             credentials=client.call_credentials, metadata=client.metadata)
+        return resp.leader
+
+    def _probed(self, leader: int, gen: int) -> None:
+        if gen != self._generation:
+            return
+        self._leaderless = not leader
+        if leader:
+            self.last_fresh = self.clock()
+
+    def _probe_done(self, _result) -> None:
+        self._probing = False
+
+    def _stalled(self, why: str) -> None:
+        """The copy may be behind etcd without any error saying so: drop this member, try the next."""
+        self.stalls += 1
+        log.warn("etcd copy of {prefix} may be stale: {why}; reconnecting to another member",
+                 prefix=self.prefix, why=why)
+        self._generation += 1  # what the old watch still sends is ignored
+        cancel, client = self._cancel, self._client
+        self._cancel = self._client = None
+        threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), _close, cancel, client)
+        self._broken(why)
 
     def _reconnect(self) -> None:
         self._pending_retry = None
@@ -352,7 +432,7 @@ class EtcdCopy:
         rev = response.header.revision
         if rev > self.revision:
             self.revision = rev
-        self.last_event = self.clock()
+        self.last_event = self.last_fresh = self.clock()
 
     def _status(self, raw_key: bytes, value) -> tuple[str, bool]:
         ip = raw_key.decode("utf-8", "replace")[len(self.prefix) + 1:]

@@ -11,6 +11,7 @@
         hostmaster ADDRESS             # default hostmaster.<zone>
         local NAME                     # what local.dns.<zone> answers as
         monitor [PATH]                 # health-monitored addresses, default /skydns/monitor/status
+        stale_after DURATION           # default 10s: a silent member is left for another (0: never)
         zones ZONE...                  # more zones (as in some CoreDNS write-ups)
         upstream                       # accepted: external names always go through the server
     }
@@ -24,14 +25,14 @@ from zope.interface import implementer
 from skydns.errors import CorefileError
 from skydns.etcd.connection import Connection, parse_endpoint
 from skydns.interfaces import IPluginSetup
-from skydns.plugin.etcd.copy import EtcdCopy
+from skydns.plugin.etcd.copy import STALE_AFTER, EtcdCopy
 from skydns.plugin.etcd.handler import Etcd
 from skydns.plugin.etcd.lookup import Lookup, Settings
 from skydns.plugin.etcd.source import EtcdSource
 from skydns.upstream import Upstream
 
 PROPERTIES = ("path", "endpoint", "credentials", "tls", "fallthrough", "ttl", "min_ttl",
-              "hostmaster", "local", "zones", "upstream", "monitor")
+              "hostmaster", "local", "zones", "upstream", "monitor", "stale_after")
 
 
 class EtcdConfig:
@@ -50,6 +51,7 @@ class EtcdConfig:
         self.hostmaster = ""
         self.local: str | None = None
         self.monitor: str | None = None
+        self.stale_after = STALE_AFTER
         self.connection: Connection = Connection(())  # made by parse from the endpoints
 
 
@@ -108,6 +110,13 @@ class EtcdSetup:
                 if len(args) > 1 or (args and not args[0].startswith("/")):
                     raise d.error("monitor takes one absolute etcd key prefix, e.g. /skydns/monitor/status")
                 cfg.monitor = "/" + (args[0] if args else "/skydns/monitor/status").strip("/")
+            elif prop == "stale_after":
+                if len(args) != 1:
+                    raise d.arg_error()
+                value = d.duration_value(args[0], positive=False)
+                if value and value < 1:
+                    raise d.error(f"stale_after must be at least 1s (or 0 to never check), got {args[0]}")
+                cfg.stale_after = value
             elif prop == "upstream":
                 pass  # CoreDNS deprecated it: external names are always looked up through the server
             else:
@@ -126,16 +135,17 @@ class EtcdSetup:
 
     def build(self, cfg: EtcdConfig, block, next):
         reactor = block.reactor
-        copy = block.acquire(("etcd", cfg.connection, cfg.path),
-                             lambda: EtcdCopy(cfg.connection, cfg.path, reactor),
+        copy = block.acquire(("etcd", cfg.connection, cfg.path, cfg.stale_after),
+                             lambda: EtcdCopy(cfg.connection, cfg.path, reactor, stale_after=cfg.stale_after),
                              lambda c: c.stop())
         for z in cfg.zones:
             copy.watch_zone(z)
         block.on_startup(copy.start)
         monitor = None
         if cfg.monitor:
-            monitor = block.acquire(("etcd-monitor", cfg.connection, cfg.monitor),
-                                    lambda: EtcdCopy(cfg.connection, cfg.monitor, reactor, status=True),
+            monitor = block.acquire(("etcd-monitor", cfg.connection, cfg.monitor, cfg.stale_after),
+                                    lambda: EtcdCopy(cfg.connection, cfg.monitor, reactor, status=True,
+                                                     stale_after=cfg.stale_after),
                                     lambda c: c.stop())
             block.on_startup(monitor.start)
         settings = Settings(cfg.zones, cfg.ttl, cfg.min_ttl, cfg.hostmaster, cfg.local)

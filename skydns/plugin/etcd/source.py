@@ -70,7 +70,12 @@ class EtcdSource:
         return self._store
 
     def ready(self) -> str | None:
-        if self.copy.synced:
+        """Not ready before the first read, nor while etcd is unreachable or the copy stale."""
+        copy = self.copy
+        if copy.fresh():
             return None
-        eps = ", ".join(str(e) for e in self.copy.connection.endpoints)
-        return f"copy of {self.copy.prefix} not read yet (etcd at {eps})"
+        eps = ", ".join(str(e) for e in copy.connection.endpoints)
+        if not copy.synced:
+            return f"copy of {copy.prefix} not read yet (etcd at {eps})"
+        return (f"copy of {copy.prefix} not confirmed current for {copy.age():.0f}s, serving it as it is "
+                f"(etcd at {eps})")

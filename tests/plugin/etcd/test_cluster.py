@@ -1,0 +1,136 @@
+"""A three-member etcd cluster: a member that hangs, a network path that drops everything, an outage.
+
+The copy notices what no error reports (a frozen member, a silent path), says so in the log, on
+/ready and in a metric, and reads from another member within its ``stale_after``.
+"""
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+
+import dns.rcode
+import pytest
+
+from helpers import EtcdData, Logged, Proxy, eventually, free_port
+from skydns import testing
+from skydns.devetcd import LocalCluster
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = LocalCluster(str(tmp_path_factory.mktemp("cluster"))).start()
+    yield c
+    c.stop()
+
+
+class Writer(EtcdData):
+    """Puts through one chosen member, trying again while the cluster elects a new leader."""
+
+    def put(self, name, value, lease=None):
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                return super().put(name, value, lease)
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                self.client.close()
+                self.client = self.server.client()  # pyetcd keeps a node that timed out "failed" for minutes
+                time.sleep(0.2)
+
+
+def addrs(srv, name="svc.skydns.local."):
+    r = srv.query(name, "A", timeout=2)
+    return sorted(rr.address for rrset in r.answer for rr in rrset)
+
+
+def corefile(path, endpoints, ready_port):
+    return (f"skydns.local:0 {{\n ready 127.0.0.1:{ready_port}\n etcd {{\n  path {path}\n"
+            f"  endpoint {' '.join(endpoints)}\n  stale_after 2s\n }}\n}}\n")
+
+
+def ready(port) -> int:
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2).getcode()
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return 0
+
+
+def test_a_frozen_member_is_left_for_another(tmp_path, cluster):
+    """SIGSTOP on the member the copy reads from: within stale_after (2 s) the copy calls itself stale
+    (/ready 503), moves to another member, and shows a change made meanwhile."""
+    m0, m1, _ = cluster.members
+    w = Writer(m1)
+    w.put("a.svc.skydns.local", {"host": "10.0.0.1"})
+    rport = free_port()
+    with testing.serve(corefile(w.path, cluster.urls, rport), tmp_path) as srv:
+        copy = srv.plugin("etcd").copy
+        assert addrs(srv) == ["10.0.0.1"] and ready(rport) == 200
+        os.kill(m0.proc.pid, signal.SIGSTOP)
+        try:
+            with Logged() as logged:
+                frozen = time.monotonic()
+                w.put("b.svc.skydns.local", {"host": "10.0.0.2"})  # through m1, once a leader is elected
+                assert eventually(lambda: addrs(srv) == ["10.0.0.1", "10.0.0.2"], timeout=15, interval=0.1)
+                took = time.monotonic() - frozen
+            assert copy.stalls >= 1 and took < 8, (copy.stalls, took)
+            assert any("may be stale" in w for w in logged.warnings())
+            assert eventually(lambda: ready(rport) == 200)  # current again (the stale moment: test_source)
+        finally:
+            os.kill(m0.proc.pid, signal.SIGCONT)
+    w.client.close()
+
+
+def test_a_silent_network_path_is_left_for_another(tmp_path, cluster):
+    """The path to the member goes silent (packets dropped, the connection still open): the same."""
+    m0, m1, m2 = cluster.members
+    w = Writer(m1)
+    w.put("a.svc.skydns.local", {"host": "10.0.0.1"})
+    proxy = Proxy(m0.port)
+    try:
+        with testing.serve(corefile(w.path, [proxy.url, m1.url, m2.url], free_port()), tmp_path) as srv:
+            copy = srv.plugin("etcd").copy
+            assert addrs(srv) == ["10.0.0.1"]
+            proxy.freeze()
+            cut = time.monotonic()
+            w.put("b.svc.skydns.local", {"host": "10.0.0.2"})
+            assert eventually(lambda: addrs(srv) == ["10.0.0.1", "10.0.0.2"], timeout=15, interval=0.2)
+            assert copy.stalls >= 1 and time.monotonic() - cut < 8
+    finally:
+        proxy.thaw()
+        proxy.close()
+    w.client.close()
+
+
+def test_after_a_long_outage_the_copy_catches_up_within_seconds(tmp_path, etcd, data):
+    """etcd unreachable for 8 s (the back-off reaches its cap): once it is back, changes made meanwhile
+    are answered within 5 s (plus a reconnection), however long the outage was."""
+    data.put("a.svc.skydns.local", {"host": "10.0.0.1"})
+    proxy = Proxy(etcd.port)
+    try:
+        with testing.serve(data.block(endpoint=proxy.url), tmp_path) as srv:
+            assert addrs(srv) == ["10.0.0.1"]
+            proxy.block()
+            data.put("b.svc.skydns.local", {"host": "10.0.0.2"})
+            time.sleep(8)  # the outage itself: what the test is about
+            assert addrs(srv) == ["10.0.0.1"]
+            proxy.unblock()
+            back = time.monotonic()
+            assert eventually(lambda: addrs(srv) == ["10.0.0.1", "10.0.0.2"], timeout=15, interval=0.1)
+            assert time.monotonic() - back < 6
+    finally:
+        proxy.close()
+
+
+def test_stale_after_is_checked(tmp_path):
+    from skydns import config
+    from skydns.errors import CorefileError
+    (tmp_path / "Corefile").write_text("a.example {\n etcd {\n  stale_after 500ms\n }\n}\n")
+    with pytest.raises(CorefileError, match="Corefile:3 - plugin/etcd: stale_after must be at least 1s"):
+        config.load(str(tmp_path / "Corefile"))
+    assert dns.rcode.NOERROR == 0

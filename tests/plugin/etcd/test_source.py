@@ -1,0 +1,41 @@
+"""The etcd plugin's record source as other plugins and /ready see it, on fake copies and a fake clock."""
+from twisted.internet import task
+
+from skydns.etcd.connection import Connection, parse_endpoint
+from skydns.plugin.etcd.copy import EtcdCopy
+from skydns.plugin.etcd.source import EtcdSource
+
+
+def copy_on(clock) -> EtcdCopy:
+    clock.advance(1000)
+    connection = Connection((parse_endpoint("http://127.0.0.1:1"),))
+    return EtcdCopy(connection, "/skydns", reactor=None, clock=clock.seconds, timers=clock, stale_after=10)
+
+
+def test_ready_only_while_read_connected_and_confirmed_current():
+    """/ready's view: not before the first read, not during an outage, not once nothing has confirmed
+    the copy for stale_after; ready again when something does."""
+    clock = task.Clock()
+    copy = copy_on(clock)
+    source = EtcdSource(copy, ["skydns.local."])
+    assert "not read yet" in source.ready()
+    copy.synced, copy.last_fresh = True, clock.seconds()
+    assert source.ready() is None
+    clock.advance(10.5)
+    assert "not confirmed current for 10s" in source.ready()
+    copy._probed(leader=7, gen=copy._generation)  # the member answered, with a leader
+    assert source.ready() is None
+    copy._outage = clock.seconds()
+    assert source.ready() is not None and not copy.fresh()
+
+
+def test_a_member_without_leader_does_not_confirm_the_copy():
+    clock = task.Clock()
+    copy = copy_on(clock)
+    copy.synced, copy.last_fresh = True, clock.seconds()
+    read_at = copy.last_fresh
+    clock.advance(5)
+    copy._probed(leader=0, gen=copy._generation)
+    assert copy.last_fresh == read_at and copy._leaderless
+    copy._probed(leader=3, gen=copy._generation - 1)  # an answer from a member left behind: ignored
+    assert copy.last_fresh == read_at
