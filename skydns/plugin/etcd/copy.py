@@ -32,8 +32,10 @@ from skydns.plugin.etcd.index import Index
 log = Logger(namespace="skydns.plugin.etcd")
 
 PAGE = 5000
+#: Reconnection back-off, doubling from RETRY_MIN: capped low so that the copy catches up within
+#: seconds of etcd returning, however long the outage (gRPC's own back-off is capped alike).
 RETRY_MIN = 0.25
-RETRY_MAX = 5.0
+RETRY_MAX = 2.0
 #: Queries that may wait for the first read at most (beyond, they are answered SERVFAIL at once),
 #: and how long each may wait: enough to ride out a read that takes milliseconds (a restart),
 #: short enough that a client whose etcd is down hears SERVFAIL before it gives up itself.

@@ -9,7 +9,6 @@ import time
 import urllib.error
 import urllib.request
 
-import dns.rcode
 import pytest
 
 from helpers import EtcdData, Logged, Proxy, eventually, free_port
@@ -107,9 +106,9 @@ def test_a_silent_network_path_is_left_for_another(tmp_path, cluster):
     w.client.close()
 
 
-def test_after_a_long_outage_the_copy_catches_up_within_seconds(tmp_path, etcd, data):
-    """etcd unreachable for 8 s (the back-off reaches its cap): once it is back, changes made meanwhile
-    are answered within 5 s (plus a reconnection), however long the outage was."""
+def test_after_a_long_outage_the_copy_catches_up_within_seconds(tmp_path, etcd, data, outage_seconds):
+    """etcd unreachable for 8 s (past the back-off's cap; --outage-seconds 60 for the long one): once
+    it is back, changes made meanwhile are answered within 5 s, however long the outage was."""
     data.put("a.svc.skydns.local", {"host": "10.0.0.1"})
     proxy = Proxy(etcd.port)
     try:
@@ -117,12 +116,14 @@ def test_after_a_long_outage_the_copy_catches_up_within_seconds(tmp_path, etcd, 
             assert addrs(srv) == ["10.0.0.1"]
             proxy.block()
             data.put("b.svc.skydns.local", {"host": "10.0.0.2"})
-            time.sleep(8)  # the outage itself: what the test is about
+            time.sleep(outage_seconds)  # the outage itself: what the test is about
             assert addrs(srv) == ["10.0.0.1"]
             proxy.unblock()
             back = time.monotonic()
             assert eventually(lambda: addrs(srv) == ["10.0.0.1", "10.0.0.2"], timeout=15, interval=0.1)
-            assert time.monotonic() - back < 6
+            took = time.monotonic() - back
+            print(f"caught up {took:.2f}s after a {outage_seconds:.0f}s outage")
+            assert took < 5, took
     finally:
         proxy.close()
 
@@ -133,4 +134,3 @@ def test_stale_after_is_checked(tmp_path):
     (tmp_path / "Corefile").write_text("a.example {\n etcd {\n  stale_after 500ms\n }\n}\n")
     with pytest.raises(CorefileError, match="Corefile:3 - plugin/etcd: stale_after must be at least 1s"):
         config.load(str(tmp_path / "Corefile"))
-    assert dns.rcode.NOERROR == 0
