@@ -97,6 +97,7 @@ class DNSStreamProtocol(Protocol):
         self.last_active = 0.0
         self.paused = False
         self.unread = 0  # bytes written while paused
+        self.pending = 0  # whole queries not answered yet (the server is working for this client)
         self._idle: Any = None
         self._read: Any = None
         self._write: Any = None
@@ -153,6 +154,7 @@ class DNSStreamProtocol(Protocol):
                 self._close()
                 return
             whole = True
+            self.pending += 1
             server.handle(frame, self.peer, "tcp", self)
             if not self.connected:
                 return
@@ -174,6 +176,8 @@ class DNSStreamProtocol(Protocol):
                 self._close()
                 return
         transport.writeSequence((len(data).to_bytes(2, "big"), data))
+        if self.pending:
+            self.pending -= 1
         self._active()
 
     # -- backpressure (IPushProducer: the transport calls these) --------------------------
@@ -205,9 +209,10 @@ class DNSStreamProtocol(Protocol):
 class DNSStreamFactory(Factory):
     """Makes a protocol per TCP connection within the listener's cap.
 
-    At the cap, a new connection takes the place of the connection idle for longest
-    (no query half read, no reply waiting): a client holding connections open cannot
-    lock others out. With none idle, the new connection is refused.
+    At the cap, a new connection takes the place of the one that has gone longest without a
+    whole query or a reply (idle, dripping a query byte by byte, or not reading its replies),
+    preferring to keep those whose queries are being answered: clients holding connections
+    open, however they do it, cannot lock others out.
     """
 
     def __init__(self, listener: Listener, clock=None):
@@ -216,24 +221,17 @@ class DNSStreamFactory(Factory):
             from twisted.internet import reactor as clock
         self.clock = clock
         self.connections: set[DNSStreamProtocol] = set()
-        self.refused = 0
         self.evicted = 0
 
     def buildProtocol(self, addr):
         cap = self.listener.max_connections
         if cap and len(self.connections) >= cap:
-            idle = [c for c in self.connections if not c.buffer and not c.paused]
-            if not idle:
-                self.refused += 1
-                if self.refused in (1, 100, 10000):
-                    log.warn("{listener}: {count} TCP connection(s) refused, {cap} open and none idle "
-                             "(tcp {{ max_connections }})", listener=self.listener, count=self.refused, cap=cap)
-                return None
-            oldest = min(idle, key=lambda c: c.last_active)
+            oldest = min(self.connections, key=lambda c: (c.pending > 0, c.last_active))
             self.evicted += 1
             if self.evicted in (1, 100, 10000):
-                log.info("{listener}: at {cap} TCP connections, closed the one idle longest to make room "
-                         "({count} so far)", listener=self.listener, cap=cap, count=self.evicted)
+                log.info("{listener}: at {cap} TCP connections, closed the one without a query or reply "
+                         "for longest to make room ({count} so far; tcp {{ max_connections }})",
+                         listener=self.listener, cap=cap, count=self.evicted)
             self.connections.discard(oldest)  # its place is taken now, whenever it finishes closing
             oldest._close()
         return DNSStreamProtocol(self)

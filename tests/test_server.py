@@ -315,19 +315,42 @@ def test_tcp_connection_cap_makes_room_for_new_clients(tmp_path):
         assert srv.query("a.", "A", tcp=True).rcode() == dns.rcode.NOERROR
 
 
-def test_tcp_connection_cap_refuses_when_none_is_idle(tmp_path):
-    """With every connection in the middle of a query, a new one is refused."""
-    with testing.serve(".:0 {\n tcp {\n  max_connections 2\n }\n whoami\n}\n", tmp_path) as srv:
+def test_tcp_connection_cap_makes_room_even_when_every_connection_drips(tmp_path):
+    """With every connection in the middle of a query (dripping it), a new client still gets in: it
+    takes the place of the one that has gone longest without a whole query."""
+    text = ".:0 {\n tcp {\n  max_connections 2\n }\n timeouts {\n  read 30s\n }\n whoami\n}\n"
+    with testing.serve(text, tmp_path) as srv:
         factory = next(iter(srv.service.listeners.values())).tcp.factory
-        busy = []
-        for _ in range(2):
+        drips = []
+        for n in (1, 2):  # one after the other: the first is the one dripping longest
             s = socket.create_connection(("127.0.0.1", srv.port))
-            s.sendall(b"\x00\x20\x12")  # half a query: not idle
-            busy.append(s)
-        assert eventually(lambda: len(factory.connections) == 2 and all(c.buffer for c in factory.connections))
+            s.sendall(b"\x00\x20\x12")  # half a query
+            assert eventually(lambda n=n: sum(1 for c in factory.connections if c.buffer) == n)
+            drips.append(s)
         c = socket.create_connection(("127.0.0.1", srv.port))
-        assert closed(c)
-        for s in busy + [c]:
+        tcp_query(c)
+        assert tcp_answered(c)
+        assert closed(drips[0]) and not closed(drips[1], timeout=0.3)
+        for s in drips + [c]:
+            s.close()
+
+
+def test_tcp_connection_cap_keeps_connections_whose_queries_are_being_answered(tmp_path):
+    """At the cap, a connection waiting for its answer (a slow plugin) is kept, though older than an
+    idle one: the client doing nothing makes room."""
+    registry = fakeplugins.registry()
+    text = ".:0 {\n tcp {\n  max_connections 2\n }\n slow 1 10.0.0.1\n}\n"
+    with testing.serve(text, tmp_path, registry=registry) as srv:
+        factory = next(iter(srv.service.listeners.values())).tcp.factory
+        waiting = socket.create_connection(("127.0.0.1", srv.port))
+        tcp_query(waiting)
+        assert eventually(lambda: any(c.pending for c in factory.connections))
+        idle = socket.create_connection(("127.0.0.1", srv.port))
+        assert eventually(lambda: len(factory.connections) == 2)
+        c = socket.create_connection(("127.0.0.1", srv.port))
+        assert closed(idle)
+        assert tcp_answered(waiting)
+        for s in (waiting, idle, c):
             s.close()
 
 

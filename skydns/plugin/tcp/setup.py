@@ -3,7 +3,8 @@
 Named and shaped like CoreDNS's ``https { max_connections N }`` and
 ``grpc_server { max_connections N }``: at most N concurrent TCP connections
 per listening address (default 200, 0 for no cap). At the cap a new connection
-takes the place of the connection idle for longest; with none idle it is closed at once.
+takes the place of the one without a whole query or reply for longest (idle,
+dripping a query, or not reading), keeping those whose queries are being answered.
 """
 from zope.interface import implementer
 
