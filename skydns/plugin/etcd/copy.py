@@ -24,6 +24,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from skydns.etcd.connection import Connection
+from skydns.etcd.watch import Events, PrefixWatch, Progress, prefix_end
 from skydns.interfaces import IMetrics
 from skydns.msg import path
 from skydns.msg.service import InvalidService, from_json
@@ -45,10 +46,6 @@ QUERY_WAIT = 1.0
 #: a probe with a leader) after which it counts as stale: logged, reconnected to another member,
 #: and not ready. The etcd directive's ``stale_after``.
 STALE_AFTER = 10.0
-
-
-def _prefix_end(prefix: bytes) -> bytes:
-    return prefix[:-1] + bytes([prefix[-1] + 1])
 
 
 class Lease:
@@ -106,7 +103,7 @@ class EtcdCopy:
         self._leaderless = False
         self._endpoint = 0
         self._client: Any = None
-        self._cancel: Callable[[], Any] | None = None
+        self._watch: PrefixWatch | None = None
         self._running = False
         self._outage: float | None = None
         self._retry = RETRY_MIN
@@ -179,10 +176,7 @@ class EtcdCopy:
         self._generation += 1
         if self._pending_retry is not None and self._pending_retry.active():
             self._pending_retry.cancel()
-        cancel, client = self._cancel, self._client
-        self._cancel = self._client = None
-        if cancel is not None or client is not None:
-            threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), _close, cancel, client)
+        self._let_go()
 
     def watch_zone(self, zone: str) -> None:
         """Track the revision of the last change under ``zone`` (for its SOA serial)."""
@@ -245,19 +239,20 @@ class EtcdCopy:
             start = loaded[1] + 1
         else:
             start = resume + 1
-        callback = lambda response: self.reactor.callFromThread(self._watched, response, gen)
+        deliver = lambda item: self.reactor.callFromThread(self._watched, item, gen)
         prefix = self.prefix.encode() + b"/"
+        timeout = self.connection.timeout
         try:
-            watch_id = client.add_watch_prefix_callback(prefix, callback, start_revision=start)
+            watch = PrefixWatch(client, prefix, start, deliver, timeout).start()
         except pyetcd.exceptions.RevisionCompactedError:
             loaded = self._read(client)
-            watch_id = client.add_watch_prefix_callback(prefix, callback, start_revision=loaded[1] + 1)
-        return client, watch_id, loaded
+            watch = PrefixWatch(client, prefix, loaded[1] + 1, deliver, timeout).start()
+        return client, watch, loaded
 
     def _read(self, client):
         """In a thread: the whole prefix at one revision, in pages, built into a new index."""
         prefix = self.prefix.encode() + b"/"
-        end = _prefix_end(prefix)
+        end = prefix_end(prefix)
         start, revision = prefix, None
         kvs = []
         while True:
@@ -294,14 +289,14 @@ class EtcdCopy:
         return index, revision, bad, serials
 
     def _opened(self, result, gen, endpoint) -> None:
-        client, watch_id, loaded = result
+        client, watch, loaded = result
         if gen != self._generation or not self._running:
             threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), _close,
-                                      lambda: client.cancel_watch(watch_id), client)
+                                      watch.cancel, client)
             return
         old = self._client
         self._client = client
-        self._cancel = lambda: client.cancel_watch(watch_id)
+        self._watch = watch
         if old is not None and old is not client:
             threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), _close, None, old)
         if loaded is not None:
@@ -362,7 +357,9 @@ class EtcdCopy:
         return self.clock() - self.last_fresh if self.last_fresh else -1.0
 
     def _check(self) -> None:
-        """Every quarter of ``stale_after``: probe the member; reconnect elsewhere when it stays silent."""
+        """Every quarter of ``stale_after``: ask the watch's own stream how far it is (a progress
+        request: the answer proves the path to the member alive) and the member whether it has a
+        leader; reconnect elsewhere when nothing has confirmed the copy for ``stale_after``."""
         if not self._running or self._outage is not None or self._client is None:
             return  # not connected yet, or reconnecting already
         silent = self.clock() - self.last_fresh
@@ -370,6 +367,8 @@ class EtcdCopy:
             why = "its member has no leader" if self._leaderless else f"nothing from its member for {silent:.1f}s"
             self._stalled(why)
             return
+        if self._watch is not None:
+            self._watch.request_progress()
         if self._probing:
             return
         self._probing = True
@@ -387,11 +386,8 @@ class EtcdCopy:
         return resp.leader
 
     def _probed(self, leader: int, gen: int) -> None:
-        if gen != self._generation:
-            return
-        self._leaderless = not leader
-        if leader:
-            self.last_fresh = self.clock()
+        if gen == self._generation:
+            self._leaderless = not leader  # while so, progress answers confirm nothing
 
     def _probe_done(self, _result) -> None:
         self._probing = False
@@ -402,10 +398,16 @@ class EtcdCopy:
         log.warn("etcd copy of {prefix} may be stale: {why}; reconnecting to another member",
                  prefix=self.prefix, why=why)
         self._generation += 1  # what the old watch still sends is ignored
-        cancel, client = self._cancel, self._client
-        self._cancel = self._client = None
-        threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), _close, cancel, client)
+        self._let_go()
         self._broken(why)
+
+    def _let_go(self) -> None:
+        """Cancel the watch and close the client (in a thread: both may block)."""
+        watch, client = self._watch, self._client
+        self._watch = self._client = None
+        if watch is not None or client is not None:
+            threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), _close,
+                                      watch.cancel if watch is not None else None, client)
 
     def _reconnect(self) -> None:
         self._pending_retry = None
@@ -413,9 +415,13 @@ class EtcdCopy:
             self._connect()
 
     # -- watching -------------------------------------------------------------
-    def _watched(self, response, gen) -> None:
-        """In the reactor: one watch response (events), or the error that ended the watch."""
+    def _watched(self, response: Events | Progress | Exception, gen) -> None:
+        """In the reactor: events, an answer to a progress request, or the error that ended the watch."""
         if gen != self._generation or not self._running:
+            return
+        if isinstance(response, Progress):
+            if not self._leaderless:
+                self.last_fresh = self.clock()
             return
         if isinstance(response, Exception):
             import pyetcd.exceptions

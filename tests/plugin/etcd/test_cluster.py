@@ -85,6 +85,33 @@ def test_a_frozen_member_is_left_for_another(tmp_path, cluster):
     w.client.close()
 
 
+def test_a_member_that_lost_its_leader_does_not_count_as_current(tmp_path, cluster):
+    """The two other members frozen: the copy's member is alive and answers, but has no leader, so
+    its data may be behind. Within stale_after the copy says so (/ready 503, a warning) and keeps
+    answering from what it has; with the cluster whole again it is current again."""
+    m0, m1, m2 = cluster.members
+    w = Writer(m1)
+    w.put("a.svc.skydns.local", {"host": "10.0.0.1"})
+    rport = free_port()
+    with testing.serve(corefile(w.path, [m0.url], rport), tmp_path) as srv:
+        assert addrs(srv) == ["10.0.0.1"] and ready(rport) == 200
+        with Logged() as logged:
+            for m in (m1, m2):
+                os.kill(m.proc.pid, signal.SIGSTOP)
+            try:
+                lost = time.monotonic()
+                assert eventually(lambda: ready(rport) == 503, timeout=15, interval=0.1)
+                assert time.monotonic() - lost < 8
+                assert eventually(lambda: any("may be stale: its member has no leader" in w
+                                              for w in logged.warnings()), timeout=5)
+                assert addrs(srv) == ["10.0.0.1"]  # the last copy keeps answering
+            finally:
+                for m in (m1, m2):
+                    os.kill(m.proc.pid, signal.SIGCONT)
+        assert eventually(lambda: ready(rport) == 200, timeout=20, interval=0.2)
+    w.client.close()
+
+
 def test_a_silent_network_path_is_left_for_another(tmp_path, cluster):
     """The path to the member goes silent (packets dropped, the connection still open): the same."""
     m0, m1, m2 = cluster.members

@@ -2,6 +2,7 @@
 from twisted.internet import task
 
 from skydns.etcd.connection import Connection, parse_endpoint
+from skydns.etcd.watch import Progress
 from skydns.plugin.etcd.copy import EtcdCopy
 from skydns.plugin.etcd.source import EtcdSource
 
@@ -23,19 +24,29 @@ def test_ready_only_while_read_connected_and_confirmed_current():
     assert source.ready() is None
     clock.advance(10.5)
     assert "not confirmed current for 10s" in source.ready()
-    copy._probed(leader=7, gen=copy._generation)  # the member answered, with a leader
+    copy._running = True
+    copy._watched(Progress(5), copy._generation)  # the watch's stream answered a progress request
     assert source.ready() is None
     copy._outage = clock.seconds()
     assert source.ready() is not None and not copy.fresh()
 
 
 def test_a_member_without_leader_does_not_confirm_the_copy():
+    """Progress answers from a member that has lost its leader confirm nothing (its data may fall
+    behind); once it has a leader again, they do. Answers of a member left behind are ignored."""
     clock = task.Clock()
     copy = copy_on(clock)
-    copy.synced, copy.last_fresh = True, clock.seconds()
+    copy.synced, copy.last_fresh, copy._running = True, clock.seconds(), True
     read_at = copy.last_fresh
     clock.advance(5)
     copy._probed(leader=0, gen=copy._generation)
+    copy._watched(Progress(5), copy._generation)
     assert copy.last_fresh == read_at and copy._leaderless
-    copy._probed(leader=3, gen=copy._generation - 1)  # an answer from a member left behind: ignored
+    copy._probed(leader=3, gen=copy._generation - 1)  # from a member left behind: ignored
+    copy._watched(Progress(5), copy._generation)
     assert copy.last_fresh == read_at
+    copy._probed(leader=3, gen=copy._generation)
+    copy._watched(Progress(5), copy._generation - 1)  # from a watch left behind: ignored
+    assert copy.last_fresh == read_at
+    copy._watched(Progress(5), copy._generation)
+    assert copy.last_fresh == clock.seconds()
