@@ -84,6 +84,9 @@ class DNSStreamProtocol(Protocol):
     * write: when replies are not read (the transport's buffer is full) the connection stops
       reading queries, and is closed if the client has not read for ``write_timeout`` or more
       than ``MAX_UNREAD`` bytes of replies wait for it.
+
+    Behind Twisted's TLS (``TLSMemoryBIOFactory`` wrapping :class:`DNSStreamFactory`, as a
+    DNS-over-TLS listener does) the same bounds hold: tests/test_transport.py.
     """
 
     transport: Any
@@ -127,6 +130,9 @@ class DNSStreamProtocol(Protocol):
             if self.paused:
                 transport.abortConnection()
             else:
+                # No longer a producer first: TLS (Twisted's TLSMemoryBIOProtocol) does not shut down
+                # a connection while one is registered.
+                transport.unregisterProducer()
                 transport.loseConnection()
 
     # -- the connection -------------------------------------------------------------------

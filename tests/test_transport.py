@@ -1,4 +1,4 @@
-"""The UDP protocol's own send path: replies straight on the socket, failures counted and logged once."""
+"""The protocols on their own: UDP's send path (failures counted, logged once); the stream bounds under TLS."""
 import socket
 
 from helpers import Logged
@@ -28,3 +28,86 @@ def test_udp_send_on_the_socket_and_failed_sends_are_counted():
         client.close()
         testing.call(port.stopListening)
     assert proto._sendto is None
+
+
+class Echo:
+    """A server that answers every query with its own bytes padded to ``size``."""
+
+    def __init__(self, size=100):
+        self.size = size
+
+    def handle(self, frame, peer, transport, sender):
+        sender.send(frame + b"\0" * (self.size - len(frame)))
+
+
+def tls_listener(tmp_path, server, read=1.0, write=1.0):
+    """DNSStreamFactory behind Twisted's TLS, as a DNS-over-TLS listener would have it."""
+    from twisted.internet import ssl
+    from twisted.protocols.tls import TLSMemoryBIOFactory
+
+    from helpers.certs import make_pki
+    from skydns.transport import DNSStreamFactory
+
+    pki = make_pki(tmp_path)
+    pem = open(pki["server_key"]).read() + open(pki["server"]).read()
+    options = ssl.PrivateCertificate.loadPEM(pem).options()
+    reactor = testing.reactor()
+    listener = Listener("127.0.0.1", 0, server, 10, 10, read_timeout=read, write_timeout=write)
+    factory = TLSMemoryBIOFactory(options, False, DNSStreamFactory(listener, reactor))
+    return testing.call(reactor.listenTCP, 0, factory, interface="127.0.0.1")
+
+
+def tls_connect(port):
+    import ssl as pyssl
+
+    context = pyssl.SSLContext(pyssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = pyssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", port.getHost().port), timeout=3)
+    return context.wrap_socket(raw)
+
+
+def test_tls_keeps_the_stream_bounds(tmp_path):
+    """The TCP bounds hold under TLS (what a DNS-over-TLS listener gets by wrapping the stream
+    factory): answered; a dripping client closed by the read deadline; a client that does not read
+    its replies closed by the write deadline."""
+    import struct
+    import time
+
+    port = tls_listener(tmp_path, Echo(3000))
+    try:
+        s = tls_connect(port)
+        s.sendall(struct.pack("!H", 12) + b"q" * 12)
+        head = s.recv(2)
+        assert struct.unpack("!H", head)[0] == 3000
+        s.close()
+
+        drip = tls_connect(port)
+        drip.sendall(b"\x00\x20")
+        start, gone = time.monotonic(), False
+        drip.settimeout(0.2)
+        while time.monotonic() - start < 5 and not gone:
+            try:
+                drip.sendall(b"x")
+                gone = drip.recv(10) == b""
+            except (TimeoutError, BlockingIOError):
+                continue
+            except OSError:
+                gone = True
+        assert gone and time.monotonic() - start < 3
+
+        mute = tls_connect(port)
+        mute.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        start, gone = time.monotonic(), False
+        query = struct.pack("!H", 12) + b"q" * 12
+        mute.settimeout(0.2)
+        while time.monotonic() - start < 8 and not gone:
+            try:
+                mute.sendall(query * 50)
+            except TimeoutError:
+                continue
+            except OSError:
+                gone = True
+        assert gone and time.monotonic() - start < 5
+    finally:
+        testing.call(port.stopListening)
