@@ -33,6 +33,31 @@ class Nameserver:
         return f"<Nameserver {self.proto}://{self.name}{' down' if self.down else ''}>"
 
 
+class InflightLimit:
+    """The queries one plugin has out at its nameservers, and the bound on them (0: none).
+
+    Past the bound a query is refused at once instead of taking another socket: a silent nameserver
+    then costs its plugin queries, never the descriptors the rest of the server needs (the default
+    bound is ``dnsclient.default_max_inflight()``).
+    """
+
+    def __init__(self, limit: int = 0):
+        self.limit = limit
+        self.count = 0
+
+    def full(self) -> bool:
+        return bool(self.limit) and self.count >= self.limit
+
+    def track(self, d):
+        """Count ``d`` until it fires; returns it."""
+        self.count += 1
+        return d.addBoth(self._done)
+
+    def _done(self, result):
+        self.count -= 1
+        return result
+
+
 def healthy_first(nameservers: list) -> list:
     """The nameservers that are up, in the order given; all of them when every one is down."""
     healthy = [n for n in nameservers if not n.down]

@@ -28,6 +28,7 @@ RA = 0x0080
 CD = 0x0010
 DO = 0x8000  # in the OPT TTL field
 
+CLASS_IN = 1
 TYPE_OPT = 41
 TYPE_DS = 43
 

@@ -13,7 +13,7 @@ from skydns import wire
 from skydns.chain import next_or_failure
 from skydns.interfaces import IRawTransparent
 
-TYPE_ANY, TYPE_HINFO, CLASS_IN = 255, 13, 1
+TYPE_ANY, TYPE_HINFO = 255, 13
 TTL = 8482
 _HINFO_RDATA = b"\x07RFC8482\x00"  # CPU "RFC8482", OS ""
 
@@ -32,7 +32,7 @@ class Any:
         if request.qtype != TYPE_ANY:
             return next_or_failure(self.name, self.next, request)
         owner = wire.POINTER_TO_QNAME if request.qname != "." else b"\x00"
-        answer = owner + wire.RR_TAIL.pack(TYPE_HINFO, CLASS_IN, TTL, len(_HINFO_RDATA)) + _HINFO_RDATA
+        answer = owner + wire.RR_TAIL.pack(TYPE_HINFO, wire.CLASS_IN, TTL, len(_HINFO_RDATA)) + _HINFO_RDATA
         has_opt = request.edns >= 0
         header = wire.HEADER.pack(request.id, wire.reply_flags(request.flags, 0), 1, 1, 0, 1 if has_opt else 0)
         reply = header + request.question_wire + answer

@@ -29,7 +29,6 @@ from skydns.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.etcd")
 IN = dns.rdataclass.IN
-CLASS_IN = 1
 PTR = 12
 
 
@@ -104,7 +103,7 @@ class Etcd:
 
     def serve(self, request):
         qname = request.qname
-        if request.qclass != CLASS_IN:
+        if request.qclass != wire.CLASS_IN:
             # Service records are IN data: another class (CH, HS, NONE, 0) in our zones is
             # refused, as NSD and Knot do; outside them the rest of the chain decides.
             if in_zones(qname, self.zones) is not None:

@@ -20,7 +20,7 @@ from zope.interface import implementer
 from skydns import wire
 from skydns.chain import next_or_failure
 from skydns.interfaces import IHandler, IMetrics
-from skydns.nameservers import healthy_first
+from skydns.nameservers import InflightLimit, healthy_first
 from skydns.rcode import REFUSED, SERVFAIL
 from skydns.zones import in_zones
 
@@ -58,7 +58,7 @@ class Forward:
         self.reactor = reactor
         self.policy = Policy(cfg.policy)
         self.upstreams = cfg.upstreams
-        self.inflight = 0
+        self.limit = InflightLimit(cfg.max_concurrent or 0)
         self.next = next
         self.server = server  # the block's name, for metric labels
 
@@ -89,21 +89,18 @@ class Forward:
             return wire.error_reply(request, SERVFAIL)
         if cfg.ndots and request.qname.count(".") < cfg.ndots:
             return wire.error_reply(request, SERVFAIL)
-        if cfg.max_concurrent and self.inflight >= cfg.max_concurrent:
+        if self.limit.full():
             return wire.error_reply(request, REFUSED)
         if request.proto == "tcp":
             proto = "udp" if cfg.prefer_udp else "tcp"
         else:
             proto = "tcp" if cfg.force_tcp else "udp"
-        self.inflight += 1
         deadline = self.reactor.seconds() + cfg.deadline
-        d = self._try(request, self.policy.order(self.upstreams), 0, proto, deadline)
-        d.addBoth(self._finished)
-        return d
+        return self.limit.track(self._try(request, self.policy.order(self.upstreams), 0, proto, deadline))
 
-    def _finished(self, result):
-        self.inflight -= 1
-        return result
+    @property
+    def inflight(self) -> int:
+        return self.limit.count
 
     def _try(self, request, order, i, proto, deadline):
         left = deadline - self.reactor.seconds()

@@ -20,7 +20,7 @@ from skydns import wire
 from skydns.chain import next_or_failure
 from skydns.interfaces import IHandler
 from skydns.msg import path
-from skydns.nameservers import Nameserver, healthy_first
+from skydns.nameservers import InflightLimit, Nameserver, healthy_first
 from skydns.rcode import REFUSED, SERVFAIL
 from skydns.zones import in_zones
 
@@ -57,8 +57,7 @@ class Stub:
         #: every nameserver seen, kept across rebuilds so that its health state lasts
         self.nameservers: dict[tuple[str, int], Nameserver] = {}
         self.health = health  # nameservers.Health: a silent one is skipped while it stays silent
-        self.max_inflight = max_inflight  # 0: no cap
-        self.inflight = 0
+        self.limit = InflightLimit(max_inflight)  # 0: no cap
         self.dirty = True
         self.dropped = 0
 
@@ -114,20 +113,14 @@ class Stub:
                          "forwarded ({count} so far): it would loop", qname=request.qname,
                          client=request.client[0], count=self.dropped)
             return None
-        if self.max_inflight and self.inflight >= self.max_inflight:
+        if self.limit.full():
             return wire.error_reply(request, REFUSED)
         query = dns.message.from_wire(request.wire, keyring=False)
         options = [o for o in query.options if o.otype != STUB_OPTION]
         options.append(dns.edns.GenericOption(dns.edns.OptionType.make(STUB_OPTION), b"\x01"))
         payload = query.payload if query.edns >= 0 else wire.OUR_PAYLOAD
         query.use_edns(0, query.ednsflags if query.edns >= 0 else 0, payload, options=options)
-        self.inflight += 1
-        d = self._ask(request, query.to_wire(), healthy_first(self.stubs[zone]), 0)
-        return d.addBoth(self._finished)
-
-    def _finished(self, result):
-        self.inflight -= 1
-        return result
+        return self.limit.track(self._ask(request, query.to_wire(), healthy_first(self.stubs[zone]), 0))
 
     def _ask(self, request, out: bytes, servers: list[Nameserver], i: int):
         if i >= len(servers):
