@@ -9,11 +9,7 @@ from zope.interface import implementer
 from skydns.corefile.parser import ServerBlock
 from skydns.errors import CorefileError
 from skydns.interfaces import IHandler, IServerBlock
-
-DEFAULT_IDLE_TIMEOUT = 10.0
-DEFAULT_READ_TIMEOUT = 3.0
-DEFAULT_WRITE_TIMEOUT = 5.0
-DEFAULT_MAX_CONNECTIONS = 200
+from skydns.transport import StreamLimits
 
 
 @implementer(IServerBlock)
@@ -47,10 +43,11 @@ class Block:
         self.reactor = reactor
         self.service = service
         self.bind: list[str] = []
-        self.idle_timeout = DEFAULT_IDLE_TIMEOUT
-        self.read_timeout = DEFAULT_READ_TIMEOUT
-        self.write_timeout = DEFAULT_WRITE_TIMEOUT
-        self.max_connections = DEFAULT_MAX_CONNECTIONS
+        defaults = StreamLimits()
+        self.idle_timeout = defaults.idle
+        self.read_timeout = defaults.read
+        self.write_timeout = defaults.write
+        self.max_connections = defaults.max_connections
         self.workers = 1
         self.chain: Any = None
         self.plugins: list[str] = []  # every directive used, in chain order
@@ -65,6 +62,9 @@ class Block:
         self._shared: dict = {}
         self._startup: list[Callable] = []
         self._shutdown: list[Callable] = []
+
+    def stream_limits(self) -> StreamLimits:
+        return StreamLimits(self.idle_timeout, self.read_timeout, self.write_timeout, self.max_connections)
 
     @property
     def ports(self) -> list[int]:

@@ -21,6 +21,7 @@ from skydns.corefile.dispenser import Dispenser
 from skydns.corefile.parser import DEFAULT_PORT, ServerBlock, parse_file
 from skydns.errors import CorefileError, NoNextPlugin
 from skydns.registry import Registry
+from skydns.transport import StreamLimits
 
 log = Logger(namespace="skydns.config")
 
@@ -137,10 +138,7 @@ class ListenerSpec:
     host: str
     port: int
     zones: dict[str, Block] = field(default_factory=dict)
-    idle_timeout: float = 0.0
-    read_timeout: float = 0.0
-    write_timeout: float = 0.0
-    max_connections: int = 0
+    limits: StreamLimits = StreamLimits()
 
 
 class Generation:
@@ -164,13 +162,7 @@ class Generation:
                     spec.zones.setdefault(k.zone, b)
                     users.setdefault((h, k.port), []).append(b)
         for key, spec in specs.items():
-            # A listener shared by blocks takes the most permissive TCP limits (0 = no cap).
-            blocks = users[key]
-            spec.idle_timeout = max(b.idle_timeout for b in blocks)
-            spec.read_timeout = max(b.read_timeout for b in blocks)
-            spec.write_timeout = max(b.write_timeout for b in blocks)
-            caps = [b.max_connections for b in blocks]
-            spec.max_connections = 0 if 0 in caps else max(caps)
+            spec.limits = StreamLimits.most_permissive(b.stream_limits() for b in users[key])
         return specs
 
     def find(self, interface) -> list[tuple[Block, object]]:

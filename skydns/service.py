@@ -161,8 +161,7 @@ class SkyDNSService(MultiService):
 
     # -- listeners ----------------------------------------------------------
     def _listen(self, spec: configmod.ListenerSpec, server: Server) -> Listener:
-        listener = Listener(spec.host, spec.port, server, spec.idle_timeout, spec.max_connections,
-                            spec.read_timeout, spec.write_timeout)
+        listener = Listener(spec.host, spec.port, server, spec.limits)
         tcp = DNSStreamFactory(listener, self.reactor)
         host = spec.host
         attempts = 20 if spec.port == 0 else 1
@@ -286,10 +285,7 @@ class SkyDNSService(MultiService):
         for key, spec in specs.items():
             listener = opened.get(key) or old_listeners[key]
             listener.server = Server(ZoneMux(spec.zones), gen, (listener.host, listener.port))
-            listener.idle_timeout = spec.idle_timeout
-            listener.read_timeout = spec.read_timeout
-            listener.write_timeout = spec.write_timeout
-            listener.max_connections = spec.max_connections
+            listener.limits = spec.limits
             new_listeners[key] = listener
         self.listeners = new_listeners
         self.generation = gen

@@ -6,6 +6,8 @@ and send back what it answers; they never parse DNS themselves.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
@@ -14,21 +16,32 @@ from twisted.logger import Logger
 log = Logger(namespace="skydns.transport")
 
 
+@dataclass(frozen=True)
+class StreamLimits:
+    """A listener's TCP limits, from the ``timeouts`` and ``tcp`` directives (seconds; 0: none)."""
+
+    idle: float = 10.0
+    read: float = 3.0
+    write: float = 5.0
+    max_connections: int = 200
+
+    @classmethod
+    def most_permissive(cls, limits: Iterable[StreamLimits]) -> StreamLimits:
+        """What a listener shared by several blocks takes: the longest times, the largest cap."""
+        limits = list(limits)
+        caps = [x.max_connections for x in limits]
+        return cls(max(x.idle for x in limits), max(x.read for x in limits), max(x.write for x in limits),
+                   0 if 0 in caps else max(caps))
+
+
 class Listener:
-    """One listening address: what both its protocols share, swapped on reload.
+    """One listening address: what both its protocols share, swapped on reload."""
 
-    The TCP limits (seconds; 0 for none) come from the ``timeouts`` and ``tcp`` directives.
-    """
-
-    def __init__(self, host: str, port: int, server, idle_timeout: float, max_connections: int,
-                 read_timeout: float = 3.0, write_timeout: float = 5.0):
+    def __init__(self, host: str, port: int, server, limits: StreamLimits = StreamLimits()):
         self.host = host
         self.port = port
         self.server = server
-        self.idle_timeout = idle_timeout
-        self.max_connections = max_connections
-        self.read_timeout = read_timeout
-        self.write_timeout = write_timeout
+        self.limits = limits
         self.udp = None  # IListeningPort
         self.tcp = None
 
@@ -118,7 +131,7 @@ class DNSStreamProtocol(Protocol):
         """A whole query came in, or a reply went out: the idle clock starts again."""
         self.last_active = self.factory.clock.seconds()
         self._cancel(self._idle)
-        self._idle = self._later(self.factory.listener.idle_timeout, self._timed_out)
+        self._idle = self._later(self.factory.listener.limits.idle, self._timed_out)
 
     def _timed_out(self) -> None:
         self._close()
@@ -170,7 +183,7 @@ class DNSStreamProtocol(Protocol):
             self._read = None
             self._active()
         if buf and self._read is None:
-            self._read = self._later(self.factory.listener.read_timeout, self._timed_out)
+            self._read = self._later(self.factory.listener.limits.read, self._timed_out)
 
     def send(self, data: bytes, addr=None) -> None:
         transport = self.transport
@@ -193,7 +206,7 @@ class DNSStreamProtocol(Protocol):
             self.paused = True
             self.unread = 0
             self.transport.stopReading()
-            self._write = self._later(self.factory.listener.write_timeout, self._timed_out)
+            self._write = self._later(self.factory.listener.limits.write, self._timed_out)
 
     def resumeProducing(self) -> None:
         if self.paused:
@@ -230,7 +243,7 @@ class DNSStreamFactory(Factory):
         self.evicted = 0
 
     def buildProtocol(self, addr):
-        cap = self.listener.max_connections
+        cap = self.listener.limits.max_connections
         if cap and len(self.connections) >= cap:
             oldest = min(self.connections, key=lambda c: (c.pending > 0, c.last_active))
             self.evicted += 1

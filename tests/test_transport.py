@@ -3,12 +3,12 @@ import socket
 
 from helpers import Logged
 from skydns import testing
-from skydns.transport import DNSDatagramProtocol, Listener
+from skydns.transport import DNSDatagramProtocol, Listener, StreamLimits
 
 
 def test_udp_send_on_the_socket_and_failed_sends_are_counted():
     reactor = testing.reactor()
-    proto = DNSDatagramProtocol(Listener("127.0.0.1", 0, None, 10, 10))
+    proto = DNSDatagramProtocol(Listener("127.0.0.1", 0, None))
     port = testing.call(reactor.listenUDP, 0, proto, interface="127.0.0.1")
     client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     client.bind(("127.0.0.1", 0))
@@ -52,7 +52,7 @@ def tls_listener(tmp_path, server, read=1.0, write=1.0):
     pem = open(pki["server_key"]).read() + open(pki["server"]).read()
     options = ssl.PrivateCertificate.loadPEM(pem).options()
     reactor = testing.reactor()
-    listener = Listener("127.0.0.1", 0, server, 10, 10, read_timeout=read, write_timeout=write)
+    listener = Listener("127.0.0.1", 0, server, StreamLimits(read=read, write=write))
     factory = TLSMemoryBIOFactory(options, False, DNSStreamFactory(listener, reactor))
     return testing.call(reactor.listenTCP, 0, factory, interface="127.0.0.1")
 
