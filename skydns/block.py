@@ -23,6 +23,8 @@ class Block:
     :ivar read_timeout: seconds a TCP query may take to arrive whole (``timeouts``).
     :ivar write_timeout: seconds a TCP client may leave its replies unread (``timeouts``).
     :ivar max_connections: concurrent TCP connections per listener, 0 for no cap (``tcp``).
+    :ivar tls: the certificate of its tls:// and https:// listeners (``tls``), a
+        :class:`skydns.tlsconfig.ServerTLS`, or None.
     :ivar workers: processes the ``skydns`` command runs (``workers``).
     :ivar chain: the first handler of the chain, set once every plugin is built.
     :ivar corefile: path of the Corefile this block came from.
@@ -48,6 +50,7 @@ class Block:
         self.read_timeout = defaults.read
         self.write_timeout = defaults.write
         self.max_connections = defaults.max_connections
+        self.tls: Any = None
         self.workers = 1
         self.chain: Any = None
         self.plugins: list[str] = []  # every directive used, in chain order

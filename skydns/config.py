@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from skydns.block import Block
 from skydns.chain import names as chain_names
 from skydns.corefile.dispenser import Dispenser
-from skydns.corefile.parser import DEFAULT_PORT, ServerBlock, parse_file
+from skydns.corefile.parser import DEFAULT_PORT, NEED_CERTIFICATE, ServerBlock, parse_file
 from skydns.errors import CorefileError, NoNextPlugin
 from skydns.registry import Registry
 from skydns.transport import StreamLimits
@@ -81,6 +81,7 @@ def load(path: str, registry: Registry | None = None, default_port: int = DEFAUL
     for ast in asts:
         blocks.append(_parse_block(ast, path, registry, files))
     _check_overlaps([b for b, _ in blocks])
+    plan_listeners([b for b, _ in blocks])  # two transports or certificates on one port: refused here
     return Config(path, files, blocks)
 
 
@@ -102,6 +103,10 @@ def _parse_block(ast: ServerBlock, path: str, registry: Registry, files: list[st
             tok = d.token
             raise CorefileError(f"{type(e).__name__}: {e}", tok.file, tok.line, name) from e
         plugins.append((name, setup, cfg))
+    for k in ast.keys:
+        if k.transport in NEED_CERTIFICATE and block.tls is None:
+            raise CorefileError(f"'{k.text}' is DNS over TLS and needs a certificate: add 'tls CERT KEY' "
+                                "to this server block", k.file, k.line)
     return block, plugins
 
 
@@ -139,6 +144,34 @@ class ListenerSpec:
     port: int
     zones: dict[str, Block] = field(default_factory=dict)
     limits: StreamLimits = StreamLimits()
+    transport: str = "dns"  # dns, tls or https (parser.TRANSPORTS)
+    tls: Any = None  # skydns.tlsconfig.ServerTLS for tls and https (https without one: plain HTTP)
+
+
+def plan_listeners(blocks: list[Block]) -> dict[tuple[str, int], ListenerSpec]:
+    """One listener per address and port; CorefileError when blocks want two transports or two
+    certificates on one of them."""
+    specs: dict[tuple[str, int], ListenerSpec] = {}
+    users: dict[tuple[str, int], list[Block]] = {}
+    for b in blocks:
+        hosts = b.bind or [default_host()]
+        for k in b.keys:
+            for h in hosts:
+                spec = specs.get((h, k.port))
+                if spec is None:
+                    spec = specs[(h, k.port)] = ListenerSpec(h, k.port, transport=k.transport,
+                                                             tls=b.tls if k.transport != "dns" else None)
+                elif spec.transport != k.transport:
+                    raise CorefileError(f"port {k.port} is served as {spec.transport}:// by one server block "
+                                        f"and as {k.transport}:// by another", k.file, k.line)
+                elif k.transport != "dns" and b.tls != spec.tls:
+                    raise CorefileError(f"port {k.port} ({k.transport}://) has two different tls "
+                                        "certificates in two server blocks", k.file, k.line)
+                spec.zones.setdefault(k.zone, b)
+                users.setdefault((h, k.port), []).append(b)
+    for key, spec in specs.items():
+        spec.limits = StreamLimits.most_permissive(b.stream_limits() for b in users[key])
+    return specs
 
 
 class Generation:
@@ -152,18 +185,7 @@ class Generation:
         self.started = False
 
     def listener_specs(self) -> dict[tuple[str, int], ListenerSpec]:
-        specs: dict[tuple[str, int], ListenerSpec] = {}
-        users: dict[tuple[str, int], list[Block]] = {}
-        for b in self.blocks:
-            hosts = b.bind or [default_host()]
-            for k in b.keys:
-                for h in hosts:
-                    spec = specs.setdefault((h, k.port), ListenerSpec(h, k.port))
-                    spec.zones.setdefault(k.zone, b)
-                    users.setdefault((h, k.port), []).append(b)
-        for key, spec in specs.items():
-            spec.limits = StreamLimits.most_permissive(b.stream_limits() for b in users[key])
-        return specs
+        return plan_listeners(self.blocks)
 
     def find(self, interface) -> list[tuple[Block, object]]:
         """``(block, provider)`` for every provider of ``interface``, each once (its first block)."""

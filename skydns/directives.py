@@ -13,6 +13,7 @@ to the chain, but the list is also the set of known built-in directives.
 
 ORDER: tuple[str, ...] = (
     "workers",
+    "tls",
     "timeouts",
     "tcp",
     "reload",
@@ -38,6 +39,7 @@ ORDER: tuple[str, ...] = (
 #: Built-in plugins: directive -> "module:attribute" of its IPluginSetup, imported only when used.
 BUILTIN: dict[str, str] = {
     "workers": "skydns.plugin.workers:setup",
+    "tls": "skydns.plugin.tls:setup",
     "timeouts": "skydns.plugin.timeouts:setup",
     "tcp": "skydns.plugin.tcp:setup",
     "reload": "skydns.plugin.reload:setup",

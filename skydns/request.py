@@ -63,7 +63,9 @@ class Request:
     :ivar local: ``(host, port)`` of the listener the query arrived on (the
         host as configured: ``::`` for every address); None for lookups the
         server makes itself.
-    :ivar proto: ``"udp"`` or ``"tcp"``.
+    :ivar proto: ``"udp"`` or ``"tcp"`` (DNS over TLS and over HTTPS are ``"tcp"``: a stream, no truncation).
+    :ivar transport: how the query came: ``"dns"`` (plain UDP or TCP), ``"tls"`` (DNS over TLS)
+        or ``"https"`` (DNS over HTTPS): the scheme of the server block key.
     :ivar qname: the question's name in lower case presentation form with a
         trailing dot (``"www.example.org."``).
     :ivar question_wire: the question section as sent (name, type, class),
@@ -91,14 +93,15 @@ class Request:
     __slots__ = (
         "wire", "client", "proto", "id", "flags", "qname", "qtype", "qclass",
         "question_wire", "edns", "bufsize", "do", "edns_options", "block",
-        "zone", "_message", "local", "hops", "observers", "started", "dependencies",
+        "zone", "_message", "local", "hops", "observers", "started", "dependencies", "transport",
     )
 
-    def __init__(self, data: bytes, client: tuple, proto: str, local=None):
+    def __init__(self, data: bytes, client: tuple, proto: str, local=None, transport: str = "dns"):
         """Read the header, question and OPT of ``data``; raise MalformedQuery if it cannot be read."""
         self.wire = data
         self.client = _plain(client)
         self.proto = proto
+        self.transport = transport
         self.local = local
         self.block: Any = None
         self.zone: str | None = None
@@ -211,7 +214,7 @@ class Request:
             self.do = bool(msg.ednsflags & dns.flags.DO)
             self.bufsize = max(msg.payload, wire.MIN_PAYLOAD)
 
-    def repeat(self, data: bytes, client: tuple, proto: str, local=None) -> Request:
+    def repeat(self, data: bytes, client: tuple, proto: str, local=None, transport: str = "dns") -> Request:
         """This query again, as ``data`` from ``client``: bytes equal to ours after the ID.
 
         For the server's raw path, where a cache answers repeated query bytes
@@ -222,6 +225,7 @@ class Request:
         r.wire = data
         r.client = _plain(client)
         r.proto = proto
+        r.transport = transport
         r.id = data[0] << 8 | data[1]
         r.started = _now()
         r.flags, r.qname, r.qtype, r.qclass = self.flags, self.qname, self.qtype, self.qclass

@@ -75,9 +75,11 @@ class Server:
     a query already running finishes on the chain it started with.
     """
 
-    def __init__(self, mux: ZoneMux, generation=None, local: tuple | None = None):
+    def __init__(self, mux: ZoneMux, generation=None, local: tuple | None = None, transport: str = "dns"):
         self.mux = mux
         self.generation = generation
+        #: the listener's scheme (dns, tls, https), handed to every request as ``request.transport``
+        self.transport = transport
         #: (host, port) this server listens on, handed to every request as ``request.local``
         self.local = local
         # The raw path: an IRawAnswerer at the head of its block's chain (behind IRawTransparent
@@ -115,7 +117,7 @@ class Server:
                         reply = fn(reply)
                     sender.send(reply, client)
                     if observers:
-                        req = first.repeat(data, client, proto, self.local)
+                        req = first.repeat(data, client, proto, self.local, self.transport)
                         for fn in observers:
                             try:
                                 fn(req, reply)
@@ -123,7 +125,7 @@ class Server:
                                 log.failure("observer of {qname} failed", qname=req.qname)
                     return
         try:
-            req = Request(data, client, proto, self.local)
+            req = Request(data, client, proto, self.local, self.transport)
         except MalformedQuery:
             reply = wire.header_only_formerr(data)
             if reply is not None:

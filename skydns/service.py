@@ -21,6 +21,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from skydns import config as configmod
+from skydns import systemd
 from skydns.errors import CorefileError
 from skydns.interfaces import IServer
 from skydns.registry import Registry
@@ -63,7 +64,8 @@ class SkyDNSService(MultiService):
 
     def __init__(self, corefile: str, registry: Registry | None = None, reactor=None,
                  default_port: int = 53, config: configmod.Config | None = None,
-                 install_signal: bool = True, reuse_port: bool = False, stop_reactor_on_failure: bool = True):
+                 install_signal: bool = True, reuse_port: bool = False, stop_reactor_on_failure: bool = True,
+                 inherited: list | None = None):
         super().__init__()
         if reactor is None:
             from twisted.internet import reactor
@@ -78,6 +80,8 @@ class SkyDNSService(MultiService):
         #: open listeners with SO_REUSEPORT, so several worker processes share each port
         self.reuse_port = reuse_port
         self._config = config
+        #: listening sockets systemd passed (socket activation), adopted by the listeners they match
+        self.inherited = systemd.Inherited(systemd.from_environment() if inherited is None else inherited)
         self.generation: configmod.Generation | None = None
         self.listeners: dict[tuple[str, int], Listener] = {}
         self.reloads = 0
@@ -97,7 +101,9 @@ class SkyDNSService(MultiService):
         gen = cfg.build(self.reactor, self)
         specs = gen.listener_specs()
         for key, spec in specs.items():
-            self.listeners[key] = self._listen(spec, Server(ZoneMux(spec.zones), gen))
+            self.listeners[key] = self._listen(spec, Server(ZoneMux(spec.zones), gen, transport=spec.transport))
+        for s in self.inherited.unused():
+            log.warn("systemd passed {socket}, which no server block listens on; not used", socket=s.describe())
         self.generation = gen
         super().privilegedStartService()
 
@@ -114,7 +120,7 @@ class SkyDNSService(MultiService):
         if self.install_signal:
             self._old_sighup = signal.signal(signal.SIGHUP, self._sighup)
         for listener in self.listeners.values():
-            log.info("listening on {host} port {port} (udp, tcp)", host=listener.host, port=listener.port)
+            _log_listening(listener)
         wanted = max(b.workers for b in gen.blocks)
         if wanted > 1 and not self.reuse_port:
             log.warn("'workers {n}' is done by the skydns command (skydns -c Corefile); "
@@ -142,11 +148,11 @@ class SkyDNSService(MultiService):
         # Take no new queries (UDP sockets stay open to send the last replies; TCP connections
         # already open stay too), answer those in flight, then close everything.
         for listener in self.listeners.values():
-            if listener.udp is not None:
-                listener.udp.stopReading()
-            if listener.tcp is not None:
-                yield defer.maybeDeferred(listener.tcp.stopListening)
-                listener.tcp = None
+            for udp in listener.udp_ports:
+                udp.stopReading()
+            for port in listener.stream_ports:
+                yield defer.maybeDeferred(port.stopListening)
+            listener.stream_ports = []
         if self.generation is not None:
             yield self._drain(self.generation, STOP_GRACE)
         for listener in list(self.listeners.values()):
@@ -161,34 +167,77 @@ class SkyDNSService(MultiService):
 
     # -- listeners ----------------------------------------------------------
     def _listen(self, spec: configmod.ListenerSpec, server: Server) -> Listener:
-        listener = Listener(spec.host, spec.port, server, spec.limits)
-        tcp = DNSStreamFactory(listener, self.reactor)
+        tls = None
+        if spec.transport != "dns" and spec.tls is not None:
+            from skydns.tlsconfig import SwappableServerTLS
+
+            tls = SwappableServerTLS(spec.tls, ALPN if spec.transport == "https" else (b"dot",))
+        listener = Listener(spec.host, spec.port, server, spec.limits, spec.transport, tls)
+        factory = self._stream_factory(listener)
         host = spec.host
+        if self.inherited:
+            dgram, stream = self.inherited.take(host, spec.port, spec.transport)
+            if stream:
+                for s in dgram:
+                    listener.udp_ports.append(self.reactor.adoptDatagramPort(
+                        s.fd, s.family, DNSDatagramProtocol(listener), maxPacketSize=65535))
+                for s in stream:
+                    listener.stream_ports.append(self.reactor.adoptStreamPort(s.fd, s.family, factory))
+                server.local = (host, spec.port)
+                if spec.transport == "dns" and not dgram:
+                    log.warn("systemd passed no UDP socket for port {port}: binding it here", port=spec.port)
+                    try:
+                        listener.udp_ports.append(self.reactor.listenUDP(
+                            spec.port, DNSDatagramProtocol(listener), interface=host, maxPacketSize=65535))
+                    except CannotListenError as e:
+                        raise CorefileError(f"cannot listen on {_where(host, spec.port)} (udp): {e.socketError}",
+                                            self.corefile) from e
+                return listener
         attempts = 20 if spec.port == 0 else 1
         for attempt in range(attempts):
             # A fresh protocol each try: a port closed after a failed try still holds the old one.
-            udp = DNSDatagramProtocol(listener)
+            udp = DNSDatagramProtocol(listener) if spec.transport == "dns" else None
             udp_port = None
             try:
+                port = spec.port
+                if udp is not None:
+                    if self.reuse_port:
+                        udp_port = self._adopt(host, port, udp, None)
+                    else:
+                        udp_port = self.reactor.listenUDP(port, udp, interface=host, maxPacketSize=65535)
+                    port = udp_port.getHost().port
                 if self.reuse_port:
-                    udp_port = self._adopt(host, spec.port, udp, None)
-                    port = udp_port.getHost().port
-                    listener.tcp = self._adopt(host, port, None, tcp)
+                    stream_port = self._adopt(host, port, None, factory)
                 else:
-                    udp_port = self.reactor.listenUDP(spec.port, udp, interface=host, maxPacketSize=65535)
-                    port = udp_port.getHost().port
-                    listener.tcp = self.reactor.listenTCP(port, tcp, interface=host, backlog=1024)
-                listener.udp = udp_port
-                listener.port = port
-                server.local = (host, port)
+                    stream_port = self.reactor.listenTCP(port, factory, interface=host, backlog=1024)
+                listener.stream_ports = [stream_port]
+                listener.udp_ports = [udp_port] if udp_port is not None else []
+                listener.port = stream_port.getHost().port
+                server.local = (host, listener.port)
                 return listener
             except CannotListenError as e:
                 if udp_port is not None:
                     udp_port.stopListening()
                 if attempt == attempts - 1:
-                    where = f"[{host}]:{spec.port}" if ":" in host else f"{host}:{spec.port}"
-                    raise CorefileError(f"cannot listen on {where}: {e.socketError}", self.corefile) from e
+                    raise CorefileError(f"cannot listen on {_where(host, spec.port)}: {e.socketError}",
+                                        self.corefile) from e
         raise AssertionError("unreachable")
+
+    def _stream_factory(self, listener: Listener):
+        """The factory of a listener's stream connections: DNS over TCP, over TLS, or HTTP(S) for DoH."""
+        inner: Any
+        if listener.transport == "https":
+            from skydns.doh import HTTPStreamFactory
+
+            inner = HTTPStreamFactory(listener, self.reactor)
+        else:
+            inner = DNSStreamFactory(listener, self.reactor)
+        listener.factory = inner
+        if listener.tls is None:
+            return inner
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        return TLSMemoryBIOFactory(listener.tls, False, inner)
 
     def _adopt(self, host: str, port: int, protocol, factory):
         """A UDP (protocol) or TCP (factory) port bound with SO_REUSEPORT, handed to the reactor."""
@@ -213,9 +262,8 @@ class SkyDNSService(MultiService):
 
     @defer.inlineCallbacks
     def _close(self, listener: Listener):
-        for port in (listener.udp, listener.tcp):
-            if port is not None:
-                yield defer.maybeDeferred(port.stopListening)
+        for port in listener.ports:
+            yield defer.maybeDeferred(port.stopListening)
 
     def route(self, qname: str, qtype: int, port: int):
         """``(zone, block)`` serving ``qname`` on ``port`` now, as a client's query would be routed."""
@@ -264,8 +312,16 @@ class SkyDNSService(MultiService):
             gen = cfg.build(self.reactor, self)
             specs = gen.listener_specs()
             for key, spec in specs.items():
+                running = self.listeners.get(key)
+                if running is not None and running.transport != spec.transport:
+                    raise CorefileError(f"port {spec.port} would change from {running.transport}:// to "
+                                        f"{spec.transport}://: that needs a restart", self.corefile)
+                if running is not None and (running.tls is None) != (spec.tls is None):
+                    raise CorefileError(f"port {spec.port} ({spec.transport}://) would start or stop using TLS: "
+                                        "that needs a restart", self.corefile)
+            for key, spec in specs.items():
                 if key not in self.listeners:
-                    opened[key] = self._listen(spec, Server(ZoneMux(spec.zones), gen))
+                    opened[key] = self._listen(spec, Server(ZoneMux(spec.zones), gen, transport=spec.transport))
             yield gen.start()
         except Exception as e:
             self.reload_failures += 1
@@ -284,8 +340,10 @@ class SkyDNSService(MultiService):
         new_listeners = {}
         for key, spec in specs.items():
             listener = opened.get(key) or old_listeners[key]
-            listener.server = Server(ZoneMux(spec.zones), gen, (listener.host, listener.port))
+            listener.server = Server(ZoneMux(spec.zones), gen, (listener.host, listener.port), spec.transport)
             listener.limits = spec.limits
+            if listener.tls is not None and spec.tls is not None:
+                listener.tls.swap(spec.tls)  # new connections get the new certificate; the port stays open
             new_listeners[key] = listener
         self.listeners = new_listeners
         self.generation = gen
@@ -298,7 +356,7 @@ class SkyDNSService(MultiService):
                 log.info("no longer listening on {host} port {port}", host=listener.host, port=listener.port)
                 yield self._close(listener)
         for key in opened:
-            log.info("listening on {host} port {port} (udp, tcp)", host=key[0], port=opened[key].port)
+            _log_listening(opened[key])
         self.reactor.callLater(0, self._retire, old_gen)
         return True
 
@@ -315,3 +373,17 @@ class SkyDNSService(MultiService):
         while gen.inflight > 0 and waited < grace:
             yield task.deferLater(self.reactor, 0.05, lambda: None)
             waited += 0.05
+
+
+#: ALPN of DNS-over-HTTPS listeners: HTTP/2 where Twisted has it (twisted[http2]), HTTP/1.1 always.
+ALPN = (b"h2", b"http/1.1")
+
+
+def _where(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _log_listening(listener: Listener) -> None:
+    what = {"dns": "udp, tcp", "tls": "DNS over TLS", "https": "DNS over HTTPS" if listener.tls else
+            "DNS over HTTP, no TLS: behind a TLS proxy"}[listener.transport]
+    log.info("listening on {host} port {port} ({what})", host=listener.host, port=listener.port, what=what)

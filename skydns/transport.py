@@ -35,18 +35,39 @@ class StreamLimits:
 
 
 class Listener:
-    """One listening address: what both its protocols share, swapped on reload."""
+    """One listening address: what its protocols share, swapped on reload.
 
-    def __init__(self, host: str, port: int, server, limits: StreamLimits = StreamLimits()):
+    ``transport`` is ``dns`` (UDP and TCP), ``tls`` (DNS over TLS) or ``https`` (DNS over
+    HTTPS); ``tls`` is the :class:`skydns.tlsconfig.SwappableServerTLS` of the last two.
+    Usually one UDP and one stream port; sockets handed over by systemd may be several.
+    """
+
+    def __init__(self, host: str, port: int, server, limits: StreamLimits = StreamLimits(),
+                 transport: str = "dns", tls=None):
         self.host = host
         self.port = port
         self.server = server
         self.limits = limits
-        self.udp = None  # IListeningPort
-        self.tcp = None
+        self.transport = transport
+        self.tls = tls
+        self.udp_ports: list = []  # IListeningPort
+        self.stream_ports: list = []
+        self.factory: Any = None  # the stream factory (DNSStreamFactory or doh.HTTPStreamFactory)
+
+    @property
+    def udp(self):
+        return self.udp_ports[0] if self.udp_ports else None
+
+    @property
+    def tcp(self):
+        return self.stream_ports[0] if self.stream_ports else None
+
+    @property
+    def ports(self) -> list:
+        return self.udp_ports + self.stream_ports
 
     def __repr__(self):
-        return f"<Listener {self.host}:{self.port}>"
+        return f"<Listener {self.transport}://{self.host}:{self.port}>"
 
 
 class DNSDatagramProtocol(DatagramProtocol):

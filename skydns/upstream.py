@@ -48,7 +48,7 @@ class Upstream:
         query = dns.message.make_query(name, dns.rdatatype.RdataType.make(qtype))
         query.flags |= dns.flags.RD
         if parent is not None:
-            req = Request(query.to_wire(), parent.client, parent.proto, parent.local)
+            req = Request(query.to_wire(), parent.client, parent.proto, parent.local, parent.transport)
         else:
             req = Request(query.to_wire(), SELF, "udp")
         req.hops = hops + 1

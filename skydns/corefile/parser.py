@@ -29,6 +29,10 @@ from skydns.errors import CorefileError
 
 DEFAULT_PORT = 53
 MAX_IMPORT_DEPTH = 10
+#: Transports a server block key may name, with their default ports (CoreDNS's schemes).
+TRANSPORTS = {"dns": None, "tls": 853, "https": 443}  # dns: the command line's port (53)
+#: Transports that cannot be served without a certificate (https may be plain HTTP behind a TLS proxy).
+NEED_CERTIFICATE = frozenset({"tls"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Key:
     text: str  # as written
     file: str
     line: int
+    transport: str = "dns"  # dns (UDP and TCP), tls (DNS over TLS) or https (DNS over HTTPS)
 
 
 @dataclass
@@ -102,14 +107,17 @@ def reverse_zones(cidr: str) -> list[str]:
 
 
 def parse_key(tok: Token, default_port: int = DEFAULT_PORT) -> list[Key]:
-    """Keys for one key token: ``example.org``, ``dns://.:1053``, ``10.0.0.0/24:53``."""
+    """Keys for one key token: ``example.org``, ``dns://.:1053``, ``tls://.``, ``10.0.0.0/24:53``."""
     text = tok.text
     rest = text
+    transport = "dns"
     if "://" in rest:
         scheme, rest = rest.split("://", 1)
-        if scheme.lower() != "dns":
-            raise _err(tok, f"unsupported scheme '{scheme}://' in '{text}' (only dns:// is served)")
-    port = default_port
+        transport = scheme.lower()
+        if transport not in TRANSPORTS:
+            raise _err(tok, f"unsupported scheme '{scheme}://' in '{text}': skydns serves dns:// (UDP and TCP), "
+                            "tls:// (DNS over TLS) and https:// (DNS over HTTPS)")
+    port = TRANSPORTS[transport] or default_port
     if ":" in rest:
         host, _, maybe_port = rest.rpartition(":")
         if maybe_port.isdigit() and (host.count(":") == 0 or "/" in host):
@@ -132,7 +140,7 @@ def parse_key(tok: Token, default_port: int = DEFAULT_PORT) -> list[Key]:
             zones = [dns.name.from_text(rest).to_text().lower()]
         except Exception as e:
             raise _err(tok, f"bad zone name '{rest}' in '{text}': {e}") from e
-    return [Key(z, port, text, tok.file, tok.line) for z in zones]
+    return [Key(z, port, text, tok.file, tok.line, transport) for z in zones]
 
 
 class Parser:

@@ -113,6 +113,15 @@ def test_several_keys_schemes_and_default_port():
     assert blocks[0].keys[0].zone == "example.org." and blocks[0].keys[0].port == 1053
 
 
+def test_transport_schemes_and_their_default_ports():
+    """tls:// (853) and https:// (443) as CoreDNS writes them; an explicit port wins; dns:// takes -p."""
+    blocks, _ = parse_text("tls://example.org https://example.net:8443 dns://example.com {\n whoami\n}\n",
+                           "C", anything, default_port=1053)
+    keys = blocks[0].keys
+    assert [(k.zone, k.port, k.transport) for k in keys] == [
+        ("example.org.", 853, "tls"), ("example.net.", 8443, "https"), ("example.com.", 1053, "dns")]
+
+
 def test_reverse_zone_keys():
     """CIDR keys become reverse zones, widened to label boundaries as CoreDNS does."""
     assert reverse_zones("10.0.0.0/24") == ["0.0.10.in-addr.arpa."]
@@ -199,7 +208,8 @@ def test_nested_blocks():
     (". {\n whoami\n", 1, "never closed"),
     (". {\n txt \"open\n}\n", 2, "unterminated quoted string"),
     (". {\n whoami\n}\n}\n", 4, "expected a server block key"),
-    ("tls://.:853 {\n whoami\n}\n", 1, "unsupported scheme 'tls://'"),
+    ("grpc://.:853 {\n whoami\n}\n", 1, "unsupported scheme 'grpc://'"),
+    ("quic://. {\n whoami\n}\n", 1, "serves dns:// (UDP and TCP), tls:// (DNS over TLS) and https://"),
     (".:99999 {\n whoami\n}\n", 1, "port 99999 out of range"),
     ("example.org {\n whoami\n}\nexample.net\n", 4, "expected '{'"),
     (". {\n import missing\n}\n", 2, "no snippet named 'missing'"),

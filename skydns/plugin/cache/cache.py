@@ -310,7 +310,7 @@ class Cache:
         if item.refreshing:
             return
         item.refreshing = True
-        copy = Request(request.wire, request.client, request.proto, request.local)
+        copy = Request(request.wire, request.client, request.proto, request.local, request.transport)
         copy.dependencies = []
         try:
             result = next_or_failure(self.name, self.next, copy)

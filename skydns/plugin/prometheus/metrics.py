@@ -94,13 +94,19 @@ class Recorder:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(Collector(self))
 
-    def observer(self, server: str):
-        """The function that counts one reply of the block named ``server`` (a block observer)."""
+    def observer(self, server: str, by_transport: dict[str, str] | None = None):
+        """The function that counts one reply of the block named ``server`` (a block observer).
+
+        ``by_transport``: for a block whose keys have several transports (``.:53 tls://.:853``),
+        the ``server`` label of each (its keys of that transport, ``tls://.:853``), so DNS over
+        TLS and HTTPS show apart, as CoreDNS's per-listener ``server`` label does.
+        """
         series = self.series
 
         def observe(req, reply: bytes, _now=_now, _bisect=_bisect, _durations=DURATION_BUCKETS,
                     _first=DURATION_BUCKETS[0], _sizes=SIZE_INDEX, _get=series.get) -> None:
-            key = (server, req.zone, req.proto, ":" in req.client[0], req.qtype)
+            key = (by_transport[req.transport] if by_transport else server, req.zone, req.proto,
+                   ":" in req.client[0], req.qtype)
             s = _get(key)
             if s is None:
                 s = series[key] = Series()

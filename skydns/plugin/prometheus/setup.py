@@ -57,7 +57,9 @@ class PrometheusSetup:
         listener = shared_listener(block, host, port, where)
         listener.mount(path, MetricsResource(recorder.registry))
         # Not a link of the chain: the server hands every reply the block sends to the recorder.
-        block.observe(self.name, recorder.observer(block.name))
+        transports = {k.transport for k in block.keys}
+        by_transport = {t: " ".join(k.text for k in block.keys if k.transport == t) for t in transports}
+        block.observe(self.name, recorder.observer(block.name, by_transport if len(transports) > 1 else None))
         return None
 
 

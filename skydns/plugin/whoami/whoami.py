@@ -2,7 +2,9 @@
 
 The reply has an empty answer section and, in additional, an A or AAAA
 record for the query name with the client's address, and an SRV record for
-``_udp.<name>`` or ``_tcp.<name>`` with the client's port; TTL 0.
+``_udp.<name>`` or ``_tcp.<name>`` with the client's port; TTL 0. Over DNS over
+TLS the SRV is ``_tls.<name>``, over DNS over HTTPS ``_https.<name>`` (CoreDNS
+says ``_tcp`` for both).
 
 It is also the smallest example of a plugin, and answers on the fast path:
 the reply is written as bytes, pointing back at the question the client
@@ -20,9 +22,11 @@ from skydns.interfaces import IHandler
 
 _PTR = wire.POINTER_TO_QNAME
 _SRV_RDATA = struct.Struct("!HHH")
-_PROTO_LABEL = {"udp": b"\x04_udp", "tcp": b"\x04_tcp"}
-#: The longest question (name, type, class) whose name still fits under ``_udp.`` (5 octets more, 255 at most).
-_LONGEST_QUESTION = 255 - 5 + 4
+#: The SRV's first label by (transport, proto), and the longest question (name, type, class) whose
+#: name still fits under it (255 octets at most).
+_LABELS = {("dns", "udp"): b"\x04_udp", ("dns", "tcp"): b"\x04_tcp", ("tls", "tcp"): b"\x04_tls",
+           ("https", "tcp"): b"\x06_https"}
+_LONGEST = {key: 255 - len(label) + 4 for key, label in _LABELS.items()}
 
 
 @implementer(IHandler)
@@ -44,10 +48,11 @@ class Whoami:
         # The owner points back at the question's name; the root is shorter written out.
         owner = _PTR if request.qname != "." else b"\x00"
         count = 2
-        if len(request.question_wire) <= _LONGEST_QUESTION:
+        key = (request.transport, request.proto)
+        if len(request.question_wire) <= _LONGEST[key]:
             additional = b"".join((
                 owner, wire.RR_TAIL.pack(rtype, qclass, 0, len(packed)), packed,
-                _PROTO_LABEL[request.proto], owner, wire.RR_TAIL.pack(33, qclass, 0, 7),
+                _LABELS[key], owner, wire.RR_TAIL.pack(33, qclass, 0, 7),
                 _SRV_RDATA.pack(0, 0, port), b"\x00",
             ))
         else:  # _udp.<name> would be longer than a name may be: the address only

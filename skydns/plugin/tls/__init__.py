@@ -1,0 +1,3 @@
+from skydns.plugin.tls.setup import setup
+
+__all__ = ["setup"]
