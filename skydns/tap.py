@@ -37,6 +37,8 @@ class Options(usage.Options):
     ]
     optFlags = [
         ["reuseport", None, "Open listeners with SO_REUSEPORT (what each worker of `skydns --workers N` does)."],
+        ["systemd", None, "Serve the sockets systemd passes (socket activation; SkyDNS's -systemd); "
+                          "fail when there are none. Passed sockets are taken without it too."],
         ["validate", None, "Check the Corefile (and every plugin's configuration), then exit."],
         ["plugins", None, "List the plugins in chain order, with where each comes from, then exit."],
     ]
@@ -56,6 +58,10 @@ class Options(usage.Options):
             raise SystemExit(0)
         if not 0 <= self["port"] < 65536:
             raise usage.UsageError(f"port {self['port']} is out of range")
+        if self["systemd"] and (os.environ.get("LISTEN_PID") != str(os.getpid())
+                                or os.environ.get("LISTEN_FDS", "0") in ("", "0")):
+            raise usage.UsageError("--systemd: systemd passed no sockets to this process (LISTEN_PID and "
+                                   "LISTEN_FDS are not set for it); start it from a .socket unit")
         try:
             self["config"] = config.load(self["conf"], registry, self["port"])
         except CorefileError as e:
