@@ -94,10 +94,10 @@ class _UDPExchange:
     """
 
     def __init__(self, reactor, query: bytes, qid: int, question: bytes, done: defer.Deferred,
-                 host: str, port: int):
+                 host: str, port: int, source: str | None = None):
         self.reactor = reactor
         self.qid, self.question, self.done = qid, question, done
-        self.sock: socket.socket | None = _connected_udp(host, port)
+        self.sock: socket.socket | None = _connected_udp(host, port, source)
         try:
             self.sock.send(query)
         except OSError:
@@ -162,13 +162,23 @@ class _Shared:
     #: Queries in flight above this go out on sockets of their own.
     MAX_PENDING = 10000
 
-    def __init__(self, reactor, host: str, port: int, expire: float):
+    #: How long a socket or connection replaced for its age still takes answers to the queries sent on it.
+    DRAIN = 5.0
+
+    def __init__(self, reactor, host: str, port: int, expire: float, source: str | None = None,
+                 max_age: float = 0.0):
         self.reactor = reactor
         self.host, self.port, self.expire = host, port, expire
+        self.source = source  # the local address to send from (forward's source_address)
+        self.max_age = max_age  # replace the socket or connection once this old (0: never)
         self.pending: dict[int, tuple] = {}  # ID -> (question, done)
         self.idle_since = 0.0
         self.opened = 0  # sockets or connections made, for tests and metrics
+        self.opened_at = 0.0
         self._sweeper = None
+
+    def _aged(self) -> bool:
+        return bool(self.max_age) and self.reactor.seconds() - self.opened_at >= self.max_age
 
     def full(self) -> bool:
         return len(self.pending) >= self.MAX_PENDING
@@ -235,16 +245,23 @@ class UDPPool(_Shared):
     port.
     """
 
-    def __init__(self, reactor, host: str, port: int, expire: float):
-        super().__init__(reactor, host, port, expire)
+    def __init__(self, reactor, host: str, port: int, expire: float, source: str | None = None,
+                 max_age: float = 0.0):
+        super().__init__(reactor, host, port, expire, source, max_age)
         self.sock: socket.socket | None = None
 
     def send(self, query: bytes, question: bytes, done: defer.Deferred) -> int:
         """Send ``query`` with an ID free on the socket; that ID, to give to :meth:`finished`."""
         sock = self.sock
+        if sock is not None and self.max_age and self._aged():
+            # A new socket (a new random port); the old one still reads answers to what was sent on it.
+            _Draining(self.reactor, sock, self._answer, self.DRAIN)
+            self.reactor.removeReader(self)
+            sock = self.sock = None
         if sock is None:
-            sock = self.sock = _connected_udp(self.host, self.port)
+            sock = self.sock = _connected_udp(self.host, self.port, self.source)
             self.opened += 1
+            self.opened_at = self.reactor.seconds()
             self.reactor.addReader(self)
         qid = self._register(question, done)
         try:
@@ -291,6 +308,44 @@ class UDPPool(_Shared):
             self.sock = None
 
 
+class _Draining:
+    """A UDP socket retired for its age: answers still arriving on it are read for ``seconds``, then it closes."""
+
+    def __init__(self, reactor, sock: socket.socket, answer, seconds: float):
+        self.reactor, self.answer = reactor, answer
+        self.sock: socket.socket | None = sock
+        reactor.addReader(self)
+        reactor.callLater(seconds, self.close)
+
+    def fileno(self) -> int:
+        return self.sock.fileno() if self.sock is not None else -1
+
+    def logPrefix(self) -> str:
+        return "dnsclient"
+
+    def doRead(self):
+        for _ in range(64):
+            if self.sock is None:
+                return
+            try:
+                data = self.sock.recv(65535)
+            except BlockingIOError:
+                return
+            except OSError:
+                self.close()
+                return
+            self.answer(data)
+
+    def connectionLost(self, reason=None):
+        self.close()
+
+    def close(self):
+        if self.sock is not None:
+            self.reactor.removeReader(self)
+            self.sock.close()
+            self.sock = None
+
+
 class _SharedStream(Protocol):
     transport: Any
     """The connection of a StreamPool: writes its queries, hands it every answer frame."""
@@ -326,8 +381,9 @@ class StreamPool(_Shared):
     For DNS over TLS this saves a handshake per query.
     """
 
-    def __init__(self, reactor, host: str, port: int, expire: float, tls=None, connect_timeout: float = 2.0):
-        super().__init__(reactor, host, port, expire)
+    def __init__(self, reactor, host: str, port: int, expire: float, tls=None, connect_timeout: float = 2.0,
+                 source: str | None = None, max_age: float = 0.0):
+        super().__init__(reactor, host, port, expire, source, max_age)
         self.tls = tls
         self.connect_timeout = connect_timeout
         self.conn: _SharedStream | None = None  # the connected protocol
@@ -335,6 +391,10 @@ class StreamPool(_Shared):
         self.waiting: list[bytes] = []  # frames written once connected
 
     def send(self, query: bytes, question: bytes, done: defer.Deferred) -> int:
+        if self.conn is not None and self.max_age and self._aged():
+            # A new connection; the old one answers what was sent on it, then closes.
+            old, self.conn = self.conn, None
+            self.reactor.callLater(self.DRAIN, _abort, old)
         qid = self._register(question, done)
         frame = struct.pack("!HH", len(query), qid) + query[2:]
         if self.conn is not None:
@@ -349,10 +409,14 @@ class StreamPool(_Shared):
         factory = _Factory(lambda addr: _SharedStream(self), lambda connector, reason: self._failed(
             connector, ExchangeError(f"cannot connect to {self.host}:{self.port}: {reason.getErrorMessage()}")))
         self.opened += 1
+        self.opened_at = self.reactor.seconds()
+        bind = (self.source, 0) if self.source else None
         if self.tls is not None:
-            self.connector = _connect_tls(self.reactor, self.host, self.port, factory, self.tls, self.connect_timeout)
+            self.connector = _connect_tls(self.reactor, self.host, self.port, factory, self.tls, self.connect_timeout,
+                                          bind)
         else:
-            self.connector = self.reactor.connectTCP(self.host, self.port, factory, timeout=self.connect_timeout)
+            self.connector = self.reactor.connectTCP(self.host, self.port, factory, timeout=self.connect_timeout,
+                                                     bindAddress=bind)
 
     def _connected(self, conn: _SharedStream) -> None:
         self.conn = conn
@@ -384,6 +448,11 @@ class StreamPool(_Shared):
         if connector is not None and getattr(connector, "state", None) == "connecting":
             connector.stopConnecting()
         self.waiting = []
+
+
+def _abort(conn) -> None:
+    if conn.transport is not None and conn.connected:
+        conn.transport.abortConnection()
 
 
 class _Factory(ClientFactory):
@@ -433,12 +502,13 @@ class Client:
         self.reactor = reactor
 
     def query(self, query: bytes, host: str, port: int, proto: str = "udp", timeout: float = 2.0,
-              tls=None, pool: UDPPool | None = None) -> defer.Deferred:
+              tls=None, pool: Any = None, source: str | None = None) -> defer.Deferred:
         """Send ``query`` (its ID is replaced) and fire with the matching answer's bytes.
 
-        ``proto`` is ``"udp"``, ``"tcp"`` or ``"tls"`` (``tls``: a Twisted client
-        TLS options object). ``pool``: a UDPPool or StreamPool for this server and
-        protocol, to share its socket or connection.
+        ``proto`` is ``"udp"``, ``"tcp"``, ``"tls"`` (``tls``: a Twisted client
+        TLS options object) or ``"https"`` (always with its pool). ``pool``: a UDPPool,
+        StreamPool or dohclient.DoHPool for this server and protocol, to share its
+        socket or connection. ``source``: the local address to send from.
         Fails with Timeout or ExchangeError.
         """
         question = question_of(query)
@@ -448,10 +518,10 @@ class Client:
         else:
             qid, query = with_new_id(query)
             if proto == "udp":
-                cleanup = self._udp(query, qid, question, host, port, done)
+                cleanup = self._udp(query, qid, question, host, port, done, source)
             else:
                 cleanup = self._stream(query, qid, question, host, port, done, tls if proto == "tls" else None,
-                                       timeout)
+                                       timeout, source)
         timer = self.reactor.callLater(timeout, _expire, done, host, port, proto, timeout)
 
         def finish(result):
@@ -462,9 +532,9 @@ class Client:
 
         return done.addBoth(finish)
 
-    def _udp(self, query, qid, question, host, port, done):
+    def _udp(self, query, qid, question, host, port, done, source=None):
         try:
-            exchange = _UDPExchange(self.reactor, query, qid, question, done, host, port)
+            exchange = _UDPExchange(self.reactor, query, qid, question, done, host, port, source)
         except OSError as e:
             self.reactor.callLater(0, _fail, done, ExchangeError(f"cannot send to {host}:{port}: {e}"))
             return lambda: None
@@ -479,7 +549,7 @@ class Client:
             return lambda: None
         return lambda: pool.finished(qid)
 
-    def _stream(self, query, qid, question, host, port, done, tls, timeout):
+    def _stream(self, query, qid, question, host, port, done, tls, timeout, source=None):
         protocols = []
 
         def build(addr):
@@ -489,10 +559,11 @@ class Client:
 
         factory = _Factory(build, lambda c, reason: _fail(
             done, ExchangeError(f"cannot connect to {host}:{port}: {reason.getErrorMessage()}")))
+        bind = (source, 0) if source else None
         if tls is not None:
-            connector = _connect_tls(self.reactor, host, port, factory, tls, timeout)
+            connector = _connect_tls(self.reactor, host, port, factory, tls, timeout, bind)
         else:
-            connector = self.reactor.connectTCP(host, port, factory, timeout=timeout)
+            connector = self.reactor.connectTCP(host, port, factory, timeout=timeout, bindAddress=bind)
 
         def cleanup():
             for p in protocols:
@@ -504,21 +575,24 @@ class Client:
         return cleanup
 
 
-def _connect_tls(reactor, host, port, factory, options, timeout):
+def _connect_tls(reactor, host, port, factory, options, timeout, bind=None):
     """TLS over TCP with Twisted's modern client options (``optionsForClientTLS``)."""
     from twisted.protocols.tls import TLSMemoryBIOFactory
 
     wrapped = TLSMemoryBIOFactory(options, True, factory)  # it hands connection failures to factory
-    return reactor.connectTCP(host, port, wrapped, timeout=timeout)
+    return reactor.connectTCP(host, port, wrapped, timeout=timeout, bindAddress=bind)
 
 
-def _connected_udp(host: str, port: int) -> socket.socket:
-    """A non-blocking UDP socket connected to the server: connect picks a random free port."""
+def _connected_udp(host: str, port: int, source: str | None = None) -> socket.socket:
+    """A non-blocking UDP socket connected to the server: connect picks a random free port
+    (on ``source``, when given)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM | _NONBLOCK)
     try:
         if not _NONBLOCK:
             sock.setblocking(False)
+        if source:
+            sock.bind((source, 0))
         sock.connect((host, port))
     except OSError:
         sock.close()

@@ -20,7 +20,8 @@ from typing import Any, cast
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.web import http
-from twisted.web.resource import IResource, NoResource, Resource
+from twisted.web.pages import notFound
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
 from skydns import wire
@@ -126,7 +127,7 @@ class _Root(Resource):
         self.putChild(PATH, cast(IResource, DNSQueryResource(listener)))
 
     def getChild(self, path, request):
-        return NoResource()
+        return notFound()
 
 
 def connection_of(request) -> HTTPStreamProtocol | None:

@@ -16,8 +16,9 @@ class Nameserver:
     def __init__(self, host: str, port: int, proto: str = "dns", tls=None, name: str = ""):
         self.host = host
         self.port = port
-        self.tls = tls  # Twisted client TLS options for tls:// upstreams
-        self.proto = proto  # "dns" or "tls"
+        self.tls = tls  # Twisted client TLS options for tls:// and https:// upstreams
+        self.proto = proto  # "dns", "tls" or "https"
+        self.source: str | None = None  # the local address queries leave from (forward's source_address)
         self.name = name or (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
         self.fails = 0
         self.down = False
@@ -97,8 +98,9 @@ class Health:
                 checker.start(self.interval, now=False)
 
     def _check(self, up: Nameserver):
-        proto = "tls" if up.proto == "tls" else "udp"
-        d = self.client.query(self.probe, up.host, up.port, proto, timeout=max(self.interval, 0.5), tls=up.tls)
+        proto = up.proto if up.proto != "dns" else "udp"  # the upstream's own transport, as CoreDNS
+        d = self.client.query(self.probe, up.host, up.port, proto, timeout=max(self.interval, 0.5), tls=up.tls,
+                              pool=up.pools.get(proto) if proto == "https" else None, source=up.source)
         d.addCallbacks(lambda _: self.ok(up), lambda f: None)
         return None  # never let a failed probe stop the loop
 

@@ -8,10 +8,10 @@ import subprocess
 import dns.message
 import dns.query
 import pytest
+
 from helpers import eventually, socket_activation
 from helpers.certs import make_pki
 from helpers.processes import BIN, ROOT, env, wait_until_serving
-
 from skydns import systemd, testing
 
 pytestmark = pytest.mark.integration

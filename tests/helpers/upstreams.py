@@ -6,7 +6,9 @@
   late      answers over UDP like healthy after ``delay`` seconds, every query at once (a timer each)
   garbage   answers with random bytes, then with a wrong ID, then with a wrong question
   truncate  answers over UDP with TC and no records, over TCP in full (30 TXT records)
-Every query received is recorded in ``seen`` as (proto, source port, message).
+  rcode     answers with ``rcode`` and no records (NXDOMAIN, SERVFAIL, or NOERROR: no data)
+Every query received is recorded in ``seen`` as (proto, source port, message), and the address it
+came from in ``sources``.
 """
 import random
 import select
@@ -22,9 +24,11 @@ import dns.rrset
 
 
 class Upstream:
-    def __init__(self, mode="healthy", address="192.0.2.1", delay=None, host="127.0.0.1", port=0, tls=None):
-        self.mode, self.address, self.delay = mode, address, delay
+    def __init__(self, mode="healthy", address="192.0.2.1", delay=None, host="127.0.0.1", port=0, tls=None,
+                 rcode=0):
+        self.mode, self.address, self.delay, self.rcode = mode, address, delay, rcode
         self.seen = []
+        self.sources = set()  # (proto, host) of every query
         self.accepted = 0  # TCP/TLS connections accepted
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         for _attempt in range(50):  # UDP and TCP on one port number: retry when TCP's is taken
@@ -63,6 +67,9 @@ class Upstream:
         r = dns.message.make_response(query)
         r.flags |= dns.flags.RA
         name = query.question[0].name
+        if self.mode == "rcode":
+            r.set_rcode(self.rcode)
+            return r.to_wire()
         if self.mode == "truncate":
             if proto == "udp":
                 r.flags |= dns.flags.TC
@@ -118,6 +125,7 @@ class Upstream:
                 try:
                     if s is self.udp:
                         data, addr = s.recvfrom(65535)
+                        self.sources.add(("udp", addr[0]))
                         start = len(self.seen)
                         replies = self._replies(data, "udp")
                         if len(self.seen) > start:
@@ -128,7 +136,8 @@ class Upstream:
                         else:
                             self._send(s, replies, addr)
                     elif s is self.tcp:
-                        c, _ = s.accept()
+                        c, addr = s.accept()
+                        self.sources.add(("tcp", addr[0]))
                         self.accepted += 1
                         if self.tls is not None:
                             c = self.tls.wrap_socket(c, server_side=True)

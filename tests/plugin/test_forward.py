@@ -149,7 +149,7 @@ def test_deadline_bounds_the_whole_query():
     asked = []
 
     class Silent:
-        def query(self, wire, host, port, proto, timeout, tls=None, pool=None):
+        def query(self, wire, host, port, proto, timeout, tls=None, pool=None, source=None):
             asked.append((host, timeout))
             d = defer.Deferred()
             clock.callLater(timeout, lambda: d.called or d.errback(Timeout("no answer")))
@@ -268,7 +268,8 @@ def test_resolv_conf_upstreams(tmp_path):
     from skydns import config
     (tmp_path / "Corefile").write_text(text)
     cfg = config.load(str(tmp_path / "Corefile"))
-    assert cfg.blocks[0][1][0][2].targets == [("dns", "127.0.0.1", 53)]
+    from skydns.plugin.forward.setup import Target
+    assert cfg.blocks[0][1][0][2][0].targets == [Target("dns", "127.0.0.1", 53)]
 
 
 def fd_count():
@@ -341,7 +342,14 @@ def test_bad_forward_config(tmp_path):
         "forward . notanip": "'notanip' is not an IP address",
         "forward . 1.2.3.4 {\n  policy fastest\n }": "unknown policy 'fastest'",
         "forward . 1.2.3.4 {\n  force_tcp\n  prefer_udp\n }": "mutually exclusive",
-        "forward . https://1.2.3.4": "unsupported upstream scheme 'https://'",
+        "forward . grpc://1.2.3.4": "unsupported upstream scheme 'grpc://'",
+        "forward . tls://1.2.3.4%:853": "empty server name",
+        "forward . tls://1.2.3.4%a.example {\n  tls_servername b.example\n }": "mutually exclusive",
+        "forward . 1.2.3.4 {\n  failover NOERROR\n }": "NOERROR cannot be used",
+        "forward . 1.2.3.4 {\n  next NOPE\n }": "unknown RCODE 'NOPE'",
+        "forward . 1.2.3.4 {\n  doh_method PUT\n }": "expected GET or POST",
+        "forward . 1.2.3.4 {\n  source_address ::1\n }": "not of the same IP version",
+        "forward . 1.2.3.4 {\n  source_address nowhere\n }": "is not an IP address",
         "forward . 1.2.3.4:99999": "a port must be between 1 and 65535",
         "forward . 1.2.3.4 {\n  bogus\n }": "unknown property 'bogus'",
     }

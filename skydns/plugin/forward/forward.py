@@ -4,11 +4,15 @@ The query is forwarded as the client sent it (its OPT record included) with
 a fresh random ID; the answer is relayed as bytes with the client's ID put
 back, so no dnspython parsing happens on this path. Upstreams are tried in
 the policy's order, skipping those marked down (unless all are); a timeout or
-error moves to the next; a truncated UDP answer is asked again over TCP; when
-every try has failed, or the time is up, the client gets SERVFAIL.
+error (or an answer whose RCODE is listed in ``failover``) moves to the next,
+for at most ``max_connect_attempts`` tries; a truncated UDP answer is asked
+again over TCP; when every try has failed, or the time is up, the client gets
+SERVFAIL. An answer whose RCODE is listed in ``next`` goes on to the next
+``forward`` line of the block instead.
 """
 from __future__ import annotations
 
+import itertools
 import random
 import struct
 
@@ -21,7 +25,7 @@ from skydns import wire
 from skydns.chain import next_or_failure
 from skydns.interfaces import IHandler, IMetrics
 from skydns.nameservers import InflightLimit, healthy_first
-from skydns.rcode import REFUSED, SERVFAIL
+from skydns.rcode import NOERROR, REFUSED, SERVFAIL
 from skydns.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.forward")
@@ -61,6 +65,9 @@ class Forward:
         self.limit = InflightLimit(cfg.max_concurrent or 0)
         self.next = next
         self.server = server  # the block's name, for metric labels
+        #: an answer with one of these RCODEs goes to the next forward line (only a forward: CoreDNS's rule)
+        self.pass_on = cfg.next_rcodes if isinstance(next, Forward) else frozenset()
+        self.pass_on_nodata = cfg.next_on_nodata and isinstance(next, Forward)
 
     def collect(self, prefix: str):
         """Queries, failures and health of each upstream (IMetrics)."""
@@ -91,46 +98,68 @@ class Forward:
             return wire.error_reply(request, SERVFAIL)
         if self.limit.full():
             return wire.error_reply(request, REFUSED)
+        order = self.policy.order(self.upstreams)
+        if order[0].down and cfg.failfast:
+            return wire.error_reply(request, SERVFAIL)  # every upstream is down (healthy_first)
         if request.proto == "tcp":
             proto = "udp" if cfg.prefer_udp else "tcp"
         else:
             proto = "tcp" if cfg.force_tcp else "udp"
+        attempts = cfg.max_connect_attempts
+        tries = itertools.islice(itertools.cycle(order), attempts) if attempts else itertools.cycle(order)
         deadline = self.reactor.seconds() + cfg.deadline
-        return self.limit.track(self._try(request, self.policy.order(self.upstreams), 0, proto, deadline))
+        d = self._try(request, tries, proto, deadline, None)
+        if self.pass_on or self.pass_on_nodata:
+            d.addCallback(self._maybe_next, request)
+        return self.limit.track(d)
 
     @property
     def inflight(self) -> int:
         return self.limit.count
 
-    def _try(self, request, order, i, proto, deadline):
+    def _try(self, request, tries, proto, deadline, last):
+        """The next try; ``last``: the answer of the previous try that ``failover`` moved on from."""
         left = deadline - self.reactor.seconds()
-        if i >= len(order) or left <= 0:
-            return defer.succeed(wire.error_reply(request, SERVFAIL))
-        up = order[i]
+        up = next(tries, None) if left > 0 else None
+        if up is None:
+            return defer.succeed(self._reply(last, request) if last is not None
+                                 else wire.error_reply(request, SERVFAIL))
         up.requests += 1
-        use = "tls" if up.proto == "tls" else proto
+        use = up.proto if up.proto != "dns" else proto
         d = self.client.query(request.wire, up.host, up.port, use, min(self.cfg.timeout, left), up.tls,
-                              up.pools.get(use))
+                              up.pools.get(use), up.source)
 
         def answered(data):
             if use == "udp" and data[2] & 0x02:  # TC: ask the same upstream over TCP
                 return self.client.query(request.wire, up.host, up.port, "tcp",
                                          max(min(self.cfg.timeout, deadline - self.reactor.seconds()), 0.1),
-                                         pool=up.pools.get("tcp"))
+                                         pool=up.pools.get("tcp"), source=up.source)
             return data
 
         def good(data):
             self.health.ok(up)
-            # The client's ID, and its CD bit (RFC 6840 5.9), whatever the upstream echoed.
-            flags2 = (data[3] & 0xEF) | (request.flags & wire.CD)
-            return struct.pack("!HB", request.id, data[2]) + bytes((flags2,)) + data[4:]
+            if data[3] & 0x0F in self.cfg.failover_rcodes:
+                return self._try(request, tries, proto, deadline, data)
+            return self._reply(data, request)
 
         def bad(failure):
             self.health.failed(up)
             log.debug("{up}: {why}", up=up.name, why=failure.getErrorMessage())
-            return self._try(request, order, i + 1, proto, deadline)
+            return self._try(request, tries, proto, deadline, last)
 
         return d.addCallback(answered).addCallbacks(good, bad)
+
+    @staticmethod
+    def _reply(data: bytes, request) -> bytes:
+        # The client's ID, and its CD bit (RFC 6840 5.9), whatever the upstream echoed.
+        flags2 = (data[3] & 0xEF) | (request.flags & wire.CD)
+        return struct.pack("!HB", request.id, data[2]) + bytes((flags2,)) + data[4:]
+
+    def _maybe_next(self, data, request):
+        rcode = data[3] & 0x0F
+        if rcode in self.pass_on or (self.pass_on_nodata and rcode == NOERROR and data[6:8] == b"\x00\x00"):
+            return self.next.serve(request)
+        return data
 
     def stop(self):
         self.health.stop(self.upstreams)
