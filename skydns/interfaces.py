@@ -91,6 +91,26 @@ class IRawAnswerer(IHandler):
         """
 
 
+class IRawForwarder(IHandler):
+    """A handler that relays a UDP query's bytes to another server and sends the answer itself (forward).
+
+    When such a handler is the first of the only block of a listener (or stands behind
+    only :class:`IRawTransparent` handlers) and says it can (:meth:`raw_forward_ready`),
+    the server offers it every UDP packet of that listener before reading it. Taking
+    one, it answers the client later with ``sender.send(reply, client)``, tells the
+    block's observers (with a request it builds), and counts the query in
+    ``server.generation.inflight`` while it is out. Anything it cannot relay as bytes
+    (a truncated or failed exchange) it finishes through its normal path.
+    """
+
+    def raw_forward_ready():  # type: ignore[misc]
+        """True when every query of the block may be relayed without being read (no zone or name rules)."""
+
+    def raw_forward(query, client, sender, server):
+        """Take ``query`` (True) or leave it to the normal path (False). ``server``: the
+        :class:`skydns.server.Server` it came through (its ``generation``, ``local``, ``transport``)."""
+
+
 class IRawTransparent(IHandler):
     """A marker: the raw path may skip this handler.
 

@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from skydns import wire
-from skydns.interfaces import IRawAnswerer, IRawReplyFilter, IRawTransparent
+from skydns.interfaces import IRawAnswerer, IRawForwarder, IRawReplyFilter, IRawTransparent
 from skydns.rcode import BADVERS, FORMERR, NOTIMP, REFUSED, SERVFAIL
 from skydns.request import MalformedQuery, Request
 
@@ -103,6 +103,16 @@ class Server:
                 seen.add(id(head))
                 self.raw_answerers.append((head.raw_answer, head.raw_request if b.observers else None,
                                            b.observers, tuple(filters)))
+        # The raw relay: a listener whose only block starts with a forwarder that needs no name
+        # rules hands it every UDP packet unread (IRawForwarder).
+        self.raw_forward = None
+        if len(mux.zones) == 1:
+            (b,) = mux.zones.values()
+            head = b.chain
+            while IRawTransparent.providedBy(head):
+                head = head.next
+            if IRawForwarder.providedBy(head) and head.raw_forward_ready():
+                self.raw_forward = head.raw_forward
 
     def handle(self, data: bytes, client: tuple, proto: str, sender) -> None:
         if self.raw_answerers:
@@ -124,6 +134,8 @@ class Server:
                             except Exception:
                                 log.failure("observer of {qname} failed", qname=req.qname)
                     return
+        if self.raw_forward is not None and proto == "udp" and self.raw_forward(data, client, sender, self):
+            return
         try:
             req = Request(data, client, proto, self.local, self.transport)
         except MalformedQuery:

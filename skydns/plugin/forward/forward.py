@@ -9,6 +9,10 @@ for at most ``max_connect_attempts`` tries; a truncated UDP answer is asked
 again over TCP; when every try has failed, or the time is up, the client gets
 SERVFAIL. An answer whose RCODE is listed in ``next`` goes on to the next
 ``forward`` line of the block instead.
+
+UDP queries of a block that forwards everything (``forward . ...`` first in the
+chain, no name rules) take the raw relay instead (:mod:`.relay`): bytes in, bytes
+out, as dnsdist does; what goes wrong there is finished here.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from zope.interface import implementer
 
 from skydns import wire
 from skydns.chain import next_or_failure
-from skydns.interfaces import IHandler, IMetrics
+from skydns.interfaces import IHandler, IMetrics, IRawForwarder
 from skydns.nameservers import InflightLimit, healthy_first
 from skydns.rcode import NOERROR, REFUSED, SERVFAIL
 from skydns.zones import in_zones
@@ -51,11 +55,11 @@ class Policy:
         return healthy_first(out)  # all down: try them anyway
 
 
-@implementer(IHandler, IMetrics)
+@implementer(IHandler, IMetrics, IRawForwarder)
 class Forward:
     name = "forward"
 
-    def __init__(self, cfg, client, health, reactor, next=None, server: str = ""):
+    def __init__(self, cfg, client, health, reactor, next=None, server: str = "", block=None):
         self.cfg = cfg
         self.client = client
         self.health = health
@@ -68,6 +72,34 @@ class Forward:
         #: an answer with one of these RCODEs goes to the next forward line (only a forward: CoreDNS's rule)
         self.pass_on = cfg.next_rcodes if isinstance(next, Forward) else frozenset()
         self.pass_on_nodata = cfg.next_on_nodata and isinstance(next, Forward)
+        self.block = block
+        from skydns.plugin.forward.relay import Relay
+
+        self.relay = Relay(self)
+        self.raw_forward = self.relay.take
+
+    def raw_forward_ready(self) -> bool:
+        """The raw relay serves this forward when every UDP query may go out unread (IRawForwarder)."""
+        cfg = self.cfg
+        return (cfg.zone == "." and not cfg.excepts and not cfg.no_rec and not cfg.ndots and not cfg.force_tcp
+                and not cfg.failover_rcodes and not self.pass_on and not self.pass_on_nodata
+                and all(up.proto == "dns" for up in self.upstreams))
+
+    def retry(self, request, failed, tcp: bool, started: float):
+        """Finish a query the relay could not: the other upstreams after ``failed`` (or ``failed`` again
+        over TCP, for a truncated answer), within the deadline counted from ``started``."""
+        cfg = self.cfg
+        order = self.policy.order(self.upstreams)
+        if tcp:
+            order = [failed] + [u for u in order if u is not failed]
+            attempts = cfg.max_connect_attempts
+        else:
+            order = [u for u in order if u is not failed] + [failed]
+            attempts = cfg.max_connect_attempts - 1 if cfg.max_connect_attempts else 0
+            if cfg.max_connect_attempts == 1:
+                return defer.succeed(wire.error_reply(request, SERVFAIL))
+        tries = itertools.islice(itertools.cycle(order), attempts) if attempts else itertools.cycle(order)
+        return self.limit.track(self._try(request, tries, "tcp" if tcp else "udp", started + cfg.deadline, None))
 
     def collect(self, prefix: str):
         """Queries, failures and health of each upstream (IMetrics)."""
@@ -162,4 +194,5 @@ class Forward:
         return data
 
     def stop(self):
+        self.relay.stop()
         self.health.stop(self.upstreams)

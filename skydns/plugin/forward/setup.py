@@ -334,7 +334,7 @@ class ForwardSetup:
             cfg.max_concurrent = default_max_inflight()
         if cfg.max_connect_attempts is None:
             cfg.max_connect_attempts = 2 * len(ups)
-        handler = Forward(cfg, client, health, reactor, next, server=block.name)
+        handler = Forward(cfg, client, health, reactor, next, server=block.name, block=block)
         block.on_shutdown(handler.stop)
         return handler
 

@@ -1,0 +1,253 @@
+"""forward's raw UDP relay: a query's bytes to one upstream and its answer's bytes back, nothing parsed.
+
+The fast path of :class:`~skydns.plugin.forward.forward.Forward` (``IRawForwarder``),
+what dnsdist does: the server hands it UDP packets unread; each goes to one upstream
+with a fresh random ID, from a fresh socket (or the upstream's shared socket with
+``expire``); the answer is taken only with that ID and the query's question, and sent
+to the client with the client's ID. No Request, no Deferred, no timer per query: the
+queries out are kept in send order, so one sweep every ``TICK`` seconds finds those
+past ``read_timeout`` at the front. Anything off the happy path (no answer, an error,
+a truncated answer) is finished by the forward's normal path, within the query's
+deadline.
+"""
+from __future__ import annotations
+
+import random
+import struct
+
+from twisted.internet import task
+from twisted.logger import Logger
+
+from skydns import wire
+from skydns.dnsclient import ExchangeError, Timeout, _connected_udp, question_of, same_question
+from skydns.request import MalformedQuery, Request
+from skydns.server import truncate
+
+log = Logger(namespace="skydns.plugin.forward")
+_random = random.SystemRandom()
+_pack_id = struct.Struct("!H").pack
+#: Seconds between sweeps for queries past their read timeout.
+TICK = 0.05
+
+
+class Relayed:
+    """One query out on the relay: the exchange's state, and the reader of its own socket when it has one."""
+
+    __slots__ = ("relay", "data", "client", "sender", "server", "up", "question", "qid", "deadline", "started",
+                 "sock", "pool", "called", "request")
+
+    def __init__(self, relay, data, client, sender, server, up, question, now):
+        self.relay, self.data, self.client, self.sender, self.server = relay, data, client, sender, server
+        self.up, self.question = up, question
+        self.started = now
+        self.deadline = now + relay.timeout
+        self.called = False
+        self.sock = None
+        self.pool = None
+        self.request = None
+        self.qid = 0
+
+    # -- the shared pool calls these (like a Deferred's) ------------------------------------
+    def callback(self, answer: bytes) -> None:
+        self.relay.answered(self, answer)
+
+    def errback(self, err) -> None:
+        self.relay.failed(self, err)
+
+    # -- IReadDescriptor, for a socket of its own -------------------------------------------
+    def fileno(self) -> int:
+        return self.sock.fileno() if self.sock is not None else -1
+
+    def logPrefix(self) -> str:
+        return "forward"
+
+    def doRead(self) -> None:
+        for _ in range(4):
+            sock = self.sock
+            if sock is None:
+                return
+            try:
+                answer = sock.recv(65535)
+            except BlockingIOError:
+                return
+            except OSError as e:
+                self.relay.failed(self, ExchangeError(e.strerror or str(e)))
+                return
+            if len(answer) >= 12 and answer[2] & 0x80 and (answer[0] << 8 | answer[1]) == self.qid \
+                    and same_question(answer, self.question):
+                self.relay.answered(self, answer)
+                return
+
+    def connectionLost(self, reason=None) -> None:
+        self.relay.failed(self, ExchangeError("connection refused"))
+
+
+class Relay:
+    """The raw relay of one Forward."""
+
+    def __init__(self, forward):
+        self.forward = forward
+        self.reactor = forward.reactor
+        self.timeout = forward.cfg.timeout
+        self.out: dict[Relayed, None] = {}  # in send order: the oldest first
+        self._sweeper: task.LoopingCall | None = None
+
+    def take(self, data: bytes, client: tuple, sender, server) -> bool:
+        fwd = self.forward
+        # Only plain queries: a response, another opcode or a short packet gets the normal path's answer.
+        if len(data) < 12 or data[2] & 0xF8 or fwd.limit.full():
+            return False
+        question = question_of(data)
+        if question is None:
+            return False
+        ups = fwd.upstreams
+        if len(ups) == 1:
+            up = ups[0]
+        else:
+            up = fwd.policy.order(ups)[0]
+        if up.down and fwd.cfg.failfast:
+            return False
+        now = self.reactor.seconds()
+        r = Relayed(self, data, client, sender, server, up, question, now)
+        block = fwd.block
+        if block is not None and block.observers:
+            try:
+                req = r.request = Request(data, client, "udp", server.local, server.transport)
+            except MalformedQuery:
+                return False
+            req.block, req.zone = block, "."
+        pool = up.pools.get("udp")
+        up.requests += 1
+        try:
+            if pool is not None and not pool.full():
+                r.pool = pool
+                r.qid = pool.send(data, question, r)
+            else:
+                r.qid = qid = _random.getrandbits(16)
+                sock = r.sock = _connected_udp(up.host, up.port, up.source)
+                try:
+                    sock.send(_pack_id(qid) + data[2:])
+                except OSError:
+                    sock.close()
+                    r.sock = None
+                    raise
+                self.reactor.addReader(r)
+        except OSError as e:
+            if pool is not None:
+                pool.close()
+            r.called = True
+            self._fallback(r, ExchangeError(f"cannot send to {up.name}: {e}"))
+            return True
+        fwd.limit.count += 1
+        gen = server.generation
+        if gen is not None:
+            gen.inflight += 1
+        self.out[r] = None
+        if self._sweeper is None:
+            self._sweeper = task.LoopingCall(self._sweep)
+            self._sweeper.clock = self.reactor
+            self._sweeper.start(TICK, now=False)
+        return True
+
+    def _done(self, r: Relayed) -> None:
+        """The exchange is over: release its socket or ID, uncount it."""
+        r.called = True
+        self.out.pop(r, None)
+        if r.sock is not None:
+            self.reactor.removeReader(r)
+            r.sock.close()
+            r.sock = None
+        elif r.pool is not None:
+            r.pool.finished(r.qid)
+        self.forward.limit.count -= 1
+        gen = r.server.generation
+        if gen is not None:
+            gen.inflight -= 1
+
+    def answered(self, r: Relayed, answer: bytes) -> None:
+        if r.called:
+            return
+        self._done(r)
+        fwd = self.forward
+        up = r.up
+        if up.fails or up.down:
+            fwd.health.ok(up)
+        if answer[2] & 0x02:  # truncated: the normal path asks the same upstream over TCP
+            self._fallback(r, None, tcp=True)
+            return
+        data = r.data
+        # The client's ID and CD bit (RFC 6840 5.9), whatever the upstream echoed.
+        reply = data[:2] + answer[2:3] + bytes(((answer[3] & 0xEF) | (data[3] & 0x10),)) + answer[4:]
+        self._send(r, reply)
+
+    def failed(self, r: Relayed, err) -> None:
+        if r.called:
+            return
+        self._done(r)
+        self.forward.health.failed(r.up)
+        log.debug("{up}: {why}", up=r.up.name, why=err)
+        self._fallback(r, err)
+
+    def _send(self, r: Relayed, reply: bytes) -> None:
+        r.sender.send(reply, r.client)
+        req = r.request
+        block = self.forward.block
+        if req is not None and block is not None and block.observers:
+            req.block, req.zone = block, "."
+            for fn in block.observers:
+                try:
+                    fn(req, reply)
+                except Exception:
+                    log.failure("observer of {qname} failed", qname=req.qname)
+
+    def _fallback(self, r: Relayed, err, tcp: bool = False) -> None:
+        """Finish through the normal path: the other upstreams (or TCP after TC), within the query's deadline."""
+        fwd = self.forward
+        req = r.request
+        if req is None:
+            try:
+                req = r.request = Request(r.data, r.client, "udp", r.server.local, r.server.transport)
+            except MalformedQuery:
+                return
+            req.started = req.started - (self.reactor.seconds() - r.started)
+        d = fwd.retry(req, r.up, tcp, r.started)
+        gen = r.server.generation
+        if gen is not None:
+            gen.inflight += 1
+
+        def reply(data):
+            if gen is not None:
+                gen.inflight -= 1
+            if data is not None:
+                if len(data) > req.bufsize:  # a TCP answer for a UDP client: cut as the server would
+                    data = truncate(data, req.bufsize)
+                self._send(r, data)
+
+        def broken(failure):
+            if gen is not None:
+                gen.inflight -= 1
+            log.failure("forward: error answering {qname}: SERVFAIL", failure, qname=req.qname)
+            self._send(r, wire.error_reply(req, 2))
+
+        d.addCallbacks(reply, broken)
+
+    def _sweep(self) -> None:
+        """Fail the queries past their read timeout (the oldest are first in ``out``)."""
+        out = self.out
+        if not out:
+            return
+        now = self.reactor.seconds()
+        expired = []
+        for r in out:
+            if r.deadline > now:
+                break
+            expired.append(r)
+        for r in expired:
+            self.failed(r, Timeout(f"no answer from {r.up.name} in {self.timeout:g}s"))
+
+    def stop(self) -> None:
+        if self._sweeper is not None and self._sweeper.running:
+            self._sweeper.stop()
+        self._sweeper = None
+        for r in list(self.out):
+            self._done(r)

@@ -1,0 +1,108 @@
+"""forward's raw UDP relay (relay.py): when it is used, and that it behaves as the normal path does."""
+import concurrent.futures
+import time
+
+import dns.flags
+import dns.message
+import dns.rcode
+import pytest
+
+from helpers import Upstream, eventually
+from helpers.logs import Logged
+from helpers.metrics import scrape, value
+from skydns import testing
+
+
+@pytest.fixture
+def ups():
+    made = []
+
+    def make(*a, **k):
+        u = Upstream(*a, **k)
+        made.append(u)
+        return u
+
+    yield make
+    for u in made:
+        u.close()
+
+
+def relays(srv):
+    return [listener.server.raw_forward is not None for listener in srv.service.listeners.values()]
+
+
+@pytest.mark.parametrize("body, used", [
+    (" forward . {up}\n", True),
+    (" forward . {up} {{\n  expire 10s\n }}\n", True),
+    (" errors\n forward . {up}\n", True),  # errors is IRawTransparent
+    (" forward . {up} {{\n  except internal.example\n }}\n", False),
+    (" forward . {up} {{\n  failover SERVFAIL\n }}\n", False),
+    (" forward . {up} {{\n  force_tcp\n }}\n", False),
+    (" cache\n forward . {up}\n", False),
+    (" forward example.org {up}\n forward . {up}\n", False),
+])
+def test_relay_is_used_only_when_every_query_may_go_unread(tmp_path, ups, body, used):
+    up = ups()
+    with testing.serve(".:0 {\n" + body.format(up=up.addr) + "}\n", tmp_path) as srv:
+        assert relays(srv) == [used]
+        r = srv.query("www.example.org.", "A")
+        assert r.answer[0][0].address == "192.0.2.1"
+
+
+def test_relay_keeps_id_cd_and_case(tmp_path, ups):
+    up = ups()
+    with testing.serve(f".:0 {{\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+        q = dns.message.make_query("WwW.Example.ORG.", "A", want_dnssec=True)
+        q.flags |= dns.flags.CD
+        r = srv.send(q)
+        assert r.id == q.id and r.flags & dns.flags.CD and r.question[0].name.to_text() == "WwW.Example.ORG."
+        assert up.seen[-1][2].id != q.id  # a fresh ID upstream
+
+
+def test_observers_see_relayed_queries(tmp_path, ups):
+    up = ups()
+    mport = testing.free_port()
+    text = f".:0 {{\n prometheus 127.0.0.1:{mport}\n log\n forward . {up.addr}\n}}\n"
+    with Logged() as logged, testing.serve(text, tmp_path) as srv:
+        assert relays(srv) == [True]
+        for _ in range(3):
+            srv.query("www.example.org.", "A")
+        labels = dict(server=".:0", zone=".", proto="udp", family="1", type="A")
+        assert eventually(lambda: value(scrape(mport), "skydns_dns_request_count_total", **labels) == 3)
+        assert eventually(lambda: sum(t.count("www.example.org.") for t in logged.lines("skydns.plugin.log")) == 3)
+
+
+def test_silent_upstream_falls_over_within_read_timeout(tmp_path, ups):
+    silent, good = ups("slow", delay=None), ups(address="192.0.2.77")
+    text = (f".:0 {{\n forward . {silent.addr} {good.addr} {{\n  policy sequential\n  read_timeout 300ms\n"
+            "  max_fails 0\n }\n}\n")
+    with testing.serve(text, tmp_path) as srv:
+        start = time.monotonic()
+        r = srv.query("www.example.org.", "A", timeout=5)
+        took = time.monotonic() - start
+        assert r.answer[0][0].address == "192.0.2.77" and 0.25 < took < 1.0, took
+
+
+@pytest.mark.parametrize("expire", ["", "  expire 10s\n"])
+def test_relay_drops_forged_answers(tmp_path, ups, expire):
+    """Random bytes, a wrong ID and a wrong question come first from this upstream: all dropped; with
+    nothing else coming the query times out and the client gets SERVFAIL."""
+    up = ups("garbage")
+    text = f".:0 {{\n forward . {up.addr} {{\n  read_timeout 300ms\n{expire} }}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        assert relays(srv) == [True]
+        assert srv.query("www.example.org.", "A", timeout=8).rcode() == dns.rcode.SERVFAIL
+
+
+def test_reload_waits_for_relayed_queries(tmp_path, ups):
+    """Queries out on the relay count as in flight: a reload retires the old forward only after they are
+    answered."""
+    up = ups("late", delay=0.5)
+    text = f".:0 {{\n forward . {up.addr}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        with concurrent.futures.ThreadPoolExecutor(4) as ex:
+            futures = [ex.submit(srv.query, f"n{i}.example.", "A", timeout=5) for i in range(4)]
+            time.sleep(0.1)
+            srv.write(text + "\n")
+            assert srv.reload()
+            assert [f.result().answer[0][0].address for f in futures] == ["192.0.2.1"] * 4
