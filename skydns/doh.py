@@ -56,10 +56,12 @@ class _Answer:
 
     def send(self, data: bytes, addr=None) -> None:
         request, self.request = self.request, None
+        if request is None:
+            return  # the client went away while its answer was being made (gone() counted it)
         if self.conn is not None:
             self.conn.replied()
-        if request is None or request.finished or getattr(request, "_disconnected", False):
-            return  # the client went away while its answer was being made
+        if request.finished or getattr(request, "_disconnected", False):
+            return
         request.setHeader(b"content-type", CONTENT_TYPE)
         request.setHeader(b"cache-control", b"max-age=%d" % max_age(data))
         request.setHeader(b"content-length", b"%d" % len(data))
