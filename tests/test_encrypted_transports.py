@@ -10,7 +10,7 @@ import time
 import dns.message
 import dns.query
 import dns.rcode
-import httpx
+import httpx2 as httpx  # what dnspython[doh] installs (a maintained httpx with HTTP/2)
 import pytest
 
 from helpers import eventually
