@@ -41,6 +41,9 @@ bench: setup
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq etcd-server etcd-client dnsutils knot-dnsutils dnsperf dnsdist bind9-utils bind9-dnsutils nsd
+	@# the scanner's ICMP checks (and their test) need unprivileged ping sockets; Debian allows none by default
+	-@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO sysctl -q -w net.ipv4.ping_group_range="0 2147483647" || echo "ping sockets not allowed: ICMP tests skipped"
 
 clean:
 	rm -rf $(VENV) build *.egg-info plugins/*/*.egg-info .etcd-data

@@ -299,6 +299,40 @@ class IRecordStore(Interface):
         """Delete the record ``name`` (names below it are other records); False when there was none."""
 
 
+class IMonitoredSource(Interface):
+    """A record source whose answers follow health status keys (the etcd plugin with ``monitor``).
+
+    What a prober (the ``scanner``) needs: the addresses to probe, kept current, the
+    status each has now, the probers registered beside it, and the etcd to write to.
+    Every method is called in the reactor thread and reads the source's watched copy.
+    """
+
+    status_prefix = Attribute("The etcd key prefix of the status keys (``PREFIX/<ip>``).")
+    connection = Attribute("The :class:`skydns.etcd.connection.Connection` of the etcd holding them.")
+    synced = Attribute("True once the records and the statuses have been read.")
+
+    def hosts():  # type: ignore[misc]
+        """``[(key, service)]``: every service of the source's zones whose host is an IPv4 or IPv6 address."""
+
+    def down():  # type: ignore[misc]
+        """The addresses whose status key says DOWN now."""
+
+    def members():  # type: ignore[misc]
+        """``{id: value}`` of the probers registered under ``PREFIX/scanners/``."""
+
+    def subscribe(fn):
+        """Call ``fn(name or None)`` when records change (as IRecordSource's)."""
+
+    def unsubscribe(fn):
+        """Stop calling ``fn``."""
+
+    def watch_members(fn):
+        """Call ``fn()`` when a prober registers or goes."""
+
+    def unwatch_members(fn):
+        """Stop calling ``fn``."""
+
+
 class IReadiness(Interface):
     """Something that is not ready to serve at first (an etcd copy before its first read).
 

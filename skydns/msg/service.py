@@ -51,14 +51,17 @@ class Service:
     :ivar host: the address (normalised) or the target name (lower case, dot-terminated).
     :ivar lease: the etcd lease of the key (0 for none).
     :ivar depth: number of labels of ``name`` (for groups).
+    :ivar health: the ``health`` field as written (how the scanner probes the host), or None;
+        checked by the scanner, not here (a bad one costs the probe, never the record).
     """
 
     __slots__ = ("name", "host", "kind", "port", "priority", "weight", "text", "ttl",
-                 "targetstrip", "group", "mail", "lease", "depth")
+                 "targetstrip", "group", "mail", "lease", "depth", "health")
 
     def __init__(self, name: str, host: str = "", port: int = 0, priority: int = DEFAULT_PRIORITY,
                  weight: int = DEFAULT_WEIGHT, text: str = "", ttl: int = 0, targetstrip: int = 0, group: str = "",
                  mail: bool = False, lease: int = 0):
+        self.health = None
         self.name = name
         self.port = port
         self.priority = priority
@@ -128,4 +131,6 @@ def from_json(raw: bytes | str, name: str, lease: int = 0) -> Service:
         if not isinstance(f["mail"], bool):
             raise InvalidService(f"field 'mail' must be true or false, got {json.dumps(f['mail'])[:40]}")
         kwargs["mail"] = f["mail"]
-    return Service(name, lease=lease, **kwargs)
+    svc = Service(name, lease=lease, **kwargs)
+    svc.health = f.get("health")  # the scanner's field: read (and judged) by the scanner alone
+    return svc

@@ -60,6 +60,9 @@ class Lease:
         self.fetching = False
 
 
+#: Under a status prefix, where the scanners register themselves (``PREFIX/scanners/<id>``).
+MEMBERS = "scanners"
+
 @implementer(IMetrics)
 class EtcdCopy:
     """Everything under ``prefix``, indexed, kept current by a watch.
@@ -81,6 +84,9 @@ class EtcdCopy:
         """
         self.status = status
         self.down: set[str] = set()
+        #: status copies: the scanners registered under PREFIX/scanners/, and who wants to hear of them
+        self.members: dict[str, bytes] = {}
+        self.member_listeners: list[Callable[[], None]] = []
         self.connection = connection
         self.prefix = "/" + prefix.strip("/")
         self.reactor = reactor
@@ -268,6 +274,10 @@ class EtcdCopy:
         serials = {z: 0 for z in self.serials}
         if self.status:
             for kv in kvs:
+                member = self._member(kv.key)
+                if member is not None:
+                    index.members[member] = kv.value
+                    continue
                 ip, is_down = self._status(kv.key, kv.value)
                 if is_down:
                     index.down.add(ip)
@@ -305,6 +315,10 @@ class EtcdCopy:
             self.index, self.revision = index, revision
             if self.status:
                 self.down = index.down
+                if index.members != self.members:
+                    self.members = index.members
+                    for hear in list(self.member_listeners):
+                        hear()
             for z, rev in serials.items():
                 self.serials[z] = rev or revision
             for key, why in bad.items():
@@ -442,6 +456,11 @@ class EtcdCopy:
             self.revision = rev
         self.last_event = self.last_fresh = self.clock()
 
+    def _member(self, raw_key: bytes) -> str | None:
+        """The scanner id of a ``PREFIX/scanners/<id>`` key, or None for a status key."""
+        rest = raw_key.decode("utf-8", "replace")[len(self.prefix) + 1:]
+        return rest[len(MEMBERS) + 1:] if rest.startswith(MEMBERS + "/") else None
+
     def _status(self, raw_key: bytes, value) -> tuple[str, bool]:
         ip = raw_key.decode("utf-8", "replace")[len(self.prefix) + 1:]
         if value is None:
@@ -455,6 +474,15 @@ class EtcdCopy:
     def _apply(self, event) -> None:
         if self.status:
             deleted = type(event).__name__ == "DeleteEvent"
+            member = self._member(event.key)
+            if member is not None:
+                if deleted:
+                    self.members.pop(member, None)
+                else:
+                    self.members[member] = event.value
+                for hear in list(self.member_listeners):
+                    hear()
+                return
             ip, is_down = self._status(event.key, None if deleted else event.value)
             was = ip in self.down
             (self.down.add if is_down else self.down.discard)(ip)

@@ -30,6 +30,8 @@ class Index:
         self.count = 0
         #: for a copy of health-monitor keys: the addresses whose status is DOWN
         self.down: set[str] = set()
+        #: and the scanners registered under ``PREFIX/scanners/<id>`` (id -> value)
+        self.members: dict[str, bytes] = {}
 
     def put(self, labels: list[str], service) -> None:
         node = self.root

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import os
 
-from zope.interface import implementer
+from zope.interface import alsoProvides, implementer
 
 from skydns.errors import CorefileError
 from skydns.etcd.connection import Connection, parse_endpoint
-from skydns.interfaces import IPluginSetup
+from skydns.interfaces import IMonitoredSource, IPluginSetup
 from skydns.plugin.etcd.copy import STALE_AFTER, EtcdCopy
 from skydns.plugin.etcd.handler import Etcd
 from skydns.plugin.etcd.lookup import Lookup, Settings
@@ -150,6 +150,8 @@ class EtcdSetup:
             block.on_startup(monitor.start)
         settings = Settings(cfg.zones, cfg.ttl, cfg.min_ttl, cfg.hostmaster, cfg.local)
         source = EtcdSource(copy, cfg.zones, monitor)
+        if monitor is not None:
+            alsoProvides(source, IMonitoredSource)  # what the scanner probes and where it writes
         block.provide(source)  # the records, for cache, dnssec, stub, api (IRecordSource, IReadiness)
         block.provide(copy)  # its metrics (IMetrics), once however many blocks share it
         return Etcd(copy, Lookup(copy, settings, monitor), cfg.fallthrough, Upstream(block), next)

@@ -69,6 +69,48 @@ class EtcdSource:
                 raise ConnectionError(f"etcd unreachable: {last}")
         return self._store
 
+    # -- IMonitoredSource (declared at build when ``monitor`` is set) ---------------------
+    @property
+    def status_prefix(self) -> str | None:
+        return self.monitor.prefix if self.monitor is not None else None
+
+    @property
+    def connection(self):
+        return self.copy.connection
+
+    def hosts(self) -> list:
+        """``[(key, service)]`` of every service in the zones with an address for a host (key order)."""
+        out: list = []
+        zones = [path.name_labels(z) for z in self.zones]
+        prefix = self.copy.prefix
+
+        def walk(node, labels):
+            svc = node.service
+            if svc is not None and svc.kind in ("A", "AAAA") and any(labels[:len(z)] == z for z in zones):
+                out.append((prefix + "/" + "/".join(labels), svc))
+            if node.children:
+                for label, child in node.children.items():
+                    labels.append(label)
+                    walk(child, labels)
+                    labels.pop()
+
+        walk(self.copy.index.root, [])
+        return out
+
+    def down(self) -> set:
+        return self.monitor.down if self.monitor is not None else set()
+
+    def members(self) -> dict:
+        return self.monitor.members if self.monitor is not None else {}
+
+    def watch_members(self, fn) -> None:
+        if self.monitor is not None and fn not in self.monitor.member_listeners:
+            self.monitor.member_listeners.append(fn)
+
+    def unwatch_members(self, fn) -> None:
+        if self.monitor is not None and fn in self.monitor.member_listeners:
+            self.monitor.member_listeners.remove(fn)
+
     def ready(self) -> str | None:
         """Not ready before the first read, nor while etcd is unreachable or the copy stale."""
         copy = self.copy

@@ -1,0 +1,3 @@
+from skydns.plugin.scanner.setup import setup
+
+__all__ = ["setup"]

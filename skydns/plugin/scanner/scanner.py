@@ -1,0 +1,290 @@
+"""The scanner: probes the addresses of an etcd zone and writes the status keys its ``monitor`` follows.
+
+Addresses come from the etcd plugin's watched copy (IMonitoredSource), so they are
+current without a watch of their own. Several scanners share the work: each
+registers under ``STATUS/scanners/<id>`` with its lease, and an address is probed by
+the live scanner with the highest rendezvous score ``sha1(id | address)``; when one
+goes (its lease runs out) or comes, every scanner recomputes its share from the
+same member list, so each address has exactly one owner once they have all seen it.
+
+An address changes state after ``rise`` successes or ``fall`` failures in a row (of
+every check it has: it is UP only when all pass) and only then is its key written.
+Probes are started by a scheduler from a heap of due times, at most
+``max_inflight`` at once, spread over the interval; they never block the reactor.
+"""
+from __future__ import annotations
+
+import hashlib
+import heapq
+import ipaddress
+import itertools
+import os
+import socket
+from dataclasses import dataclass
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from twisted.internet import task
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from skydns.interfaces import IMetrics
+from skydns.plugin.scanner import probes, spec
+from skydns.plugin.scanner.writer import EtcdWriter
+
+log = Logger(namespace="skydns.plugin.scanner")
+#: Seconds between scheduler runs.
+TICK = 0.02
+
+
+@dataclass
+class Options:
+    timing: spec.Timing = spec.Timing()
+    max_inflight: int = 256
+    lease: int = 10
+    source_address: str | None = None
+    member: str = ""
+
+
+def default_member() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def score(member: str, ip: str) -> int:
+    return int.from_bytes(hashlib.sha1(f"{member}|{ip}".encode()).digest()[:8], "big")
+
+
+class Check:
+    """One probe of one address, with its counters."""
+
+    __slots__ = ("ip", "probe", "timing", "ok_run", "fail_run", "up", "due", "running", "alive", "key")
+
+    def __init__(self, ip: str, probe: probes.Probe, timing: spec.Timing, key: str, up: bool, due: float):
+        self.ip, self.probe, self.timing, self.key = ip, probe, timing, key
+        self.ok_run = self.fail_run = 0
+        self.up = up
+        self.due = due
+        self.running = False
+        self.alive = True  # False once the address or its check is gone (left in the heap, skipped)
+
+
+@implementer(IMetrics)
+class Scanner:
+    def __init__(self, reactor, source, options: Options):
+        self.reactor = reactor
+        self.source = source
+        self.options = options
+        self.member = options.member or default_member()
+        self.icmp = probes.icmp_allowed()
+        self.checks: dict[tuple[str, probes.Probe], Check] = {}
+        self.by_ip: dict[str, list[Check]] = {}
+        self.owned: set[str] = set()
+        self.state: dict[str, bool] = {}  # owned ip -> UP? as written (or found) in etcd
+        self.heap: list = []
+        self._seq = itertools.count()
+        self.inflight = 0
+        self.bad: dict[str, str] = {}  # key -> why its health field was not used
+        self.probes_ok = self.probes_failed = 0
+        self.changes = {"UP": 0, "DOWN": 0}
+        self.late = 0.0  # seconds the last probe started after it was due
+        self.agents: dict = {}
+        self.writer = EtcdWriter(reactor, source.connection, source.status_prefix, self.member, options.lease,
+                                 self._write_all)
+        self._ticker: task.LoopingCall | None = None
+        self._rebuild_pending = False
+        self.running = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self):
+        if self.running:
+            return None
+        self.running = True
+        self.source.subscribe(self._changed)
+        self.source.watch_members(self._members_changed)
+        self._ticker = task.LoopingCall(self._tick)
+        self._ticker.clock = self.reactor
+        self._ticker.start(TICK, now=False)
+        self._rebuild()
+        self.writer.start()  # registers; retries in the background while etcd is away
+        return None
+
+    def use(self, source, options: Options) -> None:
+        """A reload: the new configuration's source and options, keeping counters and ownership."""
+        if source is not self.source:
+            if self.running:
+                self.source.unsubscribe(self._changed)
+                self.source.unwatch_members(self._members_changed)
+                source.subscribe(self._changed)
+                source.watch_members(self._members_changed)
+            self.source = source
+        self.options = options
+        self._changed(None)
+
+    def stop(self):
+        self.running = False
+        self.source.unsubscribe(self._changed)
+        self.source.unwatch_members(self._members_changed)
+        if self._ticker is not None and self._ticker.running:
+            self._ticker.stop()
+        return self.writer.stop()
+
+    # -- what to probe ---------------------------------------------------------------------------
+    def _changed(self, _name) -> None:
+        if not self._rebuild_pending and self.running:
+            self._rebuild_pending = True
+            self.reactor.callLater(0, self._rebuild)
+
+    def _members_changed(self) -> None:
+        self._reown()
+
+    def _rebuild(self) -> None:
+        """The checks of every address in the zones, from the records now (counters kept for unchanged ones)."""
+        self._rebuild_pending = False
+        wanted: dict[tuple[str, probes.Probe], tuple[spec.Timing, str]] = {}
+        bad: dict[str, str] = {}
+        for key, svc in self.source.hosts():
+            try:
+                found = spec.read(svc.health, svc.port, self.options.timing, self.icmp)
+            except spec.BadHealth as e:
+                bad[key] = str(e)
+                continue
+            if found is not None:
+                probe, timing = found
+                wanted.setdefault((svc.host, probe), (timing, key))
+        for key, why in bad.items():
+            if self.bad.get(key) != why:
+                log.warn("etcd key {key}: health field not used ({why}); its address is not probed by it",
+                         key=key, why=why)
+        self.bad = bad
+        now = self.reactor.seconds()
+        down = self.source.down()
+        for k in list(self.checks):
+            if k not in wanted or self.checks[k].timing != wanted[k][0]:
+                self.checks.pop(k).alive = False
+        for k, (timing, key) in wanted.items():
+            if k not in self.checks:
+                ip = k[0]
+                # Spread the first probes over the interval, the same way on every scanner.
+                offset = (score("", ip + repr(k[1])) % 1000) / 1000 * timing.interval
+                self.checks[k] = Check(ip, k[1], timing, key, ip not in down, now + offset)
+                heapq.heappush(self.heap, (now + offset, next(self._seq), self.checks[k]))
+        self.by_ip = {}
+        for c in self.checks.values():
+            self.by_ip.setdefault(c.ip, []).append(c)
+        self._reown()
+
+    def _reown(self) -> None:
+        """The addresses this scanner owns among the live scanners (itself included)."""
+        members = set(self.source.members()) | {self.member}
+        owned = {ip for ip in self.by_ip if max(members, key=lambda m: score(m, ip)) == self.member}
+        gained, lost = owned - self.owned, self.owned - owned
+        self.owned = owned
+        down = self.source.down()
+        for ip in gained:
+            # Taken over (or new): its state as etcd has it, written again under this scanner's lease.
+            up = ip not in down
+            self.state[ip] = up
+            for c in self.by_ip[ip]:
+                c.up, c.ok_run, c.fail_run = up, 0, 0
+            self.writer.put(ip, "UP" if up else "DOWN")
+        for ip in lost:
+            self.state.pop(ip, None)
+            if ip not in self.by_ip:  # gone from the records: its key goes too
+                self.writer.put(ip, None)
+        if gained or lost:
+            log.info("scanner {member}: {n} addresses of {total} are mine ({members} scanners)",
+                     member=self.member, n=len(owned), total=len(self.by_ip), members=len(members))
+
+    def _write_all(self) -> None:
+        """A new lease: every owned address's state again."""
+        for ip, up in self.state.items():
+            self.writer.put(ip, "UP" if up else "DOWN")
+
+    # -- probing ----------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        now = self.reactor.seconds()
+        heap = self.heap
+        limit = self.options.max_inflight
+        while heap and heap[0][0] <= now and self.inflight < limit:
+            due, _, c = heapq.heappop(heap)
+            if not c.alive:
+                continue
+            if c.ip not in self.owned or c.running:
+                c.due = due + c.timing.interval
+                heapq.heappush(heap, (c.due, next(self._seq), c))
+                continue
+            self.late = now - due
+            self._probe(c)
+            # The next one counted from when it was due, not from now: the rate holds however late.
+            c.due = max(due + c.timing.interval, now)
+            heapq.heappush(heap, (c.due, next(self._seq), c))
+
+    def _probe(self, c: Check) -> None:
+        c.running = True
+        self.inflight += 1
+        p, t, source = c.probe, c.timing.timeout, self.options.source_address
+        if p.type == "tcp":
+            d = probes.tcp(self.reactor, c.ip, p.port, t, source)
+        elif p.type == "icmp":
+            d = probes.icmp(self.reactor, c.ip, t, source)
+        else:
+            d = probes.http(self.reactor, c.ip, p, t, source, self.agents)
+        d.addBoth(self._result, c)
+
+    def _result(self, ok, c: Check) -> None:
+        c.running = False
+        self.inflight -= 1
+        ok = ok is True
+        if ok:
+            self.probes_ok += 1
+            c.ok_run, c.fail_run = c.ok_run + 1, 0
+            if not c.up and c.ok_run >= c.timing.rise:
+                c.up = True
+        else:
+            self.probes_failed += 1
+            c.fail_run, c.ok_run = c.fail_run + 1, 0
+            if c.up and c.fail_run >= c.timing.fall:
+                c.up = False
+        if not c.alive or c.ip not in self.owned:
+            return
+        up = all(x.up for x in self.by_ip.get(c.ip, ()))
+        if self.state.get(c.ip) != up:
+            self.state[c.ip] = up
+            status = "UP" if up else "DOWN"
+            self.changes[status] += 1
+            log.info("scanner {member}: {ip} is {status} ({kind} check of {key})", member=self.member, ip=c.ip,
+                     status=status, kind=c.probe.type, key=c.key)
+            self.writer.put(c.ip, status)
+
+    # -- IMetrics -------------------------------------------------------------------------------
+    def collect(self, prefix: str):
+        labels = ["scanner"]
+        who = [self.member]
+        probes_total = CounterMetricFamily(prefix + "scanner_probes", "Probes finished, by result.",
+                                           labels=labels + ["result"])
+        probes_total.add_metric(who + ["ok"], self.probes_ok)
+        probes_total.add_metric(who + ["fail"], self.probes_failed)
+        changes = CounterMetricFamily(prefix + "scanner_state_changes", "Addresses changing state, by new state.",
+                                      labels=labels + ["to"])
+        for status, n in self.changes.items():
+            changes.add_metric(who + [status.lower()], n)
+        gauges = []
+        for name, doc, value in (
+                ("scanner_addresses_owned", "Addresses this scanner probes.", len(self.owned)),
+                ("scanner_addresses_down", "Owned addresses DOWN.", sum(1 for v in self.state.values() if not v)),
+                ("scanner_members", "Scanners registered (this one included).",
+                 len(set(self.source.members()) | {self.member})),
+                ("scanner_probes_inflight", "Probes running now.", self.inflight),
+                ("scanner_late_seconds", "How late the last probe started after it was due.", self.late),
+                ("scanner_write_errors", "Status writes etcd did not take (retried).", self.writer.write_errors)):
+            g = GaugeMetricFamily(prefix + name, doc, labels=labels)
+            g.add_metric(who, value)
+            gauges.append(g)
+        return [probes_total, changes] + gauges
+
+
+def is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False

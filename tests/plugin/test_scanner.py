@@ -1,0 +1,230 @@
+"""scanner: probes the addresses of the etcd zones and writes the status keys monitor follows.
+
+Real etcd, real TCP and HTTP services the tests stop and start, real DNS queries: an address leaves the
+answer within fall x interval of its service stopping and returns within rise x interval of it coming back.
+"""
+import json
+import time
+
+import dns.rdatatype
+import pytest
+
+from helpers import Logged, eventually
+from helpers.listeners import HTTPService, TCPService
+from helpers.metrics import scrape, value
+from skydns import testing
+from skydns.plugin.scanner import probes
+
+INTERVAL, RISE, FALL = 0.2, 2, 2
+
+
+def corefile(data, extra="", port=0, scanner_id="s1"):
+    return (f"skydns.local:{port} {{\n etcd {{\n  path {data.path}\n  endpoint {data.server.url}\n"
+            f"  monitor {data.path}/monitor/status\n }}\n scanner {{\n  interval 200ms\n  timeout 150ms\n"
+            f"  rise {RISE}\n  fall {FALL}\n  lease 2s\n  id {scanner_id}\n{extra} }}\n}}\n")
+
+
+def addrs(srv, name="db.skydns.local."):
+    r = srv.query(name, "A")
+    return sorted(rr.address for rrset in r.answer if rrset.rdtype == dns.rdatatype.A for rr in rrset)
+
+
+def statuses(data):
+    out = {}
+    for value_, meta in data.client.get_prefix(f"{data.path}/monitor/status/"):
+        key = meta.key.decode()[len(data.path) + len("/monitor/status/"):]
+        if "/" not in key:
+            out[key] = (json.loads(value_)["status"], meta.lease_id if hasattr(meta, "lease_id") else None)
+    return out
+
+
+def timed(fn, limit):
+    start = time.monotonic()
+    assert eventually(fn, timeout=limit), f"not within {limit}s"
+    return time.monotonic() - start
+
+
+def test_tcp_checks_take_addresses_out_and_back(tmp_path, data):
+    a, b = TCPService("127.0.1.1"), TCPService("127.0.1.2")
+    data.put("x1.db.skydns.local", {"host": "127.0.1.1", "port": a.port})
+    data.put("x2.db.skydns.local", {"host": "127.0.1.2", "port": b.port})
+    with testing.serve(corefile(data), tmp_path) as srv:
+        assert eventually(lambda: statuses(data).get("127.0.1.1", ("",))[0] == "UP")
+        assert addrs(srv) == ["127.0.1.1", "127.0.1.2"]
+        a.stop()
+        out = timed(lambda: addrs(srv) == ["127.0.1.2"], 5)
+        a.start()
+        back = timed(lambda: addrs(srv) == ["127.0.1.1", "127.0.1.2"], 5)
+        print(f"\nTCP: out of the answer {out:.2f}s after the service stopped (fall x interval = "
+              f"{FALL * INTERVAL:.1f}s), back {back:.2f}s after it returned (rise x interval = {RISE * INTERVAL:.1f}s)")
+        # one probe period of slack: the first failure may come up to an interval after the stop
+        assert out < (FALL + 1) * INTERVAL + 0.6 and back < (RISE + 1) * INTERVAL + 0.6
+        assert {ip: s for ip, (s, _) in statuses(data).items()} == {"127.0.1.1": "UP", "127.0.1.2": "UP"}
+
+
+def test_http_check_with_expected_status(tmp_path, data):
+    web = HTTPService("127.0.0.1")
+    data.put("x1.db.skydns.local", {"host": "127.0.0.1", "port": 9, "health": {
+        "type": "http", "port": web.port, "path": "/healthz", "status": 200}})
+    data.put("x2.db.skydns.local", {"host": "127.0.1.3", "health": False})  # not probed: stays served
+    with testing.serve(corefile(data), tmp_path) as srv:
+        assert eventually(lambda: "/healthz" in web.paths)
+        web.status = 503
+        out = timed(lambda: addrs(srv) == ["127.0.1.3"], 5)
+        web.status = 200
+        back = timed(lambda: addrs(srv) == ["127.0.0.1", "127.0.1.3"], 5)
+        print(f"\nHTTP: out {out:.2f}s after 503, back {back:.2f}s after 200")
+        assert out < (FALL + 1) * INTERVAL + 0.6 and back < (RISE + 1) * INTERVAL + 0.6
+        assert "127.0.1.3" not in statuses(data)
+    web.stop()
+
+
+@pytest.mark.skipif(not probes.icmp_allowed(), reason="no unprivileged ping sockets (net.ipv4.ping_group_range)")
+def test_icmp_check(tmp_path, data):
+    data.put("x1.db.skydns.local", {"host": "127.0.0.1", "health": {"type": "icmp"}})
+    data.put("x2.db.skydns.local", {"host": "198.51.100.7", "health": {"type": "icmp"}})  # TEST-NET-2: no echo
+    with testing.serve(corefile(data), tmp_path):
+        assert eventually(lambda: {ip: s for ip, (s, _) in statuses(data).items()} ==
+                          {"127.0.0.1": "UP", "198.51.100.7": "DOWN"}, timeout=5)
+
+
+def test_bad_health_field_is_skipped_with_a_warning(tmp_path, data):
+    data.put("x1.db.skydns.local", {"host": "127.0.1.4", "port": 1, "health": {"type": "gopher"}})
+    with Logged() as logged, testing.serve(corefile(data), tmp_path) as srv:
+        assert eventually(lambda: any("health field not used (unknown type 'gopher'" in line and
+                                      data.key("x1.db.skydns.local") in line
+                                      for line in logged.warnings("skydns.plugin.scanner")))
+        time.sleep(3 * INTERVAL)
+        assert addrs(srv) == ["127.0.1.4"]  # served, not probed, no key
+        assert statuses(data) == {}
+
+
+def test_keys_written_only_on_change_under_the_lease(tmp_path, data):
+    svc = TCPService("127.0.1.5")
+    data.put("x1.db.skydns.local", {"host": "127.0.1.5", "port": svc.port})
+    mport = testing.free_port()
+    text = corefile(data).replace(" scanner {", f" prometheus 127.0.0.1:{mport}\n scanner {{")
+    with testing.serve(text, tmp_path) as srv:
+        scanner = next(o for o in srv.service.generation.blocks[0]._provided if type(o).__name__ == "Scanner")
+        assert eventually(lambda: "127.0.1.5" in statuses(data))
+        written = scanner.writer.writes
+        time.sleep(10 * INTERVAL)
+        assert scanner.writer.writes == written and scanner.probes_ok >= 8  # probed, nothing to write
+        lease = data.client.get(f"{data.path}/monitor/status/127.0.1.5")[1].lease_id
+        assert lease == scanner.writer.lease and lease != 0
+        svc.stop()
+        assert eventually(lambda: statuses(data)["127.0.1.5"][0] == "DOWN")
+        assert scanner.writer.writes == written + 1
+        samples = scrape(mport)
+        assert value(samples, "skydns_scanner_state_changes_total", scanner="s1", to="down") == 1
+        assert value(samples, "skydns_scanner_addresses_owned", scanner="s1") == 1
+    # stopped: the lease is revoked, the keys go at once (answers fail open)
+    assert eventually(lambda: statuses(data) == {}, timeout=3)
+
+
+def test_unreachable_etcd_keeps_the_state_and_retries(tmp_path, data):
+    """Writes that etcd does not take are kept and retried; the answers keep the last state meanwhile."""
+    from helpers import Proxy
+
+    svc = TCPService("127.0.1.6")
+    data.put("x1.db.skydns.local", {"host": "127.0.1.6", "port": svc.port})
+    data.put("x2.db.skydns.local", {"host": "127.0.1.7", "health": False})
+    proxy = Proxy(int(data.server.url.rsplit(":", 1)[1]))
+    text = corefile(data).replace(f"endpoint {data.server.url}", f"endpoint {proxy.url}")
+    with testing.serve(text, tmp_path) as srv:
+        scanner = next(o for o in srv.service.generation.blocks[0]._provided if type(o).__name__ == "Scanner")
+        assert eventually(lambda: statuses(data).get("127.0.1.6", ("",))[0] == "UP")
+        proxy.block()
+        svc.stop()
+        assert eventually(lambda: scanner.writer.write_errors > 0, timeout=15)
+        assert statuses(data)["127.0.1.6"][0] == "UP"  # not written while etcd is away
+        assert addrs(srv) == ["127.0.1.6", "127.0.1.7"]  # the copy keeps the last state
+        proxy.unblock()
+        assert eventually(lambda: statuses(data)["127.0.1.6"][0] == "DOWN", timeout=15)
+        assert eventually(lambda: addrs(srv) == ["127.0.1.7"], timeout=15)
+    proxy.close()
+
+
+def test_reload_keeps_the_scanner_and_its_lease(tmp_path, data):
+    svc = TCPService("127.0.1.8")
+    data.put("x1.db.skydns.local", {"host": "127.0.1.8", "port": svc.port})
+    with testing.serve(corefile(data), tmp_path) as srv:
+        def scanner():
+            return next(o for o in srv.service.generation.blocks[0]._provided if type(o).__name__ == "Scanner")
+
+        first = scanner()
+        assert eventually(lambda: first.writer.lease is not None and "127.0.1.8" in statuses(data))
+        lease = first.writer.lease
+        srv.write(corefile(data).replace("rise 2", "rise 3"))
+        assert srv.reload()
+        assert scanner() is first and first.writer.lease == lease and first.options.timing.rise == 3
+        svc.stop()
+        assert eventually(lambda: statuses(data)["127.0.1.8"][0] == "DOWN")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("skydns.local:0 {{\n etcd {{\n  path {path}\n  endpoint {url}\n }}\n scanner\n}}\n",
+     "needs the etcd plugin with 'monitor'"),
+    ("skydns.local:0 {{\n etcd {{\n  path {path}\n  endpoint {url}\n  monitor\n }}\n scanner {{\n  lease 1.5s\n }}\n}}\n",
+     "lease must be whole seconds"),
+    ("skydns.local:0 {{\n etcd {{\n  path {path}\n  endpoint {url}\n  monitor\n }}\n scanner {{\n"
+     "  interval 1s\n  timeout 2s\n }}\n}}\n", "timeout is longer than interval"),
+    ("skydns.local:0 {{\n etcd {{\n  path {path}\n  endpoint {url}\n  monitor\n }}\n scanner {{\n  bogus 1\n }}\n}}\n",
+     "unknown property 'bogus'"),
+])
+def test_bad_scanner_configuration(tmp_path, data, text, message):
+    from skydns.errors import CorefileError
+
+    with pytest.raises(CorefileError, match=message):
+        testing.start(text.format(path=data.path, url=data.server.url), tmp_path)
+
+
+@pytest.mark.parametrize("health, port, expected", [
+    (None, 80, ("tcp", 80)),
+    (None, 0, ("icmp", 0)),
+    (False, 80, None),
+    ({"type": "none"}, 80, None),
+    ({"type": "http", "port": 8080, "path": "/ok", "status": 204}, 0, ("http", 8080)),
+    ({"TYPE": "https"}, 443, ("https", 443)),
+    ({"type": "tcp", "port": 22, "interval": "5s", "rise": 1}, 80, ("tcp", 22)),
+])
+def test_health_field(health, port, expected):
+    from skydns.plugin.scanner import spec
+
+    found = spec.read(health, port, spec.Timing(), icmp=True)
+    assert (None if found is None else (found[0].type, found[0].port)) == expected
+
+
+@pytest.mark.parametrize("health, words", [
+    ({"type": "gopher"}, "unknown type 'gopher'"),
+    ({"type": "tcp", "port": 0}, "needs a port"),
+    ({"type": "http", "path": "healthz"}, "path must be a string starting with '/'"),
+    ({"type": "http", "status": 700}, "status must be an integer from 100 to 599"),
+    ({"interval": "soon"}, "interval 'soon' is not a duration"),
+    ({"fall": 0}, "fall must be an integer from 1 to 100"),
+    ({"colour": "red"}, "unknown field 'colour'"),
+    ("yes", "expected an object or false"),
+])
+def test_bad_health_fields(health, words):
+    from skydns.plugin.scanner import spec
+
+    with pytest.raises(spec.BadHealth, match=words):
+        spec.read(health, 80, spec.Timing(), icmp=True)
+    with pytest.raises(spec.BadHealth, match="unprivileged ping"):
+        spec.read({"type": "icmp"}, 0, spec.Timing(), icmp=False)
+
+
+def test_rendezvous_moves_only_the_leavers_addresses():
+    """Adding or removing a scanner moves only the addresses it gains or had: the others keep theirs."""
+    from skydns.plugin.scanner.scanner import score
+
+    ips = [f"10.0.{i // 256}.{i % 256}" for i in range(2000)]
+
+    def owner(members, ip):
+        return max(members, key=lambda m: score(m, ip))
+
+    three = {ip: owner(["a", "b", "c"], ip) for ip in ips}
+    two = {ip: owner(["a", "b"], ip) for ip in ips}
+    assert all(two[ip] == three[ip] for ip in ips if three[ip] != "c")
+    shares = [list(three.values()).count(m) / len(ips) for m in "abc"]
+    assert all(0.28 < s < 0.39 for s in shares), shares
