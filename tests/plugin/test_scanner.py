@@ -228,3 +228,33 @@ def test_rendezvous_moves_only_the_leavers_addresses():
     assert all(two[ip] == three[ip] for ip in ips if three[ip] != "c")
     shares = [list(three.values()).count(m) / len(ips) for m in "abc"]
     assert all(0.28 < s < 0.39 for s in shares), shares
+
+
+def test_ipv6_addresses_and_the_inflight_bound(tmp_path, data):
+    """IPv6 hosts are probed like IPv4 ones; probes that hang (an address that never answers) stay within
+    max_inflight, and the other addresses are still probed meanwhile."""
+    import socket
+    import threading
+
+    v6 = TCPService("::1")
+    data.put("x0.db.skydns.local", {"host": "::1", "port": v6.port})
+    hang = socket.socket()
+    hang.bind(("0.0.0.0", 0))  # every loopback address
+    hang.listen(64)
+    held = []
+    threading.Thread(target=lambda: [held.append(hang.accept()) for _ in iter(int, 1)], daemon=True).start()
+    for i in range(6):  # HTTP checks of a server that accepts and never answers: each probe runs to its timeout
+        data.put(f"h{i}.db.skydns.local", {"host": f"127.0.1.{20 + i}", "health": {
+            "type": "http", "port": hang.getsockname()[1]}})
+    text = corefile(data, "  max_inflight 2\n").replace("timeout 150ms", "timeout 190ms")
+    with testing.serve(text, tmp_path) as srv:
+        scanner = next(o for o in srv.service.generation.blocks[0]._provided if type(o).__name__ == "Scanner")
+        seen = []
+        end = time.monotonic() + 2
+        while time.monotonic() < end:
+            seen.append(testing.call(lambda: scanner.inflight))
+            time.sleep(0.01)
+        assert max(seen) == 2
+        assert eventually(lambda: statuses(data).get("::1", ("",))[0] == "UP")
+        v6.stop()
+        assert eventually(lambda: statuses(data)["::1"][0] == "DOWN", timeout=8)
