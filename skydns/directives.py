@@ -28,6 +28,8 @@ ORDER: tuple[str, ...] = (
     "chaos",
     "loadbalance",
     "acl",
+    "tsig",
+    "transfer",
     "cache",
     "dnssec",
     "stub",
@@ -62,4 +64,6 @@ BUILTIN: dict[str, str] = {
     "any": "skydns.plugin.any:setup",
     "chaos": "skydns.plugin.chaos:setup",
     "acl": "skydns.plugin.acl:setup",
+    "tsig": "skydns.plugin.tsig:setup",
+    "transfer": "skydns.plugin.transfer:setup",
 }

@@ -333,6 +333,46 @@ class IMonitoredSource(Interface):
         """Stop calling ``fn``."""
 
 
+class IZoneSource(Interface):
+    """Record sources whose zones can be read as zone data: transfers (AXFR/IXFR) and dynamic updates.
+
+    Names and records are what the source answers for each name's own data; records
+    are uncompressed wire RRs (owner in lower case), so sets of them compare and
+    diff as bytes. Called in the reactor thread.
+    """
+
+    zones = Attribute("The zones the source serves.")
+    synced = Attribute("True once the records have been read.")
+
+    def serial(zone):
+        """The zone's SOA serial now: it grows with every change."""
+
+    def soa(zone, serial=None):
+        """The zone's SOA as a wire RR (``serial`` instead of the current one when given)."""
+
+    def names(zone):
+        """Every owner name of the zone's data, the apex first."""
+
+    def rrs(zone, name):
+        """The zone data at ``name``: a sorted tuple of wire RRs (the SOA aside)."""
+
+    def subscribe(fn):
+        """Call ``fn(name or None)`` after a change (None: anything may have changed)."""
+
+    def unsubscribe(fn):
+        """Stop calling ``fn``."""
+
+
+class ITSIGKeys(Interface):
+    """TSIG keys of a server block (the ``tsig`` directive), for plugins that authenticate requests."""
+
+    keyring = Attribute("A :class:`skydns.tsig.Keyring`.")
+    zones = Attribute("The zones the keys are for.")
+
+    def required(qtype):
+        """Must a request of ``qtype`` (an int; 252 AXFR, 251 IXFR, UPDATE as 'update') be signed?"""
+
+
 class IReadiness(Interface):
     """Something that is not ready to serve at first (an etcd copy before its first read).
 

@@ -88,3 +88,20 @@ class Reply:
         assert m is not None
         return (len(m.question), sum(len(r) for r in m.answer), sum(len(r) for r in m.authority),
                 sum(len(r) for r in m.additional) + (1 if m.edns >= 0 else 0))
+
+
+class MessageStream:
+    """Several reply messages to one query, made as they are sent (a zone transfer over TCP).
+
+    A plugin returns one (or a Deferred firing with one) instead of a reply; the TCP
+    connection writes its messages while the client reads them, pausing when the
+    client does (so a transfer holds a few messages in memory, never the zone).
+    ``messages`` yields wire-format messages; ``first`` is handed to the block's
+    observers (log, prometheus) as the reply.
+    """
+
+    __slots__ = ("messages", "first")
+
+    def __init__(self, messages, first: bytes):
+        self.messages = messages
+        self.first = first

@@ -18,6 +18,7 @@ from twisted.logger import Logger
 from skydns import wire
 from skydns.interfaces import IRawAnswerer, IRawForwarder, IRawReplyFilter, IRawTransparent
 from skydns.rcode import BADVERS, FORMERR, NOTIMP, REFUSED, SERVFAIL
+from skydns.reply import MessageStream
 from skydns.request import MalformedQuery, Request
 
 log = Logger(namespace="skydns.server")
@@ -194,9 +195,17 @@ class Server:
                     data = truncate(data, req.bufsize)
             elif isinstance(result, dns.message.Message):
                 data = result.to_wire(max_size=req.max_size, prefer_truncation=True)
+            elif isinstance(result, MessageStream):
+                stream = getattr(sender, "stream", None)
+                if stream is None:  # not a stream transport: the first message only
+                    data = result.first
+                else:
+                    stream(result.messages)
+                    _notify(req, result.first)
+                    return
             else:
                 raise TypeError(f"a plugin answered with {type(result).__name__}, "
-                                "not a dns.message.Message, bytes or None")
+                                "not a dns.message.Message, bytes, a MessageStream or None")
         except Exception:
             self._failed(None, req, sender, client)
             return

@@ -138,6 +138,7 @@ class DNSStreamProtocol(Protocol):
         self._idle: Any = None
         self._read: Any = None
         self._write: Any = None
+        self._streams: list = []  # iterators of messages being written (zone transfers), oldest first
 
     # -- timers -------------------------------------------------------------------------
     def _later(self, seconds: float, fn):
@@ -220,6 +221,34 @@ class DNSStreamProtocol(Protocol):
             self.pending -= 1
         self._active()
 
+    def stream(self, messages, addr=None) -> None:
+        """Write the messages of ``messages`` (an iterator of wire messages) as the client reads them."""
+        self._streams.append(iter(messages))
+        self._pump()
+
+    def _pump(self) -> None:
+        """Write stream messages until the transport says the client is behind (pauseProducing) or all are out."""
+        while self._streams and not self.paused:
+            transport = self.transport
+            if transport is None or not self.connected or transport.disconnecting:
+                self._streams = []
+                return
+            try:
+                data = next(self._streams[0])
+            except StopIteration:
+                self._streams.pop(0)
+                if self.pending:
+                    self.pending -= 1
+                self._active()
+                continue
+            except Exception:
+                log.failure("a message stream failed; closing the connection")
+                self._streams = []
+                self._close()
+                return
+            transport.writeSequence((len(data).to_bytes(2, "big"), data))
+            self._active()
+
     # -- backpressure (IPushProducer: the transport calls these) --------------------------
     def pauseProducing(self) -> None:
         """The client does not read its replies: read no more of its queries, for a while."""
@@ -236,6 +265,8 @@ class DNSStreamProtocol(Protocol):
             self._write = None
             if self.connected:
                 self.transport.startReading()
+                if self._streams:
+                    self._pump()
 
     def stopProducing(self) -> None:
         self._close()

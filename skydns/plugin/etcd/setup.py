@@ -29,6 +29,7 @@ from skydns.plugin.etcd.copy import STALE_AFTER, EtcdCopy
 from skydns.plugin.etcd.handler import Etcd
 from skydns.plugin.etcd.lookup import Lookup, Settings
 from skydns.plugin.etcd.source import EtcdSource
+from skydns.plugin.etcd.zonedata import ZoneData
 from skydns.upstream import Upstream
 
 PROPERTIES = ("path", "endpoint", "credentials", "tls", "fallthrough", "ttl", "min_ttl",
@@ -149,7 +150,7 @@ class EtcdSetup:
                                     lambda c: c.stop())
             block.on_startup(monitor.start)
         settings = Settings(cfg.zones, cfg.ttl, cfg.min_ttl, cfg.hostmaster, cfg.local)
-        source = EtcdSource(copy, cfg.zones, monitor)
+        source = EtcdSource(copy, cfg.zones, monitor, ZoneData(copy, settings))
         if monitor is not None:
             alsoProvides(source, IMonitoredSource)  # what the scanner probes and where it writes
         block.provide(source)  # the records, for cache, dnssec, stub, api (IRecordSource, IReadiness)

@@ -4,11 +4,11 @@ from __future__ import annotations
 from zope.interface import implementer
 
 from skydns.etcd.records import EtcdRecords
-from skydns.interfaces import IReadiness, IRecordSource
+from skydns.interfaces import IReadiness, IRecordSource, IZoneSource
 from skydns.msg import path
 
 
-@implementer(IRecordSource, IReadiness)
+@implementer(IRecordSource, IReadiness, IZoneSource)
 class EtcdSource:
     """The copy of one etcd prefix, for the zones of one etcd directive.
 
@@ -18,10 +18,11 @@ class EtcdSource:
 
     name = "etcd"
 
-    def __init__(self, copy, zones: list[str], monitor=None):
+    def __init__(self, copy, zones: list[str], monitor=None, zone_data=None):
         self.copy = copy
         self.zones = zones
         self.monitor = monitor
+        self.zone_data = zone_data  # a zonedata.ZoneData: the zones as zone data (IZoneSource)
         self._store: EtcdRecords | None = None
 
     @property
@@ -68,6 +69,19 @@ class EtcdSource:
             if self._store is None:
                 raise ConnectionError(f"etcd unreachable: {last}")
         return self._store
+
+    # -- IZoneSource ---------------------------------------------------------------------------
+    def serial(self, zone: str) -> int:
+        return self.zone_data.serial(zone)
+
+    def soa(self, zone: str, serial: int | None = None) -> bytes:
+        return self.zone_data.soa(zone, serial)
+
+    def names(self, zone: str) -> list[str]:
+        return self.zone_data.names(zone)
+
+    def rrs(self, zone: str, name: str) -> tuple:
+        return self.zone_data.rrs(zone, name)
 
     # -- IMonitoredSource (declared at build when ``monitor`` is set) ---------------------
     @property

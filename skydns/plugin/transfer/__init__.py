@@ -1,0 +1,3 @@
+from skydns.plugin.transfer.setup import setup
+
+__all__ = ["setup"]

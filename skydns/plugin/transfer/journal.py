@@ -1,0 +1,94 @@
+"""One zone as last rendered, and the changes since: what AXFR sends, IXFR's history, NOTIFY's trigger.
+
+The zone's records are kept as wire RRs per name (from IZoneSource.rrs), updated
+name by name as the source reports changes; each change that alters a name's
+records is journaled with the serial it produced. IXFR (RFC 1995) answers from
+the journal: the records of every changed name at the client's serial against
+now, condensed into one difference. The journal starts when the zone is first
+read and holds the last ``MAX_HISTORY`` changes; a client older than that (or than
+the server's start, or a re-read after an etcd compaction) gets the whole zone.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from skydns.etcd.records import LEAF
+
+MAX_HISTORY = 100_000
+
+
+class ZoneJournal:
+    def __init__(self, source, zone: str, changed: Callable[[], None] | None = None):
+        self.source = source
+        self.zone = zone
+        self.changed = changed  # called after a change altered the zone's data (NOTIFY)
+        self.data: dict[str, tuple] | None = None  # name -> wire RRs, the apex first
+        self.serial = 0
+        self.base = 0  # the oldest serial IXFR can start from
+        self.history: list[tuple[int, str, tuple]] = []  # (serial after, name, its records before)
+
+    def load(self) -> None:
+        """Read the whole zone from the source (again, after a re-read: the history restarts)."""
+        zone, source = self.zone, self.source
+        self.data = {name: rrs for name in source.names(zone) if (rrs := source.rrs(zone, name))}
+        self.serial = self.base = source.serial(zone)
+        self.history = []
+
+    def on_change(self, name: str | None) -> None:
+        """The source changed ``name`` (None: anything): update its records, journal what changed."""
+        if self.data is None:
+            return
+        zone = self.zone
+        if name is None:
+            before = self.data
+            self.load()
+            if before != self.data and self.changed is not None:
+                self.changed()
+            return
+        if not (name == zone or name.endswith("." + zone) or zone == "."):
+            return
+        names = [name]
+        first, _, parent = name.partition(".")
+        if LEAF.match(first) and parent:
+            names.append(parent)  # x1.db: a record of db
+        if name.endswith(".dns." + zone) or name.endswith(".dns."):
+            names.append(zone)  # dns/ns and dns/apex keys make the apex's NS and addresses
+        serial = self.source.serial(zone)
+        altered = False
+        for n in names:
+            old = self.data.get(n, ())
+            new = self.source.rrs(zone, n)
+            if new == old:
+                continue
+            altered = True
+            self.history.append((serial, n, old))
+            if new:
+                self.data[n] = new
+            else:
+                self.data.pop(n, None)
+        if altered:
+            self.serial = serial
+            if len(self.history) > MAX_HISTORY:
+                dropped = self.history[: len(self.history) - MAX_HISTORY]
+                self.history = self.history[len(dropped):]
+                self.base = dropped[-1][0]
+            if self.changed is not None:
+                self.changed()
+
+    def difference(self, since: int) -> tuple[list[bytes], list[bytes]] | None:
+        """(records removed, records added) from serial ``since`` to now; None when the history does not
+        reach back that far."""
+        if since < self.base or since > self.serial:
+            return None
+        assert self.data is not None
+        before: dict[str, tuple] = {}
+        for serial, name, old in self.history:
+            if serial > since and name not in before:
+                before[name] = old
+        removed: list[bytes] = []
+        added: list[bytes] = []
+        for name, old in before.items():
+            new = self.data.get(name, ())
+            removed.extend(sorted(set(old) - set(new)))
+            added.extend(sorted(set(new) - set(old)))
+        return removed, added

@@ -1,0 +1,91 @@
+"""Corefile: ``transfer [ZONES...] { to ADDRESS...; max_transfers N }`` (CoreDNS's syntax).
+
+ZONES default to the block's. ``to`` (repeatable) lists who may transfer: IP addresses
+(``IP[:PORT]``, also NOTIFY targets), networks in CIDR notation, or ``*`` for anyone.
+``max_transfers`` (skydns, default 10) caps transfers running at once. With a ``tsig``
+directive in the block, signed requests get signed transfers (``tsig { require AXFR
+IXFR }`` refuses unsigned ones).
+"""
+from __future__ import annotations
+
+from zope.interface import implementer
+
+from skydns.dnsclient import Client
+from skydns.interfaces import IPluginSetup, ITSIGKeys, IZoneSource
+from skydns.plugin.transfer.transfer import Permit, Transfer, _host_port
+from skydns.zones import in_zones
+
+
+@implementer(IPluginSetup)
+class TransferSetup:
+    name = "transfer"
+    position = None
+
+    def parse(self, d, block):
+        configs = []
+        max_transfers = 10
+        while d.next():
+            zones = d.zones(d.remaining_args()) or list(block.zones)
+            to: list[str] = []
+            for _ in d.block():
+                prop = d.val
+                vals = d.remaining_args()
+                if prop == "to":
+                    if not vals:
+                        raise d.arg_error()
+                    for v in vals:
+                        if v != "*":
+                            try:
+                                if "/" in v:
+                                    import ipaddress
+
+                                    ipaddress.ip_network(v, strict=False)
+                                else:
+                                    _host_port(v)
+                            except ValueError as e:
+                                raise d.error(f"to: '{v}' is not an address, ADDRESS:PORT, CIDR or *") from e
+                    to.extend(vals)
+                elif prop == "max_transfers":
+                    if len(vals) != 1:
+                        raise d.arg_error()
+                    max_transfers = d.int_value(vals[0], 1, 1000, "max_transfers")
+                else:
+                    raise d.unknown_property(("to", "max_transfers"))
+            if not to:
+                raise d.error("transfer needs 'to ADDRESS...' (or 'to *') in its block")
+            for z in zones:
+                if in_zones(z, block.zones) is None:
+                    raise d.error(f"zone {z} is not served by this server block")
+            configs.append((zones, to))
+        return configs, max_transfers
+
+    def build(self, cfg, block, next):
+        configs, max_transfers = cfg
+        sources = block.find(IZoneSource)
+        zones: dict[str, Permit] = {}
+        by_zone: dict = {}
+        for zone_list, to in configs:
+            for z in zone_list:
+                source = next_source = None
+                for s in sources:
+                    if z in s.zones:
+                        next_source = s
+                        break
+                source = next_source
+                if source is None:
+                    occ = block.ast.occurrences(self.name)[0]
+                    from skydns.errors import CorefileError
+
+                    raise CorefileError(f"zone {z} has no zone data to transfer (transfer needs etcd serving "
+                                        "exactly that zone)", occ.file, occ.line, self.name)
+                zones[z] = Permit(to)
+                by_zone[z] = source
+        keys = block.find(ITSIGKeys)
+        handler = Transfer(zones, by_zone, keys[0] if keys else None, block.reactor, Client(block.reactor),
+                           max_transfers, next, server=block.name)
+        block.on_startup(handler.start)
+        block.on_shutdown(handler.stop)
+        return handler
+
+
+setup = TransferSetup()

@@ -1,0 +1,3 @@
+from skydns.plugin.tsig.setup import setup
+
+__all__ = ["setup"]
