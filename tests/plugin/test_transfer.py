@@ -12,9 +12,9 @@ import dns.rdatatype
 import dns.rrset
 import dns.zone
 import pytest
+
 from helpers import eventually
 from helpers.secondaries import KNOTD, NSD, KnotSecondary, NSDSecondary
-
 from skydns import testing
 
 pytestmark = pytest.mark.integration
