@@ -10,6 +10,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+import dns.tsig
 import dns.zone
 import pytest
 
@@ -187,3 +188,41 @@ def test_bad_transfer_configuration(tmp_path, data):
         with pytest.raises(CorefileError, match=words):
             testing.start(text, tmp_path)
 
+
+
+SECRET = "c2t5ZG5zLXRlc3Qtc2VjcmV0LWZvci10c2lnLWtleXMhIQ=="
+
+
+@pytest.mark.parametrize("kind", [
+    pytest.param("nsd", marks=pytest.mark.skipif(not os.path.exists(NSD), reason="no nsd")),
+    pytest.param("knot", marks=pytest.mark.skipif(not os.path.exists(KNOTD), reason="no knotd")),
+])
+def test_signed_transfers(tmp_path, data, kind):
+    """With tsig { require AXFR IXFR }: the secondary's signed AXFR and IXFR are answered and signed;
+    unsigned and wrongly signed requests are refused."""
+    import dns.tsigkeyring
+
+    put_all(data, {"web": {"host": "10.0.0.1"}, "dns/ns/ns1": {"host": "10.0.0.53"}})
+    port = testing.free_port()
+    cls = NSDSecondary if kind == "nsd" else KnotSecondary
+    secondary = cls(tmp_path / kind, ZONE, port, tsig=("xfr-key", "hmac-sha256", SECRET))
+    tsig = f" tsig {{\n  secret xfr-key {SECRET} hmac-sha256\n  require AXFR IXFR\n }}\n"
+    with testing.serve(corefile(data, f"127.0.0.1:{secondary.port}", tsig, port=port), tmp_path) as srv:
+        q = dns.message.make_query(ZONE, "AXFR")
+        assert dns.query.tcp(q, "127.0.0.1", port=port, timeout=3).rcode() == dns.rcode.REFUSED
+        wrong = dns.message.make_query(ZONE, "AXFR")
+        wrong.use_tsig(dns.tsigkeyring.from_text({"xfr-key": "d3Jvbmcgc2VjcmV0"}), "xfr-key")
+        with pytest.raises(dns.tsig.PeerBadSignature):  # NOTAUTH, and the TSIG error BADSIG
+            dns.query.tcp(wrong, "127.0.0.1", port=port, timeout=3)
+        serial = srv.query(ZONE, "SOA").answer[0][0].serial
+        secondary.start()
+        try:
+            assert secondary.wait_serial(serial), secondary.text()[-3000:]
+            data.client.put(f"{data.path}/local/skydns/new", json.dumps({"host": "10.0.0.99"}))
+            assert eventually(lambda: srv.query("new.skydns.local.", "A").answer)
+            new_serial = srv.query(ZONE, "SOA").answer[0][0].serial
+            assert secondary.wait_serial(new_serial, timeout=15), secondary.text()[-3000:]
+            assert answers(secondary.query("new.skydns.local.", "A")) == answers(srv.query("new.skydns.local.", "A"))
+            assert srv.plugin("transfer").counts["ixfr"] >= 1
+        finally:
+            secondary.stop()

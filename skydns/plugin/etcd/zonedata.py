@@ -20,18 +20,23 @@ monitor's filtering (a transfer holds every address).
 """
 from __future__ import annotations
 
+import socket
 import struct
 
 import dns.name
 import dns.rdataclass
 
+from skydns import wire
+from skydns.dnsutil import txt_wire
 from skydns.etcd.records import LEAF
 from skydns.msg import path
 from skydns.plugin.etcd import lookup as lk
-from skydns.plugin.etcd.handler import add_records
 from skydns.zones import WILDCARDS
 
 _TAIL = struct.Struct("!HHIH").pack
+_SRV = struct.Struct("!HHH").pack
+_MX = struct.Struct("!H").pack
+_SOA = struct.Struct("!IIIII").pack
 IN = dns.rdataclass.IN
 
 
@@ -42,14 +47,51 @@ class ZoneLookup(lk.Lookup):
         return s.ttl or self.s.ttl
 
 
-def rr_wire(rrset) -> list[bytes]:
-    """Each record of ``rrset`` as one uncompressed wire RR (owner in lower case)."""
-    owner = rrset.name.canonicalize().to_wire()
-    out = []
-    for rd in rrset:
-        data = rd.to_wire()
-        out.append(owner + _TAIL(rrset.rdtype, IN, rrset.ttl, len(data)) + data)
-    return out
+def _rdata(rec: lk.Rec) -> bytes:
+    t, d = rec.rtype, rec.data
+    if t == lk.A:
+        return socket.inet_aton(d[0])
+    if t == lk.AAAA:
+        return socket.inet_pton(socket.AF_INET6, d[0])
+    if t == lk.SRV:
+        return _SRV(d[0], d[1], d[2]) + _name(d[3])
+    if t == lk.MX:
+        return _MX(d[0]) + _name(d[1])
+    if t in (lk.CNAME, lk.NS, lk.PTR):
+        return _name(d[0])
+    if t == lk.TXT:
+        return txt_wire(d[0])
+    if t == lk.SOA:
+        return _name(d[0]) + _name(d[1]) + _SOA(*d[2:])
+    raise ValueError(f"no zone data of type {t}")
+
+
+def _name(text: str) -> bytes:
+    """Wire form of a name (lower case), through dnspython when it needs escaping."""
+    try:
+        return wire.encode_name(text.lower())
+    except (UnicodeEncodeError, ValueError):
+        return dns.name.from_text(text).canonicalize().to_wire() or b""
+
+
+def encode(recs: list[lk.Rec]) -> tuple[bytes, ...]:
+    """Records as sorted, unique wire RRs; each RRset (owner and type) takes its smallest TTL, as in answers."""
+    if not recs:
+        return ()
+    ttls: dict[tuple, int] = {}
+    for rec in recs:
+        key = (rec.owner, rec.rtype)
+        if key not in ttls or rec.ttl < ttls[key]:
+            ttls[key] = rec.ttl
+    owners: dict[str, bytes] = {}
+    out = set()
+    for rec in recs:
+        owner = owners.get(rec.owner)
+        if owner is None:
+            owner = owners[rec.owner] = _name(rec.owner)
+        data = _rdata(rec)
+        out.add(owner + _TAIL(rec.rtype, IN, ttls[(rec.owner, rec.rtype)], len(data)) + data)
+    return tuple(sorted(out))
 
 
 class ZoneData:
@@ -60,26 +102,28 @@ class ZoneData:
         self.settings = settings
         self.lookup = ZoneLookup(copy, settings)
 
-    def names(self, zone: str) -> list[str]:
-        """Every owner name of ``zone``'s data: the apex, then each key's name under it (key order)."""
+    def names(self, zone: str):
+        """Every owner name of ``zone``'s data: the apex, then each key's name under it (key order).
+
+        A generator: a large zone is walked a piece at a time by whoever iterates it.
+        """
         labels = path.name_labels(zone)
+        yield zone
         node = self.copy.index.root
         for label in labels:
             node = (node.children or {}).get(label)
             if node is None:
-                return [zone]
-        out = [zone]
+                return
         stack = [(node, list(labels))]
         while stack:
             n, at = stack.pop()
+            children = n.children or {}
             if at != labels and (n.service is not None or any(
-                    LEAF.match(label) and child.service is not None for label, child in (n.children or {}).items())):
-                out.append(path.labels_to_name(at))
-            if n.children:
-                for label in sorted(n.children, reverse=True):
-                    if label not in WILDCARDS:
-                        stack.append((n.children[label], at + [label]))
-        return out
+                    LEAF.match(label) and child.service is not None for label, child in children.items())):
+                yield path.labels_to_name(at)
+            for label in sorted(children, reverse=True):
+                if label not in WILDCARDS:
+                    stack.append((children[label], at + [label]))
 
     def own(self, name: str) -> list:
         """The services at ``name`` and its ``x<n>`` leaves (groups and duplicates as the lookups treat them)."""
@@ -119,14 +163,7 @@ class ZoneData:
                 lookup._mx(r, name, svcs)
                 lookup._txt(r, r.answer, name, name, svcs, [name])
                 recs.extend(rec for rec in r.answer if rec.owner == name)
-        if not recs:
-            return ()
-        section: list = []
-        add_records(section, recs, name, dns.name.from_text(name), None)
-        out: list[bytes] = []
-        for rrset in section:
-            out.extend(rr_wire(rrset))
-        return tuple(sorted(set(out)))
+        return encode(recs)
 
     def serial(self, zone: str) -> int:
         return self.copy.serial(zone)
@@ -136,6 +173,4 @@ class ZoneData:
         rec = self.lookup.soa(zone, self.settings.ttl)
         if serial is not None:
             rec = lk.Rec(rec.owner, rec.rtype, rec.data[:2] + (serial,) + rec.data[3:], rec.ttl)
-        section: list = []
-        add_records(section, [rec], zone, dns.name.from_text(zone), None)
-        return rr_wire(section[0])[0]
+        return encode([rec])[0]

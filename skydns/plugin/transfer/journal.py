@@ -7,10 +7,16 @@ the journal: the records of every changed name at the client's serial against
 now, condensed into one difference. The journal starts when the zone is first
 read and holds the last ``MAX_HISTORY`` changes; a client older than that (or than
 the server's start, or a re-read after an etcd compaction) gets the whole zone.
+
+Reading a whole zone (100,000 names take seconds) is done a few hundred names
+at a time between the reactor's other work, so DNS answers go on meanwhile;
+names that change during the read are read again at its end.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+
+from twisted.internet import defer, task
 
 from skydns.etcd.records import LEAF
 
@@ -26,24 +32,65 @@ class ZoneJournal:
         self.serial = 0
         self.base = 0  # the oldest serial IXFR can start from
         self.history: list[tuple[int, str, tuple]] = []  # (serial after, name, its records before)
+        self._loading: list | None = None  # while the zone is read: who waits for it
+        self._dirty: set[str] = set()
 
-    def load(self) -> None:
-        """Read the whole zone from the source (again, after a re-read: the history restarts)."""
+    #: Names read between two turns of the reactor while a whole zone is read.
+    STEP = 200
+
+    def load(self) -> defer.Deferred:
+        """Read the whole zone from the source (again, after a re-read: the history restarts); fires when done."""
+        if self._loading is not None:
+            waiter: defer.Deferred = defer.Deferred()
+            self._loading.append(waiter)
+            return waiter
+        self._loading = []
+        self._dirty = set()
         zone, source = self.zone, self.source
-        self.data = {name: rrs for name in source.names(zone) if (rrs := source.rrs(zone, name))}
-        self.serial = self.base = source.serial(zone)
-        self.history = []
+        data: dict[str, tuple] = {}
+
+        def steps():
+            for i, name in enumerate(source.names(zone)):
+                rrs = source.rrs(zone, name)
+                if rrs:
+                    data[name] = rrs
+                if i % self.STEP == 0:
+                    yield None
+
+        def done(_):
+            for name in self._dirty:  # changed while being read: as they are now
+                rrs = source.rrs(zone, name)
+                if rrs:
+                    data[name] = rrs
+                else:
+                    data.pop(name, None)
+            before, self.data = self.data, data
+            self.serial = self.base = source.serial(zone)
+            self.history = []
+            waiting, self._loading = self._loading or [], None
+            for w in waiting:
+                w.callback(None)
+            if before is not None and before != data and self.changed is not None:
+                self.changed()
+            return None
+
+        return task.cooperate(steps()).whenDone().addCallback(done)
 
     def on_change(self, name: str | None) -> None:
         """The source changed ``name`` (None: anything): update its records, journal what changed."""
+        if self._loading is not None:
+            if name is not None:
+                self._dirty.add(name)
+                first, _, parent = name.partition(".")
+                if LEAF.match(first):
+                    self._dirty.add(parent)
+                self._dirty.add(self.zone)
+            return
         if self.data is None:
             return
         zone = self.zone
         if name is None:
-            before = self.data
-            self.load()
-            if before != self.data and self.changed is not None:
-                self.changed()
+            self.load()  # in the background; NOTIFY when it differs
             return
         if not (name == zone or name.endswith("." + zone) or zone == "."):
             return

@@ -80,10 +80,15 @@ class TransferSetup:
                                         "exactly that zone)", occ.file, occ.line, self.name)
                 zones[z] = Permit(to)
                 by_zone[z] = source
-        keys = block.find(ITSIGKeys)
-        handler = Transfer(zones, by_zone, keys[0] if keys else None, block.reactor, Client(block.reactor),
-                           max_transfers, next, server=block.name)
-        block.on_startup(handler.start)
+        handler = Transfer(zones, by_zone, None, block.reactor, Client(block.reactor), max_transfers, next,
+                           server=block.name)
+
+        def start():
+            keys = block.find(ITSIGKeys)  # at start: the tsig directive is built after this one
+            handler.keys = keys[0] if keys else None
+            return handler.start()
+
+        block.on_startup(start)
         block.on_shutdown(handler.stop)
         return handler
 

@@ -113,10 +113,11 @@ class Transfer:
         for j in self.journals.values():
             j.on_change(name)
 
-    def _journal(self, zone: str) -> ZoneJournal:
+    def _journal(self, zone: str):
+        """The zone's journal, or a Deferred firing when its first read is done (the journal starts then)."""
         j = self.journals[zone]
         if j.data is None:
-            j.load()  # the first transfer (or a source read after start): the journal starts now
+            return j.load()
         return j
 
     # -- queries --------------------------------------------------------------------------------
@@ -148,6 +149,8 @@ class Transfer:
         if not source.synced:
             return wire.error_reply(request, dns.rcode.SERVFAIL)
         journal = self._journal(zone)
+        if not isinstance(journal, ZoneJournal):  # being read: answer once it is
+            return journal.addCallback(lambda _: self.serve(request))
         if request.proto == "udp":
             if qtype == AXFR:
                 return wire.error_reply(request, REFUSED)  # AXFR is TCP only (RFC 5936)
@@ -223,6 +226,10 @@ class Transfer:
         q = dns.message.make_query(zone, "SOA")
         q.flags = dns.flags.AA  # (RD cleared) before the opcode, which lives in the same header bits
         q.set_opcode(dns.opcode.NOTIFY)
+        if self.keys is not None and self.keys.keyring:
+            # Signed with the block's first key: secondaries that take transfers with a key take NOTIFYs with it
+            key = next(iter(self.keys.keyring.keys.values()))
+            q.use_tsig(key)
         data = q.to_wire()
         serial = self.sources[zone].serial(zone)
         for host, port in self.zones[zone].notify:
