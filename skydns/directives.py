@@ -30,6 +30,7 @@ ORDER: tuple[str, ...] = (
     "acl",
     "tsig",
     "transfer",
+    "update",
     "cache",
     "dnssec",
     "stub",
@@ -66,4 +67,5 @@ BUILTIN: dict[str, str] = {
     "acl": "skydns.plugin.acl:setup",
     "tsig": "skydns.plugin.tsig:setup",
     "transfer": "skydns.plugin.transfer:setup",
+    "update": "skydns.plugin.update:setup",
 }

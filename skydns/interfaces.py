@@ -363,6 +363,49 @@ class IZoneSource(Interface):
         """Stop calling ``fn``."""
 
 
+class IUpdater(Interface):
+    """Takes dynamic updates (opcode UPDATE, RFC 2136) for a server block (the ``update`` plugin).
+
+    The server hands it every UPDATE message routed to the block (by its zone section);
+    without one in the block, updates get NOTIMP.
+    """
+
+    def update(request):
+        """The reply (bytes, a dnspython message, or a Deferred firing with one) to the UPDATE ``request``."""
+
+
+class IZoneEditor(Interface):
+    """Record sources whose zones dynamic updates (RFC 2136) can change (the etcd plugin)."""
+
+    zones = Attribute("The zones the source serves.")
+
+    def edit(zone, names):
+        """A Deferred firing with an :class:`IZoneEdit` of ``names`` as the store has them now."""
+
+
+class IZoneEdit(Interface):
+    """Some names of a zone as read for one update: their records, changed in place, then committed at once."""
+
+    def rrs(name):
+        """The records at ``name`` now, with the changes made so far: a sorted tuple of wire RRs (as IZoneSource)."""
+
+    def add(name, rdata):
+        """Add a record (a dnspython rdata) at ``name``."""
+
+    def delete_rrset(name, rdtype):
+        """Delete the records of type ``rdtype`` at ``name``."""
+
+    def delete_rr(name, rdata):
+        """Delete one record at ``name``."""
+
+    def delete_name(name):
+        """Delete every record at ``name``."""
+
+    def commit():  # type: ignore[misc]
+        """A Deferred firing True once the changes are written in one transaction, False when a name
+        changed in the store since it was read (nothing written: read and try again)."""
+
+
 class ITSIGKeys(Interface):
     """TSIG keys of a server block (the ``tsig`` directive), for plugins that authenticate requests."""
 

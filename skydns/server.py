@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from skydns import wire
-from skydns.interfaces import IRawAnswerer, IRawForwarder, IRawReplyFilter, IRawTransparent
+from skydns.interfaces import IRawAnswerer, IRawForwarder, IRawReplyFilter, IRawTransparent, IUpdater
 from skydns.rcode import BADVERS, FORMERR, NOTIMP, REFUSED, SERVFAIL
 from skydns.reply import MessageStream
 from skydns.request import MalformedQuery, Request
@@ -145,6 +145,9 @@ class Server:
                 sender.send(reply, client)
             return
         if req.flags & wire.OPCODE_MASK:
+            if req.flags & wire.OPCODE_MASK == wire.OPCODE_UPDATE:
+                self._update(req, sender, client)
+                return
             sender.send(wire.error_reply(req, NOTIMP), client)
             return
         if req.edns > 0:
@@ -181,6 +184,25 @@ class Server:
             result.addCallbacks(self._write, self._failed, callbackArgs=args, errbackArgs=args)
             if gen is not None:
                 result.addBoth(_done, gen)
+        else:
+            self._write(result, req, sender, client)
+
+    def _update(self, req: Request, sender, client) -> None:
+        """A dynamic update (RFC 2136): to the IUpdater of the block serving its zone, or NOTIMP."""
+        route = self.mux.route(req.qname, req.qtype)
+        updaters = route[1].find(IUpdater) if route is not None else []
+        if not updaters:
+            sender.send(wire.error_reply(req, NOTIMP), client)
+            return
+        req.zone, req.block = route
+        try:
+            result = updaters[0].update(req)
+        except Exception:
+            self._failed(None, req, sender, client)
+            return
+        if isinstance(result, Deferred):
+            args = (req, sender, client)
+            result.addCallbacks(self._write, self._failed, callbackArgs=args, errbackArgs=args)
         else:
             self._write(result, req, sender, client)
 

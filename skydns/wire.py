@@ -21,6 +21,7 @@ RR_TAIL = struct.Struct("!HHIH")
 
 QR = 0x8000
 OPCODE_MASK = 0x7800
+OPCODE_UPDATE = 5 << 11
 AA = 0x0400
 TC = 0x0200
 RD = 0x0100

@@ -226,3 +226,34 @@ def test_signed_transfers(tmp_path, data, kind):
             assert srv.plugin("transfer").counts["ixfr"] >= 1
         finally:
             secondary.stop()
+
+
+def test_transfers_are_capped_and_stream(tmp_path, data):
+    """A secondary that stops reading holds its transfer (paused, a few messages in memory); beyond
+    max_transfers others are refused; once it goes, transfers are taken again."""
+    import socket
+    import struct
+
+    t = data.client.transactions
+    ops = [t.put(f"{data.path}/local/skydns/svc/s{i}",
+                 json.dumps({"host": f"10.{i // 62500}.{i // 250 % 250}.{i % 250 + 1}", "port": 80}))
+           for i in range(40000)]  # more than the kernel's socket buffers hold
+    for i in range(0, len(ops), 100):
+        data.client.transaction(compare=[], success=ops[i:i + 100], failure=[])
+    text = corefile(data, "*").replace("  to *\n", "  to *\n  max_transfers 1\n")
+    with testing.serve(text, tmp_path) as srv:
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+        stalled.connect(("127.0.0.1", srv.port))
+        q = dns.message.make_query(ZONE, "AXFR").to_wire()
+        stalled.sendall(struct.pack("!H", len(q)) + q)  # and never reads
+        transfer = srv.plugin("transfer")
+        assert eventually(lambda: transfer.active == 1)
+        time.sleep(0.5)
+        assert transfer.active == 1  # paused, not finished: the client does not read
+        r = dns.query.tcp(dns.message.make_query(ZONE, "AXFR"), "127.0.0.1", port=srv.port, timeout=5)
+        assert r.rcode() == dns.rcode.REFUSED
+        stalled.close()
+        assert eventually(lambda: transfer.active == 0, timeout=10)
+        r = dns.query.tcp(dns.message.make_query(ZONE, "AXFR"), "127.0.0.1", port=srv.port, timeout=10)
+        assert r.rcode() == dns.rcode.NOERROR and len(r.answer) > 1  # taken again (its first message)

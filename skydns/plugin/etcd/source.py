@@ -4,11 +4,11 @@ from __future__ import annotations
 from zope.interface import implementer
 
 from skydns.etcd.records import EtcdRecords
-from skydns.interfaces import IReadiness, IRecordSource, IZoneSource
+from skydns.interfaces import IReadiness, IRecordSource, IZoneEditor, IZoneSource
 from skydns.msg import path
 
 
-@implementer(IRecordSource, IReadiness, IZoneSource)
+@implementer(IRecordSource, IReadiness, IZoneSource, IZoneEditor)
 class EtcdSource:
     """The copy of one etcd prefix, for the zones of one etcd directive.
 
@@ -82,6 +82,17 @@ class EtcdSource:
 
     def rrs(self, zone: str, name: str) -> tuple:
         return self.zone_data.rrs(zone, name)
+
+    # -- IZoneEditor ------------------------------------------------------------------------------
+    def edit(self, zone: str, names: list[str]):
+        """A Deferred IZoneEdit of ``names``, read from etcd (in a thread) with their revisions."""
+        from twisted.internet import threads
+
+        from skydns.plugin.etcd import editor
+
+        reactor = self.copy.reactor
+        d = threads.deferToThreadPool(reactor, reactor.getThreadPool(), editor.read, self, names)
+        return d.addCallback(lambda reads: editor.Edit(self, zone, reads))
 
     # -- IMonitoredSource (declared at build when ``monitor`` is set) ---------------------
     @property

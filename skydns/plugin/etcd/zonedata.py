@@ -4,7 +4,8 @@ Each service's own name gets the records SkyDNS answers for that name from its
 own keys: A/AAAA for an address host, SRV, MX (``mail``) and TXT as the lookups
 make them, with the same TTLs (the service's ``ttl`` or the plugin's; a lease's
 countdown is not zone data) and SRV weights. A host that is a name becomes a
-CNAME, alone at its name (zone data allows nothing beside a CNAME). The apex
+CNAME, alone at its name (zone data allows nothing beside a CNAME), unless it has a port
+or is a mail service: then it makes SRV (and MX) records and no CNAME. The apex
 holds the SOA (serial: the etcd revision of the zone's last change, so it only
 grows), the NS records of ``dns/ns`` (or ``ns.dns.<zone>``, the SOA's MNAME,
 without them: a zone needs NS) and the addresses of ``dns/apex``.
@@ -148,22 +149,32 @@ class ZoneData:
             for s in apex:
                 if s.kind in ("A", "AAAA"):
                     recs.append(lk.Rec(zone, lk.A if s.kind == "A" else lk.AAAA, (s.host,), lookup.ttl(s)))
-        svcs = self.own(name) if name != zone else []
-        if svcs:
-            cnames = [s for s in svcs if s.kind == "CNAME"]
-            if cnames and len(cnames) == len([s for s in svcs if s.kind]):
-                recs.append(lk.Rec(name, lk.CNAME, (cnames[0].host,), lookup.ttl(cnames[0])))
-            else:
-                svcs = [s for s in svcs if s.kind != "CNAME"]
-                for s in svcs:
-                    if s.kind in ("A", "AAAA"):
-                        recs.append(lk.Rec(name, lk.A if s.kind == "A" else lk.AAAA, (s.host,), lookup.ttl(s)))
-                r = lk.Result()
-                lookup._srv(r, name, svcs)
-                lookup._mx(r, name, svcs)
-                lookup._txt(r, r.answer, name, name, svcs, [name])
-                recs.extend(rec for rec in r.answer if rec.owner == name)
+        if name != zone:
+            recs.extend(self.records(name, self.own(name)))
         return encode(recs)
+
+    def records(self, name: str, svcs: list) -> list[lk.Rec]:
+        """The records of ``svcs`` (the services of ``name``), as SkyDNS answers for that name.
+
+        Services whose host is a name and that say nothing more (no port, not mail) make a
+        CNAME, alone at the name; other name hosts make SRV (and MX for mail) records.
+        """
+        lookup = self.lookup
+        recs: list[lk.Rec] = []
+        aliases = [s for s in svcs if s.kind == "CNAME" and not s.port and not s.mail]
+        if aliases and len(aliases) == len([s for s in svcs if s.kind]) and not any(s.text for s in svcs):
+            return [lk.Rec(name, lk.CNAME, (aliases[0].host,), lookup.ttl(aliases[0]))]
+        svcs = [s for s in svcs if s not in aliases]
+        for s in svcs:
+            if s.kind in ("A", "AAAA"):
+                recs.append(lk.Rec(name, lk.A if s.kind == "A" else lk.AAAA, (s.host,), lookup.ttl(s)))
+        r = lk.Result()
+        lookup._srv(r, name, svcs)
+        lookup._mx(r, name, svcs)
+        texts = [s for s in svcs if s.text]
+        lookup._txt(r, r.answer, name, name, [s for s in texts if s.kind != "CNAME"], [name])
+        recs.extend(rec for rec in r.answer if rec.owner == name)
+        return recs
 
     def serial(self, zone: str) -> int:
         return self.copy.serial(zone)

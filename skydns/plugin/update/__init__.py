@@ -1,0 +1,3 @@
+from skydns.plugin.update.setup import setup
+
+__all__ = ["setup"]
