@@ -142,3 +142,17 @@ def test_update_with_dnspython(tmp_path, data):
         assert r.rcode() == dns.rcode.NOERROR
         assert keys(data) == {"/local/skydns/svc/mx": {"host": "mail.svc.skydns.local.", "mail": True,
                                                        "priority": 10}}
+
+
+@needs_nsupdate
+def test_ptr_in_a_reverse_zone(tmp_path, data):
+    text = (f"10.0.0.0/24:0 {{\n etcd {{\n  path {data.path}\n  endpoint {data.server.url}\n }}\n"
+            f" tsig {{\n  secret ddns {SECRET}\n }}\n update {{\n  key ddns types PTR\n }}\n}}\n")
+    with testing.serve(text, tmp_path) as srv:
+        script = (f"server 127.0.0.1 {srv.port}\nzone 0.0.10.in-addr.arpa.\nkey hmac-sha256:ddns {SECRET}\n"
+                  "update add 7.0.0.10.in-addr.arpa. 300 PTR web.skydns.local.\nsend\n")
+        out = subprocess.run(["nsupdate", "-v"], input=script, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert keys(data) == {"/arpa/in-addr/10/0/0/7": {"host": "web.skydns.local."}}
+        assert eventually(lambda: [rr.target.to_text() for rrset in srv.query("7.0.0.10.in-addr.arpa.", "PTR").answer
+                                   for rr in rrset] == ["web.skydns.local."])
