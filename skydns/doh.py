@@ -25,6 +25,7 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
 from skydns import wire
+from skydns.transport import ConnectionCap
 
 log = Logger(namespace="skydns.doh")
 
@@ -185,44 +186,27 @@ class HTTPStreamProtocol(ProtocolWrapper):
         super().connectionLost(reason)
 
 
-class HTTPStreamFactory(WrappingFactory):
-    """The DoH site behind the listener's connection cap (same eviction as :class:`DNSStreamFactory`)."""
+class HTTPStreamFactory(WrappingFactory, ConnectionCap):
+    """The DoH site behind the listener's connection cap (:class:`skydns.transport.ConnectionCap`)."""
 
     protocol = HTTPStreamProtocol
 
     def __init__(self, listener, clock=None):
+        ConnectionCap.__init__(self, listener, "HTTPS")
         if clock is None:
             from twisted.internet import reactor as clock
         self.clock = clock
-        self.listener = listener
         site = Site(_Root(listener))
         site.noisy = False
         site.displayTracebacks = False
         site.timeOut = None  # ours: HTTPStreamProtocol
         super().__init__(site)
-        self.connections: set[HTTPStreamProtocol] = set()
-        self.evicted = 0
 
     def buildProtocol(self, addr):
-        cap = self.listener.limits.max_connections
-        if cap and len(self.connections) >= cap:
-            oldest = min(self.connections, key=lambda c: (c.pending > 0, c.last_active))
-            self.evicted += 1
-            if self.evicted in (1, 100, 10000):
-                log.info("{listener}: at {cap} HTTPS connections, closed the one without a query or reply "
-                         "for longest to make room ({count} so far; tcp {{ max_connections }})",
-                         listener=self.listener, cap=cap, count=self.evicted)
-            self.connections.discard(oldest)
-            oldest._close()
+        self.make_room()
         return super().buildProtocol(addr)
 
-    def opened(self, protocol: HTTPStreamProtocol) -> None:
-        self.connections.add(protocol)
-
-    def closed(self, protocol: HTTPStreamProtocol) -> None:
-        self.connections.discard(protocol)
-
-    # WrappingFactory keeps its own registry of protocols; ours is the set above.
+    # WrappingFactory keeps its own registry of protocols; ConnectionCap's is the one used.
     def registerProtocol(self, p) -> None:
         pass
 

@@ -277,38 +277,50 @@ class DNSStreamProtocol(Protocol):
         self.factory.closed(self)
 
 
-class DNSStreamFactory(Factory):
-    """Makes a protocol per TCP connection within the listener's cap.
+class ConnectionCap:
+    """A listener's stream connections and its cap (``tcp { max_connections }``), for its factories.
 
     At the cap, a new connection takes the place of the one that has gone longest without a
     whole query or a reply (idle, dripping a query byte by byte, or not reading its replies),
     preferring to keep those whose queries are being answered: clients holding connections
-    open, however they do it, cannot lock others out.
+    open, however they do it, cannot lock others out. Connections have ``pending``,
+    ``last_active`` and ``_close()``.
     """
 
-    def __init__(self, listener: Listener, clock=None):
+    def __init__(self, listener: Listener, kind: str):
         self.listener = listener
-        if clock is None:
-            from twisted.internet import reactor as clock
-        self.clock = clock
-        self.connections: set[DNSStreamProtocol] = set()
+        self.kind = kind  # for the log line: "TCP", "HTTPS"
+        self.connections: set = set()
         self.evicted = 0
 
-    def buildProtocol(self, addr):
+    def make_room(self) -> None:
         cap = self.listener.limits.max_connections
         if cap and len(self.connections) >= cap:
             oldest = min(self.connections, key=lambda c: (c.pending > 0, c.last_active))
             self.evicted += 1
             if self.evicted in (1, 100, 10000):
-                log.info("{listener}: at {cap} TCP connections, closed the one without a query or reply "
+                log.info("{listener}: at {cap} {kind} connections, closed the one without a query or reply "
                          "for longest to make room ({count} so far; tcp {{ max_connections }})",
-                         listener=self.listener, cap=cap, count=self.evicted)
+                         listener=self.listener, cap=cap, kind=self.kind, count=self.evicted)
             self.connections.discard(oldest)  # its place is taken now, whenever it finishes closing
             oldest._close()
-        return DNSStreamProtocol(self)
 
-    def opened(self, protocol: DNSStreamProtocol) -> None:
+    def opened(self, protocol) -> None:
         self.connections.add(protocol)
 
-    def closed(self, protocol: DNSStreamProtocol) -> None:
+    def closed(self, protocol) -> None:
         self.connections.discard(protocol)
+
+
+class DNSStreamFactory(Factory, ConnectionCap):
+    """Makes a protocol per TCP (or TLS) connection within the listener's cap (:class:`ConnectionCap`)."""
+
+    def __init__(self, listener: Listener, clock=None):
+        ConnectionCap.__init__(self, listener, "TCP")
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.clock = clock
+
+    def buildProtocol(self, addr):
+        self.make_room()
+        return DNSStreamProtocol(self)

@@ -6,7 +6,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import pytest  # noqa: E402
 
-from helpers import EtcdData  # noqa: E402
+from helpers import EtcdData, Upstream  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -53,3 +53,18 @@ def data(etcd):
     d = EtcdData(etcd)
     yield d
     d.client.close()
+
+
+@pytest.fixture
+def ups():
+    """Make small upstream DNS servers (helpers.upstreams.Upstream) for the test; closed after it."""
+    made = []
+
+    def make(*a, **k):
+        u = Upstream(*a, **k)
+        made.append(u)
+        return u
+
+    yield make
+    for u in made:
+        u.close()

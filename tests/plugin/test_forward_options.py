@@ -11,22 +11,8 @@ import dns.query
 import dns.rcode
 import pytest
 
-from helpers import Upstream, closed_port, eventually, make_pki
+from helpers import closed_port, eventually, make_pki
 from skydns import testing
-
-
-@pytest.fixture
-def ups():
-    made = []
-
-    def make(*a, **k):
-        u = Upstream(*a, **k)
-        made.append(u)
-        return u
-
-    yield make
-    for u in made:
-        u.close()
 
 
 def a(srv, name="www.example.org.", **kw):

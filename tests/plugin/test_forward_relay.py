@@ -7,24 +7,10 @@ import dns.message
 import dns.rcode
 import pytest
 
-from helpers import Upstream, eventually
+from helpers import eventually
 from helpers.logs import Logged
 from helpers.metrics import scrape, value
 from skydns import testing
-
-
-@pytest.fixture
-def ups():
-    made = []
-
-    def make(*a, **k):
-        u = Upstream(*a, **k)
-        made.append(u)
-        return u
-
-    yield make
-    for u in made:
-        u.close()
 
 
 def relays(srv):
