@@ -333,3 +333,21 @@ def test_max_memory_errors(tmp_path):
         (tmp_path / "Corefile").write_text(f". {{\n cache {{\n  max_memory {value}\n }}\n whoami\n}}\n")
         with pytest.raises(CorefileError, match=f"Corefile:3 - plugin/cache: .*{words}"):
             config.load(str(tmp_path / "Corefile"))
+
+
+def test_ttls_never_above_the_cache_maximum(tmp_path, data, up):
+    """cache 30: no answer (the miss that fills the cache, or a hit) carries a TTL above 30, as in CoreDNS;
+    with keepttl the records' own TTLs are kept."""
+    data.put("web.skydns.local", {"host": "10.0.0.1"})  # TTL 3600 (the etcd default)
+    text = (f"skydns.local:0 {{\n cache 30\n etcd {{\n  path {data.path}\n  endpoint {data.server.url}\n }}\n}}\n"
+            f".:0 {{\n cache 30\n forward . {up.addr}\n}}\n")
+    with testing.serve(text, tmp_path) as srv:
+        ports = list(srv.ports().values())
+        for port, name in ((ports[0], "web.skydns.local."), (ports[-1], "www.example.org.")):
+            miss = srv.query(name, "A", port=port)
+            hit = srv.query(name, "A", port=port)
+            assert 0 < miss.answer[0].ttl <= 30 and 0 < hit.answer[0].ttl <= 30, (name, miss, hit)
+        assert srv.query("www.example.org.", "A", port=ports[-1]).answer[0].ttl <= 30
+    with testing.serve(f".:0 {{\n cache 30 {{\n  keepttl\n }}\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+        assert srv.query("www.example.org.", "A").answer[0].ttl == 60
+        assert srv.query("www.example.org.", "A").answer[0].ttl == 60

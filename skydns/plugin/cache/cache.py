@@ -15,6 +15,7 @@ could match it.
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -134,6 +135,8 @@ class Cache:
             return data
         ttl, negative = self._lifetime(scan, request.qname)
         if ttl > 0:
+            if not self.cfg.keepttl and any(t > ttl for t in scan.ttls):
+                data = _cap_ttls(data, scan, ttl)
             self._keep(key, data, scan, ttl, negative, request)
         return data
 
@@ -351,3 +354,17 @@ class Cache:
 
     def size(self) -> int:
         return len(self.positive) + len(self.negative)
+
+
+def _cap_ttls(data: bytes, scan, ttl: int) -> bytes:
+    """The reply with no TTL above ``ttl``, the time it is kept (CoreDNS's cache does the same to the reply
+    it stores and the one it sends): ``cache 30`` never hands out a TTL above 30. ``scan`` follows."""
+    buf = bytearray(data)
+    ttls = []
+    for off, t in zip(scan.ttl_offsets, scan.ttls, strict=False):
+        if t > ttl:
+            struct.pack_into("!I", buf, off, ttl)
+            t = ttl
+        ttls.append(t)
+    scan.ttls = ttls
+    return bytes(buf)
