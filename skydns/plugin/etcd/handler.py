@@ -166,10 +166,15 @@ class Etcd:
         reply = request.reply(authoritative=result.authoritative, rcode=result.rcode)
         asked = request.message.question[0].name
         ttl = self._ttl(result)
+        spliced = result.upstream_answer
+        if ttl is not None and spliced:
+            # SkyDNS's rule holds across what came from upstream too: a CNAME of 3600 to a name whose
+            # address has 60 is answered with 60 on both
+            ttl = min([ttl] + [rrset.ttl for rrset in spliced])
         add_records(reply.answer, result.answer, request.qname, asked, ttl)
         add_records(reply.additional, result.additional, request.qname, asked, ttl, one_cname_per_owner=True)
         for rrset in result.upstream_answer:
-            reply.answer.append(rrset)
+            reply.answer.append(_with_ttl(rrset, ttl))
         for rrset in result.upstream_additional:
             if not any(r.name == rrset.name and r.rdtype == rrset.rdtype for r in reply.additional):
                 reply.additional.append(rrset)
@@ -214,3 +219,10 @@ class Etcd:
         if not result.answer and not up_answer:
             result.soa = True
         return self._render(request, result, zone)
+
+
+def _with_ttl(rrset, ttl: int | None):
+    """A copy of an upstream RRset with ``ttl`` (the upstream's own message is left as it was)."""
+    if ttl is None or rrset.ttl == ttl:
+        return rrset
+    return dns.rrset.from_rdata_list(rrset.name, ttl, list(rrset))

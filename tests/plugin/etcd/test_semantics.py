@@ -222,3 +222,31 @@ def test_names_longer_than_dns_allows_are_skipped(tmp_path, data):
         assert [rd.target.to_text() for rd in r.answer[0]] == ["ok.svc.skydns.local."]
     warned = [w for w in logged.warnings() if "octets long" in w]
     assert len(warned) == 1 and data.key(deep) in warned[0]
+
+
+def test_smallest_ttl_across_an_answer_with_upstream_records(tmp_path, data, ups):
+    """SkyDNS: a service CNAME (TTL 3600) to an outside name whose address has TTL 60 is answered with 60 on
+    both; identical records appear once."""
+    up = ups(address="192.0.2.7")  # answers with TTL 60
+    data.put("alias.skydns.local", {"host": "www.example.org"})
+    data.put("x1.dup.skydns.local", {"host": "10.0.0.1"})
+    data.put("x2.dup.skydns.local", {"host": "10.0.0.1"})
+    with testing.serve(data.block() + f".:0 {{\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+        port = list(srv.ports().values())[0]
+        r = srv.query("alias.skydns.local.", "A", port=port)
+        assert [(rr.rdtype, rr.ttl) for rr in r.answer] == [(dns.rdatatype.CNAME, 60), (dns.rdatatype.A, 60)]
+        r = srv.query("dup.skydns.local.", "A", port=port)
+        assert [rr.to_text() for rr in r.answer] == ["dup.skydns.local. 3600 IN A 10.0.0.1"]
+
+
+def test_dangling_cname_inside_the_zone_is_left_out(tmp_path, data):
+    """SkyDNS and CoreDNS: a CNAME whose target is in the zone and has nothing of the asked type is not
+    answered: NOERROR, no answer, the SOA in authority."""
+    data.put("empty.skydns.local", {"host": "nothing.skydns.local"})
+    data.put("totxt.skydns.local", {"host": "txtonly.skydns.local"})
+    data.put("txtonly.skydns.local", {"text": "hi"})
+    with testing.serve(data.block(), tmp_path) as srv:
+        for name in ("empty.skydns.local.", "totxt.skydns.local."):
+            r = srv.query(name, "A")
+            assert r.rcode() == dns.rcode.NOERROR and not r.answer, r
+            assert r.authority[0].rdtype == dns.rdatatype.SOA
