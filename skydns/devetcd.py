@@ -47,13 +47,15 @@ class LocalEtcd:
 
     def __init__(self, data_dir: str, port: int | None = None, peer_port: int | None = None,
                  tls: tuple[str, str, str] | None = None, name: str = "skydns-dev",
-                 initial_cluster: str | None = None):
-        """``tls``: (server cert, server key, CA) to serve clients over TLS, requiring client certs;
+                 initial_cluster: str | None = None, client_cert_auth: bool = True):
+        """``tls``: (server cert, server key, CA) to serve clients over TLS, requiring client certs unless
+        ``client_cert_auth`` is False;
         ``name`` and ``initial_cluster``: this member's place in a cluster (see :class:`LocalCluster`)."""
         self.data_dir = data_dir
         self.port = port or free_port()
         self.peer_port = peer_port or free_port()
         self.tls = tls
+        self.client_cert_auth = client_cert_auth
         self.name = name
         self.initial_cluster = initial_cluster
         self.proc: subprocess.Popen | None = None
@@ -77,7 +79,9 @@ class LocalEtcd:
                "--initial-cluster", self.initial_cluster or f"{self.name}={peer}", "--log-level", "error"]
         if self.tls:
             cert, key, ca = self.tls
-            cmd += ["--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca, "--client-cert-auth"]
+            cmd += ["--cert-file", cert, "--key-file", key]
+            if self.client_cert_auth:  # etcd asks for client certificates whenever it has a trusted CA
+                cmd += ["--trusted-ca-file", ca, "--client-cert-auth"]
         env = dict(os.environ, ETCD_UNSUPPORTED_ARCH=os.environ.get("ETCD_UNSUPPORTED_ARCH", "arm64"))
         self.log = open(os.path.join(self.data_dir, "etcd.log"), "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, env=env)

@@ -63,6 +63,8 @@ class Settings:
     min_ttl: int = 30
     hostmaster: str = ""
     local: str | None = None
+    min_lease_ttl: int = 0  # a leased key's TTL is kept within these (CoreDNS's min-lease-ttl, max-lease-ttl)
+    max_lease_ttl: int = 86400
 
 
 def group_filter(services: list[Service]) -> list[Service]:
@@ -144,8 +146,10 @@ class Lookup:
         ttl = s.ttl or self.s.ttl
         if s.lease:
             left = self.copy.lease_ttl(s.lease)
-            if left is not None and left < ttl:
-                ttl = left
+            if left is not None:
+                left = min(max(left, self.s.min_lease_ttl), self.s.max_lease_ttl)
+                if left < ttl:
+                    ttl = left
         return ttl
 
     # -- per type -------------------------------------------------------------

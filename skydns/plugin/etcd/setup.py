@@ -4,7 +4,12 @@
         path PATH                      # default /skydns (or /$SKYDNS_PATH_PREFIX)
         endpoint URL...                # default http://127.0.0.1:2379 (or $ETCD_MACHINES)
         credentials USERNAME PASSWORD  # or $ETCD_USERNAME / $ETCD_PASSWORD
-        tls CERT KEY CACERT            # or $ETCD_TLSPEM / $ETCD_TLSKEY / $ETCD_CACERT
+        tls [CERT KEY] [CACERT]        # 0-3 arguments as CoreDNS (system CAs without CACERT);
+                                       # or $ETCD_TLSPEM / $ETCD_TLSKEY / $ETCD_CACERT
+        min-lease-ttl DURATION         # a leased key's TTL is at least this (default 0: SkyDNS's countdown)
+        max-lease-ttl DURATION         # and at most this (default 24h)
+        stubzones                      # accepted (CoreDNS 1.x): stub zones are the stub plugin here
+        debug                          # accepted (CoreDNS 1.x): use the log plugin
         fallthrough [ZONES...]
         ttl SECONDS                    # default 3600
         min_ttl SECONDS                # default 30
@@ -33,7 +38,19 @@ from skydns.plugin.etcd.zonedata import ZoneData
 from skydns.upstream import Upstream
 
 PROPERTIES = ("path", "endpoint", "credentials", "tls", "fallthrough", "ttl", "min_ttl",
-              "hostmaster", "local", "zones", "upstream", "monitor", "stale_after")
+              "hostmaster", "local", "zones", "upstream", "monitor", "stale_after", "min-lease-ttl",
+              "max-lease-ttl", "stubzones", "debug")
+
+
+def system_ca() -> str | None:
+    """The system's CA bundle, for ``tls`` without a CA (pyetcd needs a file to make a secure channel)."""
+    import ssl
+
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile, "/etc/ssl/certs/ca-certificates.crt"):
+        if candidate and os.access(candidate, os.R_OK):
+            return candidate
+    return None
 
 
 class EtcdConfig:
@@ -53,6 +70,8 @@ class EtcdConfig:
         self.local: str | None = None
         self.monitor: str | None = None
         self.stale_after = STALE_AFTER
+        self.min_lease_ttl = 0
+        self.max_lease_ttl = 86400
         self.connection: Connection = Connection(())  # made by parse from the endpoints
 
 
@@ -83,12 +102,27 @@ class EtcdSetup:
                     raise d.error("credentials needs USERNAME and PASSWORD")
                 cfg.username, cfg.password = args
             elif prop == "tls":
-                if len(args) != 3:
-                    raise d.error("tls needs CERT KEY CACERT")
+                if len(args) > 3:
+                    raise d.error("tls takes no argument (system CAs), CACERT, CERT KEY, or CERT KEY CACERT")
                 for f in args:
                     if not os.access(f, os.R_OK):
                         raise d.error(f"tls: cannot read {f}")
-                cfg.tls = tuple(args)
+                if len(args) in (0, 2):
+                    ca = system_ca()
+                    if ca is None:
+                        raise d.error("tls without CACERT needs the system's CA bundle, which was not found")
+                    args = args + [ca]
+                cfg.tls = (None, None, args[0]) if len(args) == 1 else tuple(args)
+            elif prop in ("min-lease-ttl", "max-lease-ttl"):
+                if len(args) != 1:
+                    raise d.arg_error()
+                setattr(cfg, prop.replace("-", "_"), int(d.duration_value(args[0], positive=False)))
+            elif prop in ("stubzones", "debug"):
+                from twisted.logger import Logger
+
+                Logger(namespace="skydns.plugin.etcd").info(
+                    "etcd: '{prop}' is accepted and does nothing here ({why})", prop=prop,
+                    why="stub zones are the stub plugin" if prop == "stubzones" else "the log plugin logs queries")
             elif prop == "fallthrough":
                 cfg.fallthrough = d.zones(args)
             elif prop in ("ttl", "min_ttl"):
@@ -126,6 +160,8 @@ class EtcdSetup:
             raise d.once_error()
         if not cfg.zones:
             cfg.zones = list(block.zones)
+        if cfg.min_lease_ttl > cfg.max_lease_ttl:
+            raise d.error(f"min-lease-ttl {cfg.min_lease_ttl}s is above max-lease-ttl {cfg.max_lease_ttl}s")
         try:
             endpoints = tuple(parse_endpoint(u) for u in cfg.endpoints)
         except ValueError as e:
@@ -149,7 +185,8 @@ class EtcdSetup:
                                                      stale_after=cfg.stale_after),
                                     lambda c: c.stop())
             block.on_startup(monitor.start)
-        settings = Settings(cfg.zones, cfg.ttl, cfg.min_ttl, cfg.hostmaster, cfg.local)
+        settings = Settings(cfg.zones, cfg.ttl, cfg.min_ttl, cfg.hostmaster, cfg.local, cfg.min_lease_ttl,
+                            cfg.max_lease_ttl)
         source = EtcdSource(copy, cfg.zones, monitor, ZoneData(copy, settings))
         if monitor is not None:
             alsoProvides(source, IMonitoredSource)  # what the scanner probes and where it writes

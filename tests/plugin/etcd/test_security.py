@@ -49,3 +49,21 @@ def test_tls_client_certificates(tmp_path):
             assert srv.query("a.skydns.local.", "A").answer[0][0].address == "10.0.0.1"
     finally:
         server.stop()
+
+
+def test_tls_with_the_ca_alone(tmp_path):
+    """etcd over TLS without client certificates: 'tls CACERT' (CoreDNS's one-argument form) connects."""
+    files = make_pki(tmp_path)
+    server = LocalEtcd(str(tmp_path / "etcd"), tls=(files["server"], files["server_key"], files["ca"]),
+                       client_cert_auth=False)
+    server.client_tls = (files["client"], files["client_key"], files["ca"])
+    server.start()
+    try:
+        c = server.client()
+        c.put("/skydns/local/skydns/a", '{"host": "10.0.0.1"}')
+        c.close()
+        text = f"skydns.local:0 {{\n etcd {{\n  endpoint {server.url}\n  tls {files['ca']}\n }}\n}}\n"
+        with testing.serve(text, tmp_path) as srv:
+            assert srv.query("a.skydns.local.", "A").answer[0][0].address == "10.0.0.1"
+    finally:
+        server.stop()

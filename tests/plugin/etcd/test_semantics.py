@@ -250,3 +250,16 @@ def test_dangling_cname_inside_the_zone_is_left_out(tmp_path, data):
             r = srv.query(name, "A")
             assert r.rcode() == dns.rcode.NOERROR and not r.answer, r
             assert r.authority[0].rdtype == dns.rdatatype.SOA
+
+
+def test_lease_ttl_bounds(tmp_path, data):
+    """CoreDNS's min-lease-ttl and max-lease-ttl keep a leased key's TTL within them (default: the countdown)."""
+    lease = data.client.lease(20)
+    data.put("leased.skydns.local", {"host": "10.0.0.3", "ttl": 600}, lease=lease)
+    long_lease = data.client.lease(5000)
+    data.put("long.skydns.local", {"host": "10.0.0.4", "ttl": 6000}, lease=long_lease)
+    with testing.serve(data.block(extra="  min-lease-ttl 30s\n  max-lease-ttl 1h\n"), tmp_path) as srv:
+        assert srv.query("leased.skydns.local.", "A").answer[0].ttl == 30
+        assert srv.query("long.skydns.local.", "A").answer[0].ttl == 3600
+    lease.revoke()
+    long_lease.revoke()

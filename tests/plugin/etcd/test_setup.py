@@ -61,9 +61,26 @@ def test_all_options(tmp_path):
     (" etcd {\n  credentials justuser\n }", "credentials needs USERNAME and PASSWORD"),
     (" etcd {\n  tls /no/cert /no/key /no/ca\n }", "tls: cannot read /no/cert"),
     (" etcd\n etcd", "Corefile:3 - plugin/etcd: this plugin can only be used once"),
-    (" etcd {\n  stubzones\n }", "unknown property 'stubzones'"),
+    (" etcd {\n  min-lease-ttl 1h\n  max-lease-ttl 1m\n }", "min-lease-ttl 3600s is above max-lease-ttl 60s"),
+    (" etcd {\n  tls a b c d\n }", "tls takes no argument (system CAs), CACERT, CERT KEY, or CERT KEY CACERT"),
 ])
 def test_errors(tmp_path, body, message):
     with pytest.raises(CorefileError) as e:
         parse(tmp_path, body)
     assert message in str(e.value)
+
+
+def test_coredns_options(tmp_path):
+    """CoreDNS's tls with 0 to 3 arguments, min-lease-ttl and max-lease-ttl; stubzones and debug accepted."""
+    from skydns.plugin.etcd.setup import system_ca
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    c = parse(tmp_path, f" etcd {{\n  tls {ca}\n  min-lease-ttl 30s\n  max-lease-ttl 2h\n  stubzones\n  debug\n }}")
+    assert (c.connection.tls_cert, c.connection.tls_key, c.connection.tls_ca) == (None, None, str(ca))
+    assert (c.min_lease_ttl, c.max_lease_ttl) == (30, 7200)
+    if system_ca() is not None:
+        c = parse(tmp_path, " etcd {\n  tls\n }")
+        assert c.connection.tls_ca == system_ca() and c.connection.tls_cert is None
+        c = parse(tmp_path, f" etcd {{\n  tls {ca} {ca}\n }}")
+        assert (c.connection.tls_cert, c.connection.tls_key, c.connection.tls_ca) == (str(ca), str(ca), system_ca())
