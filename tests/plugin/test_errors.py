@@ -76,6 +76,31 @@ def test_consolidate_counts_per_period():
     ]
 
 
+def test_consolidate_show_first():
+    """show_first: the first error of a period is logged at once; the summary only when more followed."""
+    clock = task.Clock()
+    pattern = Pattern(300.0, re.compile("i/o timeout"), "warning", show_first=True)
+    h = Errors(HandlerFunc("x", raiser), [pattern], reactor=clock)
+    with Captured() as c:
+        for _ in range(3):
+            h.serve(req())
+        assert len(c.lines()) == 1 and "i/o timeout" in c.lines()[0][1] and c.lines()[0][0] == LogLevel.warn
+        clock.advance(300)
+        assert c.lines()[1] == (LogLevel.warn, "3 errors like 'i/o timeout' occurred in last 5m0s")
+        h.serve(req())  # alone in its period: logged once, no summary
+        clock.advance(300)
+    assert len(c.lines()) == 3 and "i/o timeout" in c.lines()[2][1]
+
+
+def test_show_first_in_the_corefile(tmp_path):
+    from skydns import config
+    (tmp_path / "Corefile").write_text('. {\n errors {\n  consolidate 5m ".* i/o timeout$" warning show_first\n'
+                                       '  consolidate 30s "^Failed to .+" show_first\n }\n whoami\n}\n')
+    cfg = config.load(str(tmp_path / "Corefile"))
+    patterns, _ = cfg.blocks[0][1][0][2]
+    assert [(p.level, p.show_first) for p in patterns] == [("warning", True), ("error", True)]
+
+
 def test_other_errors_not_consolidated():
     clock = task.Clock()
     h = Errors(HandlerFunc("x", lambda r: 1 / 0), [Pattern(60.0, re.compile("timeout"), "error")], reactor=clock)

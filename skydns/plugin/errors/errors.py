@@ -36,6 +36,7 @@ class Pattern:
     level: str
     count: int = 0
     timer: Any = None
+    show_first: bool = False  # log the first error of a period at once
 
 
 def qtype_text(qtype: int) -> str:
@@ -89,6 +90,8 @@ class Errors:
                 p.count += 1
                 if p.timer is None:
                     p.timer = self.reactor.callLater(p.period, self._flush_pattern, p)
+                    if p.show_first:
+                        log.emit(_LEVELS[p.level], "{line}", line=line, client=request.client[0])
                 return
         if self.stacktrace and error.__traceback__ is not None:
             line += "\n" + "".join(traceback.format_exception(type(error), error, error.__traceback__))
@@ -96,7 +99,7 @@ class Errors:
 
     def _flush_pattern(self, p: Pattern) -> None:
         p.timer = None
-        if p.count:
+        if p.count and not (p.show_first and p.count == 1):  # a lone error was logged already
             log.emit(_LEVELS[p.level], "{count} errors like '{regexp}' occurred in last {period}",
                      count=p.count, regexp=p.regexp.pattern, period=_fmt_period(p.period))
             p.count = 0

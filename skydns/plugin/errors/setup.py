@@ -1,4 +1,8 @@
-"""Corefile: ``errors { consolidate DURATION REGEXP [LEVEL]; stacktrace }`` (CoreDNS's syntax)."""
+"""Corefile: ``errors { consolidate DURATION REGEXP [LEVEL] [show_first]; stacktrace }`` (CoreDNS's syntax).
+
+``show_first`` logs the first matching error at once (at LEVEL), then counts the rest; the
+summary line comes only when more than one matched in the period.
+"""
 from __future__ import annotations
 
 import re
@@ -25,9 +29,14 @@ class ErrorsSetup:
         for _ in d.block():
             if d.val == "consolidate":
                 args = d.remaining_args()
+                show_first = bool(args) and args[-1] == "show_first"
+                if show_first:
+                    args = args[:-1]
                 if len(args) not in (2, 3):
                     raise d.arg_error()
                 period = d.duration_value(args[0])
+                if len(args[1]) > 10000:
+                    raise d.error("REGEXP must not exceed 10000 characters")
                 try:
                     regexp = re.compile(args[1])
                 except re.error as e:
@@ -35,7 +44,7 @@ class ErrorsSetup:
                 level = args[2] if len(args) == 3 else "error"
                 if level not in LEVELS:
                     raise d.error(f"unknown log level '{level}' (expected {', '.join(LEVELS)})")
-                patterns.append(Pattern(period, regexp, level))
+                patterns.append(Pattern(period, regexp, level, show_first=show_first))
             elif d.val == "stacktrace":
                 if d.next_arg():
                     raise d.arg_error()
