@@ -37,6 +37,17 @@ def test_every_placeholder(tmp_path):
     assert parts[14].endswith("s") and parts[15] == "QUERY"
 
 
+def test_local_and_metadata_placeholders(tmp_path):
+    """{local}: the listener's address; {/log/class} and {/log/type} as CoreDNS's log sets them; other
+    metadata labels (no metadata plugin here) are '-'."""
+    text = ('example.:0 {\n bind 127.0.0.1\n log . "{local} {/log/class} {/log/type} {/kubernetes/pod}"\n'
+            ' records example. {\n  a 60 IN A 10.0.0.1\n }\n}\n')
+    lines = logged_lines(text, tmp_path, [("a.example.", "A"), ("a.example.", "MX"), ("b.example.", "A")],
+                         testing.registry(testing.RecordsSetup()))
+    lines = [line for text in lines for line in text.splitlines()]  # written in batches
+    assert lines == ["127.0.0.1 success NOERROR -", "127.0.0.1 denial NODATA -", "127.0.0.1 denial NXDOMAIN -"]
+
+
 def test_ipv6_remote_in_brackets(tmp_path):
     (line,) = logged_lines(".:0 {\n log\n whoami\n}\n", tmp_path, [("a.", "A", dict(host="::1"))])
     assert line.startswith("[::1]:")

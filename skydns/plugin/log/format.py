@@ -34,6 +34,34 @@ _TYPE_TEXT = {t: dns.rdatatype.to_text(dns.rdatatype.RdataType.make(t)) for t in
 _RCODE_TEXT = {r: dns.rcode.to_text(dns.rcode.Rcode.make(r)) for r in range(16)}
 
 
+def _local(req) -> str:
+    """The address of the listener the query came to (the wildcard when it listens on every address)."""
+    if req.local is None:
+        return "-"
+    host = req.local[0]
+    return f"[{host}]" if ":" in host else host
+
+
+def _log_class(reply: bytes) -> str:
+    """CoreDNS's response class: success, denial or error."""
+    rcode = reply[3] & 0x0F
+    if rcode == 0:
+        return "success" if reply[6] or reply[7] else "denial"
+    return "denial" if rcode == 3 else "error"
+
+
+def _log_type(reply: bytes) -> str:
+    """CoreDNS's response type: NOERROR, NODATA, NXDOMAIN, SERVERERROR or OTHERERROR."""
+    rcode = reply[3] & 0x0F
+    if rcode == 0:
+        return "NOERROR" if reply[6] or reply[7] else "NODATA"
+    return {3: "NXDOMAIN", 2: "SERVERERROR"}.get(rcode, "OTHERERROR")
+
+
+#: The metadata placeholders ``{/LABEL}`` this server has (the log plugin's own, as CoreDNS's); others are "-".
+METADATA = {"log/class": "_log_class(p)", "log/type": "_log_type(p)"}
+
+
 def _qtype(req) -> str:
     text = _TYPE_TEXT.get(req.qtype)
     return text if text is not None else f"TYPE{req.qtype}"
@@ -55,6 +83,7 @@ FIELDS = {
     "type": lambda r, p, n: _qtype(r),
     "class": lambda r, p, n: _CLASSES.get(r.qclass, f"CLASS{r.qclass}"),
     "name": lambda r, p, n: r.qname,
+    "local": lambda r, p, n: _local(r),
     "proto": lambda r, p, n: r.proto,
     "transport": lambda r, p, n: r.transport,
     "size": lambda r, p, n: str(len(r.wire)),
@@ -66,7 +95,7 @@ FIELDS = {
     "duration": _duration,
     "opcode": lambda r, p, n: _OPCODES.get((r.flags >> 11) & 0xF, str((r.flags >> 11) & 0xF)),
 }
-_PLACEHOLDER = re.compile(r"\{(>?)([a-z]+)\}")
+_PLACEHOLDER = re.compile(r"\{(>?)([a-z]+)\}|\{/([^{}]+)\}")
 
 
 class UnknownPlaceholder(ValueError):
@@ -78,7 +107,7 @@ class UnknownPlaceholder(ValueError):
 #: as much as the rest of the line
 _EXPRESSIONS = {
     "remote": "(('[' + r.client[0] + ']') if ':' in r.client[0] else r.client[0])", "port": "r.client[1]",
-    "id": "r.id", "type": "(_TYPE_TEXT.get(r.qtype) or f'TYPE{r.qtype}')",
+    "id": "r.id", "local": "_local(r)", "type": "(_TYPE_TEXT.get(r.qtype) or f'TYPE{r.qtype}')",
     "class": "_CLASSES.get(r.qclass) or f'CLASS{r.qclass}'", "name": "r.qname", "proto": "r.proto",
     "transport": "r.transport",
     "size": "len(r.wire)", "do": "('true' if r.do else 'false')", "bufsize": "r.bufsize",
@@ -96,6 +125,12 @@ def compile_format(fmt: str):
     source = []
     pos = 0
     for m in _PLACEHOLDER.finditer(fmt):
+        if m.group(3) is not None:  # {/LABEL}: metadata
+            source.append(_literal(fmt[pos:m.start()]))
+            expr = METADATA.get(m.group(3))
+            source.append("{" + expr + "}" if expr else "-")
+            pos = m.end()
+            continue
         name = m.group(2)
         if name not in FIELDS:
             raise UnknownPlaceholder(f"unknown placeholder {m.group(0)} (expected "
