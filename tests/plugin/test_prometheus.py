@@ -195,3 +195,30 @@ def test_duration_and_size_buckets():
     (series,) = rec.series.values()
     assert [i for i, c in enumerate(series.dcounts) for _ in range(c)] == [0, 0, 1, 12, 16]
     assert [i for i, c in enumerate(series.scounts) for _ in range(c)] == [1, 1, 2, 5, 14]
+
+
+def test_ready_monitor_until_ready_or_continuously(tmp_path, etcd, data):
+    """ready { monitor until-ready } stays 200 once ready (CoreDNS's default); continuously (skydns's default)
+    turns 503 when the etcd copy is no longer confirmed."""
+    from helpers import Proxy
+    r1, r2 = free_port(), free_port()
+    proxy = Proxy(etcd.port)
+    try:
+        etcd_block = f" etcd {{\n  path {data.path}\n  endpoint {proxy.url}\n  stale_after 1s\n }}\n"
+        text = (f"skydns.local:0 {{\n ready 127.0.0.1:{r1} {{\n  monitor until-ready\n }}\n{etcd_block}}}\n"
+                f"other.local:0 {{\n ready 127.0.0.1:{r2}\n{etcd_block}}}\n")
+
+        def status(port):
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}/ready").status
+            except urllib.error.HTTPError as e:
+                return e.code
+
+        with testing.serve(text, tmp_path):
+            assert eventually(lambda: status(r1) == 200 and status(r2) == 200, timeout=10)
+            proxy.freeze()  # connections stay open and carry nothing: the copy goes unconfirmed
+            assert eventually(lambda: status(r2) == 503, timeout=10)
+            assert status(r1) == 200
+            proxy.thaw()
+    finally:
+        proxy.close()

@@ -1,9 +1,14 @@
-"""Corefile: ``ready [ADDRESS]`` (CoreDNS's; default ``:8181``, path ``/ready``).
+"""Corefile: ``ready [ADDRESS] { monitor until-ready|continuously }`` (CoreDNS's; default ``:8181``, path ``/ready``).
 
 ``/ready`` answers 200 ``OK`` once every provider of
 :class:`skydns.interfaces.IReadiness` in the running configuration is ready
 (the etcd copies have been read, a third-party plugin's own condition).
 Otherwise 503, with one line per provider that is not ready.
+
+``monitor continuously`` (skydns's default) keeps asking: a copy that etcd no longer
+confirms makes ``/ready`` 503 again (the SPEC: an unreachable etcd is reported not
+ready). ``monitor until-ready`` (CoreDNS's default) stops once everything was ready
+and answers 200 from then on.
 """
 from __future__ import annotations
 
@@ -17,10 +22,12 @@ from skydns.interfaces import IPluginSetup, IReadiness
 class ReadyResource(Resource):
     isLeaf = True
 
-    def __init__(self, service, blocks):
+    def __init__(self, service, blocks, until_ready: bool = False):
         super().__init__()
         self.service = service
         self.blocks = blocks  # used when there is no service (plain builds)
+        self.until_ready = until_ready
+        self.was_ready = False
 
     def reasons(self) -> list[str]:
         if self.service is not None:
@@ -35,8 +42,11 @@ class ReadyResource(Resource):
         return out
 
     def render_GET(self, request):
+        if self.until_ready and self.was_ready:
+            return b"OK"
         reasons = self.reasons()
         if not reasons:
+            self.was_ready = True
             return b"OK"
         request.setResponseCode(503)
         return ("\n".join(reasons) + "\n").encode()
@@ -50,17 +60,24 @@ class ReadySetup:
     def parse(self, d, block):
         d.next()
         host, port = address_argument(d, ":8181", 8181)
+        where = (d.token.file, d.token.line)
+        until_ready = False
         for _ in d.block():
-            raise d.unknown_property(())
+            if d.val != "monitor":
+                raise d.unknown_property(("monitor",))
+            args = d.remaining_args()
+            if len(args) != 1 or args[0] not in ("until-ready", "continuously"):
+                raise d.error("monitor takes until-ready or continuously")
+            until_ready = args[0] == "until-ready"
         if d.next():
             raise d.once_error()
-        return host, port, (d.token.file, d.token.line)
+        return host, port, where, until_ready
 
     def build(self, cfg, block, next):
-        host, port, where = cfg
+        host, port, where, until_ready = cfg
         listener = shared_listener(block, host, port, where)
         if b"ready" not in listener.mounted:
-            listener.mount("/ready", ReadyResource(block.service, [block]))
+            listener.mount("/ready", ReadyResource(block.service, [block], until_ready))
         return None
 
 
