@@ -1,5 +1,6 @@
 """cache: wire-level hits identical to misses, TTL countdown, keys, options, etcd invalidation."""
 import socket
+import time
 
 import dns.flags
 import dns.message
@@ -351,3 +352,62 @@ def test_ttls_never_above_the_cache_maximum(tmp_path, data, up):
     with testing.serve(f".:0 {{\n cache 30 {{\n  keepttl\n }}\n forward . {up.addr}\n}}\n", tmp_path) as srv:
         assert srv.query("www.example.org.", "A").answer[0].ttl == 60
         assert srv.query("www.example.org.", "A").answer[0].ttl == 60
+
+
+def test_serve_stale_response_ttl_and_failure_recheck(tmp_path):
+    """serve_stale 1h immediate 30s 10s: stale replies carry TTL 30 (RFC 8767); after a failed refresh the
+    upstream is not asked again for 10 s."""
+    u = Upstream("slow", delay=None, address="10.2.2.2")  # never answers: every refresh fails
+    good = Upstream(address="10.2.2.2")
+    text = (f".:0 {{\n cache 1 {{\n  serve_stale 1h immediate 30s 10s\n }}\n"
+            f" forward . {good.addr} {{\n  timeout 200ms\n  max_connect_attempts 1\n }}\n}}\n")
+    with testing.serve(text, tmp_path) as srv:
+        clock = clocked(srv)
+        assert srv.query("s.example.", "A").answer[0].ttl == 1
+        fwd = srv.plugin("forward")
+        fwd.upstreams[0].port = u.port  # the upstream stops answering
+        testing.call(clock.advance, 2)
+        r = srv.query("s.example.", "A")
+        assert r.answer[0][0].address == "10.2.2.2" and r.answer[0].ttl == 30
+        assert eventually(lambda: len(u.seen) == 1 and not srv.plugin("cache").positive[
+            next(iter(srv.plugin("cache").positive))].refreshing, timeout=5)
+        for _ in range(3):
+            assert srv.query("s.example.", "A").answer[0].ttl == 30
+        time.sleep(0.3)
+        assert len(u.seen) == 1  # within the failure recheck: not asked again
+        testing.call(clock.advance, 11)
+        srv.query("s.example.", "A")
+        assert eventually(lambda: len(u.seen) == 2)
+    u.close()
+    good.close()
+
+
+def test_serve_stale_verify_timeout(tmp_path):
+    """serve_stale 1h verify 100ms 30s: a slow upstream gets 100 ms, then the stale reply goes out; the
+    verification goes on and refreshes the entry."""
+    u = Upstream("slow", delay=1.0, address="10.3.3.3")
+    text = f".:0 {{\n cache 1 {{\n  serve_stale 1h verify 100ms 30s\n }}\n forward . {u.addr}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        assert srv.query("v.example.", "A", timeout=5).answer[0].ttl == 1
+        time.sleep(1.2)  # expired
+        start = time.monotonic()
+        r = srv.query("v.example.", "A", timeout=5)
+        assert time.monotonic() - start < 0.8 and r.answer[0].ttl == 30
+        assert eventually(lambda: srv.query("v.example.", "A").answer[0].ttl in (0, 1), timeout=5)  # refreshed
+    u.close()
+
+
+def test_serve_stale_policy_prefer_positive(tmp_path):
+    """With prefer_positive, a positive answer outlives a later NXDOMAIN while serve_stale allows it."""
+    for policy, expected in (("  serve_stale_policy prefer_positive\n", "10.4.4.4"), ("", "NXDOMAIN")):
+        u = Upstream(address="10.4.4.4")
+        text = (f".:0 {{\n cache 1 {{\n  serve_stale 1h verify\n{policy} }}\n forward . {u.addr}\n}}\n")
+        with testing.serve(text, tmp_path) as srv:
+            clock = clocked(srv)
+            assert srv.query("p.example.", "A").answer[0][0].address == "10.4.4.4"
+            u.mode, u.rcode = "rcode", dns.rcode.NXDOMAIN
+            testing.call(clock.advance, 2)
+            r = srv.query("p.example.", "A")
+            got = r.answer[0][0].address if r.answer else dns.rcode.to_text(r.rcode())
+            assert got == expected, policy
+        u.close()

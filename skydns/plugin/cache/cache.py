@@ -65,6 +65,10 @@ class CacheConfig:
     prefetch_pct: int = 10
     serve_stale: float = 0.0
     stale_mode: str = "immediate"
+    stale_ttl: int = 0  # the TTL of stale replies (CoreDNS's RESPONSE_TTL; RFC 8767 recommends 30)
+    verify_timeout: float = 0.0  # verify: serve the stale reply after this long (0: wait for the upstream)
+    failure_recheck: float = 0.0  # after a failed refresh, serve stale without asking for this long
+    prefer_positive: bool = False  # serve_stale_policy prefer_positive
     servfail: float = 5.0
     keepttl: bool = False
     max_memory: int = DEFAULT_MAX_MEMORY
@@ -116,9 +120,9 @@ class Cache:
                 return item.render(request, age, self.cfg.keepttl)
             if self.cfg.serve_stale and age < item.ttl + self.cfg.serve_stale:
                 self.hits += 1
-                if self.cfg.stale_mode == "immediate":
+                if self.cfg.stale_mode == "immediate" or now < item.failed_until:
                     self._refresh(item, request)
-                    return item.render(request, item.ttl + max(item.ttls or [0]), False)
+                    return self._stale(item, request)
                 return self._verify(item, request, age)
             self._drop(key)
         self.misses += 1
@@ -134,6 +138,9 @@ class Cache:
         except Exception:
             return data
         ttl, negative = self._lifetime(scan, request.qname)
+        if negative and self.cfg.prefer_positive and key in self.positive:
+            # serve_stale_policy prefer_positive: the last good answer is kept (and served while it may be)
+            return data
         if ttl > 0:
             if not self.cfg.keepttl and any(t > ttl for t in scan.ttls):
                 data = _cap_ttls(data, scan, ttl)
@@ -308,9 +315,13 @@ class Cache:
         if item.hits >= self.cfg.prefetch and left * 100 <= item.ttl * self.cfg.prefetch_pct:
             self._refresh(item, request)
 
+    def _stale(self, item: Item, request) -> bytes:
+        """The expired reply, with the stale TTL (CoreDNS's RESPONSE_TTL, default 0)."""
+        return item.render_ttl(request, self.cfg.stale_ttl)
+
     def _refresh(self, item: Item, request) -> None:
         """Ask the rest of the chain again in the background and keep the new reply."""
-        if item.refreshing:
+        if item.refreshing or self.clock.seconds() < item.failed_until:
             return
         item.refreshing = True
         copy = Request(request.wire, request.client, request.proto, request.local, request.transport)
@@ -323,11 +334,18 @@ class Cache:
 
         def done(r):
             item.refreshing = False
-            if r is not None:
-                self._store(Reply(r), copy, item.key)
+            reply = Reply(r) if r is not None else None
+            if reply is None or reply.rcode == SERVFAIL:
+                failed()
+                return
+            self._store(reply, copy, item.key)
+
+        def failed(_=None):
+            item.refreshing = False
+            item.failed_until = self.clock.seconds() + self.cfg.failure_recheck
 
         if isinstance(result, Deferred):
-            result.addCallbacks(done, lambda f: setattr(item, "refreshing", False))
+            result.addCallbacks(done, failed)
         else:
             done(result)
 
@@ -337,20 +355,43 @@ class Cache:
         try:
             result = next_or_failure(self.name, self.next, request)
         except Exception:
-            return item.render(request, item.ttl + max(item.ttls or [0]))
+            item.failed_until = self.clock.seconds() + self.cfg.failure_recheck
+            return self._stale(item, request)
 
         def stale(_=None):
-            return item.render(request, item.ttl + max(item.ttls or [0]))
+            item.failed_until = self.clock.seconds() + self.cfg.failure_recheck
+            return self._stale(item, request)
 
         def check(r):
             reply = Reply(r) if r is not None else None
             if reply is None or reply.rcode == SERVFAIL:
                 return stale()  # the error is not kept: the stale reply stays for the next try
+            if self.cfg.prefer_positive and not item.negative and _is_denial(reply.wire):
+                return self._stale(item, request)  # the last good answer wins (serve_stale_policy)
             return self._store(reply, request, item.key)
 
-        if isinstance(result, Deferred):
+        if not isinstance(result, Deferred):
+            return check(result)
+        if not self.cfg.verify_timeout:
             return result.addCallbacks(check, stale)
-        return check(result)
+        # VERIFY_TIMEOUT: the stale reply after that long; the verification goes on and refreshes the entry
+        out: Deferred = Deferred()
+
+        def give_stale():
+            if not out.called:
+                out.callback(self._stale(item, request))
+
+        timer = self.clock.callLater(self.cfg.verify_timeout, give_stale)
+
+        def finished(value):
+            if timer.active():
+                timer.cancel()
+            if not out.called:
+                out.callback(value)
+            return None
+
+        result.addCallbacks(check, stale).addBoth(finished)
+        return out
 
     def size(self) -> int:
         return len(self.positive) + len(self.negative)
@@ -368,3 +409,9 @@ def _cap_ttls(data: bytes, scan, ttl: int) -> bytes:
         ttls.append(t)
     scan.ttls = ttls
     return bytes(buf)
+
+
+def _is_denial(data: bytes) -> bool:
+    """NXDOMAIN, or NOERROR without answers (NODATA)."""
+    rcode = data[3] & 0x0F
+    return rcode == NXDOMAIN or (rcode == NOERROR and not (data[6] or data[7]))

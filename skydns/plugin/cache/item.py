@@ -8,7 +8,7 @@ _pack_ttl = struct.Struct("!I").pack_into
 
 class Item:
     __slots__ = ("data", "offsets", "ttls", "stored", "ttl", "qlen", "key", "names", "hits", "window",
-                 "negative", "refreshing", "raw")
+                 "negative", "refreshing", "raw", "failed_until")
 
     def __init__(self, data: bytes, offsets, ttls, stored: float, ttl: int, qlen: int, key, names,
                  negative: bool):
@@ -24,6 +24,7 @@ class Item:
         self.window = stored
         self.negative = negative
         self.refreshing = False
+        self.failed_until = 0.0  # serve_stale: no refresh tried again before this (FAILURE_RECHECK)
         self.raw: list[bytes] = []  # query bytes (after the ID) this item answers on the server's raw path
 
     def render_raw(self, query: bytes, age: int, keep_ttl: bool) -> bytes:
@@ -51,3 +52,10 @@ class Item:
             for off, ttl in zip(self.offsets, self.ttls, strict=False):
                 _pack_ttl(buf, off, ttl - age if ttl > age else 0)
         return bytes(buf)
+
+    def render_ttl(self, request, ttl: int) -> bytes:
+        """This reply for ``request`` with every TTL set to ``ttl`` (a stale reply)."""
+        data = bytearray(self.render(request, 0, True))
+        for off in self.offsets:
+            _pack_ttl(data, off, ttl)
+        return bytes(data)

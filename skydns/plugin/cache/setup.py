@@ -4,7 +4,9 @@
         success CAPACITY [TTL] [MINTTL]     # default 9984, 3600, 5
         denial CAPACITY [TTL] [MINTTL]      # default 9984, 1800, 5
         prefetch AMOUNT [[DURATION] [PERCENTAGE%]]   # default 1m, 10%
-        serve_stale [DURATION] [REFRESH_MODE]         # default 1h, immediate|verify
+        serve_stale [DURATION] [immediate [RESPONSE_TTL [FAILURE_RECHECK]] |
+                                verify [VERIFY_TIMEOUT [RESPONSE_TTL [FAILURE_RECHECK]]]]   # default 1h immediate 0 0
+        serve_stale_policy prefer_positive
         servfail DURATION                   # default 5s, at most 5m, 0 disables
         disable success|denial [ZONES...]
         keepttl
@@ -18,7 +20,8 @@ from zope.interface import implementer
 from skydns.interfaces import IPluginSetup, IRecordSource
 from skydns.plugin.cache.cache import Cache, CacheConfig
 
-PROPERTIES = ("success", "denial", "prefetch", "serve_stale", "servfail", "disable", "keepttl", "max_memory")
+PROPERTIES = ("success", "denial", "prefetch", "serve_stale", "serve_stale_policy", "servfail", "disable",
+              "keepttl", "max_memory")
 MAX_TTL = 2**31 - 1
 
 
@@ -61,13 +64,34 @@ class CacheSetup:
                     else:
                         cfg.prefetch_window = d.duration_value(v)
             elif prop == "serve_stale":
-                if len(vals) > 2:
+                if len(vals) > 5:
                     raise d.arg_error()
                 cfg.serve_stale = d.duration_value(vals[0]) if vals else 3600.0
-                if len(vals) == 2:
-                    if vals[1] not in ("immediate", "verify"):
-                        raise d.error(f"unknown refresh mode '{vals[1]}' (expected immediate, verify)")
-                    cfg.stale_mode = vals[1]
+                rest = vals[1:]
+                if rest:
+                    if rest[0] not in ("immediate", "verify"):
+                        raise d.error(f"unknown refresh mode '{rest[0]}' (expected immediate, verify)")
+                    cfg.stale_mode = rest[0]
+                    rest = rest[1:]
+                    if cfg.stale_mode == "verify" and rest:
+                        cfg.verify_timeout = d.duration_value(rest[0], positive=False)
+                        rest = rest[1:]
+                    elif cfg.stale_mode == "immediate" and len(rest) > 2:
+                        raise d.arg_error()
+                    if rest:
+                        seconds = d.duration_value(rest[0], positive=False)
+                        if seconds != int(seconds):
+                            raise d.error("the response TTL must be whole seconds")
+                        cfg.stale_ttl = int(seconds)
+                        rest = rest[1:]
+                    if rest:
+                        cfg.failure_recheck = d.duration_value(rest[0], positive=False)
+                        if cfg.failure_recheck > 300:
+                            raise d.error("the failure recheck may not be more than 5m (RFC 8767)")
+            elif prop == "serve_stale_policy":
+                if vals != ["prefer_positive"]:
+                    raise d.error("serve_stale_policy takes prefer_positive (the only policy)")
+                cfg.prefer_positive = True
             elif prop == "servfail":
                 if len(vals) != 1:
                     raise d.arg_error()
@@ -90,6 +114,8 @@ class CacheSetup:
                 raise d.unknown_property(PROPERTIES)
         if d.next():
             raise d.once_error()
+        if cfg.prefer_positive and not cfg.serve_stale:
+            raise d.error("serve_stale_policy needs serve_stale")
         return cfg
 
     def build(self, cfg, block, next):
