@@ -416,6 +416,14 @@ class ITSIGKeys(Interface):
         """Must a request of ``qtype`` (an int; 252 AXFR, 251 IXFR, UPDATE as 'update') be signed?"""
 
 
+class ICoreDNSMetrics(Interface):
+    """A plugin's metrics under CoreDNS's names and labels too (``coredns_cache_hits_total``...), so that
+    dashboards made for CoreDNS work; the *prometheus* plugin serves them next to the skydns names."""
+
+    def collect_coredns():  # type: ignore[misc]
+        """Metric families named and labelled as CoreDNS's plugin names them (``coredns_`` included)."""
+
+
 class IReadiness(Interface):
     """Something that is not ready to serve at first (an etcd copy before its first read).
 

@@ -222,3 +222,38 @@ def test_ready_monitor_until_ready_or_continuously(tmp_path, etcd, data):
             proxy.thaw()
     finally:
         proxy.close()
+
+
+def test_coredns_metric_names_and_the_grafana_dashboard(tmp_path, data, ups):
+    """CoreDNS's metric names and labels next to skydns's; every metric the dashboard in docs/grafana uses
+    is exported by a server with etcd, cache and forward."""
+    import json
+    import os
+    import re
+
+    up = ups()
+    mport = free_port()
+    data.put("web.skydns.local", {"host": "10.0.0.1"})
+    text = (f"skydns.local:0 {{\n prometheus 127.0.0.1:{mport}\n cache\n etcd {{\n  path {data.path}\n"
+            f"  endpoint {data.server.url}\n }}\n}}\n.:0 {{\n prometheus 127.0.0.1:{mport}\n cache\n"
+            f" forward . {up.addr}\n}}\n")
+    with testing.serve(text, tmp_path) as srv:
+        ports = list(srv.ports().values())
+        for _ in range(2):
+            srv.query("web.skydns.local.", "A", port=ports[0])
+            srv.query("nope.skydns.local.", "A", port=ports[0])
+            srv.query("www.example.org.", "A", port=ports[-1])
+        samples = scrape(mport)
+        names = {name for name, _ in samples}
+        labels = dict(server="skydns.local:0", zone="skydns.local.", view="", proto="udp", family="1", type="A")
+        assert value(samples, "coredns_dns_requests_total", **labels) == 4
+        assert value(samples, "coredns_dns_responses_total", server="skydns.local:0", zone="skydns.local.", view="",
+                     rcode="NXDOMAIN", plugin="") == 2
+        assert value(samples, "coredns_cache_hits_total", server="skydns.local:0", type="success",
+                     zones="skydns.local.", view="") == 1
+        assert value(samples, "coredns_forward_requests_total", to=up.addr) == 1
+        dashboard = json.load(open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "grafana",
+                                                "skydns-coredns.json")))
+        used = {m for panel in dashboard["panels"] for t in panel["targets"]
+                for m in re.findall(r"\b((?:coredns|skydns)_[a-z_]+)", t["expr"])}
+        assert used and used <= names, used - names

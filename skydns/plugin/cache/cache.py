@@ -26,7 +26,7 @@ from zope.interface import implementer
 from skydns import wire
 from skydns.chain import next_or_failure, post_process
 from skydns.dnsutil import bounded_ttl
-from skydns.interfaces import IMetrics, IRawAnswerer
+from skydns.interfaces import ICoreDNSMetrics, IMetrics, IRawAnswerer
 from skydns.msg import path
 from skydns.plugin.cache.item import Item
 from skydns.rcode import NOERROR, NXDOMAIN, SERVFAIL
@@ -74,7 +74,7 @@ class CacheConfig:
     max_memory: int = DEFAULT_MAX_MEMORY
 
 
-@implementer(IRawAnswerer, IMetrics)
+@implementer(IRawAnswerer, IMetrics, ICoreDNSMetrics)
 class Cache:
     name = "cache"
 
@@ -88,6 +88,7 @@ class Cache:
         self.by_name: dict[str, set] = {}
         self.wild: dict[tuple, tuple] = {}  # key -> wildcard name labels
         self.hits = 0
+        self.denial_hits = 0  # of those, negative replies (CoreDNS's hits{type="denial"})
         self.misses = 0
         self.memory = 0  # bytes counted against cfg.max_memory
         self.evictions = 0
@@ -115,6 +116,8 @@ class Cache:
             age = int(now - item.stored)
             if age < item.ttl:
                 self.hits += 1
+                if item.negative:
+                    self.denial_hits += 1
                 if self.cfg.prefetch and not item.negative:
                     self._maybe_prefetch(item, request, now, age)
                 return item.render(request, age, self.cfg.keepttl)
@@ -256,6 +259,8 @@ class Cache:
         if age >= item.ttl:
             return None
         self.hits += 1
+        if item.negative:
+            self.denial_hits += 1
         return item.render_raw(query, age, self.cfg.keepttl)
 
     def raw_request(self, query: bytes):
@@ -305,6 +310,25 @@ class Cache:
                                       labels=["server"])
         evicted.add_metric([server], self.evictions)
         return (miss, hits, size, memory, evicted)
+
+    def collect_coredns(self):
+        """CoreDNS's cache metrics (ICoreDNSMetrics)."""
+        labels = [self.block_name, " ".join(self.cfg.zones), ""]
+        entries = GaugeMetricFamily("coredns_cache_entries", "The number of elements in the cache.",
+                                    labels=["server", "type", "zones", "view"])
+        entries.add_metric([labels[0], "success", labels[1], ""], len(self.positive))
+        entries.add_metric([labels[0], "denial", labels[1], ""], len(self.negative))
+        hits = CounterMetricFamily("coredns_cache_hits", "The count of cache hits.",
+                                   labels=["server", "type", "zones", "view"])
+        hits.add_metric([labels[0], "success", labels[1], ""], self.hits - self.denial_hits)
+        hits.add_metric([labels[0], "denial", labels[1], ""], self.denial_hits)
+        misses = CounterMetricFamily("coredns_cache_misses", "The count of cache misses.",
+                                     labels=["server", "zones", "view"])
+        misses.add_metric(labels, self.misses)
+        requests = CounterMetricFamily("coredns_cache_requests", "The count of cache requests.",
+                                       labels=["server", "zones", "view"])
+        requests.add_metric(labels, self.hits + self.misses)
+        return (entries, hits, misses, requests)
 
     # -- prefetch and stale ---------------------------------------------------
     def _maybe_prefetch(self, item: Item, request, now: float, age: int) -> None:

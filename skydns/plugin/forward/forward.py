@@ -27,7 +27,7 @@ from zope.interface import implementer
 
 from skydns import wire
 from skydns.chain import next_or_failure
-from skydns.interfaces import IHandler, IMetrics, IRawForwarder
+from skydns.interfaces import ICoreDNSMetrics, IHandler, IMetrics, IRawForwarder
 from skydns.nameservers import InflightLimit, healthy_first
 from skydns.rcode import NOERROR, REFUSED, SERVFAIL
 from skydns.zones import in_zones
@@ -55,7 +55,7 @@ class Policy:
         return healthy_first(out)  # all down: try them anyway
 
 
-@implementer(IHandler, IMetrics, IRawForwarder)
+@implementer(IHandler, IMetrics, IRawForwarder, ICoreDNSMetrics)
 class Forward:
     name = "forward"
 
@@ -72,6 +72,8 @@ class Forward:
         #: an answer with one of these RCODEs goes to the next forward line (only a forward: CoreDNS's rule)
         self.pass_on = cfg.next_rcodes if isinstance(next, Forward) else frozenset()
         self.pass_on_nodata = cfg.next_on_nodata and isinstance(next, Forward)
+        self.rejected = 0  # REFUSED at max_concurrent
+        self.all_down = 0  # queries sent while every upstream was marked down
         self.block = block
         from skydns.plugin.forward.relay import Relay
 
@@ -115,6 +117,25 @@ class Forward:
             healthy.add_metric(values, 0 if up.down else 1)
         return (sent, failed, healthy)
 
+    def collect_coredns(self):
+        """CoreDNS's forward metrics (ICoreDNSMetrics); ``to`` is the upstream's address as CoreDNS writes it."""
+        sent = CounterMetricFamily("coredns_forward_requests", "Counter of requests made per upstream.",
+                                   labels=["to"])
+        failed = CounterMetricFamily("coredns_proxy_healthcheck_failures", "Count of failed health checks.",
+                                     labels=["proxy_name", "to", "rcode"])
+        broken = CounterMetricFamily("coredns_forward_healthcheck_broken",
+                                     "Counter of the number of complete failures of the healthchecks.")
+        rejects = CounterMetricFamily("coredns_forward_max_concurrent_rejects",
+                                      "Counter of the number of queries rejected because the concurrent "
+                                      "queries were at maximum.")
+        for up in self.upstreams:
+            to = up.name if up.proto == "dns" else f"{up.proto}://{up.name}"
+            sent.add_metric([to], up.requests)
+            failed.add_metric(["forward", to, ""], up.failures)
+        broken.add_metric([], self.all_down)
+        rejects.add_metric([], self.rejected)
+        return (sent, failed, broken, rejects)
+
     def _ours(self, qname: str) -> bool:
         if in_zones(qname, [self.cfg.zone]) is None:
             return False
@@ -129,10 +150,13 @@ class Forward:
         if cfg.ndots and request.qname.count(".") < cfg.ndots:
             return wire.error_reply(request, SERVFAIL)
         if self.limit.full():
+            self.rejected += 1
             return wire.error_reply(request, REFUSED)
         order = self.policy.order(self.upstreams)
-        if order[0].down and cfg.failfast:
-            return wire.error_reply(request, SERVFAIL)  # every upstream is down (healthy_first)
+        if order[0].down:
+            self.all_down += 1
+            if cfg.failfast:
+                return wire.error_reply(request, SERVFAIL)  # every upstream is down (healthy_first)
         if request.proto == "tcp":
             proto = "udp" if cfg.prefer_udp else "tcp"
         else:

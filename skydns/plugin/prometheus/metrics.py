@@ -17,10 +17,10 @@ from time import monotonic as _now
 import dns.rcode
 import dns.rdatatype
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from twisted.logger import Logger
 
-from skydns.interfaces import IMetrics
+from skydns.interfaces import ICoreDNSMetrics, IMetrics
 
 log = Logger(namespace="skydns.plugin.prometheus")
 
@@ -180,7 +180,75 @@ class Collector:
         for k, hist in sizes.items():
             h.add_metric(list(k), hist.cumulative(), hist.sum)
         yield h
+        yield from self.coredns(requests, durations, sizes)
         yield from self.plugins()
+
+    def coredns(self, requests: dict, durations: dict, sizes: dict):
+        """The same counts under CoreDNS's names and labels (``view`` empty: there are no views here)."""
+        c = CounterMetricFamily("coredns_dns_requests", "Counter of DNS requests made per zone, protocol and "
+                                "family.", labels=["server", "zone", "view", "proto", "family", "type"])
+        for (server, zone, proto, family, qtype), v in requests.items():
+            c.add_metric([server, zone, "", proto, family, qtype], v)
+        yield c
+        responses: dict[tuple, int] = {}
+        for (server, zone, _proto, _family, _qtype), s in self.r.grouped():
+            errors = 0
+            for rcode, n in list(s.rcodes.items()):
+                k = (server, zone, dns.rcode.to_text(rcode))
+                responses[k] = responses.get(k, 0) + n
+                errors += n
+            k = (server, zone, "NOERROR")
+            responses[k] = responses.get(k, 0) + s.requests - errors
+        c = CounterMetricFamily("coredns_dns_responses", "Counter of response status codes.",
+                                labels=["server", "zone", "view", "rcode", "plugin"])
+        for (server, zone, rcode), v in responses.items():
+            c.add_metric([server, zone, "", rcode, ""], v)
+        yield c
+        h = HistogramMetricFamily("coredns_dns_request_duration_seconds", "Histogram of the time (in seconds) "
+                                  "each request took per zone.", labels=["server", "zone", "view", "type"])
+        for (server, zone, qtype), hist in durations.items():
+            h.add_metric([server, zone, "", qtype], hist.cumulative(), hist.sum)
+        yield h
+        h = HistogramMetricFamily("coredns_dns_response_size_bytes", "Size of the returned response in bytes.",
+                                  labels=["server", "zone", "view", "proto"])
+        for (server, zone, proto), hist in sizes.items():
+            h.add_metric([server, zone, "", proto], hist.cumulative(), hist.sum)
+        yield h
+        from skydns import __version__
+
+        g = GaugeMetricFamily("coredns_build_info", "A metric with a constant '1' value labeled by version, "
+                              "revision, and goversion from which CoreDNS was built.",
+                              labels=["version", "revision", "goversion"])
+        g.add_metric([f"skydns-{__version__}", "", ""], 1)
+        yield g
+        svc = self.r.service
+        if svc is None:
+            return
+        c = CounterMetricFamily("coredns_reload_failed", "Counter of the number of failed reload attempts.")
+        c.add_metric([], svc.reload_failures)
+        yield c
+        g = GaugeMetricFamily("coredns_plugin_enabled", "A metric that indicates whether a plugin is enabled on "
+                              "per server and zone basis.", labels=["server", "zone", "view", "name"])
+        if svc.generation is not None:
+            for b in svc.generation.blocks:
+                for zone in b.zones:
+                    for name in b.plugins:
+                        g.add_metric([b.name, zone, "", name], 1)
+        yield g
+        merged: dict[str, object] = {}
+        for _block, provider in svc.find(ICoreDNSMetrics):
+            try:
+                families = list(provider.collect_coredns())
+            except Exception:
+                log.failure("CoreDNS metrics of {provider!r} failed", provider=provider)
+                continue
+            for family in families:
+                seen = merged.get(family.name)
+                if seen is None:
+                    merged[family.name] = family
+                else:
+                    seen.samples.extend(family.samples)  # type: ignore[attr-defined]
+        yield from merged.values()
 
     def plugins(self):
         """The server's reload counts, then every IMetrics provider's families, merged by name."""
