@@ -92,6 +92,54 @@ def test_sticky_same_client_same_address_and_minimal_moves(tmp_path, data):
 def test_bad_policy(tmp_path):
     from skydns import config
     from skydns.errors import CorefileError
-    (tmp_path / "Corefile").write_text(". {\n loadbalance weighted\n whoami\n}\n")
-    with pytest.raises(CorefileError, match=r"Corefile:2 - plugin/loadbalance: unknown policy 'weighted'"):
+    (tmp_path / "Corefile").write_text(". {\n loadbalance fastest\n whoami\n}\n")
+    with pytest.raises(CorefileError, match=r"Corefile:2 - plugin/loadbalance: unknown policy 'fastest'"):
+        config.load(str(tmp_path / "Corefile"))
+
+
+def test_round_robin_rotates_mx(tmp_path, data):
+    """CoreDNS's round_robin moves MX records too."""
+    for i in (1, 2, 3):
+        data.put(f"m{i}.mail.skydns.local", {"host": f"10.0.1.{i}", "mail": True, "priority": 10})
+    with testing.serve(etcd_block(data, "round_robin", cache=False), tmp_path) as srv:
+        firsts = {srv.query("mail.skydns.local.", "MX").answer[0][0].exchange.to_text() for _ in range(6)}
+        assert len(firsts) == 3
+
+
+def test_weighted_file_and_its_reload(tmp_path, data):
+    """weighted FILE: the top address follows the weights (3:1:0 made 3:1:1 as unknown weighs 1); a changed
+    file is read again after reload."""
+    fill(data, 3)
+    weights = tmp_path / "weights"
+    weights.write_text("# weights\ndb.skydns.local\n10.0.0.1 200\n10.0.0.2 1\n10.0.0.3 1\n")
+    text = (f"skydns.local:0 {{\n loadbalance weighted {weights} {{\n  reload 200ms\n }}\n etcd {{\n"
+            f"  path {data.path}\n  endpoint {data.server.url}\n }}\n}}\n")
+    with testing.serve(text, tmp_path) as srv:
+        tops = collections.Counter(addresses(srv.query("db.skydns.local.", "A"))[0] for _ in range(100))
+        assert tops["10.0.0.1"] > 80, tops
+        weights.write_text("db.skydns.local\n10.0.0.1 1\n10.0.0.2 1\n10.0.0.3 200\n")
+        import os
+        os.utime(weights, (1, 1))  # a different mtime whatever the clock's resolution
+
+        def third_on_top():
+            tops = collections.Counter(addresses(srv.query("db.skydns.local.", "A"))[0] for _ in range(50))
+            return tops["10.0.0.3"] > 40
+        assert eventually(third_on_top, timeout=5)
+
+
+def test_prefer_subnets(tmp_path, data):
+    fill(data, 4)
+    text = (f"skydns.local:0 {{\n loadbalance round_robin {{\n  prefer 10.0.0.3/32 10.0.0.4/32\n }}\n etcd {{\n"
+            f"  path {data.path}\n  endpoint {data.server.url}\n }}\n}}\n")
+    with testing.serve(text, tmp_path) as srv:
+        for _ in range(4):
+            assert set(addresses(srv.query("db.skydns.local.", "A"))[:2]) == {"10.0.0.3", "10.0.0.4"}
+
+
+def test_bad_weight_file(tmp_path):
+    from skydns import config
+    from skydns.errors import CorefileError
+    (tmp_path / "w").write_text("db.skydns.local\n10.0.0.1 300\n")
+    (tmp_path / "Corefile").write_text(f". {{\n loadbalance weighted {tmp_path / 'w'}\n whoami\n}}\n")
+    with pytest.raises(CorefileError, match="weight 300 is not between 1 and 255"):
         config.load(str(tmp_path / "Corefile"))

@@ -1,10 +1,17 @@
-"""Corefile: ``loadbalance [round_robin|random_one|sticky]`` (default round_robin, as CoreDNS)."""
+"""Corefile: ``loadbalance [round_robin|random_one|sticky|weighted FILE] { reload DURATION; prefer CIDR... }``.
+
+round_robin is the default, as in CoreDNS; ``weighted FILE`` and its ``reload`` (default 30s,
+0 never) and ``prefer`` are CoreDNS's; random_one and sticky are the Kubernetes fork's.
+"""
+import ipaddress
+import os
+
 from zope.interface import implementer
 
 from skydns.interfaces import IPluginSetup
-from skydns.plugin.loadbalance.balance import LoadBalance
+from skydns.plugin.loadbalance.balance import LoadBalance, Weights
 
-POLICIES = ("round_robin", "random_one", "sticky")
+POLICIES = ("round_robin", "random_one", "sticky", "weighted")
 
 
 @implementer(IPluginSetup)
@@ -15,19 +22,53 @@ class LoadBalanceSetup:
     def parse(self, d, block):
         d.next()
         args = d.remaining_args()
-        if len(args) > 1:
-            raise d.arg_error()
         policy = args[0] if args else "round_robin"
         if policy not in POLICIES:
             raise d.error(f"unknown policy '{policy}' (expected {', '.join(POLICIES)})")
+        path = None
+        if policy == "weighted":
+            if len(args) != 2:
+                raise d.error("weighted needs the weight file: loadbalance weighted FILE")
+            path = args[1] if os.path.isabs(args[1]) else os.path.join(os.path.dirname(block.corefile), args[1])
+            if not os.access(path, os.R_OK):
+                raise d.error(f"cannot read the weight file {path}")
+            try:
+                Weights(path)  # a malformed file is refused here, at its line
+            except ValueError as e:
+                raise d.error(str(e)) from e
+        elif len(args) > 1:
+            raise d.arg_error()
+        reload = 30.0
+        prefer: list[str] = []
         for _ in d.block():
-            raise d.unknown_property(())
+            prop = d.val
+            vals = d.remaining_args()
+            if prop == "reload":
+                if len(vals) != 1:
+                    raise d.arg_error()
+                reload = d.duration_value(vals[0], positive=False)
+            elif prop == "prefer":
+                if not vals:
+                    raise d.arg_error()
+                for v in vals:
+                    try:
+                        ipaddress.ip_network(v, strict=False)
+                    except ValueError as e:
+                        raise d.error(f"prefer: '{v}' is not a network in CIDR notation") from e
+                prefer.extend(vals)
+            else:
+                raise d.unknown_property(("reload", "prefer"))
         if d.next():
             raise d.once_error()
-        return policy
+        return policy, path, reload, prefer
 
-    def build(self, policy, block, next):
-        return LoadBalance(policy, next)
+    def build(self, cfg, block, next):
+        policy, path, reload, prefer = cfg
+        weights = None
+        if path is not None:
+            weights = Weights(path, block.reactor, reload)
+            block.on_shutdown(weights.stop)
+        return LoadBalance(policy, next, weights=weights, prefer=prefer)
 
 
 setup = LoadBalanceSetup()
