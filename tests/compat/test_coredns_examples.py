@@ -9,9 +9,9 @@ import dns.message
 import dns.query
 import dns.rcode
 import pytest
+
 from helpers import make_pki
 from helpers.processes import BIN, ROOT, env
-
 from skydns import testing
 
 pytestmark = pytest.mark.integration
