@@ -12,7 +12,7 @@ from skydns.plugin.dnssec import keys as keymod
 def write_key(directory, zone, algorithm, flags=256):
     """A key pair in BIND's format (as dnssec-keygen writes it), made with cryptography."""
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-    if algorithm == 8:
+    if algorithm in (5, 7, 8):
         priv = rsa.generate_private_key(65537, 2048)
         n = priv.private_numbers()
 

@@ -93,6 +93,24 @@ def test_answers_and_denials_validate(tmp_path, data, algorithm):
         assert not any(covers(x, "east.skydns.local.") or covers(x, "x.east.skydns.local.") for x in n3)
 
 
+def test_skydns_rsasha1_keys_are_taken_with_a_warning(tmp_path, data):
+    """SkyDNS's README makes RSASHA1 keys (algorithm 5, and 7 for NSEC3): they sign, and the warning says why
+    and what to use instead."""
+    from helpers import Logged
+
+    fill(data)
+    for algorithm in (5, 7):
+        key = write_key(tmp_path, ZONE, algorithm)
+        with Logged() as logged, testing.serve(corefile(data, [key]), tmp_path) as srv:
+            dnskeys = srv.query(ZONE, "DNSKEY", want_dnssec=True, payload=4096)
+            keyset = [r for r in dnskeys.answer if r.rdtype == dns.rdatatype.DNSKEY][0]
+            r = srv.query("web.skydns.local.", "A", want_dnssec=True, payload=4096)
+            validate(r, keyset)
+            warnings = logged.warnings("skydns.plugin.dnssec")
+            assert any("signs with SHA-1" in w and "algorithm 13" in w for w in warnings), warnings
+            assert any("cannot sign NSEC3" in w for w in warnings) == (algorithm == 5)
+
+
 def _bits(bitmap):
     for i, byte in enumerate(bitmap):
         for j in range(8):
@@ -159,15 +177,13 @@ def test_key_errors(tmp_path):
     other = write_key(tmp_path, "example.org.", 13)
     mismatched = write_key(tmp_path, ZONE, 15)
     shutil.copy(write_key(tmp_path, ZONE, 15) + ".private", mismatched + ".private")
-    old = tmp_path / f"K{ZONE}+005+00001"
-    (old.with_suffix(".key") if False else tmp_path / f"K{ZONE}+005+00001.key").write_text(
-        f"{ZONE} IN DNSKEY 256 3 5 AwEAAb4N\n")
-    (tmp_path / f"K{ZONE}+005+00001.private").write_text("Private-key-format: v1.3\nAlgorithm: 5 (RSASHA1)\n")
+    (tmp_path / f"K{ZONE}+003+00001.key").write_text(f"{ZONE} IN DNSKEY 256 3 3 AwEAAb4N\n")
+    (tmp_path / f"K{ZONE}+003+00001.private").write_text("Private-key-format: v1.3\nAlgorithm: 3 (DSA)\n")
     cases = {
         f"key file {tmp_path}/Knothere": "cannot read",
         f"key file {other}": "is for example.org., not one of skydns.local.",
         f"key file {mismatched}": "does not hold the private half",
-        f"key file {tmp_path}/K{ZONE}+005+00001": "algorithm 5 is not supported",
+        f"key file {tmp_path}/K{ZONE}+003+00001": "algorithm 3 is not supported",
         "key": "expected 'key file KEY...'",
         "cache_capacity 0": "cache_capacity must be between",
     }

@@ -12,7 +12,11 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.DNSKEY
 
-ALGORITHMS = {8: "RSASHA256", 13: "ECDSAP256SHA256", 15: "ED25519"}
+ALGORITHMS = {8: "RSASHA256", 13: "ECDSAP256SHA256", 15: "ED25519", 5: "RSASHA1", 7: "RSASHA1-NSEC3-SHA1"}
+#: Algorithms taken for SkyDNS's keys (its README makes RSASHA1 ones) with a warning: SHA-1 is deprecated
+#: (RFC 8624: MUST NOT sign with it), and validators refuse algorithm 5 beside NSEC3 (the denials here).
+DEPRECATED = {5, 7}
+RSA = {5, 7, 8}
 
 
 class KeyError_(ValueError):
@@ -38,7 +42,7 @@ def _private_key(fields: dict, algorithm: int, path: str):
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
     try:
-        if algorithm == 8:
+        if algorithm in RSA:
             e, n = _b64int(fields["PublicExponent"]), _b64int(fields["Modulus"])
             return rsa.RSAPrivateNumbers(
                 _b64int(fields["Prime1"]), _b64int(fields["Prime2"]), _b64int(fields["PrivateExponent"]),
@@ -83,7 +87,7 @@ def load(base: str) -> Key:
         raise KeyError_(f"{pub_path}: bad DNSKEY record: {e}") from e
     if dnskey.algorithm not in ALGORITHMS:
         raise KeyError_(f"{pub_path}: algorithm {int(dnskey.algorithm)} is not supported "
-                        f"(use {', '.join(f'{n} ({a})' for a, n in ALGORITHMS.items())})")
+                        f"(use {', '.join(f'{n} ({a})' for a, n in ALGORITHMS.items() if a not in DEPRECATED)})")
     try:
         with open(priv_path) as f:
             fields = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
@@ -97,5 +101,13 @@ def load(base: str) -> Key:
     derived = dns.dnssec.make_dnskey(private.public_key(), algorithm, dnskey.flags)
     if derived.key != dnskey.key:
         raise KeyError_(f"{priv_path} does not hold the private half of {pub_path}")
+    if algorithm in DEPRECATED:
+        from twisted.logger import Logger
+
+        Logger(namespace="skydns.plugin.dnssec").warn(
+            "{path}: algorithm {alg} ({name}) signs with SHA-1, which validators are dropping (RFC 8624){nsec3}; "
+            "make a new key with algorithm 13 (dnssec-keygen -a ECDSAP256SHA256) or 15",
+            path=pub_path, alg=algorithm, name=ALGORITHMS[algorithm],
+            nsec3=", and algorithm 5 cannot sign NSEC3 denials (use 7 at least)" if algorithm == 5 else "")
     return Key(owner, dnskey, private, algorithm, dns.dnssec.key_id(dnskey), bool(dnskey.flags & 1),
                os.path.abspath(base))
