@@ -13,6 +13,7 @@ read again and the new index swapped in whole.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -60,6 +61,15 @@ class Lease:
         self.fetching = False
 
 
+#: Seconds between readings of the member list with ``discover``.
+DISCOVER_EVERY = 30.0
+
+
+def _member_urls(client) -> list[str]:
+    """In a thread: the client URLs of every member of the cluster."""
+    return [u for m in client.members for u in m.client_urls]
+
+
 #: Under a status prefix, where the scanners register themselves (``PREFIX/scanners/<id>``).
 MEMBERS = "scanners"
 
@@ -73,7 +83,7 @@ class EtcdCopy:
     """
 
     def __init__(self, connection: Connection, prefix: str, reactor, clock=time.monotonic,
-                 status: bool = False, timers=None, stale_after: float = STALE_AFTER):
+                 status: bool = False, timers=None, stale_after: float = STALE_AFTER, discover: bool = False):
         """``status=True``: a copy of health-monitor keys ``PREFIX/<ip>`` holding
         ``{"status": "UP"|"DOWN"}``, kept in :attr:`down` instead of the index.
 
@@ -83,6 +93,10 @@ class EtcdCopy:
         ``stale_after`` (0: never) see STALE_AFTER.
         """
         self.status = status
+        #: SkyDNS's -discover: the endpoints follow the cluster's member list (read at every connection
+        #: and every DISCOVER_EVERY seconds)
+        self.discover = discover
+        self._discoverer: Any = None
         self.down: set[str] = set()
         #: status copies: the scanners registered under PREFIX/scanners/, and who wants to hear of them
         self.members: dict[str, bytes] = {}
@@ -126,6 +140,10 @@ class EtcdCopy:
         if not self._running:
             self._running = True
             self._connect()
+            if self.discover and self._discoverer is None:
+                self._discoverer = task.LoopingCall(self._rediscover)
+                self._discoverer.clock = self.timers
+                self._discoverer.start(DISCOVER_EVERY, now=False)
             if self.stale_after and self._checker is None:
                 self._checker = task.LoopingCall(self._check)
                 self._checker.clock = self.timers
@@ -179,6 +197,9 @@ class EtcdCopy:
         if self._checker is not None and self._checker.running:
             self._checker.stop()
         self._checker = None
+        if self._discoverer is not None and self._discoverer.running:
+            self._discoverer.stop()
+        self._discoverer = None
         self._generation += 1
         if self._pending_retry is not None and self._pending_retry.active():
             self._pending_retry.cancel()
@@ -255,6 +276,29 @@ class EtcdCopy:
             watch = PrefixWatch(client, prefix, loaded[1] + 1, deliver, timeout).start()
         return client, watch, loaded
 
+    def _rediscover(self) -> None:
+        client = self._client
+        if client is None:
+            return
+        d = threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), _member_urls, client)
+        d.addCallbacks(self._discovered, lambda f: log.info("etcd member list not read: {why}",
+                                                             why=f.getErrorMessage()))
+
+    def _discovered(self, urls: list[str]) -> None:
+        """The cluster's members as the endpoints to use from now on (SkyDNS's -discover)."""
+        from skydns.etcd.connection import parse_endpoint
+
+        try:
+            endpoints = tuple(parse_endpoint(u) for u in urls)
+        except ValueError as e:
+            log.warn("etcd member list has an unusable URL ({error}); endpoints kept", error=e)
+            return
+        if endpoints and set(endpoints) != set(self.connection.endpoints):
+            log.info("etcd members: {urls} (were {old})", urls=", ".join(urls),
+                     old=", ".join(str(e) for e in self.connection.endpoints))
+            self.connection = dataclasses.replace(self.connection, endpoints=endpoints)
+            self._endpoint = 0
+
     def _read(self, client):
         """In a thread: the whole prefix at one revision, in pages, built into a new index."""
         prefix = self.prefix.encode() + b"/"
@@ -307,6 +351,8 @@ class EtcdCopy:
         old = self._client
         self._client = client
         self._watch = watch
+        if self.discover:
+            self.reactor.callLater(0, self._rediscover)
         if old is not None and old is not client:
             threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), _close, None, old)
         if loaded is not None:

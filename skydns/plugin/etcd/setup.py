@@ -10,6 +10,7 @@
         max-lease-ttl DURATION         # and at most this (default 24h)
         stubzones                      # accepted (CoreDNS 1.x): stub zones are the stub plugin here
         debug                          # accepted (CoreDNS 1.x): use the log plugin
+        discover                       # SkyDNS's -discover: the endpoints follow the member list
         fallthrough [ZONES...]
         ttl SECONDS                    # default 3600
         min_ttl SECONDS                # default 30
@@ -39,7 +40,7 @@ from skydns.upstream import Upstream
 
 PROPERTIES = ("path", "endpoint", "credentials", "tls", "fallthrough", "ttl", "min_ttl",
               "hostmaster", "local", "zones", "upstream", "monitor", "stale_after", "min-lease-ttl",
-              "max-lease-ttl", "stubzones", "debug")
+              "max-lease-ttl", "stubzones", "debug", "discover")
 
 
 def system_ca() -> str | None:
@@ -70,6 +71,7 @@ class EtcdConfig:
         self.local: str | None = None
         self.monitor: str | None = None
         self.stale_after = STALE_AFTER
+        self.discover = False
         self.min_lease_ttl = 0
         self.max_lease_ttl = 86400
         self.connection: Connection = Connection(())  # made by parse from the endpoints
@@ -117,6 +119,10 @@ class EtcdSetup:
                 if len(args) != 1:
                     raise d.arg_error()
                 setattr(cfg, prop.replace("-", "_"), int(d.duration_value(args[0], positive=False)))
+            elif prop == "discover":
+                if args:
+                    raise d.arg_error()
+                cfg.discover = True
             elif prop in ("stubzones", "debug"):
                 from twisted.logger import Logger
 
@@ -172,8 +178,9 @@ class EtcdSetup:
 
     def build(self, cfg: EtcdConfig, block, next):
         reactor = block.reactor
-        copy = block.acquire(("etcd", cfg.connection, cfg.path, cfg.stale_after),
-                             lambda: EtcdCopy(cfg.connection, cfg.path, reactor, stale_after=cfg.stale_after),
+        copy = block.acquire(("etcd", cfg.connection, cfg.path, cfg.stale_after, cfg.discover),
+                             lambda: EtcdCopy(cfg.connection, cfg.path, reactor, stale_after=cfg.stale_after,
+                                              discover=cfg.discover),
                              lambda c: c.stop())
         for z in cfg.zones:
             copy.watch_zone(z)

@@ -161,3 +161,24 @@ def test_stale_after_is_checked(tmp_path):
     (tmp_path / "Corefile").write_text("a.example {\n etcd {\n  stale_after 500ms\n }\n}\n")
     with pytest.raises(CorefileError, match="Corefile:3 - plugin/etcd: stale_after must be at least 1s"):
         config.load(str(tmp_path / "Corefile"))
+
+
+def test_discover_follows_the_member_list(tmp_path, cluster):
+    """SkyDNS's -discover (etcd { discover }): given one member, the copy learns the others from the member
+    list, so when that member freezes it moves to one it was never told of."""
+    m0, m1, _ = cluster.members
+    w = Writer(m1)
+    w.put("a.svc.skydns.local", {"host": "10.0.0.1"})
+    text = (f"skydns.local:0 {{\n etcd {{\n  path {w.path}\n  endpoint {m0.url}\n  stale_after 2s\n"
+            "  discover\n }\n}\n")
+    with testing.serve(text, tmp_path) as srv:
+        copy = srv.plugin("etcd").copy
+        assert addrs(srv) == ["10.0.0.1"]
+        assert eventually(lambda: {str(e) for e in copy.connection.endpoints} == set(cluster.urls), timeout=10)
+        os.kill(m0.proc.pid, signal.SIGSTOP)
+        try:
+            w.put("b.svc.skydns.local", {"host": "10.0.0.2"})
+            assert eventually(lambda: addrs(srv) == ["10.0.0.1", "10.0.0.2"], timeout=15, interval=0.1)
+        finally:
+            os.kill(m0.proc.pid, signal.SIGCONT)
+    w.client.close()
