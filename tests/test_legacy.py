@@ -76,7 +76,7 @@ def test_legacy_serves_a_skydns_command_line_as_the_corefile_does(tmp_path, data
             for name, qtype in (("web.skydns.local.", "A"), ("db.skydns.local.", "A"), ("db.skydns.local.", "SRV"),
                                 ("nope.skydns.local.", "A"), ("skydns.local.", "SOA"), ("www.example.org.", "A"),
                                 ("localhost.", "A")):
-                assert eventually(lambda: answer(port, name, qtype) == answer(srv.port, name, qtype)), (
+                assert eventually(lambda n=name, t=qtype: answer(port, n, t) == answer(srv.port, n, t)), (
                     name, qtype, answer(port, name, qtype), answer(srv.port, name, qtype))
     finally:
         proc.terminate()
