@@ -8,6 +8,10 @@
 ``--api``/``--token`` default to ``$SKYDNS_API_ADDR`` (host:port or URL) and
 ``$SKYDNS_API_TOKEN``, as the Kubernetes fork's client read them. Exit status:
 0 done, 1 failed (the reason on stderr), 2 usage error, 3 no such record.
+
+The fork's ``skydns-apicmd`` flag forms work too, with its output (``domain: NAME val:
+{ type:A ips:[...] }``): ``-list``, ``-show NAME`` (or ``-show -domain NAME``),
+``-delete NAME``, ``-addr HOST:PORT``, ``-token T``.
 """
 from __future__ import annotations
 
@@ -190,12 +194,15 @@ def run(args, out=sys.stdout) -> int:
             raise Failed("the API needs --token (or $SKYDNS_API_TOKEN)", 2)
         backend = ApiBackend(args.api, args.token)
     cmd = args.command
+    fork = getattr(args, "apicmd", False)
     if cmd == "list":
         records = backend.list(args.prefix, args.limit)
-        out.write((json.dumps(records, indent=2) if args.json else table(records)) + "\n")
+        out.write((json.dumps(records, indent=2) if args.json else apicmd_text(records) if fork
+                   else table(records)) + "\n")
     elif cmd == "show":
         rec = backend.show(args.name)
-        out.write((json.dumps(rec, indent=2) if args.json else table([rec])) + "\n")
+        out.write((json.dumps(rec, indent=2) if args.json else apicmd_text([rec]) if fork
+                   else table([rec])) + "\n")
     elif cmd == "add":
         result = backend.put(args.name, body_from_args(args), args.ttl)
         out.write(json.dumps(result) + "\n" if args.json else f"added {', '.join(result['written'])}\n")
@@ -229,8 +236,71 @@ def run(args, out=sys.stdout) -> int:
     return 0
 
 
+APICMD_FLAGS = ("-list", "-show", "-delete", "-addr", "-domain", "-token")
+
+
+def _value(argv: list[str], i: int) -> tuple[str, int]:
+    """The value of the flag at ``argv[i]`` (``-flag=V`` or ``-flag V``) and where the next argument is."""
+    flag, eq, value = argv[i].partition("=")
+    if eq:
+        return value, i + 1
+    if i + 1 >= len(argv):
+        raise Failed(f"{flag} needs a value", 2)
+    return argv[i + 1], i + 2
+
+
+def apicmd(argv: list[str]) -> tuple[list[str], bool]:
+    """The fork's skydns-apicmd flags as skydnsctl arguments; whether they were used."""
+    if not any(a.split("=")[0] in APICMD_FLAGS for a in argv):
+        return argv, False
+    out: list[str] = []
+    command: list[str] = []
+    i = 0
+    while i < len(argv):
+        flag = argv[i].split("=")[0]
+        if flag == "-list":
+            command, i = ["list"], i + 1
+        elif flag in ("-show", "-delete"):
+            nxt = argv[i + 1] if "=" not in argv[i] and i + 1 < len(argv) else ""
+            if "=" in argv[i] or (nxt and not nxt.startswith("-")):
+                name, i = _value(argv, i)
+                command = [flag[1:], name]
+            else:
+                command, i = [flag[1:]], i + 1
+        elif flag == "-domain":
+            name, i = _value(argv, i)
+            command = (command or ["show"])[:1] + [name]
+        elif flag in ("-addr", "-token"):
+            value, i = _value(argv, i)
+            out += ["--api" if flag == "-addr" else "--token", value]
+        else:
+            out.append(argv[i])
+            i += 1
+    if not command or (command[0] != "list" and len(command) < 2):
+        raise Failed("say what: -list, -show NAME or -delete NAME", 2)
+    return out + command, True
+
+
+def apicmd_text(records: list[dict]) -> str:
+    """The fork's listing: ``domain: NAME val: { type:A ips:[...] }``."""
+    lines = []
+    for r in records:
+        fields = {k: v for k, v in r.items() if k != "name"}
+        parts = " ".join(f"{k}:[{' '.join(map(str, v))}]" if isinstance(v, list) else f"{k}:{v}"
+                         for k, v in fields.items())
+        lines.append(f"domain: {r['name'].rstrip('.')} val: {{ {parts} }}")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        argv, fork = apicmd(argv)
+    except Failed as e:
+        sys.stderr.write(f"skydnsctl: {e}\n")
+        return e.status
     args = parser().parse_args(argv)
+    args.apicmd = fork
     try:
         return run(args)
     except Failed as e:

@@ -111,7 +111,7 @@ def test_token_required(api, token):
     ("/skydns/api/records/x", {"type": "A", "ips": ["10.0.0.1", "not-an-ip"]}, None, "bad IP address"),
     ("/skydns/api/records/x", {"type": "A", "ips": ["2001:db8::1"]}, None, "is not an IPv4 address"),
     ("/skydns/api/records/bad..name", {"type": "A", "ips": ["10.0.0.1"]}, None, "bad name"),
-    ("/skydns/api/records/x", {"type": "MX", "ips": []}, None, "unknown type"),
+    ("/skydns/api/records/x", {"type": "HINFO", "ips": []}, None, "unknown type"),
     ("/skydns/api/records/x", {"host": "10.0.0.1", "port": "80"}, None, "field 'port' must be an integer"),
     ("/skydns/api/records/x", None, b"{not json", "body is not JSON"),
     ("/skydns/api/records/x", None, b'{"host": "' + b"x" * 70000 + b'"}', "body larger than"),
@@ -128,7 +128,8 @@ def test_openapi_served_and_in_docs(api):
         served = json.loads(r.read())
     with open(os.path.join(ROOT, "docs", "api.openapi.json")) as f:
         assert json.load(f) == served
-    assert set(served["paths"]) == {"/skydns/api/records", "/skydns/api/records/{name}"}
+    assert set(served["paths"]) == {"/skydns/api/records", "/skydns/api/records/{name}", "/skydns/api",
+                                    "/skydns/api/{name}"}
 
 
 names = st.one_of(st.text(min_size=0, max_size=30), st.sampled_from(["web", "a.b", "x.skydns.local.", "..", "*"]))
@@ -158,7 +159,12 @@ def ctl_run(*argv):
     old = sys.stderr
     sys.stderr = err
     try:
+        try:
+            argv, fork = ctl.apicmd(list(argv))  # the fork's skydns-apicmd forms, as main does
+        except ctl.Failed as e:
+            return e.status, "", str(e)
         args = ctl.parser().parse_args(list(argv))
+        args.apicmd = fork
         try:
             code = ctl.run(args, out)
         except ctl.Failed as e:
@@ -224,3 +230,52 @@ def test_https(tmp_path, data):
                                      headers={"Authorization": f"Bearer {TOKEN}"})
         with urllib.request.urlopen(req, context=ctx) as r:
             assert json.loads(r.read()) == {"records": [], "next": None}
+
+
+def test_the_forks_typed_bodies(api):
+    """MX (mailHost), TXT (text), SRV (ports), NS (nsHost): stored as SkyDNS services, answered, shown back."""
+    assert call(api, "POST", "/skydns/api/mail", {"type": "MX", "mailHost": "mx1", "priority": 5})[0] == 200
+    assert call(api, "POST", "/skydns/api/note", {"type": "TXT", "text": "hello"})[0] == 200
+    assert call(api, "POST", "/skydns/api/web", {"type": "SRV", "host": "10.0.0.7", "ports": [80, 443]})[0] == 200
+    assert call(api, "POST", "/skydns/api/ns1", {"type": "NS", "nsHost": "10.0.0.53"})[0] == 200
+    assert call(api, "GET", "/skydns/api/records/mail")[1] == {
+        "name": "mail.skydns.local.", "type": "MX", "mailHost": "mx1.skydns.local.", "priority": 5}
+    assert call(api, "GET", "/skydns/api/records/note")[1] == {"name": "note.skydns.local.", "type": "TXT",
+                                                                "text": "hello"}
+    assert call(api, "GET", "/skydns/api/records/web")[1] == {"name": "web.skydns.local.", "type": "SRV",
+                                                               "host": "10.0.0.7", "ports": [80, 443]}
+    assert eventually(lambda: api.query("mail.skydns.local.", "MX").answer)
+    assert api.query("mail.skydns.local.", "MX").answer[0][0].exchange.to_text() == "mx1.skydns.local."
+    assert sorted(rr.port for rr in api.query("web.skydns.local.", "SRV").answer[0]) == [80, 443]
+    assert api.query("note.skydns.local.", "TXT").answer[0][0].strings == (b"hello",)
+    ns = api.query("skydns.local.", "NS")
+    assert [rr.target.to_text() for rr in ns.answer[0]] == ["ns1.ns.dns.skydns.local."]
+
+
+def test_the_forks_paths(api):
+    """GET, DELETE and PUT {"update": ...} on /skydns/api/NAME; GET /skydns/api lists."""
+    assert call(api, "POST", "/skydns/api/cctv2", {"type": "A", "ips": ["192.168.10.1"]})[0] == 200
+    assert call(api, "GET", "/skydns/api/cctv2") == (200, {"name": "cctv2.skydns.local.", "type": "A",
+                                                           "ips": ["192.168.10.1"]})
+    assert call(api, "PUT", "/skydns/api/cctv2", {"update": {"type": "A", "ips": ["192.168.10.2", "192.168.10.3"]}})[0] \
+        == 200
+    assert eventually(lambda: addrs(api, "cctv2.skydns.local.") == ["192.168.10.2", "192.168.10.3"])
+    assert call(api, "PUT", "/skydns/api/cctv2", {"type": "A", "ips": ["10.0.0.1"]})[0] == 400  # not an update
+    assert [r["name"] for r in call(api, "GET", "/skydns/api")[1]["records"]] == ["cctv2.skydns.local."]
+    assert call(api, "DELETE", "/skydns/api/cctv2")[0] == 200
+    assert call(api, "GET", "/skydns/api/cctv2")[0] == 404
+
+
+def test_skydnsctl_takes_the_forks_apicmd_flags(api):
+    """skydns-apicmd's forms: -list and -show NAME (or -show -domain NAME), with its output; -addr, -delete."""
+    assert ctl_run("--api", api.api, "--token", TOKEN, "add", "qiyf-nginx-5.default.svc",
+                   "--ip", "192.168.19.113")[0] == 0
+    code, out, _ = ctl_run("-addr", api.api, "-token", TOKEN, "-list")
+    assert code == 0 and out == "domain: qiyf-nginx-5.default.svc.skydns.local val: { type:A ips:[192.168.19.113] }\n"
+    for argv in (["-show", "qiyf-nginx-5.default.svc"], ["-show", "-domain", "qiyf-nginx-5.default.svc"]):
+        code, out, _ = ctl_run("-addr", api.api, "-token", TOKEN, *argv)
+        assert code == 0 and out.startswith("domain: qiyf-nginx-5.default.svc.skydns.local val: { type:A"), out
+    assert ctl_run("-addr", api.api, "-token", TOKEN, "-delete", "qiyf-nginx-5.default.svc")[0] == 0
+    assert ctl_run("-addr", api.api, "-token", TOKEN, "-show", "qiyf-nginx-5.default.svc")[0] == 3
+    code, _, err = ctl_run("-addr", api.api, "-show")
+    assert code == 2 and "-show NAME" in err

@@ -4,7 +4,10 @@
     GET    /skydns/api/records/NAME                              show
     PUT    /skydns/api/records/NAME[?ttl=SECONDS]                add or replace (POST too)
     DELETE /skydns/api/records/NAME                              delete
-    POST   /skydns/api/NAME                                      the Kubernetes fork's form of PUT
+    POST   /skydns/api/NAME                                      the Kubernetes fork's add (as PUT above)
+    GET    /skydns/api/NAME, DELETE /skydns/api/NAME             the fork's show and delete
+    PUT    /skydns/api/NAME   {"update": BODY}                   the fork's update: the record becomes BODY
+    GET    /skydns/api                                           the fork's list
     GET    /skydns/api/openapi.json                              this API's description (no token)
 
 The token is ``Authorization: Bearer TOKEN``, ``X-Auth-Token: TOKEN`` or
@@ -137,8 +140,19 @@ class RecordsAPI(Resource):
             if method == b"DELETE":
                 return lambda: self._delete(name)
             raise ApiError(405, "use GET, PUT, POST or DELETE")
-        if len(parts) == 1 and method == b"POST":  # the Kubernetes fork's form
-            return self._write_work(request, normalise_name(parts[0], self.zone()))
+        if not parts and method == b"GET":  # the Kubernetes fork's list
+            return self._list_work(request)
+        if len(parts) == 1:  # the Kubernetes fork's forms
+            name = normalise_name(parts[0], self.zone())
+            if method == b"POST":
+                return self._write_work(request, name)
+            if method == b"PUT":
+                return self._write_work(request, name, update=True)
+            if method == b"GET":
+                return lambda: self._show(name)
+            if method == b"DELETE":
+                return lambda: self._delete(name)
+            raise ApiError(405, "use GET, POST, PUT {\"update\": ...} or DELETE")
         raise ApiError(404, "not found")
 
     def _list_work(self, request):
@@ -163,8 +177,12 @@ class RecordsAPI(Resource):
             return 404, {"error": f"no record named {name}"}
         return 200, dict(name=name, **describe(found))
 
-    def _write_work(self, request, name):
+    def _write_work(self, request, name, update: bool = False):
         body = self._body(request)
+        if update:
+            if not isinstance(body, dict) or set(body) != {"update"}:
+                raise ApiError(400, "PUT on /skydns/api/NAME takes {\"update\": BODY}")
+            body = body["update"]
         writes = entries(name, body, self.zone())
         ttl = None
         if b"ttl" in request.args:
