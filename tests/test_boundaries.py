@@ -21,9 +21,10 @@ import pytest
 from skydns import directives
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-#: Directive names; "tcp" and "tls" are left out: they are also transports' names ("udp"/"tcp",
-#: "dns"/"tls"/"https") and "tls" a property of etcd, forward and api.
-NAMES = set(directives.ORDER) - {"tcp", "tls"}
+#: Directive names; left out, being words of other things too: "tcp" and "tls" (transports' names,
+#: "udp"/"tcp", "dns"/"tls"/"https", and "tls" a property of etcd, forward and api), "reload" (a property of
+#: loadbalance's weighted, as in CoreDNS) and "update" (the Kubernetes fork's JSON body {"update": ...}).
+NAMES = set(directives.ORDER) - {"tcp", "tls", "reload", "update"}
 
 
 def product_files() -> list[pathlib.Path]:
