@@ -235,20 +235,7 @@ class Collector:
                     for name in b.plugins:
                         g.add_metric([b.name, zone, "", name], 1)
         yield g
-        merged: dict[str, object] = {}
-        for _block, provider in svc.find(ICoreDNSMetrics):
-            try:
-                families = list(provider.collect_coredns())
-            except Exception:
-                log.failure("CoreDNS metrics of {provider!r} failed", provider=provider)
-                continue
-            for family in families:
-                seen = merged.get(family.name)
-                if seen is None:
-                    merged[family.name] = family
-                else:
-                    seen.samples.extend(family.samples)  # type: ignore[attr-defined]
-        yield from merged.values()
+        yield from _merged(svc.find(ICoreDNSMetrics), lambda provider: provider.collect_coredns())
 
     def plugins(self):
         """The server's reload counts, then every IMetrics provider's families, merged by name."""
@@ -262,17 +249,23 @@ class Collector:
         reloads.add_metric([], svc.reloads)
         fails.add_metric([], svc.reload_failures)
         yield from (reloads, fails)
-        merged: dict[str, object] = {}
-        for _block, provider in svc.find(IMetrics):
-            try:
-                families = list(provider.collect(prefix))
-            except Exception:
-                log.failure("metrics of {provider!r} failed", provider=provider)
-                continue
-            for family in families:
-                seen = merged.get(family.name)
-                if seen is None:
-                    merged[family.name] = family
-                else:
-                    seen.samples.extend(family.samples)  # type: ignore[attr-defined]
-        yield from merged.values()
+        yield from _merged(svc.find(IMetrics), lambda provider: provider.collect(prefix))
+
+
+def _merged(found, collect):
+    """The families of every provider in ``found`` (``(block, provider)``), those of one name merged: one
+    provider per server block labels its own samples. A provider that fails is logged and left out."""
+    merged: dict[str, object] = {}
+    for _block, provider in found:
+        try:
+            families = list(collect(provider))
+        except Exception:
+            log.failure("metrics of {provider!r} failed", provider=provider)
+            continue
+        for family in families:
+            seen = merged.get(family.name)
+            if seen is None:
+                merged[family.name] = family
+            else:
+                seen.samples.extend(family.samples)  # type: ignore[attr-defined]
+    return merged.values()
