@@ -58,7 +58,7 @@ def test_tcp_checks_take_addresses_out_and_back(tmp_path, data):
         print(f"\nTCP: out of the answer {out:.2f}s after the service stopped (fall x interval = "
               f"{FALL * INTERVAL:.1f}s), back {back:.2f}s after it returned (rise x interval = {RISE * INTERVAL:.1f}s)")
         # one probe period of slack: the first failure may come up to an interval after the stop
-        assert out < (FALL + 1) * INTERVAL + 0.6 and back < (RISE + 1) * INTERVAL + 0.6
+        assert out < (FALL + 1) * INTERVAL + 1.2 and back < (RISE + 1) * INTERVAL + 1.2  # slack: a busy CI
         assert {ip: s for ip, (s, _) in statuses(data).items()} == {"127.0.1.1": "UP", "127.0.1.2": "UP"}
 
 
@@ -74,7 +74,7 @@ def test_http_check_with_expected_status(tmp_path, data):
         web.status = 200
         back = timed(lambda: addrs(srv) == ["127.0.0.1", "127.0.1.3"], 5)
         print(f"\nHTTP: out {out:.2f}s after 503, back {back:.2f}s after 200")
-        assert out < (FALL + 1) * INTERVAL + 0.6 and back < (RISE + 1) * INTERVAL + 0.6
+        assert out < (FALL + 1) * INTERVAL + 1.2 and back < (RISE + 1) * INTERVAL + 1.2  # slack: a busy CI
         assert "127.0.1.3" not in statuses(data)
     web.stop()
 
