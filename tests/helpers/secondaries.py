@@ -1,5 +1,5 @@
-"""Real secondary servers from Debian (NSD, Knot) for transfer tests: started on free loopback ports in a
-temporary folder, pointed at a primary, stopped after. Each says which transfers it made in its log."""
+"""Real secondary servers from Debian (NSD, Knot, BIND's named) for transfer tests: started on free loopback
+ports in a temporary folder, pointed at a primary, stopped after. Each says which transfers it made in its log."""
 from __future__ import annotations
 
 import os
@@ -15,6 +15,7 @@ from skydns.testing import free_port
 
 NSD = shutil.which("nsd") or "/usr/sbin/nsd"
 KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"
+NAMED = shutil.which("named") or "/usr/sbin/named"
 
 
 class Secondary:
@@ -142,3 +143,42 @@ zone:
     acl: notify
 """)
         return [KNOTD, "-c", conf]
+
+
+class BINDSecondary(Secondary):
+    kind = "named"
+
+    def command(self) -> list[str]:
+        key = ""
+        keyref = ""
+        if self.tsig:
+            name, alg, secret = self.tsig
+            key = f'key "{name}" {{ algorithm {alg}; secret "{secret}"; }};\n'
+            keyref = f" key {name}"
+        conf = os.path.join(self.dir, "named.conf")
+        with open(conf, "w") as f:
+            f.write(f"""{key}options {{
+    directory "{self.dir}";
+    listen-on port {self.port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    pid-file "{self.dir}/named.pid";
+    recursion no;
+    dnssec-validation no;
+    notify no;
+    allow-transfer {{ none; }};
+}};
+controls {{ }};
+logging {{
+    channel file {{ file "{self.log}"; severity info; print-time yes; print-category yes; }};
+    category default {{ file; }};
+    category xfer-in {{ file; }};
+    category notify {{ file; }};
+}};
+zone "{self.zone}" {{
+    type secondary;
+    primaries {{ 127.0.0.1 port {self.primary_port}{keyref}; }};
+    file "{self.dir}/{self.zone}.db";
+    allow-notify {{ 127.0.0.1; }};
+}};
+""")
+        return [NAMED, "-f", "-c", conf]

@@ -15,7 +15,7 @@ import dns.zone
 import pytest
 
 from helpers import eventually
-from helpers.secondaries import KNOTD, NSD, KnotSecondary, NSDSecondary
+from helpers.secondaries import KNOTD, NAMED, NSD, BINDSecondary, KnotSecondary, NSDSecondary
 from skydns import testing
 
 pytestmark = pytest.mark.integration
@@ -76,11 +76,12 @@ def compare(srv, secondary, names, zone):
 @pytest.mark.parametrize("kind", [
     pytest.param("nsd", marks=pytest.mark.skipif(not os.path.exists(NSD), reason="no nsd")),
     pytest.param("knot", marks=pytest.mark.skipif(not os.path.exists(KNOTD), reason="no knotd")),
+    pytest.param("named", marks=pytest.mark.skipif(not os.path.exists(NAMED), reason="no named")),
 ])
 def test_secondary_transfers_answers_alike_and_follows_by_ixfr(tmp_path, data, kind):
     put_all(data, SERVICES)
     port = testing.free_port()
-    cls = NSDSecondary if kind == "nsd" else KnotSecondary
+    cls = {"nsd": NSDSecondary, "knot": KnotSecondary, "named": BINDSecondary}[kind]
     secondary = cls(tmp_path / kind, ZONE, port)
     with testing.serve(corefile(data, f"127.0.0.1:{secondary.port}", port=port), tmp_path) as srv:
         z, names = names_of(srv, port)
@@ -196,6 +197,7 @@ SECRET = "c2t5ZG5zLXRlc3Qtc2VjcmV0LWZvci10c2lnLWtleXMhIQ=="
 @pytest.mark.parametrize("kind", [
     pytest.param("nsd", marks=pytest.mark.skipif(not os.path.exists(NSD), reason="no nsd")),
     pytest.param("knot", marks=pytest.mark.skipif(not os.path.exists(KNOTD), reason="no knotd")),
+    pytest.param("named", marks=pytest.mark.skipif(not os.path.exists(NAMED), reason="no named")),
 ])
 def test_signed_transfers(tmp_path, data, kind):
     """With tsig { require AXFR IXFR }: the secondary's signed AXFR and IXFR are answered and signed;
@@ -204,7 +206,7 @@ def test_signed_transfers(tmp_path, data, kind):
 
     put_all(data, {"web": {"host": "10.0.0.1"}, "dns/ns/ns1": {"host": "10.0.0.53"}})
     port = testing.free_port()
-    cls = NSDSecondary if kind == "nsd" else KnotSecondary
+    cls = {"nsd": NSDSecondary, "knot": KnotSecondary, "named": BINDSecondary}[kind]
     secondary = cls(tmp_path / kind, ZONE, port, tsig=("xfr-key", "hmac-sha256", SECRET))
     tsig = f" tsig {{\n  secret xfr-key {SECRET} hmac-sha256\n  require AXFR IXFR\n }}\n"
     with testing.serve(corefile(data, f"127.0.0.1:{secondary.port}", tsig, port=port), tmp_path) as srv:

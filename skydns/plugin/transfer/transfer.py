@@ -124,6 +124,8 @@ class Transfer:
     def serve(self, request):
         qtype = request.qtype
         if qtype not in (AXFR, IXFR):
+            if qtype == SOA and self.keys is not None and request.qname in self.zones and request.message.had_tsig:
+                return self._signed_soa(request)
             return next_or_failure(self.name, self.next, request)
         zone = request.qname if request.qname in self.zones else None
         if zone is None:
@@ -183,6 +185,15 @@ class Transfer:
         log.info("{zone}: AXFR at serial {serial} to {client} ({n} names)", zone=zone, serial=journal.serial,
                  client=request.client[0], n=len(snapshot))
         return self._stream(request, _axfr_records(soa, snapshot), signer)
+
+    def _signed_soa(self, request):
+        """A secondary's signed SOA query (its refresh check): answered signed, as BIND insists."""
+        verified = tsig.verify(request, self.keys.keyring)
+        if verified.error:
+            return tsig.error_reply(request, verified)
+        zone = request.qname
+        msg = _message(request, [self.sources[zone].soa(zone)], True)
+        return tsig.Signer(verified, request.id).sign(msg, multi=False)
 
     def _single(self, request, journal, signer):
         """The current SOA alone: the client is up to date."""
