@@ -29,6 +29,7 @@ from skydns import wire
 from skydns.chain import next_or_failure
 from skydns.interfaces import ICoreDNSMetrics, IHandler, IMetrics, IRawForwarder
 from skydns.nameservers import InflightLimit, healthy_first
+from skydns.plugin.forward.relay import Relay
 from skydns.rcode import NOERROR, REFUSED, SERVFAIL
 from skydns.zones import in_zones
 
@@ -75,8 +76,6 @@ class Forward:
         self.rejected = 0  # REFUSED at max_concurrent
         self.all_down = 0  # queries sent while every upstream was marked down
         self.block = block
-        from skydns.plugin.forward.relay import Relay
-
         self.relay = Relay(self)
         self.raw_forward = self.relay.take
 
