@@ -190,7 +190,8 @@ def test_duration_and_size_buckets():
     observe = rec.observer("srv")
     now = metrics._now()
     for d, size in ((0.0001, 0), (0.0002, 100), (0.0003, 101), (0.6, 511), (100.0, 65535)):
-        req = SimpleNamespace(zone="z.", proto="udp", client=("127.0.0.1", 1), qtype=1, started=now - d)
+        req = SimpleNamespace(zone="z.", proto="udp", client=("127.0.0.1", 1), qtype=1, started=now - d,
+                              wire=b"\x00" * 40, do=False)
         observe(req, b"\x00\x00\x81\x00" + b"\x00" * (size - 4) if size >= 12 else b"\x00\x00\x81\x00" + b"\x00" * 8)
     (series,) = rec.series.values()
     assert [i for i, c in enumerate(series.dcounts) for _ in range(c)] == [0, 0, 1, 12, 16]
@@ -252,6 +253,10 @@ def test_coredns_metric_names_and_the_grafana_dashboard(tmp_path, data, ups):
         assert value(samples, "coredns_cache_hits_total", server="skydns.local:0", type="success",
                      zones="skydns.local.", view="") == 1
         assert value(samples, "coredns_forward_requests_total", to=up.addr) == 1
+        assert value(samples, "coredns_dns_request_size_bytes_count", server="skydns.local:0", zone="skydns.local.",
+                     view="", proto="udp") == 4
+        assert value(samples, "coredns_dns_do_requests_total", server="skydns.local:0", zone="skydns.local.",
+                     view="") == 0
         dashboard = json.load(open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "grafana",
                                                 "skydns-coredns.json")))
         used = {m for panel in dashboard["panels"] for t in panel["targets"]

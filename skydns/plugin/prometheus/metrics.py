@@ -65,7 +65,7 @@ class Series:
     The two histograms count every request: the request count is their count.
     """
 
-    __slots__ = ("rcodes", "dcounts", "dsum", "scounts", "ssum")
+    __slots__ = ("rcodes", "dcounts", "dsum", "scounts", "ssum", "qcounts", "qsum", "do")
 
     def __init__(self):
         self.rcodes: dict[int, int] = {}
@@ -73,6 +73,9 @@ class Series:
         self.dsum = 0.0
         self.scounts = [0] * (len(SIZE_BUCKETS) + 1)
         self.ssum = 0
+        self.qcounts = [0] * (len(SIZE_BUCKETS) + 1)  # request sizes (CoreDNS's request_size_bytes)
+        self.qsum = 0
+        self.do = 0  # requests with the DO bit
 
     @property
     def requests(self) -> int:
@@ -120,6 +123,11 @@ class Recorder:
             size = len(reply)
             s.scounts[_sizes[size] if size < 65536 else len(SIZE_BUCKETS)] += 1
             s.ssum += size
+            size = len(req.wire)
+            s.qcounts[_sizes[size] if size < 65536 else len(SIZE_BUCKETS)] += 1
+            s.qsum += size
+            if req.do:
+                s.do += 1
         return observe
 
     def grouped(self):
@@ -191,7 +199,11 @@ class Collector:
             c.add_metric([server, zone, "", proto, family, qtype], v)
         yield c
         responses: dict[tuple, int] = {}
-        for (server, zone, _proto, _family, _qtype), s in self.r.grouped():
+        request_sizes: dict[tuple, Histogram] = {}
+        do: dict[tuple, int] = {}
+        for (server, zone, proto, _family, _qtype), s in self.r.grouped():
+            _merge(request_sizes, (server, zone, proto), s.histogram(SIZE_BUCKETS, s.qcounts, s.qsum))
+            do[(server, zone)] = do.get((server, zone), 0) + s.do
             errors = 0
             for rcode, n in list(s.rcodes.items()):
                 k = (server, zone, dns.rcode.to_text(rcode))
@@ -214,6 +226,16 @@ class Collector:
         for (server, zone, proto), hist in sizes.items():
             h.add_metric([server, zone, "", proto], hist.cumulative(), hist.sum)
         yield h
+        h = HistogramMetricFamily("coredns_dns_request_size_bytes", "Size of the requests in bytes.",
+                                  labels=["server", "zone", "view", "proto"])
+        for (server, zone, proto), hist in request_sizes.items():
+            h.add_metric([server, zone, "", proto], hist.cumulative(), hist.sum)
+        yield h
+        c = CounterMetricFamily("coredns_dns_do_requests", "Counter of DNS requests with DO bit set per zone.",
+                                labels=["server", "zone", "view"])
+        for (server, zone), v in do.items():
+            c.add_metric([server, zone, ""], v)
+        yield c
         from skydns import __version__
 
         g = GaugeMetricFamily("coredns_build_info", "A metric with a constant '1' value labeled by version, "
