@@ -283,18 +283,7 @@ class UDPPool(_Shared):
         return "dnsclient"
 
     def doRead(self):
-        for _ in range(256):
-            sock = self.sock
-            if sock is None:
-                return
-            try:
-                data = sock.recv(65535)
-            except BlockingIOError:
-                return
-            except OSError as e:  # ICMP port unreachable and friends: this socket is done
-                self._broken(ExchangeError(f"{e.strerror or e}"))
-                return
-            self._answer(data)
+        _read_datagrams(self, self._answer, self._broken, 256)  # an error: this socket is done
 
     def connectionLost(self, reason=None):
         self._broken(ExchangeError("connection refused"))
@@ -313,6 +302,23 @@ class UDPPool(_Shared):
             self.sock = None
 
 
+def _read_datagrams(owner, deliver, broken, limit: int) -> None:
+    """Read what ``owner.sock`` holds (at most ``limit`` datagrams), each to ``deliver``; an error on the
+    socket (ICMP port unreachable and friends) to ``broken``. For the readers of shared and retired sockets."""
+    for _ in range(limit):
+        sock = owner.sock
+        if sock is None:
+            return
+        try:
+            data = sock.recv(65535)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            broken(ExchangeError(f"{e.strerror or e}"))
+            return
+        deliver(data)
+
+
 class _Draining:
     """A UDP socket retired for its age: answers still arriving on it are read for ``seconds``, then it closes."""
 
@@ -329,17 +335,7 @@ class _Draining:
         return "dnsclient"
 
     def doRead(self):
-        for _ in range(64):
-            if self.sock is None:
-                return
-            try:
-                data = self.sock.recv(65535)
-            except BlockingIOError:
-                return
-            except OSError:
-                self.close()
-                return
-            self.answer(data)
+        _read_datagrams(self, self.answer, lambda _err: self.close(), 64)
 
     def connectionLost(self, reason=None):
         self.close()
