@@ -7,20 +7,26 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 .PHONY: setup run test lint bench deps clean
 
 # Editable installs: the package, the test and lint tools, and the example third-party plugins.
-# Made again only when a project file changes, so `make test` starts at once. (The skydns command
-# needs no twistd plugin discovery; `twistd skydns` from this checkout needs PYTHONPATH=. as well.)
-$(VENV)/.ready: pyproject.toml plugins/skydns-txt/pyproject.toml plugins/skydns-dns64/pyproject.toml
+# Made again only when a project file changes, so `make test` starts at once.
+# twistd finds its plugins in folders named twisted/plugins on sys.path, which an editable install
+# does not put there: $(VENV)/twistd/twisted/plugins links this checkout's plugin file, and a .pth
+# file puts $(VENV)/twistd on the venv's path, so `.venv/bin/twistd skydns` works from anywhere.
+$(VENV)/.ready: Makefile pyproject.toml plugins/skydns-txt/pyproject.toml plugins/skydns-dns64/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip "setuptools>=77"
 	$(PIP) install --quiet -e ".[test,lint]"
 	$(PIP) install --quiet --no-deps -e plugins/skydns-txt -e plugins/skydns-dns64
+	mkdir -p $(VENV)/twistd/twisted/plugins
+	ln -sf $(CURDIR)/twisted/plugins/skydns_plugin.py $(VENV)/twistd/twisted/plugins/skydns_plugin.py
+	$(PY) -c 'import sys, sysconfig; open(sysconfig.get_path("purelib") + "/skydns-twistd.pth", "w").write(sys.argv[1] + "\n")' \
+		$(abspath $(VENV))/twistd
 	touch $@
 
 setup: $(VENV)/.ready
 
 # A local etcd (data in .etcd-data, port 23790) with services.example.yaml, then the server.
 run: setup
-	$(PY) -m skydns.devetcd .etcd-data --port 23790 --load services.example.yaml -- \
+	$(PY) -m skydns.cli.devetcd .etcd-data --port 23790 --load services.example.yaml -- \
 		$(VENV)/bin/skydns -c Corefile.example
 
 # Two processes (pytest-xdist): most tests wait on sockets, etcd and timers, so two cores halve the time.

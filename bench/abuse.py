@@ -40,7 +40,7 @@ import dns.query  # noqa: E402
 import dns.rcode  # noqa: E402
 import dnsperf  # noqa: E402
 
-from skydns.devetcd import LocalEtcd  # noqa: E402
+from skydns.cli.devetcd import LocalEtcd  # noqa: E402
 from skydns.msg import path  # noqa: E402
 
 GOAL_MIB = 64

@@ -31,7 +31,7 @@ import dnsperf  # noqa: E402
 from cache import ZONE, services  # noqa: E402
 from whoami import QUERIES  # noqa: E402
 
-from skydns.devetcd import LocalEtcd  # noqa: E402
+from skydns.cli.devetcd import LocalEtcd  # noqa: E402
 from skydns.msg import path  # noqa: E402
 
 

@@ -19,7 +19,7 @@ import dns.rrset  # noqa: E402
 import dnsperf  # noqa: E402
 
 from helpers import write_key  # noqa: E402  (BIND-format keys made with cryptography)
-from skydns.devetcd import LocalEtcd  # noqa: E402
+from skydns.cli.devetcd import LocalEtcd  # noqa: E402
 from skydns.msg import path  # noqa: E402
 from skydns.plugin.dnssec import keys  # noqa: E402
 from skydns.plugin.dnssec.signer import Signer  # noqa: E402

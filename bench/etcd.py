@@ -26,13 +26,13 @@ import dns.message  # noqa: E402
 import dns.query  # noqa: E402
 import dnsperf  # noqa: E402
 
-from skydns.devetcd import LocalEtcd  # noqa: E402
+from skydns.cli.devetcd import LocalEtcd  # noqa: E402
 from skydns.msg import path  # noqa: E402
 from skydns.msg.service import from_json  # noqa: E402
 from skydns.plugin.etcd.handler import Etcd  # noqa: E402
 from skydns.plugin.etcd.index import Index  # noqa: E402
 from skydns.plugin.etcd.lookup import Lookup, Settings  # noqa: E402
-from skydns.request import Request  # noqa: E402
+from skydns.query.request import Request  # noqa: E402
 
 ZONE = "skydns.local."
 REGIONS = 10

@@ -7,7 +7,7 @@ Cases (all twistd skydns):
   prometheus + whoami    metrics counted for every query
   log + whoami           one line per query, written to a file by twistd --logfile
                          (twistd's default rotation: every 1 MB, every old file renamed each time)
-  log + whoami (rotating 100 MB)  the same through --logger=skydns.logfile.observer
+  log + whoami (rotating 100 MB)  the same through --logger=skydns.cli.logfile.observer
 Goals: prometheus costs under 10%, log to a file under 30%.
 
 Each case runs paired with a whoami server: both servers on core 0, each with its
@@ -54,7 +54,7 @@ def main():
         "whoami (control)": ("control", "whoami", None),
         "prometheus + whoami": ("prometheus", f"prometheus 127.0.0.1:{dnsperf.free_port()}\n whoami", None),
         "log + whoami": ("log", "log\n whoami", None),
-        "log + whoami (rotating 100 MB)": ("log_observer", "log\n whoami", "skydns.logfile.observer"),
+        "log + whoami (rotating 100 MB)": ("log_observer", "log\n whoami", "skydns.cli.logfile.observer"),
     }
     pairs = {name: [] for name in cases}
     for _ in range(args.rounds):

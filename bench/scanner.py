@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import dnsperf  # noqa: E402
 
-from skydns.devetcd import LocalEtcd  # noqa: E402
+from skydns.cli.devetcd import LocalEtcd  # noqa: E402
 
 
 def listener(port: int) -> None:

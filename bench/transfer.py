@@ -26,7 +26,7 @@ import dns.query  # noqa: E402
 import dns.zone  # noqa: E402
 import dnsperf  # noqa: E402
 
-from skydns.devetcd import LocalEtcd  # noqa: E402
+from skydns.cli.devetcd import LocalEtcd  # noqa: E402
 
 
 def rss_mib(pid: int) -> float:

@@ -6,9 +6,9 @@ registry) that parses the directive and builds, for each server block, an
 reach into one another: what one offers the others is an interface declared
 here, and they find each other's objects through it (:meth:`IServerBlock.find`),
 never by name. The built-in plugins use nothing that is not in this file,
-:mod:`skydns.chain`, :mod:`skydns.reply`, :mod:`skydns.request`, and the
-helper modules (:mod:`skydns.zones`, :mod:`skydns.rcode`, :mod:`skydns.dnsutil`,
-:mod:`skydns.wire`, :mod:`skydns.upstream`, :mod:`skydns.msg`).
+:mod:`skydns.query.chain`, :mod:`skydns.query.reply`, :mod:`skydns.query.request`, and the
+helper modules (:mod:`skydns.query.zones`, :mod:`skydns.query.rcode`, :mod:`skydns.query.dnsutil`,
+:mod:`skydns.query.wire`, :mod:`skydns.query.upstream`, :mod:`skydns.msg`).
 
 =================  ======================================================
 capability         interface (provided by, among the built-ins)
@@ -46,8 +46,8 @@ class IHandler(Interface):
       synchronously must not create Deferreds, it is the hot path.
 
     To pass a request on, a handler calls ``self.next.serve(request)`` through
-    :func:`skydns.chain.next_or_failure` and returns (or post-processes, with
-    :func:`skydns.chain.post_process` or :func:`skydns.chain.then`) what it
+    :func:`skydns.query.chain.next_or_failure` and returns (or post-processes, with
+    :func:`skydns.query.chain.post_process` or :func:`skydns.query.chain.then`) what it
     gets. It must not modify a message it got from ``next`` unless it owns it
     (messages from ``next`` belong to whoever returns them: copy before
     changing anything a cache may also hold).
@@ -60,7 +60,7 @@ class IHandler(Interface):
     next = Attribute("The next handler in the chain, or None for the last one.")
 
     def serve(request):
-        """Answer ``request`` (a :class:`skydns.request.Request`) or pass it on; see the class docstring."""
+        """Answer ``request`` (a :class:`skydns.query.request.Request`) or pass it on; see the class docstring."""
 
 
 class IRawAnswerer(IHandler):
@@ -82,7 +82,7 @@ class IRawAnswerer(IHandler):
         """
 
     def raw_request(query):
-        """The :class:`skydns.request.Request` first answered with the bytes of ``query`` (ID aside), or None.
+        """The :class:`skydns.query.request.Request` first answered with the bytes of ``query`` (ID aside), or None.
 
         Asked only when the block has reply observers (log, prometheus),
         before :meth:`raw_answer`: they get ``request.repeat(query, ...)``, a
@@ -108,7 +108,7 @@ class IRawForwarder(IHandler):
 
     def raw_forward(query, client, sender, server):
         """Take ``query`` (True) or leave it to the normal path (False). ``server``: the
-        :class:`skydns.server.Server` it came through (its ``generation``, ``local``, ``transport``)."""
+        :class:`skydns.query.server.Server` it came through (its ``generation``, ``local``, ``transport``)."""
 
 
 class IRawTransparent(IHandler):
@@ -150,7 +150,7 @@ class IPluginSetup(Interface):
     def parse(dispenser, block):
         """Parse and validate every occurrence of the directive in one server block.
 
-        ``dispenser`` (a :class:`skydns.corefile.dispenser.Dispenser`) walks the
+        ``dispenser`` (a :class:`skydns.config.corefile.dispenser.Dispenser`) walks the
         directive's tokens; raise its ``error()``/``arg_error()`` so the error names
         file and line. Must not open sockets, files that are written, or clients:
         it also runs for ``skydns validate`` and for reloads that may be rejected.
@@ -308,7 +308,7 @@ class IMonitoredSource(Interface):
     """
 
     status_prefix = Attribute("The etcd key prefix of the status keys (``PREFIX/<ip>``).")
-    connection = Attribute("The :class:`skydns.etcd.connection.Connection` of the etcd holding them.")
+    connection = Attribute("The :class:`skydns.clients.etcd.connection.Connection` of the etcd holding them.")
     synced = Attribute("True once the records and the statuses have been read.")
 
     def hosts():  # type: ignore[misc]
@@ -409,7 +409,7 @@ class IZoneEdit(Interface):
 class ITSIGKeys(Interface):
     """TSIG keys of a server block (the ``tsig`` directive), for plugins that authenticate requests."""
 
-    keyring = Attribute("A :class:`skydns.tsig.Keyring`.")
+    keyring = Attribute("A :class:`skydns.query.tsig.Keyring`.")
     zones = Attribute("The zones the keys are for.")
 
     def required(qtype):

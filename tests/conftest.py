@@ -41,7 +41,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def etcd(tmp_path_factory):
     """One real etcd for the test session, on free loopback ports, in a temporary folder."""
-    from skydns.devetcd import LocalEtcd
+    from skydns.cli.devetcd import LocalEtcd
 
     server = LocalEtcd(str(tmp_path_factory.mktemp("etcd"))).start()
     yield server

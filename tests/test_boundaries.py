@@ -18,7 +18,7 @@ import pathlib
 
 import pytest
 
-from skydns import directives
+from skydns.config import directives
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 #: Directive names; left out, being words of other things too: "tcp" and "tls" (transports' names,

@@ -6,8 +6,8 @@ import dns.rdata
 import dns.rrset
 import pytest
 
-from skydns import dnsutil, rcode, zones
-from skydns.reply import Reply
+from skydns.query import dnsutil, rcode, zones
+from skydns.query.reply import Reply
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -18,7 +18,7 @@ from helpers.certs import make_pki
 from helpers.logs import Logged
 from helpers.metrics import scrape, value
 from skydns import testing
-from skydns.errors import CorefileError
+from skydns.config.errors import CorefileError
 
 pytestmark = pytest.mark.integration
 

@@ -6,10 +6,11 @@ from twisted.internet import task
 from zope.interface import Interface
 from zope.interface.verify import verifyClass, verifyObject
 
-from skydns import commands, config, interfaces
-from skydns.block import Block
-from skydns.errors import CorefileError
-from skydns.etcd.records import EtcdRecords
+from skydns import config, interfaces
+from skydns.cli import commands
+from skydns.clients.etcd.records import EtcdRecords
+from skydns.config.block import Block
+from skydns.config.errors import CorefileError
 from skydns.interfaces import (
     ICommand,
     IMetrics,
@@ -19,7 +20,7 @@ from skydns.interfaces import (
     IServer,
     IServerBlock,
 )
-from skydns.service import SkyDNSService
+from skydns.listen.service import SkyDNSService
 
 #: Every chain plugin that builds without opening a socket (HTTP plugins listen when built).
 COREFILE = """\
@@ -113,7 +114,7 @@ def test_commands_come_from_entry_points():
     assert ("ds", ds.summary) in commands.available()
     with pytest.raises(LookupError, match="unknown command 'nope'"):
         commands.load("nope")
-    bad = {"bad": EntryPoint("bad", "skydns.zones:WILDCARDS", commands.GROUP)}
+    bad = {"bad": EntryPoint("bad", "skydns.query.zones:WILDCARDS", commands.GROUP)}
     with pytest.raises(LookupError, match="is not a skydns command"):
         commands.load("bad", bad)
     assert commands.available(bad)[0][1].startswith("(broken:")

@@ -10,7 +10,8 @@ import pytest
 
 from helpers import eventually
 from helpers.processes import BIN, ROOT, env, wait_until_serving
-from skydns import legacy, testing
+from skydns import testing
+from skydns.cli import legacy
 
 
 def test_precedence_defaults_environment_flags_then_etcd():

@@ -5,11 +5,12 @@ import pytest
 from zope.interface import implementer
 
 from helpers import fakeplugins
-from skydns import config, directives
-from skydns.chain import names
-from skydns.errors import CorefileError
+from skydns import config
+from skydns.config import directives
+from skydns.config.errors import CorefileError
+from skydns.config.registry import Registry
 from skydns.interfaces import IPluginSetup
-from skydns.registry import Registry
+from skydns.query.chain import names
 
 
 @implementer(IPluginSetup)

@@ -5,7 +5,7 @@ import dns.name
 import dns.tsigkeyring
 import pytest
 
-from skydns.request import MalformedQuery, Request
+from skydns.query.request import MalformedQuery, Request
 
 
 def read(q, proto="udp"):

@@ -17,9 +17,9 @@ from zope.interface import alsoProvides, implementer
 
 from helpers import Logged, fakeplugins
 from skydns import config, testing
-from skydns.chain import next_or_failure
 from skydns.interfaces import IHandler, IPluginSetup, IRawAnswerer, IRawReplyFilter, IRawTransparent
-from skydns.server import Server, ZoneMux
+from skydns.query.chain import next_or_failure
+from skydns.query.server import Server, ZoneMux
 
 CLIENT = ("192.0.2.7", 5300)
 

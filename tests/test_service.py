@@ -47,7 +47,7 @@ def test_bad_corefile_keeps_old_configuration(tmp_path):
         srv.write(f".:{port} {{\n answer 10.0.0.9\n nosuchplugin\n}}\n")
         assert srv.reload() is False
         assert address(srv) == "10.0.0.1"
-        logged = [formatEvent(e) for e in events if e.get("log_namespace") == "skydns.service"]
+        logged = [formatEvent(e) for e in events if e.get("log_namespace") == "skydns.listen.service"]
         assert any(f"{srv.corefile}:3 - unknown directive 'nosuchplugin'" in line for line in logged), logged
         assert srv.service.reload_failures == 1
     finally:

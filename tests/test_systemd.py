@@ -12,7 +12,8 @@ import pytest
 from helpers import eventually, socket_activation
 from helpers.certs import make_pki
 from helpers.processes import BIN, ROOT, env, wait_until_serving
-from skydns import systemd, testing
+from skydns import testing
+from skydns.listen import systemd
 
 pytestmark = pytest.mark.integration
 

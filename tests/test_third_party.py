@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from skydns import config, testing
-from skydns.chain import names
-from skydns.registry import Registry
+from skydns.config.registry import Registry
+from skydns.query.chain import names
 
 
 def test_example_distribution_is_discovered():

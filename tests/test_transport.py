@@ -3,7 +3,7 @@ import socket
 
 from helpers import Logged
 from skydns import testing
-from skydns.transport import DNSDatagramProtocol, Listener, StreamLimits
+from skydns.listen.transport import DNSDatagramProtocol, Listener, StreamLimits
 
 
 def test_udp_send_on_the_socket_and_failed_sends_are_counted():
@@ -19,7 +19,7 @@ def test_udp_send_on_the_socket_and_failed_sends_are_counted():
             testing.call(proto.send, b"x" * 70000, client.getsockname())  # EMSGSIZE: lost, counted, logged
             testing.call(proto.send, b"y" * 70000, client.getsockname())
         assert proto._send_errors == 2
-        warnings = logged.warnings("skydns.transport")
+        warnings = logged.warnings("skydns.listen.transport")
         assert len(warnings) == 1 and "cannot send a UDP reply" in warnings[0] and "(1 so far)" in warnings[0]
         testing.call(proto.send, b"reply", client.getsockname())
         data, addr = client.recvfrom(100)
@@ -46,7 +46,7 @@ def tls_listener(tmp_path, server, read=1.0, write=1.0):
     from twisted.protocols.tls import TLSMemoryBIOFactory
 
     from helpers.certs import make_pki
-    from skydns.transport import DNSStreamFactory
+    from skydns.listen.transport import DNSStreamFactory
 
     pki = make_pki(tmp_path)
     pem = open(pki["server_key"]).read() + open(pki["server"]).read()

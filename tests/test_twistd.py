@@ -34,6 +34,15 @@ def test_wheel_carries_the_twistd_plugin_and_twistd_finds_it(tmp_path):
     assert "skydns" in out.stdout
 
 
+def test_twistd_finds_skydns_as_make_setup_installs_it(tmp_path):
+    """`twistd skydns` from the checkout's venv, in another folder, with no PYTHONPATH: the editable install
+    alone does not put twisted/plugins on twistd's path; make setup's link and .pth file do."""
+    out = subprocess.run([os.path.join(BIN, "twistd"), "skydns", "--help"], cwd=tmp_path, capture_output=True,
+                         text=True, env=env(), timeout=60)
+    assert "PYTHONPATH" not in env()
+    assert out.returncode == 0 and "skydns [-c Corefile]" in out.stdout, out.stdout + out.stderr
+
+
 def test_version_is_skydns_s():
     """skydns --version and twistd skydns --version print skydns's version (one source: skydns.__version__)."""
     import skydns

@@ -1,9 +1,9 @@
 """The dispenser plugins parse with: occurrences, arguments, blocks, errors with lines."""
 import pytest
 
-from skydns.corefile import parse_text
-from skydns.corefile.dispenser import Dispenser, parse_duration
-from skydns.errors import CorefileError
+from skydns.config.corefile import parse_text
+from skydns.config.corefile.dispenser import Dispenser, parse_duration
+from skydns.config.errors import CorefileError
 
 
 def dispenser(text, name):

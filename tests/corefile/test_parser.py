@@ -1,10 +1,10 @@
 """Corefile syntax: keys, blocks, directives, comments, quotes, env, snippets, imports, errors."""
 import pytest
 
-from skydns.corefile import parse_text
-from skydns.corefile.lexer import tokenize
-from skydns.corefile.parser import parse_file, reverse_zones
-from skydns.errors import CorefileError
+from skydns.config.corefile import parse_text
+from skydns.config.corefile.lexer import tokenize
+from skydns.config.corefile.parser import parse_file, reverse_zones
+from skydns.config.errors import CorefileError
 
 
 def anything(name):

@@ -5,8 +5,8 @@ import pyetcd.exceptions
 import pytest
 
 from helpers import Proxy
-from skydns.etcd.connection import Connection, parse_endpoint
-from skydns.etcd.watch import Events, PrefixWatch, Progress, prefix_end
+from skydns.clients.etcd.connection import Connection, parse_endpoint
+from skydns.clients.etcd.watch import Events, PrefixWatch, Progress, prefix_end
 
 
 def take(q: queue.Queue, kind, timeout=5.0):

@@ -8,10 +8,10 @@ import dns.rrset
 from twisted.internet import task
 from zope.interface import implementer
 
-from skydns import directives
-from skydns.chain import next_or_failure
+from skydns.config import directives
+from skydns.config.registry import Registry
 from skydns.interfaces import IHandler, IPluginSetup
-from skydns.registry import Registry
+from skydns.query.chain import next_or_failure
 
 
 @implementer(IHandler)

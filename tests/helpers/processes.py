@@ -15,9 +15,10 @@ BIN = os.path.dirname(sys.executable)
 
 
 def env() -> dict:
-    """The environment of a child process, with this checkout first on its path (twistd finds the plugin)."""
+    """The environment of a child process: no PYTHONPATH, so that twistd and skydns find what they need
+    as `make setup` installed it (twistd's plugin through the venv's own path, tests/test_twistd.py)."""
     e = dict(os.environ)
-    e["PYTHONPATH"] = ROOT + os.pathsep + e.get("PYTHONPATH", "")
+    e.pop("PYTHONPATH", None)
     return e
 
 

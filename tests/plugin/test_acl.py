@@ -7,7 +7,7 @@ import pytest
 
 from helpers import fakeplugins
 from skydns import config, testing
-from skydns.errors import CorefileError
+from skydns.config.errors import CorefileError
 
 
 def block(acl):

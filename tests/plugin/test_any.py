@@ -28,7 +28,7 @@ def test_any_takes_no_arguments(tmp_path):
     import pytest
 
     from skydns import config
-    from skydns.errors import CorefileError
+    from skydns.config.errors import CorefileError
     (tmp_path / "Corefile").write_text(". {\n any all\n whoami\n}\n")
     with pytest.raises(CorefileError, match="Corefile:2 - plugin/any: wrong argument count"):
         config.load(str(tmp_path / "Corefile"))

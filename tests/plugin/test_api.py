@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import eventually, free_port
-from skydns import ctl, testing
+from skydns import testing
+from skydns.cli import ctl
 
 TOKEN = "s3cret-token"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

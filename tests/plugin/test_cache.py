@@ -209,7 +209,7 @@ def test_etcd_changes_are_never_stale(tmp_path, data):
 
 def test_bad_cache_config(tmp_path):
     from skydns import config
-    from skydns.errors import CorefileError
+    from skydns.config.errors import CorefileError
     cases = {
         "cache {\n  success\n }": "wrong argument count",
         "cache {\n  success 0\n }": "capacity must be between",
@@ -329,7 +329,7 @@ def test_max_memory_bounds_the_cache(tmp_path, up):
 
 def test_max_memory_errors(tmp_path):
     from skydns import config
-    from skydns.errors import CorefileError
+    from skydns.config.errors import CorefileError
     for value, words in (("lots", "is not a size"), ("1K", "max_memory must be between")):
         (tmp_path / "Corefile").write_text(f". {{\n cache {{\n  max_memory {value}\n }}\n whoami\n}}\n")
         with pytest.raises(CorefileError, match=f"Corefile:3 - plugin/cache: .*{words}"):

@@ -172,7 +172,7 @@ def test_delv_fully_validates(tmp_path, data):
 
 def test_key_errors(tmp_path):
     from skydns import config
-    from skydns.errors import CorefileError
+    from skydns.config.errors import CorefileError
     good = write_key(tmp_path, ZONE, 13)
     other = write_key(tmp_path, "example.org.", 13)
     mismatched = write_key(tmp_path, ZONE, 15)

@@ -6,9 +6,9 @@ import dns.rcode
 from twisted.internet import defer, task
 from twisted.logger import LogLevel, globalLogPublisher
 
-from skydns.chain import HandlerFunc
 from skydns.plugin.errors.errors import Errors, Pattern
-from skydns.request import Request
+from skydns.query.chain import HandlerFunc
+from skydns.query.request import Request
 
 
 def req(name="fail.example.org."):
@@ -113,7 +113,7 @@ def test_errors_corefile_validation(tmp_path):
     import pytest
 
     from skydns import config
-    from skydns.errors import CorefileError
+    from skydns.config.errors import CorefileError
     cases = {
         "errors {\n consolidate 5m\n}": "Corefile:3 - plugin/errors: wrong argument count",
         "errors {\n consolidate 5x .*\n}": "Corefile:3 - plugin/errors: '5x' is not a duration",

@@ -124,12 +124,12 @@ def test_deadline_bounds_the_whole_query():
     timeout or what is left of the deadline (a fake clock; real timeouts are in the tests around)."""
     from twisted.internet import defer, task
 
-    from skydns.dnsclient import Timeout
-    from skydns.nameservers import Health
-    from skydns.nameservers import Nameserver as Target
+    from skydns.clients.dnsclient import Timeout
+    from skydns.clients.nameservers import Health
+    from skydns.clients.nameservers import Nameserver as Target
     from skydns.plugin.forward.forward import Forward
     from skydns.plugin.forward.setup import ForwardConfig
-    from skydns.request import Request
+    from skydns.query.request import Request
 
     clock = task.Clock()
     asked = []
@@ -322,7 +322,7 @@ def test_no_leaks_after_1000_failing_queries(tmp_path, ups, expire, tcp):
 
 def test_bad_forward_config(tmp_path):
     from skydns import config
-    from skydns.errors import CorefileError
+    from skydns.config.errors import CorefileError
     cases = {
         "forward .": "wrong argument count",
         "forward . notanip": "'notanip' is not an IP address",

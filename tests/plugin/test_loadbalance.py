@@ -91,7 +91,7 @@ def test_sticky_same_client_same_address_and_minimal_moves(tmp_path, data):
 
 def test_bad_policy(tmp_path):
     from skydns import config
-    from skydns.errors import CorefileError
+    from skydns.config.errors import CorefileError
     (tmp_path / "Corefile").write_text(". {\n loadbalance fastest\n whoami\n}\n")
     with pytest.raises(CorefileError, match=r"Corefile:2 - plugin/loadbalance: unknown policy 'fastest'"):
         config.load(str(tmp_path / "Corefile"))
@@ -138,7 +138,7 @@ def test_prefer_subnets(tmp_path, data):
 
 def test_bad_weight_file(tmp_path):
     from skydns import config
-    from skydns.errors import CorefileError
+    from skydns.config.errors import CorefileError
     (tmp_path / "w").write_text("db.skydns.local\n10.0.0.1 300\n")
     (tmp_path / "Corefile").write_text(f". {{\n loadbalance weighted {tmp_path / 'w'}\n whoami\n}}\n")
     with pytest.raises(CorefileError, match="weight 300 is not between 1 and 255"):

@@ -85,7 +85,7 @@ def test_json(tmp_path):
 
 def test_bad_log_config(tmp_path):
     from skydns import config
-    from skydns.errors import CorefileError
+    from skydns.config.errors import CorefileError
     for body, message in (("log . \"{nope}\"", "unknown placeholder {nope}"),
                           ("log {\n  class loud\n }", "unknown class 'loud'"),
                           ("log {\n  colour red\n }", "unknown property 'colour'")):
@@ -113,7 +113,7 @@ def test_format_literal_text_is_kept_as_written():
 def test_compiled_fields_match_the_field_functions(client, wire_query, reply_flags):
     """The generated line and the JSON option give the same text for every placeholder."""
     from skydns.plugin.log.format import FIELDS, compile_format
-    from skydns.request import Request
+    from skydns.query.request import Request
 
     req = Request(wire_query.to_wire(), client, "udp")
     reply = bytearray(wire_query.to_wire())

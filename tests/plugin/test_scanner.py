@@ -175,7 +175,7 @@ def test_reload_keeps_the_scanner_and_its_lease(tmp_path, data):
      "unknown property 'bogus'"),
 ])
 def test_bad_scanner_configuration(tmp_path, data, text, message):
-    from skydns.errors import CorefileError
+    from skydns.config.errors import CorefileError
 
     with pytest.raises(CorefileError, match=message):
         testing.start(text.format(path=data.path, url=data.server.url), tmp_path)

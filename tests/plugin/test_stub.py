@@ -67,7 +67,7 @@ def test_two_servers_pointing_at_each_other_do_not_loop(tmp_path, etcd):
 def test_stub_needs_a_record_source(tmp_path):
     """Without a record source (etcd) in its block, stub refuses the configuration at its line."""
     from skydns import config
-    from skydns.errors import CorefileError
+    from skydns.config.errors import CorefileError
     (tmp_path / "Corefile").write_text(". {\n stub\n whoami\n}\n")
     with pytest.raises(CorefileError, match="Corefile:2 - plugin/stub: needs a record source"):
         config.load(str(tmp_path / "Corefile")).build()

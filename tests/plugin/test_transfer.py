@@ -180,7 +180,7 @@ def test_notify_is_coalesced(tmp_path, data):
 
 
 def test_bad_transfer_configuration(tmp_path, data):
-    from skydns.errors import CorefileError
+    from skydns.config.errors import CorefileError
 
     for body, words in ((" transfer\n", "needs 'to ADDRESS...'"),
                         (" transfer {\n  to nowhere\n }\n", "'nowhere' is not an address"),

@@ -5,7 +5,7 @@ import dns.rrset
 import pytest
 
 from skydns.plugin.whoami.whoami import Whoami
-from skydns.request import Request
+from skydns.query.request import Request
 
 
 def expected(query: dns.message.Message, host, port, proto, rtype):
@@ -34,7 +34,7 @@ def test_wire_reply_equals_dnspython(qname, host, rtype, proto, edns):
 
 def test_whoami_takes_no_arguments(tmp_path):
     from skydns import config
-    from skydns.errors import CorefileError
+    from skydns.config.errors import CorefileError
     p = tmp_path / "Corefile"
     p.write_text(". {\n whoami foo\n}\n")
     with pytest.raises(CorefileError, match=r"Corefile:2 - plugin/whoami: wrong argument count"):

@@ -4,7 +4,7 @@ It stands in front of the cache and passes every query on. When the reply
 to an AAAA query (from an IPv6 client, unless ``allow_ipv4``) has no AAAA
 record, it looks the A records of the name up through the server and answers
 them as AAAA records under the NAT64 prefix. It reads only what it needs of
-the reply (:class:`skydns.reply.Reply`: the header for free, the records
+the reply (:class:`skydns.query.reply.Reply`: the header for free, the records
 when there are some) and leaves every other reply as it came.
 """
 from __future__ import annotations
@@ -22,10 +22,10 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from skydns.chain import next_or_failure, post_process
-from skydns.dnsutil import section_ttl
 from skydns.interfaces import IHandler, IMetrics, IReadiness
-from skydns.rcode import NOERROR, NXDOMAIN
+from skydns.query.chain import next_or_failure, post_process
+from skydns.query.dnsutil import section_ttl
+from skydns.query.rcode import NOERROR, NXDOMAIN
 from skydns_dns64.prefix import embed
 
 log = Logger(namespace="skydns.plugin.dns64")
@@ -42,7 +42,7 @@ class DNS64:
     def __init__(self, prefix: ipaddress.IPv6Network, upstream, next=None, translate_all: bool = False,
                  allow_ipv4: bool = False, server: str = ""):
         self.prefix = prefix
-        self.upstream = upstream  # skydns.upstream.Upstream: A lookups through the whole server
+        self.upstream = upstream  # skydns.query.upstream.Upstream: A lookups through the whole server
         self.next = next
         self.translate_all = translate_all
         self.allow_ipv4 = allow_ipv4

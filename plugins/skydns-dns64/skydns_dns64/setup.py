@@ -4,7 +4,7 @@ from __future__ import annotations
 from zope.interface import implementer
 
 from skydns.interfaces import IPluginSetup
-from skydns.upstream import Upstream
+from skydns.query.upstream import Upstream
 from skydns_dns64 import prefix as prefixes
 from skydns_dns64.dns64 import DNS64, Probe
 

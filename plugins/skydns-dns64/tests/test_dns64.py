@@ -15,7 +15,7 @@ import pytest
 from twisted.internet import task
 
 from skydns import config, testing
-from skydns.errors import CorefileError
+from skydns.config.errors import CorefileError
 from skydns_dns64 import prefix as prefixes
 from skydns_dns64.dns64 import Probe
 

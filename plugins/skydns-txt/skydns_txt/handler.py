@@ -7,8 +7,8 @@ import dns.rdtypes.ANY.TXT
 import dns.rrset
 from zope.interface import implementer
 
-from skydns.chain import next_or_failure
 from skydns.interfaces import IHandler
+from skydns.query.chain import next_or_failure
 
 TTL = 300
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import dns.name
 from zope.interface import implementer
 
-from skydns.dnsutil import MAX_STRING
 from skydns.interfaces import IPluginSetup
-from skydns.zones import in_zones
+from skydns.query.dnsutil import MAX_STRING
+from skydns.query.zones import in_zones
 from skydns_txt.handler import Txt
 
 

@@ -5,7 +5,7 @@ import dns.rcode
 import pytest
 
 from skydns import config, testing
-from skydns.errors import CorefileError
+from skydns.config.errors import CorefileError
 
 
 def test_entry_point_is_installed():

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from prometheus_client.core import CounterMetricFamily
 from zope.interface import implementer
 
-from skydns import wire
-from skydns.chain import next_or_failure
 from skydns.interfaces import IHandler, IMetrics
-from skydns.rcode import NOERROR, REFUSED
-from skydns.zones import in_zones
+from skydns.query import wire
+from skydns.query.chain import next_or_failure
+from skydns.query.rcode import NOERROR, REFUSED
+from skydns.query.zones import in_zones
 
 ACTIONS = ("allow", "block", "filter", "drop")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from zope.interface import implementer
 
-from skydns import wire
-from skydns.chain import next_or_failure
 from skydns.interfaces import IRawTransparent
+from skydns.query import wire
+from skydns.query.chain import next_or_failure
 
 TYPE_ANY, TYPE_HINFO = 255, 13
 TTL = 8482

@@ -11,8 +11,8 @@ import os
 
 from zope.interface import implementer
 
-from skydns.httpserver import address_argument, shared_listener
 from skydns.interfaces import IPluginSetup, IRecordSource
+from skydns.listen.httpserver import address_argument, shared_listener
 from skydns.plugin.api.resource import RecordsAPI
 
 

@@ -23,16 +23,16 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from skydns import wire
-from skydns.chain import next_or_failure, post_process
-from skydns.dnsutil import bounded_ttl
 from skydns.interfaces import ICoreDNSMetrics, IMetrics, IRawAnswerer
 from skydns.msg import path
 from skydns.plugin.cache.item import Item
-from skydns.rcode import NOERROR, NXDOMAIN, SERVFAIL
-from skydns.reply import Reply
-from skydns.request import Request
-from skydns.zones import has_wildcard, in_zones, wildcard_matches
+from skydns.query import wire
+from skydns.query.chain import next_or_failure, post_process
+from skydns.query.dnsutil import bounded_ttl
+from skydns.query.rcode import NOERROR, NXDOMAIN, SERVFAIL
+from skydns.query.reply import Reply
+from skydns.query.request import Request
+from skydns.query.zones import has_wildcard, in_zones, wildcard_matches
 
 log = Logger(namespace="skydns.plugin.cache")
 

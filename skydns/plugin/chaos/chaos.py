@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from zope.interface import implementer
 
-from skydns import wire
-from skydns.chain import next_or_failure
-from skydns.dnsutil import txt_wire
 from skydns.interfaces import IRawTransparent
+from skydns.query import wire
+from skydns.query.chain import next_or_failure
+from skydns.query.dnsutil import txt_wire
 
 TYPE_TXT, CLASS_CH = 16, 3
 

@@ -11,7 +11,7 @@ import sys
 import dns.dnssec
 from zope.interface import implementer
 
-from skydns.errors import CorefileError
+from skydns.config.errors import CorefileError
 from skydns.interfaces import ICommand
 
 

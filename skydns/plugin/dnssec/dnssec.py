@@ -20,9 +20,9 @@ import dns.rdatatype
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from zope.interface import implementer
 
-from skydns.chain import next_or_failure, post_process
 from skydns.interfaces import IHandler, IMetrics, IRecordSource
-from skydns.zones import in_zones
+from skydns.query.chain import next_or_failure, post_process
+from skydns.query.zones import in_zones
 
 DNSKEY, NSEC3PARAM = dns.rdatatype.DNSKEY, dns.rdatatype.NSEC3PARAM
 #: A signed reply is reused for at most this long (its signatures are valid a week).

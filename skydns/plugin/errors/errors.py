@@ -14,11 +14,11 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger, LogLevel
 from zope.interface import implementer
 
-from skydns import wire
-from skydns.chain import next_or_failure
 from skydns.interfaces import IRawTransparent
-from skydns.rcode import SERVFAIL
-from skydns.request import MalformedQuery
+from skydns.query import wire
+from skydns.query.chain import next_or_failure
+from skydns.query.rcode import SERVFAIL
+from skydns.query.request import MalformedQuery
 
 log = Logger(namespace="skydns.plugin.errors")
 

@@ -24,8 +24,8 @@ from twisted.internet import defer, task, threads
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from skydns.etcd.connection import Connection
-from skydns.etcd.watch import Events, PrefixWatch, Progress, prefix_end
+from skydns.clients.etcd.connection import Connection
+from skydns.clients.etcd.watch import Events, PrefixWatch, Progress, prefix_end
 from skydns.interfaces import IMetrics
 from skydns.msg import path
 from skydns.msg.service import InvalidService, from_json
@@ -286,7 +286,7 @@ class EtcdCopy:
 
     def _discovered(self, urls: list[str]) -> None:
         """The cluster's members as the endpoints to use from now on (SkyDNS's -discover)."""
-        from skydns.etcd.connection import parse_endpoint
+        from skydns.clients.etcd.connection import parse_endpoint
 
         try:
             endpoints = tuple(parse_endpoint(u) for u in urls)

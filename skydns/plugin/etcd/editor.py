@@ -22,8 +22,8 @@ import dns.rdatatype
 from twisted.internet import threads
 from zope.interface import implementer
 
-from skydns.etcd.records import LEAF
-from skydns.etcd.watch import prefix_end
+from skydns.clients.etcd.records import LEAF
+from skydns.clients.etcd.watch import prefix_end
 from skydns.interfaces import IZoneEdit
 from skydns.msg import path
 from skydns.msg.service import InvalidService, from_json

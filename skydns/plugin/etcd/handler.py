@@ -18,14 +18,14 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from skydns import wire
-from skydns.chain import next_or_failure
-from skydns.dnsutil import section_ttl, txt_strings
 from skydns.interfaces import IHandler
 from skydns.plugin.etcd import lookup as lk
 from skydns.plugin.etcd.render import render as render_wire
-from skydns.rcode import NOERROR, NXDOMAIN, REFUSED, SERVFAIL
-from skydns.zones import in_zones
+from skydns.query import wire
+from skydns.query.chain import next_or_failure
+from skydns.query.dnsutil import section_ttl, txt_strings
+from skydns.query.rcode import NOERROR, NXDOMAIN, REFUSED, SERVFAIL
+from skydns.query.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.etcd")
 IN = dns.rdataclass.IN

@@ -11,7 +11,7 @@ exactly when some key is at or below it.
 """
 from __future__ import annotations
 
-from skydns.zones import WILDCARDS
+from skydns.query.zones import WILDCARDS
 
 
 class Node:

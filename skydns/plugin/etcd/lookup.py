@@ -13,7 +13,7 @@ import dns.rdatatype
 
 from skydns.msg import path
 from skydns.msg.service import Service
-from skydns.zones import in_zones, strip_labels
+from skydns.query.zones import in_zones, strip_labels
 
 _T = dns.rdatatype.RdataType
 A, NS, CNAME, SOA, PTR, HINFO, MX, TXT, AAAA, SRV, ANY = (_T.A, _T.NS, _T.CNAME, _T.SOA, _T.PTR, _T.HINFO, _T.MX,

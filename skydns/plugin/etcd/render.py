@@ -12,9 +12,9 @@ from __future__ import annotations
 import socket
 import struct
 
-from skydns import wire
-from skydns.dnsutil import txt_wire
 from skydns.plugin.etcd import lookup as lk
+from skydns.query import wire
+from skydns.query.dnsutil import txt_wire
 
 _pack_tail = wire.RR_TAIL.pack
 _H = struct.Struct("!H").pack

@@ -28,15 +28,15 @@ import os
 
 from zope.interface import alsoProvides, implementer
 
-from skydns.errors import CorefileError
-from skydns.etcd.connection import Connection, parse_endpoint
+from skydns.clients.etcd.connection import Connection, parse_endpoint
+from skydns.config.errors import CorefileError
 from skydns.interfaces import IMonitoredSource, IPluginSetup
 from skydns.plugin.etcd.copy import STALE_AFTER, EtcdCopy
 from skydns.plugin.etcd.handler import Etcd
 from skydns.plugin.etcd.lookup import Lookup, Settings
 from skydns.plugin.etcd.source import EtcdSource
 from skydns.plugin.etcd.zonedata import ZoneData
-from skydns.upstream import Upstream
+from skydns.query.upstream import Upstream
 
 PROPERTIES = ("path", "endpoint", "credentials", "tls", "fallthrough", "ttl", "min_ttl",
               "hostmaster", "local", "zones", "upstream", "monitor", "stale_after", "min-lease-ttl",

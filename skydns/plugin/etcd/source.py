@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from zope.interface import implementer
 
-from skydns.etcd.records import EtcdRecords
+from skydns.clients.etcd.records import EtcdRecords
 from skydns.interfaces import IReadiness, IRecordSource, IZoneEditor, IZoneSource
 from skydns.msg import path
 

@@ -27,12 +27,12 @@ import struct
 import dns.name
 import dns.rdataclass
 
-from skydns import wire
-from skydns.dnsutil import txt_wire
-from skydns.etcd.records import LEAF
+from skydns.clients.etcd.records import LEAF
 from skydns.msg import path
 from skydns.plugin.etcd import lookup as lk
-from skydns.zones import WILDCARDS
+from skydns.query import wire
+from skydns.query.dnsutil import txt_wire
+from skydns.query.zones import WILDCARDS
 
 _TAIL = struct.Struct("!HHIH").pack
 _SRV = struct.Struct("!HHH").pack

@@ -25,13 +25,13 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from skydns import wire
-from skydns.chain import next_or_failure
+from skydns.clients.nameservers import InflightLimit, healthy_first
 from skydns.interfaces import ICoreDNSMetrics, IHandler, IMetrics, IRawForwarder
-from skydns.nameservers import InflightLimit, healthy_first
 from skydns.plugin.forward.relay import Relay
-from skydns.rcode import NOERROR, REFUSED, SERVFAIL
-from skydns.zones import in_zones
+from skydns.query import wire
+from skydns.query.chain import next_or_failure
+from skydns.query.rcode import NOERROR, REFUSED, SERVFAIL
+from skydns.query.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.forward")
 

@@ -18,10 +18,10 @@ import struct
 from twisted.internet import task
 from twisted.logger import Logger
 
-from skydns import wire
-from skydns.dnsclient import ExchangeError, Timeout, _connected_udp, question_of, same_question
-from skydns.request import MalformedQuery, Request
-from skydns.server import truncate
+from skydns.clients.dnsclient import ExchangeError, Timeout, _connected_udp, question_of, same_question
+from skydns.query import wire
+from skydns.query.request import MalformedQuery, Request
+from skydns.query.server import truncate
 
 log = Logger(namespace="skydns.plugin.forward")
 _random = random.SystemRandom()

@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 import dns.rcode
 from zope.interface import implementer
 
-from skydns.dnsclient import Client, StreamPool, UDPPool, default_max_inflight
+from skydns.clients.dnsclient import Client, StreamPool, UDPPool, default_max_inflight
+from skydns.clients.nameservers import Health, Nameserver
 from skydns.interfaces import IPluginSetup
-from skydns.nameservers import Health, Nameserver
 from skydns.plugin.forward.forward import Forward
 
 PROPERTIES = ("except", "force_tcp", "prefer_udp", "expire", "max_idle_conns", "max_age", "read_timeout",
@@ -314,7 +314,7 @@ class ForwardSetup:
             up = Nameserver(t.host, t.port, t.proto, tls, name=name + (t.path if t.proto == "https" else ""))
             up.source = source
             if t.proto == "https":
-                from skydns.dohclient import DoHPool
+                from skydns.clients.dohclient import DoHPool
 
                 up.pools["https"] = DoHPool(reactor, t.host, t.port, t.path, tls, cfg.doh_method, stream_expire,
                                             cfg.max_idle_conns, source, cfg.timeout)

@@ -12,8 +12,8 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from zope.interface import implementer
 
-from skydns.httpserver import address_argument, shared_listener
 from skydns.interfaces import IPluginSetup
+from skydns.listen.httpserver import address_argument, shared_listener
 
 log = Logger(namespace="skydns.plugin.health")
 

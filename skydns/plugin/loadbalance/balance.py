@@ -24,9 +24,9 @@ import dns.message
 import dns.rrset
 from zope.interface import alsoProvides, implementer
 
-from skydns import wire
-from skydns.chain import next_or_failure, post_process
 from skydns.interfaces import IHandler, IRawReplyFilter
+from skydns.query import wire
+from skydns.query.chain import next_or_failure, post_process
 
 A, AAAA, MX = 1, 28, 15
 

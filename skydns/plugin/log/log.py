@@ -21,8 +21,8 @@ from time import monotonic
 
 from twisted.logger import Logger
 
-from skydns.rcode import NOERROR, NXDOMAIN
-from skydns.zones import in_zones
+from skydns.query.rcode import NOERROR, NXDOMAIN
+from skydns.query.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.log")
 

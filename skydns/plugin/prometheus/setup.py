@@ -14,8 +14,8 @@ import re
 from prometheus_client.twisted import MetricsResource
 from zope.interface import implementer
 
-from skydns.httpserver import address_argument, shared_listener
 from skydns.interfaces import IPluginSetup
+from skydns.listen.httpserver import address_argument, shared_listener
 from skydns.plugin.prometheus.metrics import Recorder
 
 _METRIC_WORD = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")

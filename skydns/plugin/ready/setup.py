@@ -15,8 +15,8 @@ from __future__ import annotations
 from twisted.web.resource import Resource
 from zope.interface import implementer
 
-from skydns.httpserver import address_argument, shared_listener
 from skydns.interfaces import IPluginSetup, IReadiness
+from skydns.listen.httpserver import address_argument, shared_listener
 
 
 class ReadyResource(Resource):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from skydns.corefile.dispenser import parse_duration
+from skydns.config.corefile.dispenser import parse_duration
 from skydns.plugin.scanner.probes import Probe
 
 TYPES = ("tcp", "http", "https", "icmp", "none")

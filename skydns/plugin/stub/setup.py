@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from zope.interface import implementer
 
-from skydns.dnsclient import Client, default_max_inflight
+from skydns.clients.dnsclient import Client, default_max_inflight
+from skydns.clients.nameservers import Health
 from skydns.interfaces import IPluginSetup, IRecordSource
-from skydns.nameservers import Health
 from skydns.plugin.stub.stub import Stub
 
 

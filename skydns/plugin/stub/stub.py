@@ -16,13 +16,13 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from skydns import wire
-from skydns.chain import next_or_failure
+from skydns.clients.nameservers import InflightLimit, Nameserver, healthy_first
 from skydns.interfaces import IHandler
 from skydns.msg import path
-from skydns.nameservers import InflightLimit, Nameserver, healthy_first
-from skydns.rcode import REFUSED, SERVFAIL
-from skydns.zones import in_zones
+from skydns.query import wire
+from skydns.query.chain import next_or_failure
+from skydns.query.rcode import REFUSED, SERVFAIL
+from skydns.query.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.stub")
 

@@ -12,7 +12,7 @@ import os
 from zope.interface import implementer
 
 from skydns.interfaces import IPluginSetup
-from skydns.tlsconfig import CLIENT_AUTH, ServerTLS
+from skydns.listen.tlsconfig import CLIENT_AUTH, ServerTLS
 
 
 @implementer(IPluginSetup)

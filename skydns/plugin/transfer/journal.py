@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from twisted.internet import defer, task
 
-from skydns.etcd.records import LEAF
+from skydns.clients.etcd.records import LEAF
 
 MAX_HISTORY = 100_000
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from zope.interface import implementer
 
-from skydns.dnsclient import Client
+from skydns.clients.dnsclient import Client
 from skydns.interfaces import IPluginSetup, ITSIGKeys, IZoneSource
 from skydns.plugin.transfer.transfer import Permit, Transfer, _host_port
-from skydns.zones import in_zones
+from skydns.query.zones import in_zones
 
 
 @implementer(IPluginSetup)
@@ -74,7 +74,7 @@ class TransferSetup:
                 source = next_source
                 if source is None:
                     occ = block.ast.occurrences(self.name)[0]
-                    from skydns.errors import CorefileError
+                    from skydns.config.errors import CorefileError
 
                     raise CorefileError(f"zone {z} has no zone data to transfer (transfer needs etcd serving "
                                         "exactly that zone)", occ.file, occ.line, self.name)

@@ -1,6 +1,6 @@
 """transfer: AXFR and IXFR of the zones of a record source over TCP, and NOTIFY to the secondaries.
 
-A transfer streams (skydns.reply.MessageStream): messages of at most ``MESSAGE_SIZE``
+A transfer streams (skydns.query.reply.MessageStream): messages of at most ``MESSAGE_SIZE``
 bytes made from a snapshot of the zone's records (a shallow copy of the journal's
 dict: the records themselves are shared, never copied), written as the secondary
 reads them. Signed requests (TSIG) get signed messages; addresses not allowed by
@@ -20,13 +20,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from skydns import tsig, wire
-from skydns.chain import next_or_failure
 from skydns.interfaces import IHandler, IMetrics
 from skydns.plugin.transfer.journal import ZoneJournal
-from skydns.rcode import REFUSED
-from skydns.reply import MessageStream
-from skydns.zones import in_zones
+from skydns.query import tsig, wire
+from skydns.query.chain import next_or_failure
+from skydns.query.rcode import REFUSED
+from skydns.query.reply import MessageStream
+from skydns.query.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.transfer")
 AXFR, IXFR, SOA = 252, 251, 6

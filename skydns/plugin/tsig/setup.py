@@ -13,7 +13,7 @@ import dns.rdatatype
 from zope.interface import implementer
 
 from skydns.interfaces import IPluginSetup, ITSIGKeys
-from skydns.tsig import Keyring
+from skydns.query.tsig import Keyring
 
 
 @implementer(ITSIGKeys)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import dns.rdatatype
 from zope.interface import implementer
 
-from skydns.errors import CorefileError
+from skydns.config.errors import CorefileError
 from skydns.interfaces import IPluginSetup, ITSIGKeys, IZoneEditor
 from skydns.plugin.update.update import TYPES, Policy, Update
-from skydns.zones import in_zones
+from skydns.query.zones import in_zones
 
 
 @implementer(IPluginSetup)

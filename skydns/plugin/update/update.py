@@ -23,8 +23,8 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from skydns import tsig, wire
 from skydns.interfaces import IMetrics, IUpdater
+from skydns.query import tsig, wire
 
 log = Logger(namespace="skydns.plugin.update")
 T = dns.rdatatype.RdataType

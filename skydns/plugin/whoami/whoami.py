@@ -17,8 +17,8 @@ import struct
 
 from zope.interface import implementer
 
-from skydns import wire
 from skydns.interfaces import IHandler
+from skydns.query import wire
 
 _PTR = wire.POINTER_TO_QNAME
 _SRV_RDATA = struct.Struct("!HHH")

@@ -13,7 +13,7 @@ import pytest
 
 from helpers import EtcdData, Logged, Proxy, eventually, free_port
 from skydns import testing
-from skydns.devetcd import LocalCluster
+from skydns.cli.devetcd import LocalCluster
 
 pytestmark = pytest.mark.integration
 
@@ -157,7 +157,7 @@ def test_after_a_long_outage_the_copy_catches_up_within_seconds(tmp_path, etcd, 
 
 def test_stale_after_is_checked(tmp_path):
     from skydns import config
-    from skydns.errors import CorefileError
+    from skydns.config.errors import CorefileError
     (tmp_path / "Corefile").write_text("a.example {\n etcd {\n  stale_after 500ms\n }\n}\n")
     with pytest.raises(CorefileError, match="Corefile:3 - plugin/etcd: stale_after must be at least 1s"):
         config.load(str(tmp_path / "Corefile"))

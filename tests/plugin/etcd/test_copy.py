@@ -8,7 +8,7 @@ import pytest
 
 from helpers import EtcdData, Logged, Proxy, blast_udp, eventually
 from skydns import testing
-from skydns.devetcd import LocalEtcd, free_port
+from skydns.cli.devetcd import LocalEtcd, free_port
 
 # a real etcd, stopped and restarted, behind a proxy
 pytestmark = pytest.mark.integration

@@ -3,7 +3,7 @@ from twisted.internet import task
 
 from helpers import closed_port, eventually
 from skydns import testing
-from skydns.etcd.connection import Connection, parse_endpoint
+from skydns.clients.etcd.connection import Connection, parse_endpoint
 from skydns.plugin.etcd.copy import RETRY_MAX, RETRY_MIN, EtcdCopy
 
 

@@ -9,7 +9,7 @@ from skydns.msg.service import from_json
 from skydns.plugin.etcd.handler import Etcd
 from skydns.plugin.etcd.index import Index
 from skydns.plugin.etcd.lookup import Lookup, Settings
-from skydns.request import Request
+from skydns.query.request import Request
 
 SERVICES = {
     "web.skydns.local.": {"host": "10.0.0.1"},

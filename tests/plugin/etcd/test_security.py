@@ -4,7 +4,7 @@ import pytest
 
 from helpers import make_pki
 from skydns import testing
-from skydns.devetcd import LocalEtcd
+from skydns.cli.devetcd import LocalEtcd
 
 # etcd servers of their own, with auth and TLS
 pytestmark = pytest.mark.integration

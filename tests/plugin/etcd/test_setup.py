@@ -2,7 +2,7 @@
 import pytest
 
 from skydns import config
-from skydns.errors import CorefileError
+from skydns.config.errors import CorefileError
 
 
 def parse(tmp_path, body, zones="skydns.local"):

@@ -1,8 +1,8 @@
 """The etcd plugin's record source as other plugins and /ready see it, on fake copies and a fake clock."""
 from twisted.internet import task
 
-from skydns.etcd.connection import Connection, parse_endpoint
-from skydns.etcd.watch import Progress
+from skydns.clients.etcd.connection import Connection, parse_endpoint
+from skydns.clients.etcd.watch import Progress
 from skydns.plugin.etcd.copy import EtcdCopy
 from skydns.plugin.etcd.source import EtcdSource
 

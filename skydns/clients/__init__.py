@@ -1,0 +1,1 @@
+"""Outgoing clients: DNS upstreams (UDP, TCP, TLS, HTTPS) and etcd."""

@@ -1,0 +1,1 @@
+"""Listeners: the running service, its sockets and the protocols on them (UDP, TCP, TLS, HTTPS)."""
