@@ -96,19 +96,20 @@ class IRawForwarder(IHandler):
 
     When such a handler is the first of the only block of a listener (or stands behind
     only :class:`IRawTransparent` handlers) and says it can (:meth:`raw_forward_ready`),
-    the server offers it every UDP packet of that listener before reading it. Taking
-    one, it answers the client later with ``sender.send(reply, client)``, tells the
-    block's observers (with a request it builds), and counts the query in
-    ``server.generation.inflight`` while it is out. Anything it cannot relay as bytes
-    (a truncated or failed exchange) it finishes through its normal path.
+    the server offers it every UDP packet of that listener before reading it, with the
+    listener's :class:`skydns.query.delivery.Delivery`. Taking one, it counts the query
+    in flight (``delivery.hold()``, ``delivery.release()``) and ends it through the
+    delivery: ``delivery.send_raw(reply, client, sender, request)`` with the answer's
+    bytes (``request`` only when ``block.observed``: ``delivery.request(...)`` builds it),
+    or ``delivery.deliver(request, result)`` for what its normal path answers (a
+    truncated or failed exchange).
     """
 
     def raw_forward_ready():  # type: ignore[misc]
         """True when every query of the block may be relayed without being read (no zone or name rules)."""
 
-    def raw_forward(query, client, sender, server):
-        """Take ``query`` (True) or leave it to the normal path (False). ``server``: the
-        :class:`skydns.query.server.Server` it came through (its ``generation``, ``local``, ``transport``)."""
+    def raw_forward(query, client, sender, delivery):
+        """Take ``query`` (True) or leave it to the normal path (False); ``delivery`` ends it."""
 
 
 class IRawTransparent(IHandler):

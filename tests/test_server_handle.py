@@ -11,13 +11,15 @@ import dns.flags
 import dns.message
 import dns.opcode
 import dns.rcode
+import dns.update
 import pytest
 from twisted.internet import defer, task
 from zope.interface import alsoProvides, implementer
 
 from helpers import Logged, fakeplugins
 from skydns import config, testing
-from skydns.interfaces import IHandler, IPluginSetup, IRawAnswerer, IRawReplyFilter, IRawTransparent
+from skydns.interfaces import IHandler, IPluginSetup, IRawAnswerer, IRawReplyFilter, IRawTransparent, IUpdater
+from skydns.query.reply import MessageStream
 from skydns.query.chain import next_or_failure
 from skydns.query.server import Server, ZoneMux
 
@@ -332,3 +334,72 @@ def test_whoami_leaves_out_the_srv_of_a_name_too_long_for_it(tmp_path):
         server.handle(query(name), CLIENT, "udp", sender)
         (reply,) = sender.replies()
         assert len(reply.additional) == records and reply.additional[0][0].address == CLIENT[0]
+
+
+# -- one delivery: every path ends the same way --------------------------------------------------------------
+
+@implementer(IHandler)
+class SlowUpdater(PassOn):
+    """Takes UPDATEs (IUpdater) and answers NOERROR two seconds later (a Deferred)."""
+
+    def __init__(self, next, clock):
+        super().__init__("slowupdate", next)
+        self.clock = clock
+
+    def update(self, request):
+        return task.deferLater(self.clock, 2, lambda: request.reply())
+
+
+class SlowUpdateSetup(Setup):
+    def build(self, config, block, next):
+        h = SlowUpdater(next, block.reactor)
+        alsoProvides(h, IUpdater)
+        return h
+
+
+def test_update_answered_later_is_counted_in_flight_and_observed(tmp_path):
+    """An UPDATE whose answer is a Deferred counts in flight until it fires (a reload waits for it), and
+    the block's observers see its reply, as for a query."""
+    server, gen = make_server(tmp_path, " slowupdate\n answer 10.0.0.1", SlowUpdateSetup("slowupdate", None),
+                              zones="example.org")
+    seen = []
+    gen.blocks[0].observe("test", lambda req, data: seen.append(data[3] & 0x0F))
+    server = Server(server.mux, gen, ("::", 53))
+    update = dns.update.UpdateMessage("example.org.")
+    update.add("www", 60, "A", "10.0.0.2")
+    sender = Sender()
+    server.handle(update.to_wire(), CLIENT, "udp", sender)
+    assert sender.sent == [] and gen.inflight == 1
+    gen.blocks[0].reactor.advance(2)
+    assert [r.rcode() for r in sender.replies()] == [dns.rcode.NOERROR]
+    assert gen.inflight == 0 and seen == [dns.rcode.NOERROR]
+
+
+def test_notify_and_other_opcodes_are_notimp_through_the_blocks_delivery(tmp_path):
+    """NOTIFY for a served zone is NOTIMP (no secondary here), and log and prometheus (the observers) see it."""
+    server, gen = make_server(tmp_path, " whoami", zones="example.org")
+    seen = []
+    gen.blocks[0].observe("test", lambda req, data: seen.append((req.qname, data[3] & 0x0F)))
+    server = Server(server.mux, gen, ("::", 53))
+    notify = dns.message.make_query("example.org.", "SOA")
+    notify.set_opcode(dns.opcode.NOTIFY)
+    sender = Sender()
+    server.handle(notify.to_wire(), CLIENT, "udp", sender)
+    assert [r.rcode() for r in sender.replies()] == [dns.rcode.NOTIMP]
+    assert seen == [("example.org.", dns.rcode.NOTIMP)]
+
+
+def test_a_message_stream_on_udp_sends_its_first_message(tmp_path):
+    """A plugin answering with several messages (a transfer) gets only the first over UDP, and observers see it."""
+    def stream(h, request):
+        first = request.reply().to_wire()
+        return MessageStream(iter([first, first]), first)
+
+    server, gen = make_server(tmp_path, " stream", Setup("stream", lambda n: type(
+        "S", (PassOn,), {"serve": lambda self, r: stream(self, r)})("stream", n)))
+    seen = []
+    gen.blocks[0].observe("test", lambda req, data: seen.append(data))
+    server = Server(server.mux, gen, ("::", 53))
+    sender = Sender()
+    server.handle(query(), CLIENT, "udp", sender)
+    assert len(sender.sent) == 1 and seen == [sender.sent[0][0]]

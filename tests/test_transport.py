@@ -111,3 +111,35 @@ def test_tls_keeps_the_stream_bounds(tmp_path):
         assert gone and time.monotonic() - start < 5
     finally:
         testing.call(port.stopListening)
+
+
+def test_a_stream_ends_with_its_connection():
+    """A transfer being written when its client goes away is closed at once (its clean-up runs, its slot
+    in max_transfers is free), not when the garbage collector finds it."""
+    from twisted.internet import task
+    from twisted.internet.testing import StringTransport
+
+    from skydns.listen.transport import DNSStreamFactory
+
+    ended = []
+
+    def messages():
+        try:
+            while True:
+                yield b"\x00" * 100
+        finally:
+            ended.append(True)
+
+    class Transport(StringTransport):
+        def stopReading(self):
+            pass
+
+    factory = DNSStreamFactory(Listener("127.0.0.1", 0, Echo()), task.Clock())
+    proto = factory.buildProtocol(None)
+    proto.makeConnection(Transport())
+    proto.pauseProducing()  # the client does not read: the stream waits
+    stream = messages()
+    next(stream)  # started, as a transfer's first message is
+    proto.stream(stream)
+    proto.connectionLost()
+    assert ended == [True]

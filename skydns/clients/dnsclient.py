@@ -102,7 +102,7 @@ class _UDPExchange:
                  host: str, port: int, source: str | None = None):
         self.reactor = reactor
         self.qid, self.question, self.done = qid, question, done
-        self.sock: socket.socket | None = _connected_udp(host, port, source)
+        self.sock: socket.socket | None = connected_udp(host, port, source)
         try:
             self.sock.send(query)
         except OSError:
@@ -264,7 +264,7 @@ class UDPPool(_Shared):
             self.reactor.removeReader(self)
             sock = self.sock = None
         if sock is None:
-            sock = self.sock = _connected_udp(self.host, self.port, self.source)
+            sock = self.sock = connected_udp(self.host, self.port, self.source)
             self.opened += 1
             self.opened_at = self.reactor.seconds()
             self.reactor.addReader(self)
@@ -584,7 +584,7 @@ def _connect_tls(reactor, host, port, factory, options, timeout, bind=None):
     return reactor.connectTCP(host, port, wrapped, timeout=timeout, bindAddress=bind)
 
 
-def _connected_udp(host: str, port: int, source: str | None = None) -> socket.socket:
+def connected_udp(host: str, port: int, source: str | None = None) -> socket.socket:
     """A non-blocking UDP socket connected to the server: connect picks a random free port
     (on ``source``, when given)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

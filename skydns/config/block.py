@@ -66,6 +66,11 @@ class Block:
         self._startup: list[Callable] = []
         self._shutdown: list[Callable] = []
 
+    @property
+    def observed(self) -> bool:
+        """True when something watches this block's replies (an observer registered with :meth:`observe`)."""
+        return bool(self.observers)
+
     def stream_limits(self) -> StreamLimits:
         return StreamLimits(self.idle_timeout, self.read_timeout, self.write_timeout, self.max_connections)
 

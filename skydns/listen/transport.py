@@ -231,8 +231,7 @@ class DNSStreamProtocol(Protocol):
         while self._streams and not self.paused:
             transport = self.transport
             if transport is None or not self.connected or transport.disconnecting:
-                self._streams = []
-                return
+                return  # connectionLost closes the streams
             try:
                 data = next(self._streams[0])
             except StopIteration:
@@ -274,6 +273,11 @@ class DNSStreamProtocol(Protocol):
     def connectionLost(self, reason=None) -> None:
         for call in (self._idle, self._read, self._write):
             self._cancel(call)
+        streams, self._streams = self._streams, []
+        for stream in streams:  # a transfer ends with its connection (its generator's cleanup runs now)
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
         self.factory.closed(self)
 
 

@@ -83,6 +83,10 @@ class Request:
         (:class:`skydns.query.upstream.Upstream`: an external CNAME target, say) n
         levels deep. Plugins that keep per-client state or answers (a cache)
         leave such lookups alone.
+    :ivar sender: where the reply goes: an object with ``send(data, peer)`` (the UDP socket, the TCP
+        connection, the HTTP exchange); None for lookups the server makes itself.
+    :ivar peer: the client's address as the transport gave it (what ``sender`` sends to).
+    :ivar meta: None, or the labels plugins published for this query (see :meth:`set_meta`).
     :ivar dependencies: None, or a list that a plugin which keeps answers (the
         cache) sets before passing the request on: every record source that
         answers it appends the names it read (see
@@ -94,11 +98,15 @@ class Request:
         "wire", "client", "proto", "id", "flags", "qname", "qtype", "qclass",
         "question_wire", "edns", "bufsize", "do", "edns_options", "block",
         "zone", "_message", "local", "hops", "observers", "started", "dependencies", "transport",
+        "sender", "peer", "meta",
     )
 
-    def __init__(self, data: bytes, client: tuple, proto: str, local=None, transport: str = "dns"):
+    def __init__(self, data: bytes, client: tuple, proto: str, local=None, transport: str = "dns", sender=None):
         """Read the header, question and OPT of ``data``; raise MalformedQuery if it cannot be read."""
         self.wire = data
+        self.peer = client
+        self.sender = sender
+        self.meta: dict | None = None
         self.client = _plain(client)
         self.proto = proto
         self.transport = transport
@@ -214,7 +222,8 @@ class Request:
             self.do = bool(msg.ednsflags & dns.flags.DO)
             self.bufsize = max(msg.payload, wire.MIN_PAYLOAD)
 
-    def repeat(self, data: bytes, client: tuple, proto: str, local=None, transport: str = "dns") -> Request:
+    def repeat(self, data: bytes, client: tuple, proto: str, local=None, transport: str = "dns",
+               sender=None) -> Request:
         """This query again, as ``data`` from ``client``: bytes equal to ours after the ID.
 
         For the server's raw path, where a cache answers repeated query bytes
@@ -223,6 +232,8 @@ class Request:
         """
         r = _new(Request)
         r.wire = data
+        r.peer = client
+        r.sender = sender
         r.client = _plain(client)
         r.proto = proto
         r.transport = transport
@@ -231,7 +242,7 @@ class Request:
         r.flags, r.qname, r.qtype, r.qclass = self.flags, self.qname, self.qtype, self.qclass
         r.question_wire, r.edns, r.bufsize, r.do = self.question_wire, self.edns, self.bufsize, self.do
         r.edns_options, r.block, r.zone, r.local = self.edns_options, self.block, self.zone, local
-        r._message = r.observers = r.dependencies = None
+        r._message = r.observers = r.dependencies = r.meta = None
         r.hops = 0
         return r
 

@@ -206,7 +206,7 @@ class Cache:
         self.raw[raw] = item
         item.raw.append(raw)
         self.memory += len(raw)
-        if request.block is not None and request.block.observers:
+        if request.block is not None and request.block.observed:
             self.raw_requests[raw] = request
 
     def _oldest(self):

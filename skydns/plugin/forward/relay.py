@@ -8,7 +8,9 @@ to the client with the client's ID. No Request, no Deferred, no timer per query:
 queries out are kept in send order, so one sweep every ``TICK`` seconds finds those
 past ``read_timeout`` at the front. Anything off the happy path (no answer, an error,
 a truncated answer) is finished by the forward's normal path, within the query's
-deadline.
+deadline. Every query ends through the listener's delivery (:mod:`skydns.query.delivery`),
+which the server hands over with the packet: it counts the query in flight, sends, and
+shows the reply to the block's observers.
 """
 from __future__ import annotations
 
@@ -18,10 +20,8 @@ import struct
 from twisted.internet import task
 from twisted.logger import Logger
 
-from skydns.clients.dnsclient import ExchangeError, Timeout, _connected_udp, question_of, same_question
-from skydns.query import wire
-from skydns.query.request import MalformedQuery, Request
-from skydns.query.server import truncate
+from skydns.clients.dnsclient import ExchangeError, Timeout, connected_udp, question_of, same_question
+from skydns.query.request import MalformedQuery
 
 log = Logger(namespace="skydns.plugin.forward")
 _random = random.SystemRandom()
@@ -33,11 +33,11 @@ TICK = 0.05
 class Relayed:
     """One query out on the relay: the exchange's state, and the reader of its own socket when it has one."""
 
-    __slots__ = ("relay", "data", "client", "sender", "server", "up", "question", "qid", "deadline", "started",
+    __slots__ = ("relay", "data", "client", "sender", "delivery", "up", "question", "qid", "deadline", "started",
                  "sock", "pool", "called", "request")
 
-    def __init__(self, relay, data, client, sender, server, up, question, now):
-        self.relay, self.data, self.client, self.sender, self.server = relay, data, client, sender, server
+    def __init__(self, relay, data, client, sender, delivery, up, question, now):
+        self.relay, self.data, self.client, self.sender, self.delivery = relay, data, client, sender, delivery
         self.up, self.question = up, question
         self.started = now
         self.deadline = now + relay.timeout
@@ -92,7 +92,7 @@ class Relay:
         self.out: dict[Relayed, None] = {}  # in send order: the oldest first
         self._sweeper: task.LoopingCall | None = None
 
-    def take(self, data: bytes, client: tuple, sender, server) -> bool:
+    def take(self, data: bytes, client: tuple, sender, delivery) -> bool:
         fwd = self.forward
         # Only plain queries: a response, another opcode or a short packet gets the normal path's answer.
         if len(data) < 12 or data[2] & 0xF8 or fwd.limit.full():
@@ -108,11 +108,11 @@ class Relay:
         if up.down and fwd.cfg.failfast:
             return False
         now = self.reactor.seconds()
-        r = Relayed(self, data, client, sender, server, up, question, now)
+        r = Relayed(self, data, client, sender, delivery, up, question, now)
         block = fwd.block
-        if block is not None and block.observers:
+        if block is not None and block.observed:
             try:
-                req = r.request = Request(data, client, "udp", server.local, server.transport)
+                req = r.request = delivery.request(data, client, "udp", sender)
             except MalformedQuery:
                 return False
             req.block, req.zone = block, "."
@@ -124,7 +124,7 @@ class Relay:
                 r.qid = pool.send(data, question, r)
             else:
                 r.qid = qid = _random.getrandbits(16)
-                sock = r.sock = _connected_udp(up.host, up.port, up.source)
+                sock = r.sock = connected_udp(up.host, up.port, up.source)
                 try:
                     sock.send(_pack_id(qid) + data[2:])
                 except OSError:
@@ -139,9 +139,7 @@ class Relay:
             self._fallback(r, ExchangeError(f"cannot send to {up.name}: {e}"))
             return True
         fwd.limit.count += 1
-        gen = server.generation
-        if gen is not None:
-            gen.inflight += 1
+        delivery.hold()
         self.out[r] = None
         if self._sweeper is None:
             self._sweeper = task.LoopingCall(self._sweep)
@@ -160,9 +158,7 @@ class Relay:
         elif r.pool is not None:
             r.pool.finished(r.qid)
         self.forward.limit.count -= 1
-        gen = r.server.generation
-        if gen is not None:
-            gen.inflight -= 1
+        r.delivery.release()
 
     def answered(self, r: Relayed, answer: bytes) -> None:
         if r.called:
@@ -178,7 +174,8 @@ class Relay:
         data = r.data
         # The client's ID and CD bit (RFC 6840 5.9), whatever the upstream echoed.
         reply = data[:2] + answer[2:3] + bytes(((answer[3] & 0xEF) | (data[3] & 0x10),)) + answer[4:]
-        self._send(r, reply)
+        # The upstream saw the client's own OPT record: its answer fits the client as it is.
+        r.delivery.send_raw(reply, r.client, r.sender, r.request)
 
     def failed(self, r: Relayed, err) -> None:
         if r.called:
@@ -188,48 +185,18 @@ class Relay:
         log.debug("{up}: {why}", up=r.up.name, why=err)
         self._fallback(r, err)
 
-    def _send(self, r: Relayed, reply: bytes) -> None:
-        r.sender.send(reply, r.client)
-        req = r.request
-        block = self.forward.block
-        if req is not None and block is not None and block.observers:
-            req.block, req.zone = block, "."
-            for fn in block.observers:
-                try:
-                    fn(req, reply)
-                except Exception:
-                    log.failure("observer of {qname} failed", qname=req.qname)
-
     def _fallback(self, r: Relayed, err, tcp: bool = False) -> None:
-        """Finish through the normal path: the other upstreams (or TCP after TC), within the query's deadline."""
-        fwd = self.forward
+        """Finish through the normal path: the other upstreams (or TCP after TC), within the query's deadline.
+        The delivery cuts a TCP answer to the UDP client's size, and answers SERVFAIL if it fails."""
         req = r.request
         if req is None:
             try:
-                req = r.request = Request(r.data, r.client, "udp", r.server.local, r.server.transport)
+                req = r.request = r.delivery.request(r.data, r.client, "udp", r.sender)
             except MalformedQuery:
                 return
+            req.block, req.zone = self.forward.block, "."
             req.started = req.started - (self.reactor.seconds() - r.started)
-        d = fwd.retry(req, r.up, tcp, r.started)
-        gen = r.server.generation
-        if gen is not None:
-            gen.inflight += 1
-
-        def reply(data):
-            if gen is not None:
-                gen.inflight -= 1
-            if data is not None:
-                if len(data) > req.bufsize:  # a TCP answer for a UDP client: cut as the server would
-                    data = truncate(data, req.bufsize)
-                self._send(r, data)
-
-        def broken(failure):
-            if gen is not None:
-                gen.inflight -= 1
-            log.failure("forward: error answering {qname}: SERVFAIL", failure, qname=req.qname)
-            self._send(r, wire.error_reply(req, 2))
-
-        d.addCallbacks(reply, broken)
+        r.delivery.deliver(req, self.forward.retry(req, r.up, tcp, r.started))
 
     def _sweep(self) -> None:
         """Fail the queries past their read timeout (the oldest are first in ``out``)."""
