@@ -19,8 +19,8 @@ from zope.interface import alsoProvides, implementer
 from helpers import Logged, fakeplugins
 from skydns import config, testing
 from skydns.interfaces import IHandler, IPluginSetup, IRawAnswerer, IRawReplyFilter, IRawTransparent, IUpdater
-from skydns.query.reply import MessageStream
 from skydns.query.chain import next_or_failure
+from skydns.query.reply import MessageStream
 from skydns.query.server import Server, ZoneMux
 
 CLIENT = ("192.0.2.7", 5300)
