@@ -173,21 +173,52 @@ class IPluginSetup(Interface):
         """
 
 
+class IListenerSetup(IPluginSetup):
+    """A directive that configures how its block listens instead of adding a link to the chain
+    (``bind``, ``timeouts``, ``tcp``, ``tls``, ``workers``): its ``build`` returns None."""
+
+    def configure(config, settings):
+        """Hand what ``parse`` returned to the core: set fields of ``settings`` (the block's
+        :class:`IListenerSettings`). Called right after ``parse``, with no other side effect."""
+
+
+class IListenerSettings(Interface):
+    """How one server block's listeners listen (``block.settings``); blocks sharing an address and
+    port share a listener, which takes the longest times and the largest cap among them."""
+
+    bind = Attribute("Addresses to listen on; empty means every address.")
+    idle = Attribute("Seconds a TCP/TLS/HTTPS connection may go without a whole query or a reply.")
+    read = Attribute("Seconds a query over TCP may take to arrive whole, from its first byte.")
+    write = Attribute("Seconds a client may leave its replies unread.")
+    max_connections = Attribute("Concurrent stream connections per listener (0: no cap).")
+    tls = Attribute("The certificate of the block's tls:// and https:// listeners, or None.")
+    workers = Attribute("Processes the ``skydns`` command runs, sharing every port.")
+
+
 class IServerBlock(Interface):
     """One server block of a configuration, as every setup of the block sees it (``block`` above).
 
     A reload makes new blocks: what a plugin keeps on one lives as long as
-    its configuration, unless it was taken with :meth:`acquire`.
+    its configuration, unless it was taken with :meth:`acquire`. These
+    attributes and methods are all a plugin reads of its block.
     """
 
     name = Attribute("How logs and metrics name the block: its keys as written (``example.org:1053``).")
     zones = Attribute("The block's zones (lower case, trailing dot), the default zones of its plugins.")
-    keys = Attribute("The block's ZONE:PORT keys, with file and line.")
+    keys = Attribute("The block's ZONE:PORT keys (``zone``, ``port``, ``transport``, ``text``, ``file``, ``line``).")
     ports = Attribute("The ports the block listens on.")
-    files = Attribute("The Corefile and every file it imported.")
-    reactor = Attribute("The reactor, set before ``build`` (tests pass a fake; the global one otherwise).")
+    files = Attribute("The Corefile and every file it imported (what a reload watches).")
+    reactor = Attribute("The reactor, set before ``build`` (for I/O: threads, sockets, listeners).")
+    clock = Attribute("Where plugins take time and timers from (IReactorTime): the reactor, or the "
+                      "``task.Clock`` a test gives ``build``.")
     service = Attribute("The running :class:`IServer`, or None (plain builds, validation).")
     plugins = Attribute("Every directive the block uses, in chain order.")
+    settings = Attribute("How the block listens: its :class:`IListenerSettings`.")
+    observed = Attribute("True when something watches the block's replies (:meth:`observe`): fast paths "
+                         "build a request for the observers only then.")
+
+    def error(plugin, message):
+        """A Corefile error at the line of ``plugin``'s directive in this block (for ``build`` to raise)."""
 
     def provide(obj):
         """Announce ``obj`` (anything providing interfaces of this module) to the plugins of the configuration.
@@ -247,6 +278,9 @@ class IServer(Interface):
 
     def route(qname, qtype, port):
         """``(zone, block)`` that serves ``qname`` on ``port`` now, as a client's query would be routed."""
+
+    def blocks():  # type: ignore[misc]
+        """The :class:`IServerBlock` of every server block of the running configuration."""
 
 
 class IRecordSource(Interface):

@@ -53,7 +53,7 @@ def _from_corefile(argv: list[str]) -> int:
         cfg = config.load(_corefile_of(argv))
     except CorefileError:
         return 1  # twistd reports the error itself
-    return max(b.workers for b, _ in cfg.blocks)
+    return max(b.settings.workers for b, _ in cfg.blocks)
 
 
 def supervise(argv: list[str], count: int) -> int:

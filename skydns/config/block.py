@@ -2,14 +2,35 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from zope.interface import implementer
 
 from skydns.config.corefile.parser import ServerBlock
 from skydns.config.errors import CorefileError
-from skydns.interfaces import IHandler, IServerBlock
+from skydns.interfaces import IHandler, IListenerSettings, IServerBlock
 from skydns.listen.transport import StreamLimits
+
+_DEFAULT = StreamLimits()
+
+
+@implementer(IListenerSettings)
+@dataclass
+class ListenerSettings:
+    """How a block's listeners listen: what ``bind``, ``timeouts``, ``tcp``, ``tls`` and ``workers`` set
+    (through :meth:`skydns.interfaces.IListenerSetup.configure`), the defaults otherwise."""
+
+    bind: list[str] = field(default_factory=list)
+    idle: float = _DEFAULT.idle
+    read: float = _DEFAULT.read
+    write: float = _DEFAULT.write
+    max_connections: int = _DEFAULT.max_connections
+    tls: Any = None
+    workers: int = 1
+
+    def limits(self) -> StreamLimits:
+        return StreamLimits(self.idle, self.read, self.write, self.max_connections)
 
 
 @implementer(IServerBlock)
@@ -18,17 +39,12 @@ class Block:
 
     :ivar keys: the block's ``ZONE:PORT`` keys.
     :ivar zones: the zones of those keys, the default zones of its plugins.
-    :ivar bind: addresses to listen on (``bind``); empty means every address.
-    :ivar idle_timeout: seconds an idle TCP connection is kept (``timeouts``).
-    :ivar read_timeout: seconds a TCP query may take to arrive whole (``timeouts``).
-    :ivar write_timeout: seconds a TCP client may leave its replies unread (``timeouts``).
-    :ivar max_connections: concurrent TCP connections per listener, 0 for no cap (``tcp``).
-    :ivar tls: the certificate of its tls:// and https:// listeners (``tls``), a
-        :class:`skydns.listen.tlsconfig.ServerTLS`, or None.
-    :ivar workers: processes the ``skydns`` command runs (``workers``).
+    :ivar settings: its :class:`ListenerSettings` (addresses, stream limits, certificate, workers).
     :ivar chain: the first handler of the chain, set once every plugin is built.
     :ivar corefile: path of the Corefile this block came from.
     :ivar service: the running :class:`skydns.listen.service.SkyDNSService` (None when only validating).
+    :ivar clock: what plugins take time and timers from (IReactorTime): the reactor, or a
+        ``task.Clock`` a test gives.
     """
 
     def __init__(self, ast: ServerBlock, corefile: str, reactor=None, service=None):
@@ -43,15 +59,9 @@ class Block:
         self.corefile = corefile
         self.files: list[str] = [corefile]  # the Corefile and every file it imported
         self.reactor = reactor
+        self.clock = reactor
         self.service = service
-        self.bind: list[str] = []
-        defaults = StreamLimits()
-        self.idle_timeout = defaults.idle
-        self.read_timeout = defaults.read
-        self.write_timeout = defaults.write
-        self.max_connections = defaults.max_connections
-        self.tls: Any = None
-        self.workers = 1
+        self.settings = ListenerSettings()
         self.chain: Any = None
         self.plugins: list[str] = []  # every directive used, in chain order
         #: fn(request, reply_bytes) called after every reply the block sends, in chain order;
@@ -70,9 +80,6 @@ class Block:
     def observed(self) -> bool:
         """True when something watches this block's replies (an observer registered with :meth:`observe`)."""
         return bool(self.observers)
-
-    def stream_limits(self) -> StreamLimits:
-        return StreamLimits(self.idle_timeout, self.read_timeout, self.write_timeout, self.max_connections)
 
     @property
     def ports(self) -> list[int]:
@@ -100,9 +107,13 @@ class Block:
         found = self.find(interface)
         if found:
             return found[0]
+        raise self.error(plugin, f"needs {what} in this server block")
+
+    def error(self, plugin: str, message: str) -> CorefileError:
+        """A CorefileError at the line of ``plugin``'s (first) directive in this block, for ``build`` to raise."""
         occurrences = self.ast.occurrences(plugin)
         file, line = (occurrences[0].file, occurrences[0].line) if occurrences else (self.corefile, None)
-        raise CorefileError(f"needs {what} in this server block", file, line, plugin)
+        return CorefileError(message, file, line, plugin)
 
     def handlers(self) -> list:
         """The chain's handlers, outermost first."""

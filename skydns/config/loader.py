@@ -20,6 +20,7 @@ from skydns.config.corefile.dispenser import Dispenser
 from skydns.config.corefile.parser import DEFAULT_PORT, NEED_CERTIFICATE, ServerBlock, parse_file
 from skydns.config.errors import CorefileError, NoNextPlugin
 from skydns.config.registry import Registry
+from skydns.interfaces import IListenerSetup
 from skydns.listen.transport import StreamLimits
 from skydns.query.chain import names as chain_names
 
@@ -34,10 +35,11 @@ class Config:
     files: list[str]
     blocks: list[tuple[Block, list[tuple[str, Any, Any]]]]
 
-    def build(self, reactor=None, service=None) -> Generation:
+    def build(self, reactor=None, service=None, clock=None) -> Generation:
         """Build every block's chain (innermost plugin first); no I/O happens here.
 
-        ``reactor`` defaults to the global one: every plugin finds it as ``block.reactor``.
+        ``reactor`` defaults to the global one: every plugin finds it as ``block.reactor``, and its
+        time as ``block.clock`` unless ``clock`` (a ``task.Clock``, say) is given.
         """
         if reactor is None:
             from twisted.internet import reactor as default_reactor
@@ -47,6 +49,7 @@ class Config:
         shared: dict = {}  # Block.shared(): one dict for every block of this configuration
         for block, plugins in self.blocks:
             block.reactor = reactor
+            block.clock = clock if clock is not None else reactor
             block.service = service
             block._shared = shared
             nxt = None
@@ -97,6 +100,8 @@ def _parse_block(ast: ServerBlock, path: str, registry: Registry, files: list[st
         d = Dispenser(name, ast.occurrences(name))
         try:
             cfg = setup.parse(d, block)
+            if IListenerSetup.providedBy(setup):
+                setup.configure(cfg, block.settings)
         except CorefileError:
             raise
         except Exception as e:
@@ -104,7 +109,7 @@ def _parse_block(ast: ServerBlock, path: str, registry: Registry, files: list[st
             raise CorefileError(f"{type(e).__name__}: {e}", tok.file, tok.line, name) from e
         plugins.append((name, setup, cfg))
     for k in ast.keys:
-        if k.transport in NEED_CERTIFICATE and block.tls is None:
+        if k.transport in NEED_CERTIFICATE and block.settings.tls is None:
             raise CorefileError(f"'{k.text}' is DNS over TLS and needs a certificate: add 'tls CERT KEY' "
                                 "to this server block", k.file, k.line)
     return block, plugins
@@ -114,7 +119,7 @@ def _check_overlaps(blocks: list[Block]) -> None:
     """Two blocks may not serve the same zone on the same port (and address)."""
     seen: dict[tuple, Block] = {}
     for b in blocks:
-        hosts = b.bind or [""]
+        hosts = b.settings.bind or [""]
         for k in b.keys:
             for h in hosts:
                 key = (h, k.port, k.zone)
@@ -154,23 +159,23 @@ def plan_listeners(blocks: list[Block]) -> dict[tuple[str, int], ListenerSpec]:
     specs: dict[tuple[str, int], ListenerSpec] = {}
     users: dict[tuple[str, int], list[Block]] = {}
     for b in blocks:
-        hosts = b.bind or [default_host()]
+        hosts = b.settings.bind or [default_host()]
         for k in b.keys:
             for h in hosts:
                 spec = specs.get((h, k.port))
                 if spec is None:
                     spec = specs[(h, k.port)] = ListenerSpec(h, k.port, transport=k.transport,
-                                                             tls=b.tls if k.transport != "dns" else None)
+                                                             tls=b.settings.tls if k.transport != "dns" else None)
                 elif spec.transport != k.transport:
                     raise CorefileError(f"port {k.port} is served as {spec.transport}:// by one server block "
                                         f"and as {k.transport}:// by another", k.file, k.line)
-                elif k.transport != "dns" and b.tls != spec.tls:
+                elif k.transport != "dns" and b.settings.tls != spec.tls:
                     raise CorefileError(f"port {k.port} ({k.transport}://) has two different tls "
                                         "certificates in two server blocks", k.file, k.line)
                 spec.zones.setdefault(k.zone, b)
                 users.setdefault((h, k.port), []).append(b)
     for key, spec in specs.items():
-        spec.limits = StreamLimits.most_permissive(b.stream_limits() for b in users[key])
+        spec.limits = StreamLimits.most_permissive(b.settings.limits() for b in users[key])
     return specs
 
 

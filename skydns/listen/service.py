@@ -121,7 +121,7 @@ class SkyDNSService(MultiService):
             self._old_sighup = signal.signal(signal.SIGHUP, self._sighup)
         for listener in self.listeners.values():
             _log_listening(listener)
-        wanted = max(b.workers for b in gen.blocks)
+        wanted = max(b.settings.workers for b in gen.blocks)
         if wanted > 1 and not self.reuse_port:
             log.warn("'workers {n}' is done by the skydns command (skydns -c Corefile); "
                      "twistd runs one process", n=wanted)
@@ -277,6 +277,10 @@ class SkyDNSService(MultiService):
     def find(self, interface) -> list:
         """``(block, provider)`` for every provider of ``interface`` in the running configuration."""
         return self.generation.find(interface) if self.generation is not None else []
+
+    def blocks(self) -> list:
+        """The server blocks of the running configuration."""
+        return list(self.generation.blocks) if self.generation is not None else []
 
     def addresses(self) -> list[tuple[str, int]]:
         """The (host, port) of every listener, ports as bound (useful with port 0)."""

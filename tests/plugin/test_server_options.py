@@ -12,11 +12,11 @@ def load(tmp_path, body):
 
 
 def test_bind_addresses_and_interfaces(tmp_path):
-    assert load(tmp_path, "bind 127.0.0.1 ::1").bind == ["127.0.0.1", "::1"]
-    assert load(tmp_path, "bind 127.0.0.1\n bind 127.0.0.2").bind == ["127.0.0.1", "127.0.0.2"]
-    lo = load(tmp_path, "bind lo").bind
+    assert load(tmp_path, "bind 127.0.0.1 ::1").settings.bind == ["127.0.0.1", "::1"]
+    assert load(tmp_path, "bind 127.0.0.1\n bind 127.0.0.2").settings.bind == ["127.0.0.1", "127.0.0.2"]
+    lo = load(tmp_path, "bind lo").settings.bind
     assert "127.0.0.1" in lo
-    assert load(tmp_path, "bind lo {\n except 127.0.0.1\n}").bind == [a for a in lo if a != "127.0.0.1"]
+    assert load(tmp_path, "bind lo {\n except 127.0.0.1\n}").settings.bind == [a for a in lo if a != "127.0.0.1"]
 
 
 @pytest.mark.parametrize("body, message", [
@@ -41,11 +41,51 @@ def test_bad_values_refuse_start(tmp_path, body, message):
 
 def test_timeouts_and_tcp_set_block_options(tmp_path):
     b = load(tmp_path, "timeouts {\n idle 1m\n read 5s\n}\n tcp {\n max_connections 0\n}")
-    assert b.idle_timeout == 60.0 and b.max_connections == 0
+    assert b.settings.idle == 60.0 and b.settings.read == 5.0 and b.settings.max_connections == 0
 
 
 def test_overlapping_blocks_refused(tmp_path):
     p = tmp_path / "Corefile"
     p.write_text("example.org:1053 {\n whoami\n}\n\nexample.org:1053 {\n whoami\n}\n")
     with pytest.raises(CorefileError, match=r"Corefile:5 - zone example.org. on port 1053 is served by two"):
+        config.load(str(p))
+
+
+def test_listener_directives_leave_the_block_alone_in_parse(tmp_path):
+    """bind, timeouts, tcp, tls and workers hand their settings to the core (configure), parse changes nothing:
+    parsing a block's directives again (skydns validate, a refused reload) has no effect on it."""
+    import dataclasses
+
+    from skydns.config.block import Block, ListenerSettings
+    from skydns.config.corefile.dispenser import Dispenser
+    from skydns.config.corefile.parser import parse_file
+    from skydns.config.registry import Registry
+    from skydns.interfaces import IListenerSetup
+
+    p = tmp_path / "Corefile"
+    p.write_text(". {\n bind 127.0.0.1\n timeouts {\n idle 1m\n }\n tcp {\n max_connections 7\n }\n workers 2\n"
+                 " whoami\n}\n")
+    (ast,), _ = parse_file(str(p), Registry().check, 53)
+    block = Block(ast, str(p))
+    registry = Registry()
+    for name in ("bind", "timeouts", "tcp", "workers"):
+        setup = registry.setup(name, ast.occurrences(name)[0].tokens[0])
+        assert IListenerSetup.providedBy(setup)
+        before = dataclasses.replace(block.settings)
+        cfg = setup.parse(Dispenser(name, ast.occurrences(name)), block)
+        assert block.settings == before  # untouched by parse
+        setup.configure(cfg, block.settings)
+    assert block.settings == ListenerSettings(bind=["127.0.0.1"], idle=60.0, max_connections=7, workers=2)
+
+
+def test_directive_files_are_taken_beside_the_file_that_names_them(tmp_path):
+    """A relative file in a directive (loadbalance's weights, tls's certificate) is read from the folder
+    of the Corefile (or imported file) it is written in, whatever the working directory."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "weights").write_text("www.example.org.\n10.0.0.1 100\n")
+    p = tmp_path / "conf" / "Corefile"
+    p.write_text(". {\n loadbalance weighted weights\n whoami\n}\n")
+    config.load(str(p))  # found: no error although the working directory is elsewhere
+    p.write_text(". {\n loadbalance weighted nothere\n whoami\n}\n")
+    with pytest.raises(CorefileError, match=f"cannot read the weight file {tmp_path}/conf/nothere"):
         config.load(str(p))

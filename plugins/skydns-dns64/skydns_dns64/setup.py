@@ -30,9 +30,7 @@ class DNS64Setup:
     def parse(self, d, block):
         cfg = DNS64Config()
         d.next()
-        args = d.remaining_args()
-        if len(args) > 1:
-            raise d.arg_error()
+        args = d.args(0, 1)
         given = False
         if args:
             cfg.prefix, given = self._prefix(d, args[0]), True
@@ -40,18 +38,15 @@ class DNS64Setup:
             prop = d.val
             vals = d.remaining_args()
             if prop == "prefix":
-                if len(vals) != 1:
-                    raise d.arg_error()
+                d.expect_args(vals, 1)
                 if given:
                     raise d.error("the prefix is given twice")
                 cfg.prefix, given = self._prefix(d, vals[0]), True
             elif prop in ("translate_all", "allow_ipv4"):
-                if vals:
-                    raise d.arg_error()
+                d.expect_args(vals, 0)
                 setattr(cfg, prop, True)
             elif prop == "probe":
-                if not 1 <= len(vals) <= 2:
-                    raise d.arg_error()
+                d.expect_args(vals, 1, 2)
                 cfg.probe = d.zones(vals[:1])[0]
                 if len(vals) == 2:
                     cfg.interval = d.duration_value(vals[1])
@@ -71,8 +66,7 @@ class DNS64Setup:
     def build(self, cfg: DNS64Config, block, next):
         upstream = Upstream(block)
         if cfg.probe is not None:
-            reactor = block.reactor
-            probe = Probe(upstream, cfg.probe, cfg.interval, reactor)
+            probe = Probe(upstream, cfg.probe, cfg.interval, block.clock)
             block.provide(probe)  # its readiness (IReadiness), for the ready plugin
             block.on_startup(probe.start)
             block.on_shutdown(probe.stop)

@@ -19,9 +19,7 @@ class TxtSetup:
         records: dict[str, list[str]] = {}
         origin = dns.name.from_text(block.zones[0])
         while d.next():
-            args = d.remaining_args()
-            if len(args) < 2:
-                raise d.arg_error()
+            args = d.args(2, None)
             name, texts = args[0], args[1:]
             try:
                 owner = dns.name.from_text(name, origin=origin).to_text().lower()

@@ -109,6 +109,31 @@ class Dispenser:
             out.append(self.val)
         return out
 
+    def args(self, low: int = 0, high: int | None | bool = False) -> list[str]:
+        """Every argument left on the current line, checked to be ``low`` of them (or between ``low`` and
+        ``high``; ``high`` None: ``low`` or more); else :meth:`arg_error`, CoreDNS's wording."""
+        return self.expect_args(self.remaining_args(), low, high)
+
+    def expect_args(self, args: list[str], low: int, high: int | None | bool = False) -> list[str]:
+        """``args`` (read before), checked as :meth:`args` checks them."""
+        top = low if high is False else high
+        if len(args) < low or (top is not None and len(args) > top):
+            raise self.arg_error()
+        return args
+
+    def arg(self) -> str:
+        """The one argument left on the current line (:meth:`arg_error` if there are none or more)."""
+        return self.args(1)[0]
+
+    def path(self, text: str) -> str:
+        """A file named by a directive: relative names are taken in the folder of the file the
+        directive is written in (the Corefile, or the file it imported), not the working directory."""
+        import os
+
+        if os.path.isabs(text):
+            return text
+        return os.path.join(os.path.dirname(os.path.abspath(self.token.file)), text)
+
     def block(self) -> Iterator[Token]:
         """Each line of the ``{ }`` block that follows the current line; the cursor is on its first token.
 

@@ -12,8 +12,7 @@ class AnySetup:
 
     def parse(self, d, block):
         d.next()
-        if d.next_arg():
-            raise d.arg_error()
+        d.args(0)
         for _ in d.block():
             raise d.unknown_property(())
         if d.next():

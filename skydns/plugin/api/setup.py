@@ -29,20 +29,19 @@ class ApiSetup:
             prop = d.val
             vals = d.remaining_args()
             if prop == "token":
-                if len(vals) != 1:
-                    raise d.arg_error()
+                d.expect_args(vals, 1)
                 token = vals[0]
             elif prop == "token_file":
-                if len(vals) != 1:
-                    raise d.arg_error()
+                d.expect_args(vals, 1)
                 try:
-                    with open(vals[0]) as f:
+                    with open(d.path(vals[0])) as f:
                         token = f.read().strip()
                 except OSError as e:
                     raise d.error(f"cannot read token file {vals[0]}: {e.strerror}") from e
             elif prop == "tls":
                 if len(vals) != 2:
                     raise d.error("tls needs CERT and KEY")
+                vals = [d.path(f) for f in vals]
                 for f in vals:
                     if not os.access(f, os.R_OK):
                         raise d.error(f"tls: cannot read {f}")

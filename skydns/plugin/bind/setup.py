@@ -9,11 +9,11 @@ import ipaddress
 
 from zope.interface import implementer
 
-from skydns.interfaces import IPluginSetup
+from skydns.interfaces import IListenerSetup
 from skydns.plugin.bind.interfaces import interface_addresses
 
 
-@implementer(IPluginSetup)
+@implementer(IListenerSetup)
 class BindSetup:
     name = "bind"
     position = None
@@ -22,18 +22,12 @@ class BindSetup:
         wanted: list[str] = []
         excluded: set[str] = set()
         while d.next():
-            args = d.remaining_args()
-            if not args:
-                raise d.arg_error()
-            for arg in args:
+            for arg in d.args(1, None):
                 wanted.extend(self._addresses(d, arg))
             for _ in d.block():
                 if d.val != "except":
                     raise d.unknown_property(("except",))
-                names = d.remaining_args()
-                if not names:
-                    raise d.arg_error()
-                for arg in names:
+                for arg in d.args(1, None):
                     excluded.update(self._addresses(d, arg))
         result = []
         for a in wanted:
@@ -41,8 +35,10 @@ class BindSetup:
                 result.append(a)
         if not result:
             raise d.error("no address left to listen on after 'except'")
-        block.bind = result
         return result
+
+    def configure(self, config, settings):
+        settings.bind = list(config)
 
     def _addresses(self, d, arg: str) -> list[str]:
         try:

@@ -44,8 +44,7 @@ class CacheSetup:
             prop = d.val
             vals = d.remaining_args()
             if prop in ("success", "denial"):
-                if not 1 <= len(vals) <= 3:
-                    raise d.arg_error()
+                d.expect_args(vals, 1, 3)
                 p = getattr(cfg, prop)
                 p.capacity = d.int_value(vals[0], 1, 100_000_000, "capacity")
                 if len(vals) > 1:
@@ -55,8 +54,7 @@ class CacheSetup:
                 if p.min_ttl > p.max_ttl:
                     raise d.error(f"{prop}: minimum TTL {p.min_ttl} is above the TTL {p.max_ttl}")
             elif prop == "prefetch":
-                if not 1 <= len(vals) <= 3:
-                    raise d.arg_error()
+                d.expect_args(vals, 1, 3)
                 cfg.prefetch = d.int_value(vals[0], 1, 1_000_000, "prefetch amount")
                 for v in vals[1:]:
                     if v.endswith("%"):
@@ -64,8 +62,7 @@ class CacheSetup:
                     else:
                         cfg.prefetch_window = d.duration_value(v)
             elif prop == "serve_stale":
-                if len(vals) > 5:
-                    raise d.arg_error()
+                d.expect_args(vals, 0, 5)
                 cfg.serve_stale = d.duration_value(vals[0]) if vals else 3600.0
                 rest = vals[1:]
                 if rest:
@@ -93,8 +90,7 @@ class CacheSetup:
                     raise d.error("serve_stale_policy takes prefer_positive (the only policy)")
                 cfg.prefer_positive = True
             elif prop == "servfail":
-                if len(vals) != 1:
-                    raise d.arg_error()
+                d.expect_args(vals, 1)
                 cfg.servfail = d.duration_value(vals[0], positive=False)
                 if cfg.servfail > 300:
                     raise d.error("servfail cannot be more than 5m")
@@ -103,12 +99,10 @@ class CacheSetup:
                     raise d.error("disable needs success or denial, then optional zones")
                 getattr(cfg, vals[0]).disabled = d.zones(vals[1:]) if vals[1:] else ["."]
             elif prop == "keepttl":
-                if vals:
-                    raise d.arg_error()
+                d.expect_args(vals, 0)
                 cfg.keepttl = True
             elif prop == "max_memory":
-                if len(vals) != 1:
-                    raise d.arg_error()
+                d.expect_args(vals, 1)
                 cfg.max_memory = d.size_value(vals[0], 64 << 10, 1 << 40, "max_memory")
             else:
                 raise d.unknown_property(PROPERTIES)
@@ -119,8 +113,7 @@ class CacheSetup:
         return cfg
 
     def build(self, cfg, block, next):
-        reactor = block.reactor
-        handler = Cache(cfg, reactor, next)
+        handler = Cache(cfg, block.clock, next)
         handler.block_name = block.name
         handler.follow(block.find(IRecordSource))  # built before us: they are after us in the chain
         block.on_startup(lambda: handler.attach(block))

@@ -6,8 +6,6 @@ folder. Algorithms: RSASHA256 (8), ECDSAP256SHA256 (13), ED25519 (15).
 """
 from __future__ import annotations
 
-import os
-
 from zope.interface import implementer
 
 from skydns.interfaces import IPluginSetup
@@ -25,7 +23,6 @@ class DNSSECSetup:
         d.next()
         zones = d.zones(d.remaining_args()) or list(block.zones)
         keys, capacity = [], 10000
-        base = os.path.dirname(os.path.abspath(d.token.file))
         for _ in d.block():
             prop = d.val
             vals = d.remaining_args()
@@ -34,15 +31,14 @@ class DNSSECSetup:
                     raise d.error("expected 'key file KEY...'")
                 for v in vals[1:]:
                     try:
-                        key = load(v if os.path.isabs(v) else os.path.join(base, v))
+                        key = load(d.path(v))
                     except KeyError_ as e:
                         raise d.error(str(e)) from e
                     if key.zone not in zones:
                         raise d.error(f"key {key.path} is for {key.zone}, not one of {', '.join(zones)}")
                     keys.append(key)
             elif prop == "cache_capacity":
-                if len(vals) != 1:
-                    raise d.arg_error()
+                d.expect_args(vals, 1)
                 capacity = d.int_value(vals[0], 1, 10_000_000, "cache_capacity")
             else:
                 raise d.unknown_property(("key", "cache_capacity"))

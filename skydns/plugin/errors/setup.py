@@ -24,16 +24,14 @@ class ErrorsSetup:
         patterns: list[Pattern] = []
         stacktrace = False
         d.next()
-        if d.next_arg():
-            raise d.arg_error()
+        d.args(0)
         for _ in d.block():
             if d.val == "consolidate":
                 args = d.remaining_args()
                 show_first = bool(args) and args[-1] == "show_first"
                 if show_first:
                     args = args[:-1]
-                if len(args) not in (2, 3):
-                    raise d.arg_error()
+                d.expect_args(args, 2, 3)
                 period = d.duration_value(args[0])
                 if len(args[1]) > 10000:
                     raise d.error("REGEXP must not exceed 10000 characters")
@@ -46,8 +44,7 @@ class ErrorsSetup:
                     raise d.error(f"unknown log level '{level}' (expected {', '.join(LEVELS)})")
                 patterns.append(Pattern(period, regexp, level, show_first=show_first))
             elif d.val == "stacktrace":
-                if d.next_arg():
-                    raise d.arg_error()
+                d.args(0)
                 stacktrace = True
             else:
                 raise d.unknown_property(("consolidate", "stacktrace"))
@@ -57,7 +54,7 @@ class ErrorsSetup:
 
     def build(self, config, block, next):
         patterns, stacktrace = config
-        handler = Errors(next, patterns, stacktrace, block.reactor)
+        handler = Errors(next, patterns, stacktrace, block.clock)
         block.on_shutdown(handler.flush)
         return handler
 

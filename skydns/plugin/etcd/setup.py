@@ -95,8 +95,7 @@ class EtcdSetup:
                     raise d.error("path needs one absolute etcd key prefix, e.g. /skydns")
                 cfg.path = "/" + args[0].strip("/")
             elif prop == "endpoint":
-                if not args:
-                    raise d.arg_error()
+                d.expect_args(args, 1, None)
                 cfg.endpoints = args
                 endpoint_tok = d.token
             elif prop == "credentials":
@@ -106,6 +105,7 @@ class EtcdSetup:
             elif prop == "tls":
                 if len(args) > 3:
                     raise d.error("tls takes no argument (system CAs), CACERT, CERT KEY, or CERT KEY CACERT")
+                args = [d.path(f) for f in args]
                 for f in args:
                     if not os.access(f, os.R_OK):
                         raise d.error(f"tls: cannot read {f}")
@@ -116,12 +116,10 @@ class EtcdSetup:
                     args = args + [ca]
                 cfg.tls = (None, None, args[0]) if len(args) == 1 else tuple(args)
             elif prop in ("min-lease-ttl", "max-lease-ttl"):
-                if len(args) != 1:
-                    raise d.arg_error()
+                d.expect_args(args, 1)
                 setattr(cfg, prop.replace("-", "_"), int(d.duration_value(args[0], positive=False)))
             elif prop == "discover":
-                if args:
-                    raise d.arg_error()
+                d.expect_args(args, 0)
                 cfg.discover = True
             elif prop in ("stubzones", "debug"):
                 from twisted.logger import Logger
@@ -132,28 +130,23 @@ class EtcdSetup:
             elif prop == "fallthrough":
                 cfg.fallthrough = d.zones(args)
             elif prop in ("ttl", "min_ttl"):
-                if len(args) != 1:
-                    raise d.arg_error()
+                d.expect_args(args, 1)
                 setattr(cfg, prop, d.int_value(args[0], 0, 2**31 - 1, prop))
             elif prop == "hostmaster":
-                if len(args) != 1:
-                    raise d.arg_error()
+                d.expect_args(args, 1)
                 cfg.hostmaster = args[0]
             elif prop == "local":
-                if len(args) != 1:
-                    raise d.arg_error()
+                d.expect_args(args, 1)
                 cfg.local = d.zones(args)[0]
             elif prop == "zones":
-                if not args:
-                    raise d.arg_error()
+                d.expect_args(args, 1, None)
                 cfg.zones.extend(d.zones(args))
             elif prop == "monitor":
                 if len(args) > 1 or (args and not args[0].startswith("/")):
                     raise d.error("monitor takes one absolute etcd key prefix, e.g. /skydns/monitor/status")
                 cfg.monitor = "/" + (args[0] if args else "/skydns/monitor/status").strip("/")
             elif prop == "stale_after":
-                if len(args) != 1:
-                    raise d.arg_error()
+                d.expect_args(args, 1)
                 value = d.duration_value(args[0], positive=False)
                 if value and value < 1:
                     raise d.error(f"stale_after must be at least 1s (or 0 to never check), got {args[0]}")

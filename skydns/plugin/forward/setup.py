@@ -161,8 +161,7 @@ def parse_upstream(d, text: str) -> list[Target]:
 
 
 def parse_rcodes(d, vals, what: str, allow_noerror: bool = True) -> frozenset:
-    if not vals:
-        raise d.arg_error()
+    d.expect_args(vals, 1, None)
     out = set()
     for v in vals:
         try:
@@ -188,9 +187,7 @@ class ForwardSetup:
 
     def _parse_one(self, d) -> ForwardConfig:
         cfg = ForwardConfig()
-        args = d.remaining_args()
-        if len(args) < 2:
-            raise d.arg_error()
+        args = d.args(2, None)
         cfg.zone = d.zones([args[0]])[0]
         targets: list[Target] = []
         for a in args[1:]:
@@ -202,18 +199,15 @@ class ForwardSetup:
             vals = d.remaining_args()
 
             def one(vals=vals):
-                if len(vals) != 1:
-                    raise d.arg_error()
+                d.expect_args(vals, 1)
                 return vals[0]
 
             def flag(vals=vals):
-                if vals:
-                    raise d.arg_error()
+                d.expect_args(vals, 0)
                 return True
 
             if prop == "except":
-                if not vals:
-                    raise d.arg_error()
+                d.expect_args(vals, 1, None)
                 cfg.excepts = d.zones(vals)
             elif prop in ("force_tcp", "prefer_udp", "no_rec", "next_on_nodata"):
                 setattr(cfg, prop, flag())
@@ -254,8 +248,7 @@ class ForwardSetup:
                     raise d.error(f"unknown policy '{vals[0]}' (expected random, round_robin, sequential)")
                 cfg.policy = vals[0]
             elif prop == "health_check":
-                if not vals:
-                    raise d.arg_error()
+                d.expect_args(vals, 1, None)
                 cfg.health_check = d.duration_value(vals[0], positive=False)
                 rest = vals[1:]
                 while rest:
@@ -268,8 +261,7 @@ class ForwardSetup:
                     else:
                         raise d.error(f"unknown health_check option '{rest[0]}' (expected no_rec, domain NAME)")
             elif prop == "tls":
-                if len(vals) > 3:
-                    raise d.arg_error()
+                vals = [d.path(f) for f in d.expect_args(vals, 0, 3)]
                 for f in vals:
                     if not os.access(f, os.R_OK):
                         raise d.error(f"tls: cannot read {f}")

@@ -71,9 +71,7 @@ class HealthSetup:
         for _ in d.block():
             if d.val != "lameduck":
                 raise d.unknown_property(("lameduck",))
-            vals = d.remaining_args()
-            if len(vals) != 1:
-                raise d.arg_error()
+            vals = d.args(1)
             lameduck = d.duration_value(vals[0])
         if d.next():
             raise d.once_error()

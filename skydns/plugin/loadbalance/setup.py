@@ -29,7 +29,7 @@ class LoadBalanceSetup:
         if policy == "weighted":
             if len(args) != 2:
                 raise d.error("weighted needs the weight file: loadbalance weighted FILE")
-            path = args[1] if os.path.isabs(args[1]) else os.path.join(os.path.dirname(block.corefile), args[1])
+            path = d.path(args[1])
             if not os.access(path, os.R_OK):
                 raise d.error(f"cannot read the weight file {path}")
             try:
@@ -44,12 +44,10 @@ class LoadBalanceSetup:
             prop = d.val
             vals = d.remaining_args()
             if prop == "reload":
-                if len(vals) != 1:
-                    raise d.arg_error()
+                d.expect_args(vals, 1)
                 reload = d.duration_value(vals[0], positive=False)
             elif prop == "prefer":
-                if not vals:
-                    raise d.arg_error()
+                d.expect_args(vals, 1, None)
                 for v in vals:
                     try:
                         ipaddress.ip_network(v, strict=False)
@@ -66,7 +64,7 @@ class LoadBalanceSetup:
         policy, path, reload, prefer = cfg
         weights = None
         if path is not None:
-            weights = Weights(path, block.reactor, reload)
+            weights = Weights(path, block.clock, reload)
             block.on_shutdown(weights.stop)
         return LoadBalance(policy, next, weights=weights, prefer=prefer)
 

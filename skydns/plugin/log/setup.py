@@ -32,15 +32,13 @@ class LogSetup:
                 prop = d.val
                 vals = d.remaining_args()
                 if prop == "class":
-                    if not vals:
-                        raise d.arg_error()
+                    d.expect_args(vals, 1, None)
                     for v in vals:
                         if v not in CLASSES:
                             raise d.error(f"unknown class '{v}' (expected {', '.join(CLASSES)})")
                     classes.update(vals)
                 elif prop == "json":
-                    if vals:
-                        raise d.arg_error()
+                    d.expect_args(vals, 0)
                     render = json_line
                 else:
                     raise d.unknown_property(("class", "json"))
@@ -49,7 +47,7 @@ class LogSetup:
         return rules
 
     def build(self, rules, block, next):
-        querylog = QueryLog(rules, block.reactor)
+        querylog = QueryLog(rules, block.clock)
         block.observe(self.name, querylog.observer())
         block.on_shutdown(querylog.flush)
         return None  # not a link of the chain: it observes the block's replies

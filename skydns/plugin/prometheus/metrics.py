@@ -251,11 +251,10 @@ class Collector:
         yield c
         g = GaugeMetricFamily("coredns_plugin_enabled", "A metric that indicates whether a plugin is enabled on "
                               "per server and zone basis.", labels=["server", "zone", "view", "name"])
-        if svc.generation is not None:
-            for b in svc.generation.blocks:
-                for zone in b.zones:
-                    for name in b.plugins:
-                        g.add_metric([b.name, zone, "", name], 1)
+        for b in svc.blocks():
+            for zone in b.zones:
+                for name in b.plugins:
+                    g.add_metric([b.name, zone, "", name], 1)
         yield g
         yield from _merged(svc.find(ICoreDNSMetrics), lambda provider: provider.collect_coredns())
 

@@ -36,8 +36,7 @@ class PrometheusSetup:
             vals = d.remaining_args()
             if prop not in ("namespace", "subsystem"):
                 raise d.unknown_property(("namespace", "subsystem"))
-            if len(vals) > 1:
-                raise d.arg_error()
+            d.expect_args(vals, 0, 1)
             value = vals[0] if vals else ""
             if value and not _METRIC_WORD.match(value):
                 raise d.error(f"{prop} '{value}' is not a valid metric name part")

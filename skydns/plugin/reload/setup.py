@@ -17,9 +17,7 @@ class ReloadSetup:
 
     def parse(self, d, block):
         d.next()
-        args = d.remaining_args()
-        if len(args) > 2:
-            raise d.arg_error()
+        args = d.args(0, 2)
         interval = d.duration_value(args[0]) if args else 30.0
         jitter = d.duration_value(args[1]) if len(args) > 1 else 15.0
         if interval < MIN_INTERVAL:
@@ -39,7 +37,7 @@ class ReloadSetup:
         if block.service is None:
             return None
         reloader = block.shared(("reload", tuple(block.files)), lambda: Reloader(
-            block.service, block.files, loaded, interval, jitter, block.reactor))
+            block.service, block.files, loaded, interval, jitter, block.clock))
         block.on_startup(reloader.start)
         block.on_shutdown(reloader.stop)
         return None

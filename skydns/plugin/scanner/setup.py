@@ -40,8 +40,7 @@ class ScannerSetup:
 
     def parse(self, d, block):
         d.next()
-        if d.next_arg():
-            raise d.arg_error()
+        d.args(0)
         t = {"interval": 10.0, "timeout": 2.0, "rise": 2, "fall": 3}
         opts = Options()
         for _ in d.block():

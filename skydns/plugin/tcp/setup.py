@@ -8,32 +8,30 @@ dripping a query, or not reading), keeping those whose queries are being answere
 """
 from zope.interface import implementer
 
-from skydns.interfaces import IPluginSetup
+from skydns.interfaces import IListenerSetup
 
 
-@implementer(IPluginSetup)
+@implementer(IListenerSetup)
 class TcpSetup:
     name = "tcp"
     position = None
 
     def parse(self, d, block):
         d.next()
-        if d.next_arg():
-            raise d.arg_error()
-        seen = False
+        d.args(0)
+        cap = None
         for _ in d.block():
             if d.val != "max_connections":
                 raise d.unknown_property(("max_connections",))
-            args = d.remaining_args()
-            if len(args) != 1:
-                raise d.arg_error()
-            block.max_connections = d.int_value(args[0], 0, 1_000_000, "max_connections")
-            seen = True
-        if not seen:
+            cap = d.int_value(d.arg(), 0, 1_000_000, "max_connections")
+        if cap is None:
             raise d.error("tcp needs a block: tcp { max_connections N }")
         if d.next():
             raise d.once_error()
-        return block.max_connections
+        return cap
+
+    def configure(self, config, settings):
+        settings.max_connections = config
 
     def build(self, config, block, next):
         return None

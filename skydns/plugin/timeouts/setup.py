@@ -10,43 +10,38 @@ For the block's DNS-over-TCP connections:
 """
 from zope.interface import implementer
 
-from skydns.interfaces import IPluginSetup
+from skydns.interfaces import IListenerSetup
 
 PROPERTIES = ("read", "write", "idle")
 
 
-@implementer(IPluginSetup)
+@implementer(IListenerSetup)
 class TimeoutsSetup:
     name = "timeouts"
     position = None
 
     def parse(self, d, block):
         d.next()
-        if d.next_arg():
-            raise d.arg_error()
+        d.args(0)
         values = {}
         for _ in d.block():
             prop = d.val
             if prop not in PROPERTIES:
                 raise d.unknown_property(PROPERTIES)
-            args = d.remaining_args()
-            if len(args) != 1:
-                raise d.arg_error()
-            seconds = d.duration_value(args[0])
+            text = d.arg()
+            seconds = d.duration_value(text)
             if not 1 <= seconds <= 86400:
-                raise d.error(f"timeout {prop} must be between 1s and 24h, got {args[0]}")
+                raise d.error(f"timeout {prop} must be between 1s and 24h, got {text}")
             values[prop] = seconds
         if not values:
             raise d.error("timeouts needs a block with at least one of read, write, idle")
         if d.next():
             raise d.once_error()
-        if "idle" in values:
-            block.idle_timeout = values["idle"]
-        if "read" in values:
-            block.read_timeout = values["read"]
-        if "write" in values:
-            block.write_timeout = values["write"]
         return values
+
+    def configure(self, config, settings):
+        for prop, seconds in config.items():
+            setattr(settings, prop, seconds)
 
     def build(self, config, block, next):
         return None

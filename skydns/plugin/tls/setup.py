@@ -11,11 +11,11 @@ import os
 
 from zope.interface import implementer
 
-from skydns.interfaces import IPluginSetup
+from skydns.interfaces import IListenerSetup
 from skydns.listen.tlsconfig import CLIENT_AUTH, ServerTLS
 
 
-@implementer(IPluginSetup)
+@implementer(IListenerSetup)
 class TlsSetup:
     name = "tls"
     position = None
@@ -26,6 +26,7 @@ class TlsSetup:
         if not 2 <= len(args) <= 3:
             raise d.error("tls takes CERT KEY [CA] (certificate and key files in PEM, and the CA of client "
                           "certificates); automatic certificates (acme) are not supported")
+        args = [d.path(f) for f in args]
         for f in args:
             if not os.access(f, os.R_OK):
                 raise d.error(f"cannot read {f}")
@@ -34,8 +35,7 @@ class TlsSetup:
             prop = d.val
             vals = d.remaining_args()
             if prop == "client_auth":
-                if len(vals) != 1:
-                    raise d.arg_error()
+                d.expect_args(vals, 1)
                 if vals[0] not in CLIENT_AUTH:
                     raise d.error(f"client_auth {vals[0]} is not supported (expected one of {', '.join(CLIENT_AUTH)}; "
                                   "'request' and 'require' never verify the certificate)")
@@ -56,8 +56,10 @@ class TlsSetup:
 
             Logger(namespace="skydns.plugin.tls").info(
                 "{block}: tls is set but no key is tls:// or https://; it is not used", block=block.name)
-        block.tls = cfg
         return cfg
+
+    def configure(self, config, settings):
+        settings.tls = config
 
     def build(self, config, block, next):
         return None

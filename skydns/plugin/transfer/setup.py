@@ -31,8 +31,7 @@ class TransferSetup:
                 prop = d.val
                 vals = d.remaining_args()
                 if prop == "to":
-                    if not vals:
-                        raise d.arg_error()
+                    d.expect_args(vals, 1, None)
                     for v in vals:
                         if v != "*":
                             try:
@@ -46,8 +45,7 @@ class TransferSetup:
                                 raise d.error(f"to: '{v}' is not an address, ADDRESS:PORT, CIDR or *") from e
                     to.extend(vals)
                 elif prop == "max_transfers":
-                    if len(vals) != 1:
-                        raise d.arg_error()
+                    d.expect_args(vals, 1)
                     max_transfers = d.int_value(vals[0], 1, 1000, "max_transfers")
                 else:
                     raise d.unknown_property(("to", "max_transfers"))
@@ -73,11 +71,8 @@ class TransferSetup:
                         break
                 source = next_source
                 if source is None:
-                    occ = block.ast.occurrences(self.name)[0]
-                    from skydns.config.errors import CorefileError
-
-                    raise CorefileError(f"zone {z} has no zone data to transfer (transfer needs etcd serving "
-                                        "exactly that zone)", occ.file, occ.line, self.name)
+                    raise block.error(self.name, f"zone {z} has no zone data to transfer (transfer needs etcd "
+                                      "serving exactly that zone)")
                 zones[z] = Permit(to)
                 by_zone[z] = source
         handler = Transfer(zones, by_zone, None, block.reactor, Client(block.reactor), max_transfers, next,

@@ -41,8 +41,7 @@ class TsigSetup:
             prop = d.val
             vals = d.remaining_args()
             if prop == "secret":
-                if len(vals) not in (2, 3):
-                    raise d.arg_error()
+                d.expect_args(vals, 2, 3)
                 try:
                     keyring.add(*vals)
                 except ValueError as e:

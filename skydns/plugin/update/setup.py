@@ -9,7 +9,6 @@ from __future__ import annotations
 import dns.rdatatype
 from zope.interface import implementer
 
-from skydns.config.errors import CorefileError
 from skydns.interfaces import IPluginSetup, ITSIGKeys, IZoneEditor
 from skydns.plugin.update.update import TYPES, Policy, Update
 from skydns.query.zones import in_zones
@@ -30,9 +29,7 @@ class UpdateSetup:
         for _ in d.block():
             if d.val != "key":
                 raise d.unknown_property(("key",))
-            args = d.remaining_args()
-            if not args:
-                raise d.arg_error()
+            args = d.args(1, None)
             key, rest = args[0], args[1:]
             names: list[str] = []
             types: set[int] = set()
@@ -65,9 +62,8 @@ class UpdateSetup:
         for z in zones:
             found = [e for e in block.find(IZoneEditor) if z in e.zones]
             if not found:
-                occ = block.ast.occurrences(self.name)[0]
-                raise CorefileError(f"zone {z} has no store updates can write to (etcd serving exactly that zone)",
-                                    occ.file, occ.line, self.name)
+                raise block.error(self.name, f"zone {z} has no store updates can write to (etcd serving "
+                                  "exactly that zone)")
             editors[z] = found[0]
 
         def keys():

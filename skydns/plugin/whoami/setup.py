@@ -12,8 +12,7 @@ class WhoamiSetup:
 
     def parse(self, d, block):
         d.next()
-        if d.next_arg():
-            raise d.arg_error()
+        d.args(0)
         if d.next():
             raise d.once_error()
         return None
