@@ -135,6 +135,27 @@ class IRawReplyFilter(IHandler):
         """The reply bytes as this handler would hand them on; must not parse them with dnspython."""
 
 
+class IRawRewriter(IHandler):
+    """A handler in front of an :class:`IRawAnswerer` that passes other query bytes on (a rewrite of the
+    name or type) and gives the client a reply to its own question: it keeps the raw path.
+
+    The raw path hands :meth:`raw_query` every packet before the answerer sees it, and
+    :meth:`raw_restore` the answerer's reply on its way back (rewriters and reply filters
+    are applied in chain order on the way in, the reverse on the way out). Its ``serve``
+    does the same on the normal path, with ``request.derive(...)``; the cache behind it keeps
+    replies under the rewritten name, never under the client's.
+    """
+
+    def raw_query(query):
+        """The query bytes this handler passes on for ``query`` (``query`` itself when it rewrites
+        nothing), or None to send the packet the normal way. A dict lookup or two: no dnspython."""
+
+    def raw_restore(query, reply):
+        """The reply to the client's ``query`` (the bytes :meth:`raw_query` was given), made from
+        ``reply``, the answer to the bytes it returned (:func:`skydns.query.rename.rename` does the
+        usual part: the client's question back, and the records of the rewritten name)."""
+
+
 class IPluginSetup(Interface):
     """Turns a Corefile directive into a plugin; what the registry holds per directive name.
 
@@ -283,16 +304,34 @@ class IServer(Interface):
         """The :class:`IServerBlock` of every server block of the running configuration."""
 
 
-class IRecordSource(Interface):
+class IChangeFeed(Interface):
+    """Data that changes while it is served, which others follow: a plugin that keeps answers built
+    from it (the cache) drops them when it changes. Every record source is one; a plugin whose
+    answers change for another reason (a file reloaded) can offer only this."""
+
+    synced = Attribute("True once the data has been read; False means 'not known yet', not 'empty'.")
+
+    def subscribe(fn):
+        """Call ``fn(name)`` after each change of the data at ``name`` (lower case, trailing dot), and
+        ``fn(None)`` when anything may have changed (a full read after an outage, a file reloaded)."""
+
+    def unsubscribe(fn):
+        """Stop calling ``fn``."""
+
+
+class IRecordSource(IChangeFeed):
     """Service records that one plugin serves and others read: the etcd plugin's watched copy.
 
     Names are lower case with the trailing dot. A source that answers a request
     appends every name it read to ``request.dependencies`` when that is a list
-    (a cache sets it to learn which changes must drop the reply).
+    (a cache sets it to learn which changes must drop the reply). What a source
+    yields is the services as answers use them: SkyDNS's groups applied,
+    duplicates counted once, and addresses a health monitor says are DOWN left
+    out (unless every address of the name is); :class:`skydns.query.answers.Answers`
+    turns them into DNS answers.
     """
 
     zones = Attribute("The zones the source serves.")
-    synced = Attribute("True once the records have been read; False means 'not known yet', not 'empty'.")
 
     def services(name, exact=False):
         """The :class:`skydns.msg.service.Service` records of ``name`` and of every name below it
@@ -302,12 +341,11 @@ class IRecordSource(Interface):
     def exists(name):
         """Is there a record at ``name`` or below it?"""
 
-    def subscribe(fn):
-        """Call ``fn(name)`` after each change of a record at ``name``, and ``fn(None)`` when anything
-        may have changed (a full read after an outage, a monitored address going DOWN or UP)."""
 
-    def unsubscribe(fn):
-        """Stop calling ``fn``."""
+class IWritableSource(Interface):
+    """A record source whose records can be written (the records API writes through it)."""
+
+    zones = Attribute("The zones the source serves: relative names are taken in the first.")
 
     def store():  # type: ignore[misc]
         """A blocking :class:`IRecordStore` writing to where the records live; call it, and use what it
@@ -334,7 +372,7 @@ class IRecordStore(Interface):
         """Delete the record ``name`` (names below it are other records); False when there was none."""
 
 
-class IMonitoredSource(Interface):
+class IMonitoredSource(IChangeFeed):
     """A record source whose answers follow health status keys (the etcd plugin with ``monitor``).
 
     What a prober (the ``scanner``) needs: the addresses to probe, kept current, the
@@ -368,7 +406,7 @@ class IMonitoredSource(Interface):
         """Stop calling ``fn``."""
 
 
-class IZoneSource(Interface):
+class IZoneSource(IChangeFeed):
     """Record sources whose zones can be read as zone data: transfers (AXFR/IXFR) and dynamic updates.
 
     Names and records are what the source answers for each name's own data; records
@@ -390,6 +428,11 @@ class IZoneSource(Interface):
 
     def rrs(zone, name):
         """The zone data at ``name``: a sorted tuple of wire RRs (the SOA aside)."""
+
+    def owners(zone, name):
+        """The owner names of ``zone`` whose data a change reported at ``name`` (by ``subscribe``) may
+        have altered: ``name`` itself, and whatever else the source builds from it (the apex's NS and
+        addresses, a parent's records)."""
 
     def subscribe(fn):
         """Call ``fn(name or None)`` after a change (None: anything may have changed)."""

@@ -14,6 +14,7 @@ from skydns.query import wire
 
 _HEADER = wire.HEADER.unpack_from
 _TYPE_CLASS = wire.TYPE_CLASS.unpack_from
+_TYPE_CLASS_PACK = wire.TYPE_CLASS.pack
 _OPT_TAIL = wire.OPT_TAIL.unpack_from
 _new = object.__new__
 
@@ -42,6 +43,12 @@ def _options_ok(options: bytes) -> bool:
             return False
         pos += 4 + (options[pos + 2] << 8 | options[pos + 3])
     return pos == end
+
+
+#: What a derived request shares with the request it came from (see Request.derive).
+_SHARED = ("client", "peer", "sender", "proto", "transport", "local", "id", "flags", "qname", "qclass",
+           "edns", "bufsize", "do", "edns_options", "block", "zone", "hops", "observers", "started",
+           "dependencies")
 
 
 class MalformedQuery(Exception):
@@ -245,6 +252,53 @@ class Request:
         r._message = r.observers = r.dependencies = r.meta = None
         r.hops = 0
         return r
+
+    def derive(self, qname: str | None = None, qtype: int | None = None) -> Request:
+        """This query asked for another name and/or type, to pass down the chain in its place.
+
+        The derived request's wire form, question and name agree (ID, flags, EDNS and everything
+        after the question are the client's); every per-query slot is shared with this one: the
+        client, listener and sender, ``block``, ``zone``, ``hops``, ``started``, ``dependencies``,
+        ``observers`` and the metadata (a label set on either is seen on both). The reply that
+        comes back answers the derived question: hand the client a reply to its own (see
+        :func:`skydns.query.rename.rename`).
+        """
+        r = _new(Request)
+        for slot in _SHARED:
+            setattr(r, slot, getattr(self, slot))
+        if self.meta is None:
+            self.meta = {}
+        r.meta = self.meta
+        r._message = None
+        name_wire = self.question_wire[:-4]
+        if qname is not None:
+            parsed = dns.name.from_text(qname)
+            name_wire = parsed.to_wire() or b"\x00"
+            if len(name_wire) > 255:
+                raise ValueError(f"{qname}: a name is at most 255 octets")
+            r.qname = parsed.to_text().lower()
+        r.qtype = self.qtype if qtype is None else qtype
+        r.question_wire = name_wire + _TYPE_CLASS_PACK(r.qtype, self.qclass)
+        end = 12 + len(self.question_wire)
+        r.wire = self.wire[:12] + r.question_wire + self.wire[end:]
+        return r
+
+    def set_meta(self, label: str, value) -> None:
+        """Publish ``label`` (``plugin/name``, as CoreDNS's metadata) for this query: a string, or a
+        callable returning one when it is read. The log prints it as ``{/plugin/name}``."""
+        if self.meta is None:
+            self.meta = {}
+        self.meta[label] = value
+
+    def get_meta(self, label: str) -> str | None:
+        """The value of ``label`` published for this query (a callable's result), or None."""
+        meta = self.meta
+        if meta is None:
+            return None
+        value = meta.get(label)
+        if callable(value):
+            value = value()
+        return None if value is None else str(value)
 
     def observe(self, fn) -> None:
         """Have ``fn(request, reply_bytes)`` called once the reply is sent (not for dropped queries)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from twisted.logger import Logger
 
-from skydns.interfaces import IRawAnswerer, IRawForwarder, IRawReplyFilter, IRawTransparent, IUpdater
+from skydns.interfaces import IRawAnswerer, IRawForwarder, IRawReplyFilter, IRawRewriter, IRawTransparent, IUpdater
 from skydns.query import wire
 from skydns.query.delivery import Delivery
 from skydns.query.mux import ZoneMux
@@ -40,23 +40,30 @@ class Server:
         # handlers, whose decisions depend on the query bytes alone) answers packets before
         # anything is parsed. IRawReplyFilter handlers in front rewrite its replies, innermost
         # first, as replies travel. The block's observers get a copy of the first request.
+        # IRawRewriter handlers change the query bytes on the way in and restore the reply on the way out.
         self.raw_answerers: list[tuple] = []
         seen = set()
         for b in mux.zones.values():
             head = b.chain
             filters: list = []
+            steps: list = []  # outermost first: (rewriter, None) or (None, reply filter)
             while True:
                 if IRawTransparent.providedBy(head):
                     head = head.next
                 elif IRawReplyFilter.providedBy(head):
                     filters.insert(0, head.raw_reply)
+                    steps.append((None, head.raw_reply))
+                    head = head.next
+                elif IRawRewriter.providedBy(head):
+                    steps.append((head, None))
                     head = head.next
                 else:
                     break
             if IRawAnswerer.providedBy(head) and id(head) not in seen:
                 seen.add(id(head))
+                rewriting = any(rw is not None for rw, _ in steps)
                 self.raw_answerers.append((head.raw_answer, head.raw_request if b.observed else None,
-                                           tuple(filters)))
+                                           tuple(filters), tuple(steps) if rewriting else None))
         # The raw relay: a listener whose only block starts with a forwarder that needs no name
         # rules hands it every UDP packet unread (IRawForwarder).
         self.raw_forward = None
@@ -85,7 +92,11 @@ class Server:
     def handle(self, data: bytes, client: tuple, proto: str, sender) -> None:
         delivery = self.delivery
         if self.raw_answerers:
-            for answer, first_request, filters in self.raw_answerers:
+            for answer, first_request, filters, steps in self.raw_answerers:
+                if steps is not None:
+                    if self._raw_rewritten(data, client, proto, sender, answer, first_request, steps):
+                        return
+                    continue
                 first = None
                 if first_request is not None:
                     first = first_request(data)
@@ -126,6 +137,45 @@ class Server:
             delivery.fail(req)
             return
         delivery.deliver(req, result)
+
+    def _raw_rewritten(self, data, client, proto, sender, answer, first_request, steps) -> bool:
+        """The raw path through IRawRewriter handlers: query bytes rewritten on the way in, the reply
+        restored on the way out; True when the answerer answered."""
+        queries = []
+        query = data
+        for rewriter, _ in steps:
+            if rewriter is not None:
+                queries.append(query)
+                query = rewriter.raw_query(query)
+                if query is None:
+                    return False
+        first = None
+        if first_request is not None:
+            first = first_request(query)
+            if first is None:
+                return False
+        reply = answer(query)
+        if reply is None:
+            return False
+        try:
+            for rewriter, reply_filter in reversed(steps):
+                if rewriter is None:
+                    reply = reply_filter(reply)
+                else:
+                    reply = rewriter.raw_restore(queries.pop(), reply)
+        except Exception:
+            log.failure("a raw reply could not be restored; answering the normal way")
+            return False
+        request = None
+        if first is not None:
+            # the observers see the client's query, not the rewritten one the answerer remembers
+            try:
+                request = self.delivery.request(data, client, proto, sender)
+            except MalformedQuery:
+                return False
+            request.block, request.zone = first.block, first.zone
+        self.delivery.send_raw(reply, client, sender, request)
+        return True
 
     def _opcode(self, req) -> None:
         """Another opcode: UPDATE (RFC 2136) to the IUpdater of the block serving its zone, anything

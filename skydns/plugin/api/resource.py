@@ -44,7 +44,7 @@ class RecordsAPI(Resource):
         super().__init__()
         self.token = token.encode()
         self.reactor = reactor
-        self.source = None  # set at start-up: the block's record source (IRecordSource)
+        self.source = None  # set at start-up: the block's writable record source (IWritableSource)
 
     def attach(self, source) -> None:
         self.source = source

@@ -11,7 +11,7 @@ import os
 
 from zope.interface import implementer
 
-from skydns.interfaces import IPluginSetup, IRecordSource
+from skydns.interfaces import IPluginSetup, IWritableSource
 from skydns.listen.httpserver import address_argument, shared_listener
 from skydns.plugin.api.resource import RecordsAPI
 
@@ -57,7 +57,7 @@ class ApiSetup:
     def build(self, cfg, block, next):
         host, port, token, tls, where = cfg
         reactor = block.reactor
-        source = block.require(IRecordSource, self.name, "a record source to write to (the etcd plugin)")
+        source = block.require(IWritableSource, self.name, "a record source to write to (the etcd plugin)")
         api = RecordsAPI(token, reactor)
         listener = shared_listener(block, host, port, where, tls)
         listener.mount("/skydns", api)

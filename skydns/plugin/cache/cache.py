@@ -92,7 +92,7 @@ class Cache:
         self.misses = 0
         self.memory = 0  # bytes counted against cfg.max_memory
         self.evictions = 0
-        self.sources: list = []  # record sources followed (IRecordSource)
+        self.sources: list = []  # the data followed (IChangeFeed: record sources and others)
         self.block_name = ""  # the server block, for metric labels
         #: query bytes after the ID -> Item, for the server's raw path (only used when the cache is
         #: the first link of its chain: nothing in front of it needs to see the query)

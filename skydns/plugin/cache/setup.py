@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from zope.interface import implementer
 
-from skydns.interfaces import IPluginSetup, IRecordSource
+from skydns.interfaces import IChangeFeed, IPluginSetup
 from skydns.plugin.cache.cache import Cache, CacheConfig
 
 PROPERTIES = ("success", "denial", "prefetch", "serve_stale", "serve_stale_policy", "servfail", "disable",
@@ -115,7 +115,7 @@ class CacheSetup:
     def build(self, cfg, block, next):
         handler = Cache(cfg, block.clock, next)
         handler.block_name = block.name
-        handler.follow(block.find(IRecordSource))  # built before us: they are after us in the chain
+        handler.follow(block.find(IChangeFeed))  # built before us: they are after us in the chain
         block.on_startup(lambda: handler.attach(block))
         block.on_shutdown(handler.detach)
         return handler

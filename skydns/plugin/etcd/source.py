@@ -4,11 +4,11 @@ from __future__ import annotations
 from zope.interface import implementer
 
 from skydns.clients.etcd.records import EtcdRecords
-from skydns.interfaces import IReadiness, IRecordSource, IZoneEditor, IZoneSource
+from skydns.interfaces import IReadiness, IRecordSource, IWritableSource, IZoneEditor, IZoneSource
 from skydns.msg import path
 
 
-@implementer(IRecordSource, IReadiness, IZoneSource, IZoneEditor)
+@implementer(IRecordSource, IWritableSource, IReadiness, IZoneSource, IZoneEditor)
 class EtcdSource:
     """The copy of one etcd prefix, for the zones of one etcd directive.
 
@@ -82,6 +82,9 @@ class EtcdSource:
 
     def rrs(self, zone: str, name: str) -> tuple:
         return self.zone_data.rrs(zone, name)
+
+    def owners(self, zone: str, name: str) -> list[str]:
+        return self.zone_data.owners(zone, name)
 
     # -- IZoneEditor ------------------------------------------------------------------------------
     def edit(self, zone: str, names: list[str]):

@@ -176,6 +176,17 @@ class ZoneData:
         recs.extend(rec for rec in r.answer if rec.owner == name)
         return recs
 
+    def owners(self, zone: str, name: str) -> list[str]:
+        """The owners whose records a change of the key at ``name`` may alter: the name, the name a
+        ``x<n>`` leaf belongs to, and the apex for ``dns/ns`` and ``dns/apex`` keys."""
+        names = [name]
+        first, _, parent = name.partition(".")
+        if LEAF.match(first) and parent:
+            names.append(parent)  # x1.db: a record of db
+        if name.endswith(".dns." + zone) or name.endswith(".dns."):
+            names.append(zone)  # dns/ns and dns/apex keys make the apex's NS and addresses
+        return names
+
     def serial(self, zone: str) -> int:
         return self.copy.serial(zone)
 

@@ -58,8 +58,15 @@ def _log_type(reply: bytes) -> str:
     return {3: "NXDOMAIN", 2: "SERVERERROR"}.get(rcode, "OTHERERROR")
 
 
-#: The metadata placeholders ``{/LABEL}`` this server has (the log plugin's own, as CoreDNS's); others are "-".
+#: The log plugin's own metadata placeholders ``{/LABEL}`` (as CoreDNS's); any other label is what a plugin
+#: published for the query (``request.set_meta``), or "-".
 METADATA = {"log/class": "_log_class(p)", "log/type": "_log_type(p)"}
+
+
+def _meta(req, label: str) -> str:
+    """A label a plugin published for the query, or "-"."""
+    value = req.get_meta(label) if req.meta is not None else None
+    return "-" if value is None else value
 
 
 def _qtype(req) -> str:
@@ -123,12 +130,16 @@ def compile_format(fmt: str):
     """
     fmt = fmt.replace("{common}", COMMON).replace("{combined}", COMBINED)
     source = []
+    labels: list[str] = []
     pos = 0
     for m in _PLACEHOLDER.finditer(fmt):
         if m.group(3) is not None:  # {/LABEL}: metadata
             source.append(_literal(fmt[pos:m.start()]))
             expr = METADATA.get(m.group(3))
-            source.append("{" + expr + "}" if expr else "-")
+            if expr is None:
+                labels.append(m.group(3))
+                expr = f"_meta(r, _LABELS[{len(labels) - 1}])"
+            source.append("{" + expr + "}")
             pos = m.end()
             continue
         name = m.group(2)
@@ -140,7 +151,8 @@ def compile_format(fmt: str):
         pos = m.end()
     source.append(_literal(fmt[pos:]))
     code = 'lambda r, p, n: f"' + "".join(source) + '"'
-    return eval(code, dict(globals()))  # noqa: S307 - built only from our own expressions and escaped text
+    # noqa: S307 - built only from our own expressions and escaped text (labels are passed as values)
+    return eval(code, dict(globals(), _LABELS=tuple(labels)))
 
 
 def _literal(text: str) -> str:
@@ -150,4 +162,7 @@ def _literal(text: str) -> str:
 
 def json_line(req, reply, now) -> str:
     """One JSON object with every field (the ``json`` option)."""
-    return json.dumps({name: fn(req, reply, now) for name, fn in FIELDS.items()}, separators=(",", ":"))
+    fields = {name: fn(req, reply, now) for name, fn in FIELDS.items()}
+    if req.meta:
+        fields["meta"] = {label: req.get_meta(label) for label in req.meta}
+    return json.dumps(fields, separators=(",", ":"))

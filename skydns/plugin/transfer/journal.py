@@ -18,8 +18,6 @@ from collections.abc import Callable
 
 from twisted.internet import defer, task
 
-from skydns.clients.etcd.records import LEAF
-
 MAX_HISTORY = 100_000
 
 
@@ -80,10 +78,7 @@ class ZoneJournal:
         """The source changed ``name`` (None: anything): update its records, journal what changed."""
         if self._loading is not None:
             if name is not None:
-                self._dirty.add(name)
-                first, _, parent = name.partition(".")
-                if LEAF.match(first):
-                    self._dirty.add(parent)
+                self._dirty.update(self.source.owners(self.zone, name))
                 self._dirty.add(self.zone)
             return
         if self.data is None:
@@ -94,12 +89,7 @@ class ZoneJournal:
             return
         if not (name == zone or name.endswith("." + zone) or zone == "."):
             return
-        names = [name]
-        first, _, parent = name.partition(".")
-        if LEAF.match(first) and parent:
-            names.append(parent)  # x1.db: a record of db
-        if name.endswith(".dns." + zone) or name.endswith(".dns."):
-            names.append(zone)  # dns/ns and dns/apex keys make the apex's NS and addresses
+        names = self.source.owners(zone, name)
         serial = self.source.serial(zone)
         altered = False
         for n in names:
