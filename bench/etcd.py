@@ -31,7 +31,8 @@ from skydns.msg import path  # noqa: E402
 from skydns.msg.service import from_json  # noqa: E402
 from skydns.plugin.etcd.handler import Etcd  # noqa: E402
 from skydns.plugin.etcd.index import Index  # noqa: E402
-from skydns.plugin.etcd.lookup import Lookup, Settings  # noqa: E402
+from skydns.plugin.etcd.reader import Reader  # noqa: E402
+from skydns.query.answers import Answers, Settings  # noqa: E402
 from skydns.query.request import Request  # noqa: E402
 
 ZONE = "skydns.local."
@@ -48,7 +49,7 @@ def names(count: int):
 
 
 class FakeCopy:
-    """The parts of EtcdCopy a lookup uses, over an index built in memory."""
+    """The parts of the records copy a lookup uses, over an index built in memory."""
 
     def __init__(self, index):
         self.index = index
@@ -70,7 +71,9 @@ def build(count: int) -> Index:
 
 
 def time_queries(index, queries, repeat=2000):
-    handler = Etcd(FakeCopy(index), Lookup(FakeCopy(index), Settings([ZONE])), None, None)
+    copy = FakeCopy(index)
+    reader = Reader(copy)
+    handler = Etcd(copy, Answers(reader, Settings([ZONE]), ttl=reader.ttl, serial=copy.serial), None, None)
     wires = [(dns.message.make_query(q, t).to_wire()) for q, t in queries]
     out = {}
     for (q, t), w in zip(queries, wires, strict=False):

@@ -79,8 +79,8 @@ def test_capabilities_are_found_by_interface(built):
     assert [r.name for r in block.find(IReadiness)] == ["etcd"]
     assert "copy of /skydns not read yet" in source.ready()
     names = {type(m).__name__ for m in block.find(IMetrics)}
-    assert names == {"Cache", "ACL", "Forward", "EtcdCopy"}
-    assert [type(m).__name__ for _, m in built.find(IMetrics)].count("EtcdCopy") == 1
+    assert names == {"Cache", "ACL", "Forward", "RecordsCopy"}
+    assert [type(m).__name__ for _, m in built.find(IMetrics)].count("RecordsCopy") == 1
 
 
 def test_core_classes_provide_their_interfaces():

@@ -97,16 +97,16 @@ class EtcdBackend:
         self.zone = zone
 
     def _name(self, name):
-        from skydns.clients.etcd.records import normalise_name
+        from skydns.msg.records import normalise_name
         return normalise_name(name, self.zone)
 
     def list(self, prefix, limit):
-        from skydns.clients.etcd.records import describe
+        from skydns.msg.records import describe
         records, _ = self.store.list(self._name(prefix) if prefix else None, limit)
         return [dict(name=n, **describe(s)) for n, s in records]
 
     def show(self, name):
-        from skydns.clients.etcd.records import describe
+        from skydns.msg.records import describe
         name = self._name(name)
         found = self.store.show(name)
         if found is None:
@@ -114,7 +114,7 @@ class EtcdBackend:
         return dict(name=name, **describe(found))
 
     def put(self, name, body, ttl):
-        from skydns.clients.etcd.records import entries
+        from skydns.msg.records import entries
         writes = entries(self._name(name), body, self.zone)
         self.store.replace(writes, ttl)
         return {"written": list(dict.fromkeys(w[0] for w in writes)), "keys": len(writes)}

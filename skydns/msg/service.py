@@ -134,3 +134,32 @@ def from_json(raw: bytes | str, name: str, lease: int = 0) -> Service:
     svc = Service(name, lease=lease, **kwargs)
     svc.health = f.get("health")  # the scanner's field: read (and judged) by the scanner alone
     return svc
+
+
+def group_filter(services: list[Service]) -> list[Service]:
+    """SkyDNS groups: the group of the shortest key(s) with a group decides.
+
+    Services without a group are always kept; keys at that shortest depth
+    that disagree on the group mean no filtering.
+    """
+    grouped = [s for s in services if s.group]
+    if not grouped:
+        return services
+    depth = min(s.depth for s in grouped)
+    groups = {s.group for s in grouped if s.depth == depth}
+    if len(groups) != 1:
+        return services
+    (group,) = groups
+    return [s for s in services if not s.group or s.group == group]
+
+
+def dedupe(services: list[Service]) -> list[Service]:
+    """Services identical in host, port, priority, weight and text count once."""
+    seen = set()
+    out = []
+    for s in services:
+        k = s.identity()
+        if k not in seen:
+            seen.add(k)
+            out.append(s)
+    return out

@@ -24,7 +24,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
-from skydns.clients.etcd.records import RecordError, describe, entries, normalise_name
+from skydns.msg.records import RecordError, describe, entries, normalise_name
 
 log = Logger(namespace="skydns.plugin.api")
 MAX_BODY = 64 * 1024

@@ -22,10 +22,10 @@ import dns.rdatatype
 from twisted.internet import threads
 from zope.interface import implementer
 
-from skydns.clients.etcd.records import LEAF
 from skydns.clients.etcd.watch import prefix_end
 from skydns.interfaces import IZoneEdit
 from skydns.msg import path
+from skydns.msg.records import LEAF
 from skydns.msg.service import InvalidService, from_json
 from skydns.plugin.etcd.zonedata import encode
 

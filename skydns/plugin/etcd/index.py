@@ -28,10 +28,6 @@ class Index:
     def __init__(self):
         self.root = Node()
         self.count = 0
-        #: for a copy of health-monitor keys: the addresses whose status is DOWN
-        self.down: set[str] = set()
-        #: and the scanners registered under ``PREFIX/scanners/<id>`` (id -> value)
-        self.members: dict[str, bytes] = {}
 
     def put(self, labels: list[str], service) -> None:
         node = self.root

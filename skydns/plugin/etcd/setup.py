@@ -31,11 +31,13 @@ from zope.interface import alsoProvides, implementer
 from skydns.clients.etcd.connection import Connection, parse_endpoint
 from skydns.config.errors import CorefileError
 from skydns.interfaces import IMonitoredSource, IPluginSetup
-from skydns.plugin.etcd.copy import STALE_AFTER, EtcdCopy
+from skydns.plugin.etcd.copy import STALE_AFTER, RecordsCopy
 from skydns.plugin.etcd.handler import Etcd
-from skydns.plugin.etcd.lookup import Lookup, Settings
+from skydns.plugin.etcd.monitor import MonitorCopy
+from skydns.plugin.etcd.reader import Reader
 from skydns.plugin.etcd.source import EtcdSource
 from skydns.plugin.etcd.zonedata import ZoneData
+from skydns.query.answers import Answers, Settings
 from skydns.query.upstream import Upstream
 
 PROPERTIES = ("path", "endpoint", "credentials", "tls", "fallthrough", "ttl", "min_ttl",
@@ -172,8 +174,8 @@ class EtcdSetup:
     def build(self, cfg: EtcdConfig, block, next):
         reactor = block.reactor
         copy = block.acquire(("etcd", cfg.connection, cfg.path, cfg.stale_after, cfg.discover),
-                             lambda: EtcdCopy(cfg.connection, cfg.path, reactor, stale_after=cfg.stale_after,
-                                              discover=cfg.discover),
+                             lambda: RecordsCopy(cfg.connection, cfg.path, reactor, stale_after=cfg.stale_after,
+                                                 discover=cfg.discover),
                              lambda c: c.stop())
         for z in cfg.zones:
             copy.watch_zone(z)
@@ -181,18 +183,19 @@ class EtcdSetup:
         monitor = None
         if cfg.monitor:
             monitor = block.acquire(("etcd-monitor", cfg.connection, cfg.monitor, cfg.stale_after),
-                                    lambda: EtcdCopy(cfg.connection, cfg.monitor, reactor, status=True,
-                                                     stale_after=cfg.stale_after),
+                                    lambda: MonitorCopy(cfg.connection, cfg.monitor, reactor,
+                                                        stale_after=cfg.stale_after),
                                     lambda c: c.stop())
             block.on_startup(monitor.start)
-        settings = Settings(cfg.zones, cfg.ttl, cfg.min_ttl, cfg.hostmaster, cfg.local, cfg.min_lease_ttl,
-                            cfg.max_lease_ttl)
-        source = EtcdSource(copy, cfg.zones, monitor, ZoneData(copy, settings))
+        settings = Settings(cfg.zones, cfg.ttl, cfg.min_ttl, cfg.hostmaster, cfg.local)
+        reader = Reader(copy, monitor, cfg.ttl, cfg.min_lease_ttl, cfg.max_lease_ttl)
+        source = EtcdSource(copy, cfg.zones, reader, monitor, ZoneData(copy, settings))
         if monitor is not None:
             alsoProvides(source, IMonitoredSource)  # what the scanner probes and where it writes
         block.provide(source)  # the records, for cache, dnssec, stub, api (IRecordSource, IReadiness)
         block.provide(copy)  # its metrics (IMetrics), once however many blocks share it
-        return Etcd(copy, Lookup(copy, settings, monitor), cfg.fallthrough, Upstream(block), next)
+        answers = Answers(source, settings, Upstream(block), ttl=reader.ttl, serial=copy.serial)
+        return Etcd(copy, answers, cfg.fallthrough, next)
 
 
 def _error_at(d, token, message):

@@ -18,9 +18,10 @@ class EtcdSource:
 
     name = "etcd"
 
-    def __init__(self, copy, zones: list[str], monitor=None, zone_data=None):
+    def __init__(self, copy, zones: list[str], reader, monitor=None, zone_data=None):
         self.copy = copy
         self.zones = zones
+        self.reader = reader  # the one reader of the copy (skydns.plugin.etcd.reader)
         self.monitor = monitor
         self.zone_data = zone_data  # a zonedata.ZoneData: the zones as zone data (IZoneSource)
         self._store: EtcdRecords | None = None
@@ -30,15 +31,10 @@ class EtcdSource:
         return self.copy.synced
 
     def services(self, name: str, exact: bool = False):
-        labels = path.name_labels(name)
-        index = self.copy.index
-        found = index.lookup(labels, exact=exact)
-        if not found and not index.exists(labels):
-            return None
-        return found
+        return self.reader.services(name, exact)
 
     def exists(self, name: str) -> bool:
-        return self.copy.index.exists(path.name_labels(name))
+        return self.reader.exists(name)
 
     def _copies(self):
         return [c for c in (self.copy, self.monitor) if c is not None]

@@ -27,10 +27,11 @@ import struct
 import dns.name
 import dns.rdataclass
 
-from skydns.clients.etcd.records import LEAF
 from skydns.msg import path
-from skydns.plugin.etcd import lookup as lk
+from skydns.msg.records import LEAF
+from skydns.plugin.etcd.reader import Reader
 from skydns.query import wire
+from skydns.query.answers import rules as lk
 from skydns.query.dnsutil import txt_wire
 from skydns.query.zones import WILDCARDS
 
@@ -39,13 +40,6 @@ _SRV = struct.Struct("!HHH").pack
 _MX = struct.Struct("!H").pack
 _SOA = struct.Struct("!IIIII").pack
 IN = dns.rdataclass.IN
-
-
-class ZoneLookup(lk.Lookup):
-    """The lookups with zone-data TTLs: a key's own TTL, not its lease's countdown."""
-
-    def ttl(self, s) -> int:
-        return s.ttl or self.s.ttl
 
 
 def _rdata(rec: lk.Rec) -> bytes:
@@ -101,7 +95,10 @@ class ZoneData:
     def __init__(self, copy, settings: lk.Settings):
         self.copy = copy
         self.settings = settings
-        self.lookup = ZoneLookup(copy, settings)
+        # every address (a transfer is not filtered by health), a key's own TTL (not its lease's countdown)
+        self.reader = Reader(copy)
+        self.lookup = lk.Rules(self.reader.services, settings, ttl=lambda s: s.ttl or settings.ttl,
+                               serial=copy.serial)
 
     def names(self, zone: str):
         """Every owner name of ``zone``'s data: the apex, then each key's name under it (key order).
@@ -128,13 +125,7 @@ class ZoneData:
 
     def own(self, name: str) -> list:
         """The services at ``name`` and its ``x<n>`` leaves (groups and duplicates as the lookups treat them)."""
-        labels = path.name_labels(name)
-        found = list(self.copy.index.lookup(labels, exact=True))
-        for node in self.copy.index.nodes(labels):
-            for label, child in (node.children or {}).items():
-                if LEAF.match(label) and child.service is not None:
-                    found.append(child.service)
-        return lk.dedupe(lk.group_filter(found)) if found else []
+        return self.reader.own(name)
 
     def rrs(self, zone: str, name: str) -> tuple[bytes, ...]:
         """The zone data at ``name`` as sorted wire RRs (empty when there is none), the SOA aside."""
@@ -142,7 +133,7 @@ class ZoneData:
         recs: list[lk.Rec] = []
         if name == zone:
             r = lk.Result()
-            lookup._ns(r, zone)
+            lookup.ns_records(r, zone)
             recs.extend(r.answer or [lk.Rec(zone, lk.NS, ("ns.dns." + (zone if zone != "." else ""),),
                                             self.settings.ttl)])
             apex = lookup.services("apex.dns." + (zone if zone != "." else ""), exact=True) or []
@@ -169,10 +160,10 @@ class ZoneData:
             if s.kind in ("A", "AAAA"):
                 recs.append(lk.Rec(name, lk.A if s.kind == "A" else lk.AAAA, (s.host,), lookup.ttl(s)))
         r = lk.Result()
-        lookup._srv(r, name, svcs)
-        lookup._mx(r, name, svcs)
+        lookup.srv_records(r, name, svcs)
+        lookup.mx_records(r, name, svcs)
         texts = [s for s in svcs if s.text]
-        lookup._txt(r, r.answer, name, name, [s for s in texts if s.kind != "CNAME"], [name])
+        lookup.txt_records(r, r.answer, name, name, [s for s in texts if s.kind != "CNAME"], [name])
         recs.extend(rec for rec in r.answer if rec.owner == name)
         return recs
 

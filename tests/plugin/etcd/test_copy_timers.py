@@ -4,7 +4,7 @@ from twisted.internet import task
 from helpers import closed_port, eventually
 from skydns import testing
 from skydns.clients.etcd.connection import Connection, parse_endpoint
-from skydns.plugin.etcd.copy import RETRY_MAX, RETRY_MIN, EtcdCopy
+from skydns.plugin.etcd.copy import RETRY_MAX, RETRY_MIN, RecordsCopy
 
 
 def start(copy, fired):
@@ -16,7 +16,7 @@ def start(copy, fired):
 
 def unreachable_copy(clock):
     connection = Connection((parse_endpoint(f"http://127.0.0.1:{closed_port()}"),), timeout=1.0)
-    return EtcdCopy(connection, "/skydns", testing.reactor(), timers=clock)
+    return RecordsCopy(connection, "/skydns", testing.reactor(), timers=clock)
 
 
 def test_start_gives_up_waiting_after_five_seconds():

@@ -1,4 +1,4 @@
-"""Write an etcd answer straight to wire format: the miss path without dnspython.
+"""Write an answer straight to wire format: a record source's miss path without dnspython.
 
 Builds the same message dnspython would (records grouped into RRsets in the
 order they were found, duplicates dropped, names compressed against the
@@ -12,8 +12,8 @@ from __future__ import annotations
 import socket
 import struct
 
-from skydns.plugin.etcd import lookup as lk
 from skydns.query import wire
+from skydns.query.answers import rules as lk
 from skydns.query.dnsutil import txt_wire
 
 _pack_tail = wire.RR_TAIL.pack

@@ -1,17 +1,20 @@
-"""SkyDNS answers from services: what each query type returns (the job of CoreDNS's backend_lookup.go).
+"""SkyDNS's rules: what each query type answers from a name's services (CoreDNS's backend_lookup.go).
 
-Works on plain records (:class:`Rec`) so the rules stay readable; the handler
-turns them into a DNS message. Targets outside the served zones are not
-resolved here: they are returned as :class:`External` needs, which the
-handler resolves through the server and splices in.
+Works on plain records (:class:`Rec`) so the rules stay readable; :mod:`.render`
+and :mod:`.message` turn them into a DNS message. The services come from a record
+source's ``services(name, exact)`` (:class:`skydns.interfaces.IRecordSource`):
+groups, duplicates and health already applied there. Targets outside the
+served zones are not resolved here: they are returned as :class:`External`
+needs, which :class:`skydns.query.answers.Answers` resolves through the server
+and splices in.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dns.rdatatype
 
-from skydns.msg import path
 from skydns.msg.service import Service
 from skydns.query.zones import in_zones, strip_labels
 
@@ -56,54 +59,29 @@ class Result:
 
 @dataclass
 class Settings:
-    """The etcd directive's options that shape answers."""
+    """The options that shape answers (the etcd directive's, or another record source's)."""
 
     zones: list[str]
     ttl: int = 3600
     min_ttl: int = 30
     hostmaster: str = ""
     local: str | None = None
-    min_lease_ttl: int = 0  # a leased key's TTL is kept within these (CoreDNS's min-lease-ttl, max-lease-ttl)
-    max_lease_ttl: int = 86400
 
 
-def group_filter(services: list[Service]) -> list[Service]:
-    """SkyDNS groups: the group of the shortest key(s) with a group decides.
+class Rules:
+    """SkyDNS's answers over one record source.
 
-    Services without a group are always kept; keys at that shortest depth
-    that disagree on the group mean no filtering.
+    ``services(name, exact)`` is the source's (None: no such name); ``ttl(service)`` the
+    TTL a service is answered with (default: its own ``ttl``, else ``settings.ttl``; the
+    etcd plugin counts a lease down); ``serial(zone)`` the SOA serial (default 1).
     """
-    grouped = [s for s in services if s.group]
-    if not grouped:
-        return services
-    depth = min(s.depth for s in grouped)
-    groups = {s.group for s in grouped if s.depth == depth}
-    if len(groups) != 1:
-        return services
-    (group,) = groups
-    return [s for s in services if not s.group or s.group == group]
 
-
-def dedupe(services: list[Service]) -> list[Service]:
-    """Services identical in host, port, priority, weight and text count once."""
-    seen = set()
-    out = []
-    for s in services:
-        k = s.identity()
-        if k not in seen:
-            seen.add(k)
-            out.append(s)
-    return out
-
-
-class Lookup:
-    """Answers for one etcd plugin: its copy (index, leases, serials) and its settings."""
-
-    def __init__(self, copy, settings: Settings, monitor=None):
-        self.copy = copy
+    def __init__(self, services: Callable[[str, bool], list[Service] | None], settings: Settings,
+                 ttl: Callable[[Service], int] | None = None, serial: Callable[[str], int] | None = None):
+        self._services = services
         self.s = settings
-        self.monitor = monitor  # an EtcdCopy of health-monitor status keys, or None
-        self.failed_open: set[str] = set()
+        self._ttl = ttl
+        self._serial = serial
         self.deps: list | None = None  # names looked at for the answer being built
 
     # -- services -------------------------------------------------------------
@@ -111,46 +89,13 @@ class Lookup:
         """Services for ``name`` (its key and everything below it); None if the name does not exist."""
         if self.deps is not None:
             self.deps.append(name)
-        labels = path.name_labels(name)
-        index = self.copy.index
-        if exact:
-            found = index.lookup(labels, exact=True)
-            if not found and not index.exists(labels):
-                return None
-            return dedupe(found)
-        found = index.lookup(labels)
-        if not found:
-            return None
-        svcs = dedupe(group_filter(found))
-        if self.monitor is not None and self.monitor.down:
-            svcs = self._alive(name, svcs)
-        return svcs
-
-    def _alive(self, name: str, svcs: list[Service]) -> list[Service]:
-        """Leave out addresses the monitor says are DOWN, unless all of them are (fail open)."""
-        down = self.monitor.down
-        alive = [s for s in svcs if not (s.kind in ("A", "AAAA") and s.host in down)]
-        if len(alive) == len(svcs):
-            return svcs
-        if any(s.kind in ("A", "AAAA") for s in alive):
-            self.failed_open.discard(name)
-            return alive
-        if name not in self.failed_open:
-            self.failed_open.add(name)
-            from twisted.logger import Logger
-            Logger(namespace="skydns.plugin.etcd").warn(
-                "every address of {name} is DOWN: answering with all of them", name=name)
-        return svcs
+        return self._services(name, exact)
 
     def ttl(self, s: Service) -> int:
-        ttl = s.ttl or self.s.ttl
-        if s.lease:
-            left = self.copy.lease_ttl(s.lease)
-            if left is not None:
-                left = min(max(left, self.s.min_lease_ttl), self.s.max_lease_ttl)
-                if left < ttl:
-                    ttl = left
-        return ttl
+        """The TTL ``s`` is answered with."""
+        if self._ttl is not None:
+            return self._ttl(s)
+        return s.ttl or self.s.ttl
 
     # -- per type -------------------------------------------------------------
     def answer(self, qname: str, qtype: int, zone: str, deps: list | None = None) -> Result:
@@ -175,17 +120,17 @@ class Lookup:
             svcs = self.services(lookup_name)
             if svcs is None:
                 return self._missing(r, qname, zone)
-            self._srv(r, qname, svcs)
+            self.srv_records(r, qname, svcs)
         elif qtype == MX:
             svcs = self.services(lookup_name)
             if svcs is None:
                 return self._missing(r, qname, zone)
-            self._mx(r, qname, svcs)
+            self.mx_records(r, qname, svcs)
         elif qtype == TXT:
             svcs = self.services(lookup_name)
             if svcs is None:
                 return self._missing(r, qname, zone)
-            self._txt(r, r.answer, qname, lookup_name, svcs, [qname])
+            self.txt_records(r, r.answer, qname, lookup_name, svcs, [qname])
         elif qtype == CNAME:
             svcs = self.services(lookup_name, exact=True)
             if svcs is None:
@@ -195,7 +140,7 @@ class Lookup:
                     r.answer.append(Rec(qname, CNAME, (s.host,), self.ttl(s)))
                     break
         elif qtype == NS and qname == zone:
-            self._ns(r, zone)
+            self.ns_records(r, zone)
         elif qtype == SOA and qname == zone:
             r.answer.append(self.soa(zone, self.s.ttl))
         elif qtype == ANY:
@@ -263,7 +208,7 @@ class Lookup:
             return True
         return False
 
-    def _txt(self, r: Result, out: list, owner: str, name: str, svcs, chain: list[str]) -> bool:
+    def txt_records(self, r: Result, out: list, owner: str, name: str, svcs, chain: list[str]) -> bool:
         found = False
         seen = set()
         for s in svcs:
@@ -273,7 +218,7 @@ class Lookup:
                     out.append(Rec(owner, TXT, (s.text,), self.ttl(s)))
                     found = True
             elif s.kind == "CNAME":
-                inner = lambda o, n, sub, c: self._txt(r, o, n, n, sub, c)  # noqa: E731
+                inner = lambda o, n, sub, c: self.txt_records(r, o, n, n, sub, c)  # noqa: E731
                 found = self._follow(r, out, owner, name, s, chain, TXT, "answer", inner) or found
         return found
 
@@ -291,7 +236,7 @@ class Lookup:
             r.externals.append(External(target, A, None, "additional"))
             r.externals.append(External(target, AAAA, None, "additional", skip_cnames=True))
 
-    def _srv(self, r: Result, qname: str, svcs) -> None:
+    def srv_records(self, r: Result, qname: str, svcs) -> None:
         totals: dict[int, int] = {}
         for s in svcs:
             if s.kind:
@@ -322,7 +267,7 @@ class Lookup:
                     seen_addr.add((target, s.host))
                     r.additional.append(Rec(target, A if s.kind == "A" else AAAA, (s.host,), ttl))
 
-    def _mx(self, r: Result, qname: str, svcs) -> None:
+    def mx_records(self, r: Result, qname: str, svcs) -> None:
         looked: set[str] = set()
         seen_addr: set[tuple[str, str]] = set()
         for s in svcs:
@@ -340,7 +285,7 @@ class Lookup:
                     seen_addr.add((target, s.host))
                     r.additional.append(Rec(target, A if s.kind == "A" else AAAA, (s.host,), ttl))
 
-    def _ns(self, r: Result, zone: str) -> None:
+    def ns_records(self, r: Result, zone: str) -> None:
         svcs = self.services("ns.dns." + (zone if zone != "." else "")) or []
         seen = set()
         for s in svcs:
@@ -373,5 +318,5 @@ class Lookup:
             mbox = mbox if mbox.endswith(".") else mbox + "."
         else:
             mbox = "hostmaster." + apex
-        return Rec(zone, SOA, ("ns.dns." + apex, mbox, self.copy.serial(zone), 28800, 7200, 604800,
-                               self.s.min_ttl), ttl)
+        serial = self._serial(zone) if self._serial is not None else 1
+        return Rec(zone, SOA, ("ns.dns." + apex, mbox, serial, 28800, 7200, 604800, self.s.min_ttl), ttl)

@@ -1,14 +1,11 @@
-"""The wire renderer of etcd answers gives the message dnspython would, byte count included."""
+"""The answer builder over a plain record source: its wire renderer gives the message dnspython would."""
 import json
 
 import dns.message
 import pytest
 
-from skydns.msg import path
-from skydns.msg.service import from_json
-from skydns.plugin.etcd.handler import Etcd
-from skydns.plugin.etcd.index import Index
-from skydns.plugin.etcd.lookup import Lookup, Settings
+from skydns.msg.service import dedupe, from_json, group_filter
+from skydns.query.answers import Answers, Settings
 from skydns.query.request import Request
 
 SERVICES = {
@@ -28,25 +25,32 @@ SERVICES = {
 }
 
 
-class Copy:
+class Services:
+    """A record source that only yields services (no etcd): a dict of names, SkyDNS's aggregation by hand."""
+
     def __init__(self):
-        self.index = Index()
-        for name, value in SERVICES.items():
-            self.index.put(path.name_labels(name), from_json(json.dumps(value), name))
-        self.synced = True
+        self.by_name = {name: from_json(json.dumps(value), name) for name, value in SERVICES.items()}
 
-    def serial(self, zone):
-        return 42
+    def services(self, name, exact=False):
+        found = [s for n, s in sorted(self.by_name.items())
+                 if n == name or (not exact and _below(n, name))]
+        if not found:
+            return [] if any(_below(n, name) for n in self.by_name) else None
+        return dedupe(found) if exact else dedupe(group_filter(found))
 
-    def lease_ttl(self, lease):
-        return None
+
+def _below(name, parent):
+    labels, top = name.rstrip(".").split("."), parent.rstrip(".").split(".")
+    if len(labels) < len(top):
+        return False
+    tail = labels[len(labels) - len(top):]
+    return all(t in ("*", "any") or t == x for t, x in zip(top, tail, strict=True))
 
 
 @pytest.fixture(scope="module")
 def handler():
-    copy = Copy()
-    return Etcd(copy, Lookup(copy, Settings(["skydns.local.", "in-addr.arpa."], hostmaster="dns@example.org")),
-                None, None)
+    return Answers(Services(), Settings(["skydns.local.", "in-addr.arpa."], hostmaster="dns@example.org"),
+                   serial=lambda zone: 42)
 
 
 QUERIES = [(n, t) for n in ("web.skydns.local.", "db.skydns.local.", "WEB.SkyDNS.local.", "alias.skydns.local.",
@@ -62,10 +66,10 @@ def test_wire_equals_dnspython(handler, qname, qtype, edns):
     q = dns.message.make_query(qname, qtype, **edns)
     req = Request(q.to_wire(), ("127.0.0.1", 1), "udp")
     if qtype == "PTR":
-        result, zone = handler.lookup.ptr(req.qname), None
+        result, zone = handler.ptr(req), None
     else:
         zone = "skydns.local."
-        result = handler.lookup.answer(req.qname, req.qtype, zone)
+        result = handler.lookup(req, zone)
     if result.externals:
         return  # answers with upstream parts are always built by dnspython
     fast = handler._render(Request(q.to_wire(), ("127.0.0.1", 1), "udp"), result, zone)
