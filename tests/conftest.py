@@ -1,4 +1,4 @@
-"""Fixtures: one real etcd for the session, and each test's own corner of it. Helpers are in helpers/."""
+"""Fixtures beyond the test kit's (skydns.testing.pytest_plugin: etcd, etcd_data, clock). Helpers are in helpers/."""
 import os
 import sys
 
@@ -6,7 +6,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import pytest  # noqa: E402
 
-from helpers import EtcdData, Upstream  # noqa: E402
+from helpers import Upstream  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -27,32 +27,10 @@ def fuzz_seconds(request) -> float:
     return request.config.getoption("--fuzz-seconds")
 
 
-#: Tests that use these fixtures start processes of their own (a real etcd): marked integration.
-INTEGRATION_FIXTURES = {"etcd", "data"}
-
-
-def pytest_collection_modifyitems(items):
-    """Mark every test that needs a real etcd as integration (``-m "not integration"`` skips them)."""
-    for item in items:
-        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.integration)
-
-
-@pytest.fixture(scope="session")
-def etcd(tmp_path_factory):
-    """One real etcd for the test session, on free loopback ports, in a temporary folder."""
-    from skydns.cli.devetcd import LocalEtcd
-
-    server = LocalEtcd(str(tmp_path_factory.mktemp("etcd"))).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def data(etcd):
-    d = EtcdData(etcd)
-    yield d
-    d.client.close()
+def data(etcd_data):
+    """The kit's etcd_data under the short name the project's tests use (marked integration by the kit)."""
+    return etcd_data
 
 
 @pytest.fixture

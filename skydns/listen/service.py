@@ -65,11 +65,13 @@ class SkyDNSService(MultiService):
     def __init__(self, corefile: str, registry: Registry | None = None, reactor=None,
                  default_port: int = 53, config: configmod.Config | None = None,
                  install_signal: bool = True, reuse_port: bool = False, stop_reactor_on_failure: bool = True,
-                 inherited: list | None = None):
+                 inherited: list | None = None, clock=None):
         super().__init__()
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
+        #: what plugins take time from (block.clock): the reactor, or a test's task.Clock
+        self.clock = clock
         self.corefile = corefile
         self.registry = registry or Registry()
         self.default_port = default_port
@@ -98,7 +100,7 @@ class SkyDNSService(MultiService):
         """Load the Corefile and bind every listener (before twistd drops privileges)."""
         cfg = self._config or configmod.load(self.corefile, self.registry, self.default_port)
         self._config = None
-        gen = cfg.build(self.reactor, self)
+        gen = cfg.build(self.reactor, self, self.clock)
         specs = gen.listener_specs()
         for key, spec in specs.items():
             self.listeners[key] = self._listen(spec, Server(ZoneMux(spec.zones), gen, transport=spec.transport))
@@ -313,7 +315,7 @@ class SkyDNSService(MultiService):
         gen = None
         try:
             cfg = configmod.load(self.corefile, self.registry, self.default_port)
-            gen = cfg.build(self.reactor, self)
+            gen = cfg.build(self.reactor, self, self.clock)
             specs = gen.listener_specs()
             for key, spec in specs.items():
                 running = self.listeners.get(key)

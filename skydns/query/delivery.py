@@ -82,7 +82,7 @@ class Delivery:
             if isinstance(result, dns.message.Message):
                 data = result.to_wire(max_size=request.max_size, prefer_truncation=True)
             elif isinstance(result, MessageStream):
-                stream = getattr(request.sender, "stream", None)
+                stream = getattr(request.sender, "stream", None) if request.proto != "udp" else None
                 if stream is not None:
                     stream(result.messages, request.peer)
                     observe(request, result.first)

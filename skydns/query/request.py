@@ -272,10 +272,11 @@ class Request:
         r._message = None
         name_wire = self.question_wire[:-4]
         if qname is not None:
-            parsed = dns.name.from_text(qname)
+            try:
+                parsed = dns.name.from_text(qname)
+            except dns.exception.DNSException as e:
+                raise ValueError(f"{qname!r} is not a name: {e}") from e
             name_wire = parsed.to_wire() or b"\x00"
-            if len(name_wire) > 255:
-                raise ValueError(f"{qname}: a name is at most 255 octets")
             r.qname = parsed.to_text().lower()
         r.qtype = self.qtype if qtype is None else qtype
         r.question_wire = name_wire + _TYPE_CLASS_PACK(r.qtype, self.qclass)

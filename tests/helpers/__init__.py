@@ -1,7 +1,7 @@
 """What the tests share: one place to import from (tests never import each other or conftest).
 
 * waiting: :func:`eventually` polls instead of sleeping;
-* etcd: :class:`EtcdData`, a test's own corner of the session's real etcd (fixtures in conftest.py);
+* etcd: :class:`EtcdData`, a test's own corner of the session's real etcd (the kit's, skydns.testing.etcd);
 * real peers: :class:`Upstream` DNS servers, a TCP :class:`Proxy` that can cut etcd off, a PKI,
   DNSSEC keys in BIND's format (:func:`write_key`);
 * plugins: :mod:`fakeplugins` (small handlers under extra names) and :func:`counting_serve`;
@@ -10,9 +10,7 @@
 """
 from __future__ import annotations
 
-import json
 import time
-import uuid
 
 from helpers import fakeplugins
 from helpers.certs import make_pki
@@ -24,6 +22,7 @@ from helpers.processes import BIN, ROOT, ask, bound_udp, children, env, wait_unt
 from helpers.proxy import Proxy
 from helpers.upstreams import Upstream, closed_port
 from skydns import testing
+from skydns.testing.etcd import EtcdData
 
 __all__ = [
     "BIN", "ROOT", "EtcdData", "Logged", "Proxy", "Upstream", "ask", "blast_udp", "bound_udp", "children",
@@ -46,34 +45,6 @@ def eventually(fn, timeout=5.0, interval=0.02):
         if value or time.monotonic() > end:
             return value
         time.sleep(interval)
-
-
-class EtcdData:
-    """A test's own corner of etcd: a unique path prefix, and puts by DNS name."""
-
-    def __init__(self, server):
-        self.server = server
-        self.path = "/skydns-" + uuid.uuid4().hex[:10]
-        self.client = server.client()
-
-    def key(self, name: str) -> str:
-        from skydns.msg.path import name_to_key
-        return name_to_key(name.lower().rstrip(".") + ".", self.path)
-
-    def put(self, name: str, value, lease=None) -> None:
-        raw = value if isinstance(value, (str, bytes)) else json.dumps(value)
-        self.client.put(self.key(name), raw, lease=lease)
-
-    def put_key(self, key: str, raw) -> None:
-        self.client.put(self.path + key, raw)
-
-    def delete(self, name: str) -> None:
-        self.client.delete(self.key(name))
-
-    def block(self, zones="skydns.local", extra="", endpoint=None):
-        """A server block serving ``zones`` from this corner of etcd."""
-        return (f"{zones.replace(' ', ':0 ') + ':0'} {{\n etcd {{\n  path {self.path}\n"
-                f"  endpoint {endpoint or self.server.url}\n{extra} }}\n}}\n")
 
 
 def counting_serve(handler):

@@ -7,6 +7,7 @@ import pytest
 
 from helpers import Logged, fakeplugins
 from skydns import testing
+from skydns.query.chain import next_or_failure
 
 
 def logged_lines(corefile, tmp_path, queries, registry=None):
@@ -122,3 +123,28 @@ def test_compiled_fields_match_the_field_functions(client, wire_query, reply_fla
     now = req.started + 0.000123456
     line = compile_format(" ".join("{" + name + "}" for name in FIELDS))(req, reply, now)
     assert line.split(" ") == [fn(req, reply, now) for fn in FIELDS.values()]
+
+
+def test_plugins_publish_labels_the_log_prints(tmp_path):
+    """A plugin publishes {/plugin/label} for a query (request.set_meta); log prints it, '-' when unset,
+    and the JSON line carries them; on the kit's Harness and clock (log writes in batches)."""
+    def tag(h, request):
+        if request.qname.startswith("tagged."):
+            request.set_meta("tagger/why", "because")
+            request.set_meta("tagger/late", lambda: "computed")
+        return next_or_failure(h.name, h.next, request)
+
+    reg = testing.registry(fakeplugins.Setup("tagger", tag), *fakeplugins.SETUPS.values())
+    h = testing.Harness('.:53 {\n log . "{name} {/tagger/why} {/tagger/late}"\n tagger\n answer 10.0.0.1\n}\n'
+                        'json.:53 {\n log {\n  json\n }\n tagger\n answer 10.0.0.1\n}\n', reg,
+                        directory=str(tmp_path))
+    with Logged() as logged:
+        h.ask("tagged.example.", "A")
+        h.ask("plain.example.", "A")
+        h.ask("tagged.json.", "A")
+        h.clock.advance(5)
+    lines = [line for text in logged.lines("skydns.plugin.log") for line in text.splitlines()]
+    plain = [line for line in lines if not line.startswith("{")]
+    (as_json,) = [json.loads(line) for line in lines if line.startswith("{")]  # each block logs in its batch
+    assert plain == ["tagged.example. because computed", "plain.example. - -"]
+    assert as_json["meta"] == {"tagger/why": "because", "tagger/late": "computed"}

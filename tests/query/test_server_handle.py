@@ -1,4 +1,4 @@
-"""Server.handle called directly with a fake sender: no sockets, no waiting for replies that never come.
+"""Server.handle called directly through the test kit (Harness, Recorder): no sockets, no waiting.
 
 What the server does with every packet (parse, route, run the chain, render,
 truncate, notify observers) and the raw path through the interfaces plugins
@@ -9,6 +9,7 @@ import struct
 
 import dns.flags
 import dns.message
+import dns.name
 import dns.opcode
 import dns.rcode
 import dns.update
@@ -17,36 +18,32 @@ from twisted.internet import defer, task
 from zope.interface import alsoProvides, implementer
 
 from helpers import Logged, fakeplugins
-from skydns import config, testing
-from skydns.interfaces import IHandler, IPluginSetup, IRawAnswerer, IRawReplyFilter, IRawTransparent, IUpdater
-from skydns.query.chain import next_or_failure
+from skydns import testing
+from skydns.interfaces import (
+    IHandler,
+    IPluginSetup,
+    IRawAnswerer,
+    IRawReplyFilter,
+    IRawRewriter,
+    IRawTransparent,
+    IUpdater,
+)
+from skydns.query.chain import next_or_failure, post_process
+from skydns.query.rename import rename
 from skydns.query.reply import MessageStream
-from skydns.query.server import Server, ZoneMux
+from skydns.query.server import Server
 
-CLIENT = ("192.0.2.7", 5300)
+CLIENT = testing.CLIENT
 
 
-class Sender:
-    """Records what the server sends, as a transport would carry it."""
-
-    def __init__(self):
-        self.sent: list[tuple[bytes, tuple]] = []
-
-    def send(self, data: bytes, client) -> None:
-        self.sent.append((data, client))
-
-    def replies(self) -> list[dns.message.Message]:
-        return [dns.message.from_wire(d) for d, _ in self.sent]
+Sender = testing.Recorder
 
 
 def make_server(tmp_path, body: str, *setups, zones: str = "."):
-    """A Server for the first listener of a Corefile ``zones:53 { body }`` (built, not started: no I/O)."""
-    path = tmp_path / "Corefile"
-    path.write_text(f"{zones.replace(' ', ':53 ')}:53 {{\n{body}\n}}\n")
+    """The Server of a Corefile ``zones:53 { body }`` built by the kit's Harness (not started: no I/O)."""
     registry = testing.registry(*setups, *fakeplugins.SETUPS.values())
-    gen = config.load(str(path), registry).build(task.Clock())
-    (spec,) = gen.listener_specs().values()
-    return Server(ZoneMux(spec.zones), gen, ("::", 53)), gen
+    h = testing.Harness(f"{zones.replace(' ', ':53 ')}:53 {{\n{body}\n}}\n", registry, directory=str(tmp_path))
+    return h.server(), h.generation
 
 
 def query(name="www.example.org.", qtype="A", **kw) -> bytes:
@@ -77,7 +74,7 @@ def test_unreadable_queries_get_formerr(tmp_path, packet, rcode):
     server, _ = make_server(tmp_path, " whoami")
     sender = Sender()
     server.handle(packet, CLIENT, "udp", sender)
-    (reply,) = sender.replies()
+    (reply,) = sender.replies
     assert reply.id == 0xABCD and reply.rcode() == rcode
 
 
@@ -101,7 +98,7 @@ def test_opcodes_versions_and_zones(tmp_path):
     for packet, rcode in cases:
         sender = Sender()
         server.handle(packet, CLIENT, "udp", sender)
-        (reply,) = sender.replies()
+        (reply,) = sender.replies
         assert reply.rcode() == rcode
 
 
@@ -110,7 +107,7 @@ def test_raising_handler_is_servfail_and_logged_once(tmp_path):
     sender = Sender()
     with Logged() as logged:
         server.handle(query(), CLIENT, "udp", sender)
-    (reply,) = sender.replies()
+    (reply,) = sender.replies
     assert reply.rcode() == dns.rcode.SERVFAIL
     assert len([e for e in logged.events if "boom for www.example.org." in str(e.get("log_failure", ""))]) == 1
 
@@ -128,7 +125,7 @@ def test_dropped_sent_nothing_and_deferred_sent_later(tmp_path):
     server.handle(query(), CLIENT, "tcp", sender)
     assert sender.sent == [] and gen.inflight == 1
     clock.advance(2)
-    (reply,) = sender.replies()
+    (reply,) = sender.replies
     assert reply.answer[0][0].address == "10.0.0.9" and gen.inflight == 0
 
 
@@ -137,7 +134,7 @@ def test_udp_truncated_to_the_clients_size_tcp_whole(tmp_path):
     for proto, kw, whole in (("udp", {}, False), ("udp", {"use_edns": 0, "payload": 4096}, True), ("tcp", {}, True)):
         sender = Sender()
         server.handle(query("big.example.", "TXT", **kw), CLIENT, proto, sender)
-        (reply,) = sender.replies()
+        (reply,) = sender.replies
         assert bool(reply.flags & dns.flags.TC) is not whole
         assert (len(reply.answer[0]) == 30) if whole else not reply.answer
 
@@ -283,7 +280,7 @@ def test_deferred_failure_is_servfail(tmp_path):
     sender = Sender()
     with Logged():
         server.handle(query(), CLIENT, "udp", sender)
-    assert [r.rcode() for r in sender.replies()] == [dns.rcode.SERVFAIL]
+    assert [r.rcode() for r in sender.replies] == [dns.rcode.SERVFAIL]
 
 
 # -- bad input, answered as the RFCs (and NSD, Knot) do -----------------------------------------------------
@@ -332,7 +329,7 @@ def test_whoami_leaves_out_the_srv_of_a_name_too_long_for_it(tmp_path):
     for name, records in (("www.example.org.", 2), (longest, 1)):
         sender = Sender()
         server.handle(query(name), CLIENT, "udp", sender)
-        (reply,) = sender.replies()
+        (reply,) = sender.replies
         assert len(reply.additional) == records and reply.additional[0][0].address == CLIENT[0]
 
 
@@ -371,7 +368,7 @@ def test_update_answered_later_is_counted_in_flight_and_observed(tmp_path):
     server.handle(update.to_wire(), CLIENT, "udp", sender)
     assert sender.sent == [] and gen.inflight == 1
     gen.blocks[0].reactor.advance(2)
-    assert [r.rcode() for r in sender.replies()] == [dns.rcode.NOERROR]
+    assert [r.rcode() for r in sender.replies] == [dns.rcode.NOERROR]
     assert gen.inflight == 0 and seen == [dns.rcode.NOERROR]
 
 
@@ -385,7 +382,7 @@ def test_notify_and_other_opcodes_are_notimp_through_the_blocks_delivery(tmp_pat
     notify.set_opcode(dns.opcode.NOTIFY)
     sender = Sender()
     server.handle(notify.to_wire(), CLIENT, "udp", sender)
-    assert [r.rcode() for r in sender.replies()] == [dns.rcode.NOTIMP]
+    assert [r.rcode() for r in sender.replies] == [dns.rcode.NOTIMP]
     assert seen == [("example.org.", dns.rcode.NOTIMP)]
 
 
@@ -403,3 +400,50 @@ def test_a_message_stream_on_udp_sends_its_first_message(tmp_path):
     sender = Sender()
     server.handle(query(), CLIENT, "udp", sender)
     assert len(sender.sent) == 1 and seen == [sender.sent[0][0]]
+
+
+@implementer(IRawRewriter)
+class NameSwap(PassOn):
+    """Asks the rest of the chain for www.example.net. when www.example.org. is asked, on both paths."""
+
+    FROM, TO = "www.example.org.", "www.example.net."
+
+    def __init__(self, next):
+        super().__init__("swap", next)
+
+    def serve(self, request):
+        if request.qname != self.FROM:
+            return next_or_failure(self.name, self.next, request)
+        asked = request.question_wire
+        result = next_or_failure(self.name, self.next, request.derive(self.TO))
+        return post_process(result, lambda reply: rename(reply.wire, asked))
+
+    def raw_query(self, query):
+        q = dns.message.from_wire(query)
+        if q.question[0].name.to_text().lower() != self.FROM:
+            return query
+        q.question[0].name = dns.name.from_text(self.TO)
+        return q.to_wire()
+
+    def raw_restore(self, query, reply):
+        return rename(reply, query[12:])
+
+
+def test_a_rewriter_in_front_keeps_the_raw_path_and_the_cache_the_rewritten_name(tmp_path):
+    """With an IRawRewriter in front, the raw answerer keeps replies under the rewritten query's bytes and
+    answers repeats before the chain; the client always gets its own question back."""
+    server, gen = make_server(tmp_path, " swap\n rawcache\n answer 10.0.0.1",
+                              Setup("swap", NameSwap), *SETUPS)
+    replies = []
+    for qid in (1, 2):
+        q = dns.message.make_query("WWW.example.org.", "A")
+        q.id = qid
+        sender = Sender()
+        server.handle(q.to_wire(), CLIENT, "udp", sender)
+        replies.append(dns.message.from_wire(sender.sent[0][0]))
+    cache = chain_of(gen, "rawcache")
+    assert cache.served == 1  # the second came from the raw path
+    assert all(b"\x03www\x07example\x03net\x00" in key for key in cache.kept)  # kept under the rewritten name
+    for qid, reply in zip((1, 2), replies, strict=True):
+        assert reply.id == qid and reply.question[0].name.to_text() == "WWW.example.org."
+        assert reply.answer[0].name.to_text() == "WWW.example.org." and reply.answer[0][0].address == "10.0.0.1"

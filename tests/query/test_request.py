@@ -119,3 +119,40 @@ def test_names_seen_before_read_the_same():
     Request(data, ("10.0.0.1", 1), "udp")
     with pytest.raises(MalformedQuery, match="truncated question"):
         Request(data[:-3], ("10.0.0.1", 1), "udp")
+
+
+def test_derive_asks_for_another_name_and_type_with_every_slot_shared():
+    """A derived request's wire, question and name agree; client, sender, block, hops, started,
+    dependencies, observers and metadata are the original's."""
+    from skydns import testing
+
+    q = dns.message.make_query("WwW.Example.org.", "A", use_edns=0, payload=4096, want_dnssec=True)
+    q.id = 4321
+    req = testing.request(q, client=("10.1.2.3", 999), proto="tcp")
+    req.hops, req.dependencies, req.zone = 2, [], "example.org."
+    req.observe(lambda r, d: None)
+    derived = req.derive("other.example.net.", 28)
+    parsed = dns.message.from_wire(derived.wire)
+    assert (derived.qname, derived.qtype) == ("other.example.net.", 28)
+    assert parsed.id == 4321 and parsed.question[0].name.to_text() == "other.example.net."
+    assert parsed.question[0].rdtype == 28 and parsed.edns == 0 and parsed.payload == 4096
+    assert derived.message.question[0].name == parsed.question[0].name  # parsed from the new wire
+    for slot in ("client", "peer", "sender", "proto", "hops", "started", "zone", "dependencies", "observers",
+                 "bufsize", "do", "edns"):
+        assert getattr(derived, slot) is getattr(req, slot), slot
+    derived.set_meta("rewrite/from", "www.example.org.")
+    assert req.get_meta("rewrite/from") == "www.example.org."  # published on either, seen on both
+    same_name = req.derive(qtype=16)
+    assert same_name.qname == req.qname and same_name.question_wire[:-4] == req.question_wire[:-4]
+    with pytest.raises(ValueError):
+        req.derive(".".join(["a" * 60] * 5) + ".")
+
+
+def test_metadata_values_may_be_computed_when_read():
+    from skydns import testing
+
+    req = testing.request("a.example.")
+    assert req.get_meta("x/y") is None
+    calls = []
+    req.set_meta("x/y", lambda: calls.append(1) or "late")
+    assert calls == [] and req.get_meta("x/y") == "late" and calls == [1]
