@@ -11,11 +11,12 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 # twistd finds its plugins in folders named twisted/plugins on sys.path, which an editable install
 # does not put there: $(VENV)/twistd/twisted/plugins links this checkout's plugin file, and a .pth
 # file puts $(VENV)/twistd on the venv's path, so `.venv/bin/twistd skydns` works from anywhere.
-$(VENV)/.ready: Makefile pyproject.toml plugins/skydns-txt/pyproject.toml plugins/skydns-dns64/pyproject.toml
+EXAMPLES := plugins/skydns-txt plugins/skydns-dns64 plugins/skydns-rewrite plugins/skydns-hosts
+$(VENV)/.ready: Makefile pyproject.toml $(addsuffix /pyproject.toml,$(EXAMPLES))
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip "setuptools>=77"
 	$(PIP) install --quiet -e ".[test,lint]"
-	$(PIP) install --quiet --no-deps -e plugins/skydns-txt -e plugins/skydns-dns64
+	$(PIP) install --quiet --no-deps $(addprefix -e ,$(EXAMPLES))
 	mkdir -p $(VENV)/twistd/twisted/plugins
 	ln -sf $(CURDIR)/twisted/plugins/skydns_plugin.py $(VENV)/twistd/twisted/plugins/skydns_plugin.py
 	$(PY) -c 'import sys, sysconfig; open(sysconfig.get_path("purelib") + "/skydns-twistd.pth", "w").write(sys.argv[1] + "\n")' \

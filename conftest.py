@@ -1,6 +1,6 @@
 """Test session set-up shared by the project's tests and the example plugins' tests.
 
-The example third-party plugins (plugins/skydns-txt, plugins/skydns-dns64)
+The example third-party plugins (plugins/skydns-txt, -dns64, -rewrite, -hosts)
 are installed into the test environment when they are missing (``make
 setup`` installs them editable), as a user would install them, so the tests
 exercise discovery through the ``skydns.plugins`` entry point.
@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-EXAMPLES = {"txt": "skydns-txt", "dns64": "skydns-dns64"}
+EXAMPLES = {"txt": "skydns-txt", "dns64": "skydns-dns64", "rewrite": "skydns-rewrite", "hosts": "skydns-hosts"}
 
 
 def pytest_configure(config):

@@ -88,17 +88,29 @@ class _Writer:
         out.append(0)
 
 
-def rename(reply: bytes, question: bytes, owners: bool = True) -> bytes:
+def rename(reply: bytes, question: bytes, owners: bool = True, owner=None) -> bytes:
     """``reply`` with the question section ``question`` (name, type and class as the client sent them) and,
     with ``owners``, the records owned by the reply's question name owned by the new name; raises
-    :class:`Unreadable` for a reply it cannot take apart."""
+    :class:`Unreadable` for a reply it cannot take apart.
+
+    ``owner``, when given, renames every other owner name too: ``owner(text)`` gets a record's owner
+    (lower case, trailing dot) and returns the name it gets instead, or None to leave it.
+    """
     try:
-        return _rename(reply, question, owners)
-    except (IndexError, struct.error) as e:
+        return _rename(reply, question, owners, owner)
+    except (IndexError, struct.error, UnicodeError) as e:
         raise Unreadable(str(e)) from e
 
 
-def _rename(reply: bytes, question: bytes, owners: bool) -> bytes:
+def _text(labels: tuple[bytes, ...]) -> str:
+    return (b".".join(labels).decode("ascii").lower() + ".") if labels else "."
+
+
+def _labels(text: str) -> tuple[bytes, ...]:
+    return tuple(label.encode("ascii") for label in text.rstrip(".").split(".")) if text != "." else ()
+
+
+def _rename(reply: bytes, question: bytes, owners: bool, owner) -> bytes:
     _id, _flags, qd, an, ns, ar = wire.HEADER.unpack_from(reply)
     if qd != 1:
         raise Unreadable(f"{qd} questions")
@@ -111,15 +123,19 @@ def _rename(reply: bytes, question: bytes, owners: bool) -> bytes:
     w.name(new, compress=False)
     w.out += question[qend:qend + 4]
     for _ in range(an + ns + ar):
-        owner, pos = read_name(reply, pos)
-        if owners and tuple(label.lower() for label in owner) == old_key:
-            owner = new
+        name, pos = read_name(reply, pos)
+        if owners and tuple(label.lower() for label in name) == old_key:
+            name = new
+        elif owner is not None:
+            renamed = owner(_text(name))
+            if renamed is not None:
+                name = _labels(renamed)
         rtype, rclass, ttl, rdlen = _RR.unpack_from(reply, pos)
         pos += 10
         end = pos + rdlen
         if end > len(reply):
             raise Unreadable("record runs past the end")
-        w.name(owner)
+        w.name(name)
         layout = _NAMES_IN.get(rtype)
         if layout is None or rtype == wire.TYPE_OPT:
             w.out += _RR.pack(rtype, rclass, ttl, rdlen)

@@ -21,9 +21,21 @@ one, per session), ``etcd_data`` (a test's own corner of it), ``clock``.
 from skydns.testing.corefile import error, load, parsed
 from skydns.testing.harness import CLIENT, Harness, Recorder, query, request, run
 from skydns.testing.records import Records, RecordsSetup
-from skydns.testing.server import RunningServer, call, free_port, rdtype, reactor, registry, rrsets, serve, start
+from skydns.testing.server import (
+                                   RunningServer,
+                                   call,
+                                   eventually,
+                                   free_port,
+                                   rdtype,
+                                   reactor,
+                                   registry,
+                                   rrsets,
+                                   serve,
+                                   start,
+)
 
 __all__ = [
-    "CLIENT", "Harness", "Recorder", "Records", "RecordsSetup", "RunningServer", "call", "error", "free_port",
+    "CLIENT", "Harness", "Recorder", "Records", "RecordsSetup", "RunningServer", "call", "error", "eventually",
+    "free_port",
     "load", "parsed", "query", "rdtype", "reactor", "registry", "request", "rrsets", "run", "serve", "start",
 ]

@@ -70,6 +70,19 @@ def _ephemeral_low() -> int:
         return 32768
 
 
+def eventually(fn, timeout: float = 5.0, interval: float = 0.02):
+    """Call ``fn`` until it returns a true value (returned) or ``timeout`` passes (its last value):
+    what a test waits on instead of a fixed sleep."""
+    import time
+
+    end = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() > end:
+            return value
+        time.sleep(interval)
+
+
 def call(fn, *args, **kwargs):
     """Run ``fn`` in the reactor thread and wait for its result (Deferreds are waited for)."""
     return threads.blockingCallFromThread(reactor(), fn, *args, **kwargs)

@@ -10,8 +10,6 @@
 """
 from __future__ import annotations
 
-import time
-
 from helpers import fakeplugins
 from helpers.certs import make_pki
 from helpers.keys import write_key
@@ -37,14 +35,7 @@ def free_port() -> int:
     return testing.free_port("::")
 
 
-def eventually(fn, timeout=5.0, interval=0.02):
-    """Call ``fn`` until it returns a true value (returned) or ``timeout`` passes (its last value)."""
-    end = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > end:
-            return value
-        time.sleep(interval)
+eventually = testing.eventually
 
 
 def counting_serve(handler):
