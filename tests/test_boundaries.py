@@ -137,3 +137,65 @@ def test_tests_share_through_helpers_only():
                 if top == "conftest" or top.startswith("test_"):
                     bad.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
     assert not bad, "\n".join(bad)
+
+
+def public_modules() -> set[str]:
+    """The modules docs/plugins.md lists under "Public modules"."""
+    import re
+
+    text = (ROOT / "docs" / "plugins.md").read_text()
+    section = text.split("## Public modules", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `(skydns[a-z_.]*)` \|", section, re.M))
+
+
+def imported_core(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, module) for every import of skydns's core (not skydns.plugin) in a module; ``from P import x``
+    counts as P.x when P.x is a module of skydns, else as P."""
+    import importlib.util
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.startswith("skydns")]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and \
+                (node.module == "skydns" or node.module.startswith("skydns.")):
+            for a in node.names:
+                sub = f"{node.module}.{a.name}"
+                is_module = node.module != "skydns" or a.name != "__version__"
+                try:
+                    is_module = is_module and importlib.util.find_spec(sub) is not None
+                except ModuleNotFoundError:
+                    is_module = False
+                found.append((node.lineno, sub if is_module else node.module))
+    return [(line, m) for line, m in found if not m.startswith("skydns.plugin.")]
+
+
+def plugin_files() -> list[pathlib.Path]:
+    """The built-ins' modules and the example distributions' (not their tests)."""
+    files = sorted((ROOT / "skydns" / "plugin").rglob("*.py"))
+    for dist in sorted((ROOT / "plugins").iterdir()):
+        files += sorted(p for p in dist.rglob("*.py") if not {"tests", "build"} & set(p.relative_to(dist).parts))
+    return files
+
+
+@pytest.mark.parametrize("path", plugin_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_plugins_import_only_public_modules(path):
+    """Built-ins and the example distributions import nothing of the core that docs/plugins.md does not list."""
+    public = public_modules()
+    bad = [f"{path.relative_to(ROOT)}:{line} imports {m}" for line, m in imported_core(ast.parse(path.read_text()))
+           if m not in public]
+    assert not bad, "\n".join(bad) + "\n(list it in docs/plugins.md's Public modules, or use what is listed)"
+
+
+def test_the_public_list_is_read_and_enforced():
+    """The list is found in docs/plugins.md, names real modules, and the check catches an import outside it."""
+    import importlib
+
+    public = public_modules()
+    assert {"skydns.interfaces", "skydns.query.request", "skydns.testing"} <= public and len(public) > 20
+    for name in public - {"skydns"}:
+        importlib.import_module(name)
+    tree = ast.parse("from skydns.query import server\nfrom skydns.query.request import Request\n"
+                     "import skydns.listen.service\nfrom skydns import __version__\n")
+    assert [m for _, m in imported_core(tree) if m not in public] == ["skydns.query.server",
+                                                                       "skydns.listen.service"]
