@@ -3,7 +3,7 @@ from importlib.metadata import EntryPoint
 
 import pytest
 from twisted.internet import task
-from zope.interface import Interface
+from zope.interface import Interface, implementer
 from zope.interface.verify import verifyClass, verifyObject
 
 from skydns import config, interfaces
@@ -63,7 +63,7 @@ def test_every_builtin_handler_and_provided_object_keeps_its_contracts(built):
     assert [h.name for h in handlers] == ["errors", "any", "chaos", "loadbalance", "acl", "cache", "stub", "etcd",
                                           "forward", "whoami"]
     checked = 0
-    for obj in handlers + block._provided:
+    for obj in block.find(Interface):  # every handler, then every announced object
         for iface in INTERFACES:
             if iface.providedBy(obj):
                 verifyObject(iface, obj)
@@ -79,7 +79,7 @@ def test_capabilities_are_found_by_interface(built):
     assert [r.name for r in block.find(IReadiness)] == ["etcd"]
     assert "copy of /skydns not read yet" in source.ready()
     names = {type(m).__name__ for m in block.find(IMetrics)}
-    assert names == {"Cache", "ACL", "Forward", "RecordsCopy"}
+    assert names == {"Cache", "ACL", "Forward", "RecordsCopy", "Stub"}
     assert [type(m).__name__ for _, m in built.find(IMetrics)].count("RecordsCopy") == 1
 
 
@@ -101,10 +101,18 @@ def test_block_shared_require_and_provide(tmp_path):
     made = []
     assert a.shared("k", lambda: made.append(1) or "one") == b.shared("k", lambda: made.append(2) or "two") == "one"
     assert made == [1]  # one per configuration
-    thing = object()
+    thing = Loaded()
     a.provide(thing)
     a.provide(thing)
-    assert a._provided.count(thing) == 1
+    assert a.find(IReadiness) == [thing] and b.find(IReadiness) == []  # once, and in its block only
+
+
+@implementer(IReadiness)
+class Loaded:
+    name = "loaded"
+
+    def ready(self):
+        return None
 
 
 def test_commands_come_from_entry_points():

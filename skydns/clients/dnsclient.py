@@ -234,6 +234,11 @@ class _Shared:
         self._sweeper = None
         self._shut()
 
+    @property
+    def is_open(self) -> bool:
+        """Is the shared socket or connection open now?"""
+        return self._is_open()
+
     def _is_open(self) -> bool:
         raise NotImplementedError
 

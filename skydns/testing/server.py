@@ -144,14 +144,6 @@ class RunningServer:
 
         return call(read)
 
-    def plugin(self, name: str, block: int = 0):
-        """The handler of plugin ``name`` in the running chain of the ``block``-th server block (for tests
-        that look inside a plugin; plugins themselves find each other by interface, never by name)."""
-        found = [h for h in self.service.generation.blocks[block].handlers() if h.name == name]
-        if not found:
-            raise LookupError(f"no plugin {name!r} in the chain of block {block}")
-        return found[0]
-
     def write(self, text: str) -> None:
         """Replace the Corefile's text (for reload tests)."""
         with open(self.corefile, "w") as f:

@@ -15,7 +15,7 @@ from helpers.certs import make_pki
 from helpers.keys import write_key
 from helpers.load import blast_udp
 from helpers.logs import Logged
-from helpers.metrics import scrape, value
+from helpers.metrics import metric, scrape, value
 from helpers.processes import BIN, ROOT, ask, bound_udp, children, env, wait_until_serving
 from helpers.proxy import Proxy
 from helpers.upstreams import Upstream, closed_port
@@ -25,7 +25,7 @@ from skydns.testing.etcd import EtcdData
 __all__ = [
     "BIN", "ROOT", "EtcdData", "Logged", "Proxy", "Upstream", "ask", "blast_udp", "bound_udp", "children",
     "closed_port",
-    "counting_serve", "env", "eventually", "fakeplugins", "free_port", "make_pki", "wait_until_serving",
+    "counting_serve", "env", "eventually", "fakeplugins", "free_port", "make_pki", "metric", "wait_until_serving",
     "scrape", "value", "write_key",
 ]
 

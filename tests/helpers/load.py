@@ -10,11 +10,14 @@ import time
 
 import dns.message
 
+from skydns.testing import eventually
+
 
 def blast_udp(port: int, names: list[str], rate: float, seconds: float, host: str = "127.0.0.1",
               until=None) -> collections.Counter:
     """Send ``rate`` A queries a second for ``seconds`` (or until ``until()`` is true), cycling over
-    ``names``; half a second later, count the replies by rcode (``"lost"`` for queries never answered)."""
+    ``names``; once every query is answered (or half a second later), count the replies by rcode
+    (``"lost"`` for queries never answered)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
@@ -50,8 +53,9 @@ def blast_udp(port: int, names: list[str], rate: float, seconds: float, host: st
         while sent < (now - start) * rate:
             sock.sendto(struct.pack("!H", sent & 0xFFFF) + packets[sent % len(packets)], (host, port))
             sent += 1
-        time.sleep(0.002)
-    time.sleep(0.5)  # the last replies
+        time.sleep(max(sent / rate - (time.monotonic() - start), 0.0))  # until the next query is due
+    total = sent
+    eventually(lambda: len(answered) >= min(total, 65536), timeout=0.5)  # the last replies
     done.set()
     reader.join(5)
     sock.close()

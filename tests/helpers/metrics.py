@@ -17,3 +17,13 @@ def scrape(port, path="/metrics"):
 
 def value(samples, name, **labels):
     return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def metric(srv, name, **labels) -> float:
+    """The sum of a running server's ``name`` samples (every IMetrics provider's) that carry ``labels``:
+    what a test reads of a plugin's state."""
+    total = 0.0
+    for (sample, *pairs), v in srv.metrics().items():
+        if sample == name and all((k, str(want)) in pairs for k, want in labels.items()):
+            total += v
+    return total

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 
 import dns.exception
 import dns.message
 import dns.query
 
-from skydns.testing import free_port
+from skydns.testing import eventually, free_port
 
 NSD = shutil.which("nsd") or "/usr/sbin/nsd"
 KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"
@@ -55,14 +54,12 @@ class Secondary:
         return r.answer[0][0].serial if r.answer and r.rcode() == 0 else None
 
     def wait_serial(self, serial: int, timeout: float = 20) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
+        def arrived() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"{self.kind} exited: {self.text()[-2000:]}")
-            if self.serial() == serial:
-                return True
-            time.sleep(0.1)
-        return False
+            return self.serial() == serial
+
+        return bool(eventually(arrived, timeout=timeout, interval=0.1))
 
     def text(self) -> str:
         out = ""

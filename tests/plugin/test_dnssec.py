@@ -11,7 +11,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from helpers import eventually, write_key
+from helpers import eventually, metric, write_key
 from skydns import testing
 from skydns.plugin.dnssec import keys as keymod
 
@@ -128,19 +128,19 @@ def test_ksk_signs_only_dnskeys_and_cache(tmp_path, data):
         assert {s.key_tag for x in r.answer if x.rdtype == dns.rdatatype.RRSIG for s in x} == {ksk_tag}
         r = srv.query("web.skydns.local.", "A", want_dnssec=True, payload=4096)
         assert ksk_tag not in {s.key_tag for x in r.answer if x.rdtype == dns.rdatatype.RRSIG for s in x}
-        handler = srv.plugin("dnssec")
-        signer = handler.signers[ZONE]
-        made = signer.made
+        made = metric(srv, "skydns_dnssec_signatures_made_total", zone=ZONE)
         srv.query("web.skydns.local.", "A", want_dnssec=True, payload=4096)
-        assert signer.made == made and len(handler.replies) >= 1  # the signed reply was reused
+        assert metric(srv, "skydns_dnssec_signatures_made_total", zone=ZONE) == made  # the signed reply reused
+        assert metric(srv, "skydns_dnssec_reply_cache_entries") >= 1
         srv.query("WEB.skydns.local.", "A", want_dnssec=True, payload=4096)
-        assert signer.made == made and signer.hits > 0  # another spelling: signatures from the cache
-        copy = srv.plugin("etcd").copy
-        revision = copy.revision
+        assert metric(srv, "skydns_dnssec_signatures_made_total", zone=ZONE) == made
+        assert metric(srv, "skydns_dnssec_cache_hits_total", zone=ZONE) > 0  # another spelling: from the cache
+        revision = metric(srv, "skydns_etcd_revision")
         data.put("web.skydns.local", {"host": "10.0.0.9"})
-        assert eventually(lambda: copy.revision > revision)
+        assert eventually(lambda: metric(srv, "skydns_etcd_revision") > revision)
         srv.query("web.skydns.local.", "A", want_dnssec=True, payload=4096)
-        assert signer.made == made + 1  # a changed RRset is signed again
+        # a changed RRset is signed again
+        assert metric(srv, "skydns_dnssec_signatures_made_total", zone=ZONE) == made + 1
 
 
 @pytest.mark.skipif(not shutil.which("delv"), reason="delv (bind9-dnsutils) not installed")

@@ -11,23 +11,13 @@ import dns.query
 import dns.rcode
 import pytest
 
-from helpers import closed_port, eventually, make_pki
+from helpers import closed_port, eventually, make_pki, metric
 from skydns import testing
 
 
 def a(srv, name="www.example.org.", **kw):
     r = srv.query(name, "A", **kw)
     return r.answer[0][0].address if r.answer else dns.rcode.to_text(r.rcode())
-
-
-def forwards(srv):
-    """The Forward handlers of the first block, in the order written."""
-    out, h = [], srv.service.generation.blocks[0].chain
-    while h is not None:
-        if h.name == "forward":
-            out.append(h)
-        h = h.next
-    return out
 
 
 def test_several_forward_lines_each_for_its_zone(tmp_path, ups):
@@ -81,9 +71,10 @@ def test_max_connect_attempts(tmp_path, ups, cap, tries):
             f"  policy round_robin\n{opt} }}\n}}\n")
     with testing.serve(text, tmp_path) as srv:
         assert a(srv, timeout=8) == "SERVFAIL"
+        # answered, and nothing out any more: no try can come after the ones counted
+        assert eventually(lambda: metric(srv, "skydns_forward_inflight") == 0)
+        assert metric(srv, "skydns_forward_requests_total") == tries
         assert eventually(lambda: len(one.seen) + len(two.seen) == tries)
-        time.sleep(0.3)
-        assert len(one.seen) + len(two.seen) == tries
 
 
 def test_failfast_all_unhealthy_upstreams(tmp_path):
@@ -93,12 +84,11 @@ def test_failfast_all_unhealthy_upstreams(tmp_path):
             "  failfast_all_unhealthy_upstreams\n }\n}\n")
     with testing.serve(text, tmp_path) as srv:
         assert a(srv) == "SERVFAIL"
-        up = forwards(srv)[0].upstreams[0]
-        assert eventually(lambda: up.down)
-        sent = up.requests
+        assert eventually(lambda: metric(srv, "skydns_forward_healthy") == 0)
+        sent = metric(srv, "skydns_forward_requests_total")
         start = time.monotonic()
         assert a(srv) == "SERVFAIL" and time.monotonic() - start < 0.5
-        assert up.requests == sent  # not tried
+        assert metric(srv, "skydns_forward_requests_total") == sent  # not tried
 
 
 def test_read_timeout_and_its_alias_timeout(tmp_path, ups):
@@ -143,21 +133,21 @@ def test_max_age_replaces_shared_sockets(tmp_path, ups):
     up = ups("late", delay=0.15)
     text = f".:0 {{\n forward . {up.addr} {{\n  expire 10s\n  max_age 300ms\n }}\n}}\n"
     with testing.serve(text, tmp_path) as srv:
-        pool = forwards(srv)[0].upstreams[0].pools["udp"]
         start = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(4) as ex:
             answers = list(ex.map(lambda i: a(srv, f"n{i}.example."), range(40)))
         assert answers == ["192.0.2.1"] * 40  # nothing lost when a socket is replaced under load
         elapsed = time.monotonic() - start
         ports = {p for _, p, _ in up.seen}
-        assert pool.opened >= 2 and len(ports) == pool.opened, (pool.opened, len(ports), elapsed)
+        opened = metric(srv, "skydns_forward_connections_opened_total", proto="udp")
+        assert opened >= 2 and len(ports) == opened, (opened, len(ports), elapsed)
     up2 = ups()
     text = f".:0 {{\n forward . {up2.addr} {{\n  force_tcp\n  max_age 200ms\n }}\n}}\n"
     with testing.serve(text, tmp_path) as srv:
         assert a(srv) == "192.0.2.1"
-        time.sleep(0.3)
-        assert a(srv) == "192.0.2.1"
-        assert up2.accepted == 2
+        assert up2.accepted == 1
+        # once the connection is 200 ms old, the next query opens another
+        assert eventually(lambda: a(srv) == "192.0.2.1" and up2.accepted == 2, interval=0.05)
 
 
 @pytest.fixture

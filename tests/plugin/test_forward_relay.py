@@ -88,7 +88,7 @@ def test_reload_waits_for_relayed_queries(tmp_path, ups):
     with testing.serve(text, tmp_path) as srv:
         with concurrent.futures.ThreadPoolExecutor(4) as ex:
             futures = [ex.submit(srv.query, f"n{i}.example.", "A", timeout=5) for i in range(4)]
-            time.sleep(0.1)
+            assert eventually(lambda: len(up.seen) == 4)  # all four out on the relay
             srv.write(text + "\n")
             assert srv.reload()
             assert [f.result().answer[0][0].address for f in futures] == ["192.0.2.1"] * 4

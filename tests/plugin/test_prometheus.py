@@ -128,11 +128,10 @@ def test_dnssec_metrics(tmp_path, data):
         srv.query("web.skydns.local.", "A", want_dnssec=True, payload=4096)
         srv.query("WEB.skydns.local.", "A", want_dnssec=True, payload=4096)  # another spelling: same RRset
         s = scrape(mport)
-        signer = srv.plugin("dnssec").signers["skydns.local."]
         labels = dict(server="skydns.local:0", zone="skydns.local.")
-        assert value(s, "skydns_dnssec_signatures_made_total", **labels) == signer.made >= 1
-        assert value(s, "skydns_dnssec_cache_hits_total", **labels) == signer.hits >= 1
-        assert value(s, "skydns_dnssec_cache_entries", type="signature", **labels) == len(signer.cache) >= 1
+        assert value(s, "skydns_dnssec_signatures_made_total", **labels) >= 1
+        assert value(s, "skydns_dnssec_cache_hits_total", **labels) >= 1  # the second spelling
+        assert value(s, "skydns_dnssec_cache_entries", type="signature", **labels) >= 1
 
 
 def test_listener_survives_reloads(tmp_path):

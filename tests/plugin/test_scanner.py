@@ -8,8 +8,9 @@ import time
 
 import dns.rdatatype
 import pytest
+from twisted.internet import task
 
-from helpers import Logged, eventually
+from helpers import Logged, eventually, metric
 from helpers.listeners import HTTPService, TCPService
 from helpers.metrics import scrape, value
 from skydns import testing
@@ -88,15 +89,27 @@ def test_icmp_check(tmp_path, data):
                           {"127.0.0.1": "UP", "198.51.100.7": "DOWN"}, timeout=5)
 
 
+def probed(srv) -> float:
+    return metric(srv, "skydns_scanner_probes_total")
+
+
+def tick(srv, times=1):
+    """Move the scanner's clock one interval on, ``times`` times, each time until the probes due have finished."""
+    for _ in range(times):
+        srv.advance(INTERVAL)
+        assert eventually(lambda: metric(srv, "skydns_scanner_probes_inflight") == 0)
+
+
 def test_bad_health_field_is_skipped_with_a_warning(tmp_path, data):
     data.put("x1.db.skydns.local", {"host": "127.0.1.4", "port": 1, "health": {"type": "gopher"}})
-    with Logged() as logged, testing.serve(corefile(data), tmp_path) as srv:
+    data.put("x2.db.skydns.local", {"host": "127.0.1.9", "health": False})
+    with Logged() as logged, testing.serve(corefile(data), tmp_path, clock=task.Clock()) as srv:
         assert eventually(lambda: any("health field not used (unknown type 'gopher'" in line and
                                       data.key("x1.db.skydns.local") in line
                                       for line in logged.warnings("skydns.plugin.scanner")))
-        time.sleep(3 * INTERVAL)
-        assert addrs(srv) == ["127.0.1.4"]  # served, not probed, no key
-        assert statuses(data) == {}
+        tick(srv, 3)  # three intervals on the scanner's clock
+        assert addrs(srv) == ["127.0.1.4", "127.0.1.9"]  # served, not probed, no key
+        assert probed(srv) == 0 and statuses(data) == {}
 
 
 def test_keys_written_only_on_change_under_the_lease(tmp_path, data):
@@ -104,19 +117,20 @@ def test_keys_written_only_on_change_under_the_lease(tmp_path, data):
     data.put("x1.db.skydns.local", {"host": "127.0.1.5", "port": svc.port})
     mport = testing.free_port()
     text = corefile(data).replace(" scanner {", f" prometheus 127.0.0.1:{mport}\n scanner {{")
-    with testing.serve(text, tmp_path) as srv:
-        scanner = next(o for o in srv.service.generation.blocks[0]._provided if type(o).__name__ == "Scanner")
-        assert eventually(lambda: "127.0.1.5" in statuses(data))
-        written = scanner.writer.writes
-        time.sleep(10 * INTERVAL)
-        assert scanner.writer.writes == written and scanner.probes_ok >= 8  # probed, nothing to write
+    with testing.serve(text, tmp_path, clock=task.Clock()) as srv:
+        assert eventually(lambda: tick(srv) or "127.0.1.5" in statuses(data))
+        written = metric(srv, "skydns_scanner_writes")
+        before = probed(srv)
+        tick(srv, 10)
+        assert metric(srv, "skydns_scanner_writes") == written and probed(srv) == before + 10  # nothing to write
         lease = data.client.get(f"{data.path}/monitor/status/127.0.1.5")[1].lease_id
-        assert lease == scanner.writer.lease and lease != 0
+        assert lease != 0 and data.client.get_lease_info(lease).grantedTTL == 2  # the scanner's lease 2s
         svc.stop()
-        assert eventually(lambda: statuses(data)["127.0.1.5"][0] == "DOWN")
-        assert eventually(lambda: scanner.writer.writes == written + 1)  # counted once the thread reports back
-        time.sleep(5 * INTERVAL)
-        assert scanner.writer.writes == written + 1  # one write for the change, none after
+        assert eventually(lambda: tick(srv) or statuses(data)["127.0.1.5"][0] == "DOWN")
+        # counted once the thread reports back
+        assert eventually(lambda: metric(srv, "skydns_scanner_writes") == written + 1)
+        tick(srv, 5)
+        assert metric(srv, "skydns_scanner_writes") == written + 1  # one write for the change, none after
         samples = scrape(mport)
         assert value(samples, "skydns_scanner_state_changes_total", scanner="s1", to="down") == 1
         assert value(samples, "skydns_scanner_addresses_owned", scanner="s1") == 1
@@ -134,11 +148,10 @@ def test_unreachable_etcd_keeps_the_state_and_retries(tmp_path, data):
     proxy = Proxy(int(data.server.url.rsplit(":", 1)[1]))
     text = corefile(data).replace(f"endpoint {data.server.url}", f"endpoint {proxy.url}")
     with testing.serve(text, tmp_path) as srv:
-        scanner = next(o for o in srv.service.generation.blocks[0]._provided if type(o).__name__ == "Scanner")
         assert eventually(lambda: statuses(data).get("127.0.1.6", ("",))[0] == "UP")
         proxy.block()
         svc.stop()
-        assert eventually(lambda: scanner.writer.write_errors > 0, timeout=15)
+        assert eventually(lambda: metric(srv, "skydns_scanner_write_errors") > 0, timeout=15)
         assert statuses(data)["127.0.1.6"][0] == "UP"  # not written while etcd is away
         assert addrs(srv) == ["127.0.1.6", "127.0.1.7"]  # the copy keeps the last state
         proxy.unblock()
@@ -151,17 +164,15 @@ def test_reload_keeps_the_scanner_and_its_lease(tmp_path, data):
     svc = TCPService("127.0.1.8")
     data.put("x1.db.skydns.local", {"host": "127.0.1.8", "port": svc.port})
     with testing.serve(corefile(data), tmp_path) as srv:
-        def scanner():
-            return next(o for o in srv.service.generation.blocks[0]._provided if type(o).__name__ == "Scanner")
-
-        first = scanner()
-        assert eventually(lambda: first.writer.lease is not None and "127.0.1.8" in statuses(data))
-        lease = first.writer.lease
+        assert eventually(lambda: "127.0.1.8" in statuses(data))
+        lease = statuses(data)["127.0.1.8"][1]
+        changes = metric(srv, "skydns_scanner_state_changes_total")
         srv.write(corefile(data).replace("rise 2", "rise 3"))
         assert srv.reload()
-        assert scanner() is first and first.writer.lease == lease and first.options.timing.rise == 3
+        assert metric(srv, "skydns_scanner_rise") == 3  # the new options, in the same scanner:
+        assert metric(srv, "skydns_scanner_state_changes_total") == changes  # its counters kept
         svc.stop()
-        assert eventually(lambda: statuses(data)["127.0.1.8"][0] == "DOWN")
+        assert eventually(lambda: statuses(data)["127.0.1.8"] == ("DOWN", lease))  # and its lease
 
 
 @pytest.mark.parametrize("text, message", [
@@ -249,14 +260,14 @@ def test_ipv6_addresses_and_the_inflight_bound(tmp_path, data):
         data.put(f"h{i}.db.skydns.local", {"host": f"127.0.1.{20 + i}", "health": {
             "type": "http", "port": hang.getsockname()[1]}})
     text = corefile(data, "  max_inflight 2\n").replace("timeout 150ms", "timeout 190ms")
-    with testing.serve(text, tmp_path) as srv:
-        scanner = next(o for o in srv.service.generation.blocks[0]._provided if type(o).__name__ == "Scanner")
-        seen = []
-        end = time.monotonic() + 2
-        while time.monotonic() < end:
-            seen.append(testing.call(lambda: scanner.inflight))
-            time.sleep(0.01)
-        assert max(seen) == 2
-        assert eventually(lambda: statuses(data).get("::1", ("",))[0] == "UP")
+    with testing.serve(text, tmp_path, clock=task.Clock()) as srv:
+        assert eventually(lambda: metric(srv, "skydns_scanner_addresses_owned") == 7)
+        before = probed(srv)
+        srv.advance(10 * INTERVAL)  # every probe is due at once: two start, the bound holds
+        now = srv.metrics()  # one reading: probes finished since, and those still running
+        started = sum(v for (name, *_), v in now.items() if name == "skydns_scanner_probes_total") - before + \
+            sum(v for (name, *_), v in now.items() if name == "skydns_scanner_probes_inflight")
+        assert started == 2
+        assert eventually(lambda: srv.advance(INTERVAL) or statuses(data).get("::1", ("",))[0] == "UP")
         v6.stop()
-        assert eventually(lambda: statuses(data)["::1"][0] == "DOWN", timeout=8)
+        assert eventually(lambda: srv.advance(INTERVAL) or statuses(data)["::1"][0] == "DOWN", timeout=8)

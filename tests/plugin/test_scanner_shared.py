@@ -36,17 +36,23 @@ def status_keys(data):
             if "/scanners/" not in meta.key.decode()}
 
 
-def owners(services, seconds=1.0):
-    """Which scanners (by source address) probed each address during ``seconds``."""
-    for s in services.values():
-        s.peers.clear()
-    time.sleep(seconds)
-    return {ip: set(s.peers) for ip, s in services.items()}
+def owners(data) -> dict:
+    """Which scanner owns (and alone probes) each address: a status key is written under its owner's lease,
+    and a scanner registers under ``PREFIX/scanners/<id>`` with that same lease."""
+    prefix = f"{data.path}/monitor/status/"
+    by_lease, keys = {}, {}
+    for _, meta in data.client.get_prefix(prefix):
+        key = meta.key.decode()[len(prefix):]
+        if key.startswith("scanners/"):
+            by_lease[meta.lease_id] = key[len("scanners/"):]
+        else:
+            keys[key] = meta.lease_id
+    return {ip: by_lease.get(lease) for ip, lease in keys.items()}
 
 
-def settled(services, want_scanners):
-    seen = owners(services)
-    return all(len(p) == 1 for p in seen.values()) and set().union(*seen.values()) == want_scanners, seen
+def settled(data, want_scanners):
+    seen = owners(data)
+    return set(seen) == set(ADDRESSES) and set(seen.values()) == want_scanners, seen
 
 
 def test_scanners_share_take_over_and_expire(tmp_path, data):
@@ -57,15 +63,24 @@ def test_scanners_share_take_over_and_expire(tmp_path, data):
     try:
         procs[1] = start_scanner(tmp_path, data, 1)
         procs[2] = start_scanner(tmp_path, data, 2)
-        ok = eventually(lambda: settled(services, {"127.0.3.1", "127.0.3.2"})[0], timeout=10, interval=0.1)
-        assert ok, settled(services, {"127.0.3.1", "127.0.3.2"})[1]
+        ok = eventually(lambda: settled(data, {"s1", "s2"})[0], timeout=10, interval=0.1)
+        assert ok, settled(data, {"s1", "s2"})[1]
         # a third joins: the work is split three ways, each address still probed by exactly one
         procs[3] = start_scanner(tmp_path, data, 3)
-        want = {"127.0.3.1", "127.0.3.2", "127.0.3.3"}
-        ok = eventually(lambda: settled(services, want)[0], timeout=10, interval=0.1)
-        assert ok, settled(services, want)[1]
-        before = owners(services)
-        mine = [ip for ip, p in before.items() if p == {"127.0.3.1"}]
+        want = {"s1", "s2", "s3"}
+        ok = eventually(lambda: settled(data, want)[0], timeout=10, interval=0.1)
+        assert ok, settled(data, want)[1]
+        mine = [ip for ip, owner in owners(data).items() if owner == "s1"]
+
+        def probed_by_owners():
+            """Between two looks, was every address probed, and only from its owner's source address?"""
+            seen = {ip: set(s.peers) for ip, s in services.items()}
+            for s in services.values():
+                s.peers.clear()
+            owner = owners(data)
+            return all(seen[ip] == {"127.0.3." + owner[ip][1:]} for ip in ADDRESSES)
+
+        assert eventually(probed_by_owners, timeout=5, interval=0.3)
         assert mine and len(status_keys(data)) == len(ADDRESSES)
         # SIGKILL one: no goodbye, its lease runs out; the others take its addresses over
         procs[1].send_signal(signal.SIGKILL)
@@ -78,8 +93,8 @@ def test_scanners_share_take_over_and_expire(tmp_path, data):
         print(f"\nscanner s1 killed: its {len(mine)} addresses probed by the others after {taken:.2f}s "
               f"(lease {LEASE}s)")
         assert taken < LEASE + 1.0
-        ok = eventually(lambda: settled(services, {"127.0.3.2", "127.0.3.3"})[0], timeout=10, interval=0.1)
-        assert ok
+        ok = eventually(lambda: settled(data, {"s2", "s3"})[0], timeout=10, interval=0.1)
+        assert ok, settled(data, {"s2", "s3"})[1]
         # every scanner gone: the status keys expire with their leases, nothing is stuck DOWN
         for n in (2, 3):
             procs[n].send_signal(signal.SIGKILL)

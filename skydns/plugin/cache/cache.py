@@ -31,7 +31,6 @@ from skydns.query.chain import next_or_failure, post_process
 from skydns.query.dnsutil import bounded_ttl
 from skydns.query.rcode import NOERROR, NXDOMAIN, SERVFAIL
 from skydns.query.reply import Reply
-from skydns.query.request import Request
 from skydns.query.zones import has_wildcard, in_zones, wildcard_matches
 
 log = Logger(namespace="skydns.plugin.cache")
@@ -92,6 +91,9 @@ class Cache:
         self.misses = 0
         self.memory = 0  # bytes counted against cfg.max_memory
         self.evictions = 0
+        self.refreshes = 0  # prefetches and stale refreshes started (CoreDNS's prefetch count)
+        self.refresh_failures = 0  # of those, ended without a usable reply
+        self.stale = 0  # expired replies served (serve_stale)
         self.sources: list = []  # the data followed (IChangeFeed: record sources and others)
         self.block_name = ""  # the server block, for metric labels
         #: query bytes after the ID -> Item, for the server's raw path (only used when the cache is
@@ -309,7 +311,19 @@ class Cache:
         evicted = CounterMetricFamily(prefix + "cache_evictions", "Entries dropped to stay within capacity or memory.",
                                       labels=["server"])
         evicted.add_metric([server], self.evictions)
-        return (miss, hits, size, memory, evicted)
+        raw = GaugeMetricFamily(prefix + "cache_raw_entries", "Query bytes the raw path answers before parsing.",
+                                labels=["server"])
+        raw.add_metric([server], len(self.raw))
+        refreshes = CounterMetricFamily(prefix + "cache_prefetch", "Replies fetched again in the background "
+                                        "(prefetch, serve_stale).", labels=["server"])
+        refreshes.add_metric([server], self.refreshes)
+        failures = CounterMetricFamily(prefix + "cache_refresh_failures", "Background fetches without a usable "
+                                       "reply.", labels=["server"])
+        failures.add_metric([server], self.refresh_failures)
+        stale = CounterMetricFamily(prefix + "cache_served_stale", "Expired replies served (serve_stale).",
+                                    labels=["server"])
+        stale.add_metric([server], self.stale)
+        return (miss, hits, size, memory, evicted, raw, refreshes, failures, stale)
 
     def collect_coredns(self):
         """CoreDNS's cache metrics (ICoreDNSMetrics)."""
@@ -341,6 +355,7 @@ class Cache:
 
     def _stale(self, item: Item, request) -> bytes:
         """The expired reply, with the stale TTL (CoreDNS's RESPONSE_TTL, default 0)."""
+        self.stale += 1
         return item.render_ttl(request, self.cfg.stale_ttl)
 
     def _refresh(self, item: Item, request) -> None:
@@ -348,8 +363,9 @@ class Cache:
         if item.refreshing or self.clock.seconds() < item.failed_until:
             return
         item.refreshing = True
-        copy = Request(request.wire, request.client, request.proto, request.local, request.transport)
-        copy.dependencies = []
+        self.refreshes += 1
+        copy = request.derive()  # the same question, in the background: no observers, its own dependencies
+        copy.observers, copy.dependencies, copy.sender = None, [], None
         try:
             result = next_or_failure(self.name, self.next, copy)
         except Exception:
@@ -366,6 +382,7 @@ class Cache:
 
         def failed(_=None):
             item.refreshing = False
+            self.refresh_failures += 1
             item.failed_until = self.clock.seconds() + self.cfg.failure_recheck
 
         if isinstance(result, Deferred):

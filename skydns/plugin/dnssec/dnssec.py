@@ -60,7 +60,10 @@ class DNSSEC:
             made.add_metric([self.server, zone], signer.made)
             hits.add_metric([self.server, zone], signer.hits)
             size.add_metric([self.server, zone, "signature"], len(signer.cache))
-        return (made, hits, size)
+        replies = GaugeMetricFamily(prefix + "dnssec_reply_cache_entries", "Signed replies kept for repeats.",
+                                    labels=["server"])
+        replies.add_metric([self.server], len(self.replies))
+        return (made, hits, size, replies)
 
     def serve(self, request):
         zone = in_zones(request.qname, self.zones)

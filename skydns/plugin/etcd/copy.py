@@ -86,6 +86,8 @@ class RecordsCopy(PrefixCopy):
              self.age()),
             (CounterMetricFamily, "etcd_stalls", "Times the copy's member went silent and another was tried.",
              self.freshness.stalls),
+            (GaugeMetricFamily, "etcd_waiting_queries", "Queries waiting for the copy's first read.",
+             len(self._waiting)),
         ]
         for kind, name, text, value in families:
             family = kind(prefix + name, text, labels=["path"])

@@ -162,6 +162,8 @@ class PrefixCopy:
             d.callback(loaded)
 
     def stop(self) -> None:
+        if self._running:
+            log.info("etcd copy of {prefix} stopped", prefix=self.prefix)
         self._release(False)
         self._running = False
         self.freshness.stop()

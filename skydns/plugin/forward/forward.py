@@ -25,6 +25,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from skydns.clients.dnsclient import StreamPool, UDPPool
 from skydns.clients.nameservers import InflightLimit, healthy_first
 from skydns.interfaces import ICoreDNSMetrics, IHandler, IMetrics, IRawForwarder
 from skydns.plugin.forward.relay import Relay
@@ -109,12 +110,27 @@ class Forward:
         failed = CounterMetricFamily(prefix + "forward_failures", "Failed queries to an upstream.", labels=labels)
         healthy = GaugeMetricFamily(prefix + "forward_healthy", "1 if the upstream is up, 0 if marked down.",
                                     labels=labels)
+        opened = CounterMetricFamily(prefix + "forward_connections_opened", "Shared sockets or connections opened "
+                                     "to an upstream (expire, TCP, TLS, HTTPS).", labels=["server", "to", "proto"])
+        open_now = GaugeMetricFamily(prefix + "forward_connections_open", "1 while the shared socket or connection "
+                                     "is open.", labels=["server", "to", "proto"])
+        pending = GaugeMetricFamily(prefix + "forward_pending", "Queries waiting for an answer on the shared socket "
+                                    "or connection.", labels=["server", "to", "proto"])
         for up in self.upstreams:
-            values = [self.server, f"{up.proto}://{up.name}"]
+            to = f"{up.proto}://{up.name}"
+            values = [self.server, to]
             sent.add_metric(values, up.requests)
             failed.add_metric(values, up.failures)
             healthy.add_metric(values, 0 if up.down else 1)
-        return (sent, failed, healthy)
+            for proto, pool in up.pools.items():
+                opened.add_metric([self.server, to, proto], pool.opened)
+                if isinstance(pool, (UDPPool, StreamPool)):  # DoH's connections are Twisted's
+                    open_now.add_metric([self.server, to, proto], 1 if pool.is_open else 0)
+                    pending.add_metric([self.server, to, proto], len(pool.pending))
+        inflight = GaugeMetricFamily(prefix + "forward_inflight", "Queries out to the upstreams now.",
+                                     labels=["server"])
+        inflight.add_metric([self.server], self.limit.count)
+        return (sent, failed, healthy, opened, open_now, pending, inflight)
 
     def collect_coredns(self):
         """CoreDNS's forward metrics (ICoreDNSMetrics); ``to`` is the upstream's address as CoreDNS writes it."""

@@ -69,8 +69,9 @@ class Check:
 
 @implementer(IMetrics)
 class Scanner:
-    def __init__(self, reactor, source, options: Options):
-        self.reactor = reactor
+    def __init__(self, reactor, source, options: Options, clock=None):
+        self.reactor = reactor  # probes and etcd writes (I/O)
+        self.clock = clock if clock is not None else reactor  # when probes are due (block.clock)
         self.source = source
         self.options = options
         self.member = options.member or default_member()
@@ -101,7 +102,7 @@ class Scanner:
         self.source.subscribe(self._changed)
         self.source.watch_members(self._members_changed)
         self._ticker = task.LoopingCall(self._tick)
-        self._ticker.clock = self.reactor
+        self._ticker.clock = self.clock
         self._ticker.start(TICK, now=False)
         self._rebuild()
         self.writer.start()  # registers; retries in the background while etcd is away
@@ -155,7 +156,7 @@ class Scanner:
                 log.warn("etcd key {key}: health field not used ({why}); its address is not probed by it",
                          key=key, why=why)
         self.bad = bad
-        now = self.reactor.seconds()
+        now = self.clock.seconds()
         down = self.source.down()
         for k in list(self.checks):
             if k not in wanted or self.checks[k].timing != wanted[k][0]:
@@ -201,7 +202,7 @@ class Scanner:
 
     # -- probing ----------------------------------------------------------------------------------
     def _tick(self) -> None:
-        now = self.reactor.seconds()
+        now = self.clock.seconds()
         heap = self.heap
         limit = self.options.max_inflight
         while heap and heap[0][0] <= now and self.inflight < limit:
@@ -275,7 +276,12 @@ class Scanner:
                  len(set(self.source.members()) | {self.member})),
                 ("scanner_probes_inflight", "Probes running now.", self.inflight),
                 ("scanner_late_seconds", "How late the last probe started after it was due.", self.late),
-                ("scanner_write_errors", "Status writes etcd did not take (retried).", self.writer.write_errors)):
+                ("scanner_write_errors", "Status writes etcd did not take (retried).", self.writer.write_errors),
+                ("scanner_writes", "Status keys written (a change of state, a new owner, a new lease).",
+                 self.writer.writes),
+                ("scanner_lease_ttl_seconds", "The TTL of the lease the status keys are written under (0: none "
+                 "held).", self.options.lease if self.writer.lease else 0),
+                ("scanner_rise", "Successes that bring an address back.", self.options.timing.rise)):
             g = GaugeMetricFamily(prefix + name, doc, labels=labels)
             g.add_metric(who, value)
             gauges.append(g)

@@ -82,7 +82,7 @@ class ScannerSetup:
         source = block.require(IMonitoredSource, self.name, "the etcd plugin with 'monitor' (whose status keys "
                                                            "the scanner writes)")
         key = ("scanner", source.connection, source.status_prefix, opts.member)
-        scanner = block.acquire(key, lambda: Scanner(block.reactor, source, opts), lambda s: s.stop())
+        scanner = block.acquire(key, lambda: Scanner(block.reactor, source, opts, block.clock), lambda s: s.stop())
         if scanner.running:
             scanner.use(source, opts)  # a reload: the same scanner, lease and counters
         else:

@@ -36,7 +36,7 @@ class StubSetup:
         # A nameserver that fails twice in a row is skipped, and asked ". NS" every half second until
         # it answers again (as forward does with its upstreams).
         health = Health(client, reactor, 0.5, 2, recursion=False, plugin=self.name)
-        handler = Stub(zones, client, next, health=health, max_inflight=default_max_inflight())
+        handler = Stub(zones, client, next, health=health, max_inflight=default_max_inflight(), server=block.name)
         block.on_startup(lambda: handler.attach(source))
         block.on_shutdown(handler.detach)
         return handler

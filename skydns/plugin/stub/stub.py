@@ -12,12 +12,13 @@ from typing import Any
 
 import dns.edns
 import dns.message
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from skydns.clients.nameservers import InflightLimit, Nameserver, healthy_first
-from skydns.interfaces import IHandler
+from skydns.interfaces import IHandler, IMetrics
 from skydns.msg import path
 from skydns.query import wire
 from skydns.query.chain import next_or_failure
@@ -42,12 +43,12 @@ def marked(options: bytes) -> bool:
     return False
 
 
-@implementer(IHandler)
+@implementer(IHandler, IMetrics)
 class Stub:
     name = "stub"
 
     def __init__(self, zones: list[str], client, next=None, timeout: float = 2.0, health=None,
-                 max_inflight: int = 0):
+                 max_inflight: int = 0, server: str = ""):
         self.zones = zones
         self.client = client
         self.timeout = timeout
@@ -60,6 +61,18 @@ class Stub:
         self.limit = InflightLimit(max_inflight)  # 0: no cap
         self.dirty = True
         self.dropped = 0
+        self.server = server  # the block's name, for metric labels
+
+    def collect(self, prefix: str):
+        """Queries dropped as loops, and the nameservers of the stub zones and their health (IMetrics)."""
+        dropped = CounterMetricFamily(prefix + "stub_dropped", "Stub queries dropped: they would loop.",
+                                      labels=["server"])
+        dropped.add_metric([self.server], self.dropped)
+        healthy = GaugeMetricFamily(prefix + "stub_nameserver_healthy", "1 if a stub zone's nameserver is up.",
+                                    labels=["server", "to"])
+        for (host, port), ns in sorted(self.nameservers.items()):
+            healthy.add_metric([self.server, f"{host}:{port}"], 0 if ns.down else 1)
+        return (dropped, healthy)
 
     # -- the stub zones, from the record source ----------------------------------
     def attach(self, source) -> None:

@@ -75,7 +75,7 @@ class TransferSetup:
                                       "serving exactly that zone)")
                 zones[z] = Permit(to)
                 by_zone[z] = source
-        handler = Transfer(zones, by_zone, None, block.reactor, Client(block.reactor), max_transfers, next,
+        handler = Transfer(zones, by_zone, None, block.clock, Client(block.reactor), max_transfers, next,
                            server=block.name)
 
         def start():

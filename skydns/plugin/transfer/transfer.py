@@ -79,12 +79,12 @@ def _host_port(text: str) -> tuple[str, int]:
 class Transfer:
     name = "transfer"
 
-    def __init__(self, zones: dict[str, Permit], sources: dict, keys, reactor, client, max_transfers: int,
+    def __init__(self, zones: dict[str, Permit], sources: dict, keys, clock, client, max_transfers: int,
                  next=None, server: str = ""):
         self.zones = zones  # zone -> Permit
         self.sources = sources  # zone -> IZoneSource
         self.keys = keys  # ITSIGKeys or None
-        self.reactor = reactor
+        self.clock = clock  # block.clock: NOTIFY's delay
         self.client = client
         self.max_transfers = max_transfers
         self.next = next
@@ -231,7 +231,7 @@ class Transfer:
             return
         timer = self._notify_timers.get(zone)
         if timer is None or not timer.active():  # type: ignore[attr-defined]
-            self._notify_timers[zone] = self.reactor.callLater(NOTIFY_DELAY, self._notify, zone)
+            self._notify_timers[zone] = self.clock.callLater(NOTIFY_DELAY, self._notify, zone)
 
     def _notify(self, zone: str) -> None:
         q = dns.message.make_query(zone, "SOA")

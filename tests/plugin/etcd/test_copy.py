@@ -6,12 +6,18 @@ import time
 import dns.rcode
 import pytest
 
-from helpers import EtcdData, Logged, Proxy, blast_udp, eventually
+from helpers import EtcdData, Logged, Proxy, blast_udp, eventually, metric
 from skydns import testing
 from skydns.cli.devetcd import LocalEtcd, free_port
+from skydns.interfaces import IReadiness
 
 # a real etcd, stopped and restarted, behind a proxy
 pytestmark = pytest.mark.integration
+
+
+def unready(srv) -> list[str]:
+    """What the running plugins say is missing (IReadiness, as /ready reports it)."""
+    return [why for why in (testing.call(p.ready) for p in srv.find(IReadiness)) if why]
 
 
 def addrs(srv, name="svc.skydns.local.", timeout=3.0):
@@ -41,14 +47,14 @@ def test_etcd_down_keeps_serving_and_catches_up(tmp_path):
         data.put("a.svc.skydns.local", {"host": "10.0.0.1"})
         with Logged() as logged, testing.serve(data.block(), tmp_path) as srv:
             assert addrs(srv) == ["10.0.0.1"]
-            copy = srv.plugin("etcd").copy
             data.client.close()
             server.stop()
             # Through an outage of several failed reconnections, answers come at once from the copy.
-            assert eventually(lambda: addrs(srv) == ["10.0.0.1"] and copy.reconnects >= 2, timeout=10)
-            assert addrs(srv) == ["10.0.0.1"]
+            assert eventually(lambda: addrs(srv) == ["10.0.0.1"] and
+                              metric(srv, "skydns_etcd_watch_reconnects_total") >= 2, timeout=10)
+            assert addrs(srv) == ["10.0.0.1"] and unready(srv)
             server.start()
-            assert eventually(lambda: copy._outage is None, timeout=15)
+            assert eventually(lambda: not unready(srv), timeout=15)
             outage_warnings = [w for w in logged.warnings() if "unreachable" in w]
             assert len(outage_warnings) == 1, outage_warnings
             data.client = server.client()
@@ -66,10 +72,9 @@ def test_compacted_revision_reads_again(tmp_path, etcd, data):
         data.put("a.svc.skydns.local", {"host": "10.0.0.1"})
         data.put("b.svc.skydns.local", {"host": "10.0.0.2"})
         with testing.serve(data.block(endpoint=proxy.url), tmp_path) as srv:
-            copy = srv.service.generation.blocks[0].chain.copy
             assert addrs(srv) == ["10.0.0.1", "10.0.0.2"]
             proxy.block()
-            assert eventually(lambda: copy._outage is not None)
+            assert eventually(lambda: unready(srv))
             data.delete("a.svc.skydns.local")
             data.put("c.svc.skydns.local", {"host": "10.0.0.3"})
             head = data.client.get_response(data.key("c.svc.skydns.local")).header.revision
@@ -77,7 +82,7 @@ def test_compacted_revision_reads_again(tmp_path, etcd, data):
             assert addrs(srv) == ["10.0.0.1", "10.0.0.2"]  # still the last copy
             proxy.unblock()
             assert eventually(lambda: addrs(srv) == ["10.0.0.2", "10.0.0.3"], timeout=15)
-            assert copy.revision >= head
+            assert metric(srv, "skydns_etcd_revision") >= head
     finally:
         proxy.close()
 
@@ -116,13 +121,12 @@ def test_queries_before_the_first_read_wait_for_it(tmp_path, etcd, data):
         with testing.serve(text, tmp_path, wait=False) as srv:
             # the read takes longer than a query waits: SERVFAIL, and the cache keeps none of it
             assert srv.query("svc.skydns.local.", "A", timeout=5).rcode() == dns.rcode.SERVFAIL
-            cache, copy = srv.plugin("cache"), srv.plugin("etcd").copy
-            assert not cache.negative and not cache.positive and not copy.synced
+            assert metric(srv, "skydns_cache_entries") == 0 and metric(srv, "skydns_etcd_synced") == 0
             # a query waiting when the read completes gets the answer
             got = {}
             asking = threading.Thread(target=lambda: got.update(r=srv.query("svc.skydns.local.", "A", timeout=5)))
             asking.start()
-            assert eventually(lambda: copy._waiting)
+            assert eventually(lambda: metric(srv, "skydns_etcd_waiting_queries") == 1)
             proxy.release()
             asking.join(10)
             assert got["r"].rcode() == dns.rcode.NOERROR and addrs(srv) == ["10.0.0.1"]
@@ -133,16 +137,22 @@ def test_queries_before_the_first_read_wait_for_it(tmp_path, etcd, data):
 def test_reload_keeps_the_copy(tmp_path, data):
     """A reload with the same etcd settings reuses the running copy (no second read)."""
     data.put("a.svc.skydns.local", {"host": "10.0.0.1"})
-    with testing.serve(data.block(), tmp_path) as srv:
-        copy = srv.service.generation.blocks[0].chain.copy
+
+    def paths():
+        return {dict(labels).get("path") for (name, *labels) in srv.metrics() if name == "skydns_etcd_revision"}
+
+    with Logged() as logged, testing.serve(data.block(), tmp_path) as srv:
         srv.write(data.block(extra="  ttl 99\n"))
         assert srv.reload()
-        assert srv.service.generation.blocks[0].chain.copy is copy
         assert srv.query("svc.skydns.local.", "A").answer[0].ttl == 99
+        reads = [line for line in logged.lines("skydns.plugin.etcd") if f"etcd copy of {data.path} " in line]
+        assert len(reads) == 1 and " loaded " in reads[0]  # read once, before the reload
         srv.write(data.block(extra="  path /elsewhere\n").replace(f"  path {data.path}\n", ""))
         assert srv.reload()
-        assert srv.service.generation.blocks[0].chain.copy is not copy
-        assert eventually(lambda: copy._running is False)
+        assert eventually(lambda: paths() == {"/elsewhere"})  # the old copy is no longer served, and stopped
+        assert eventually(lambda: f"etcd copy of {data.path} stopped" in logged.lines("skydns.plugin.etcd"))
+        assert eventually(lambda: any("etcd copy of /elsewhere loaded" in line
+                                      for line in logged.lines("skydns.plugin.etcd")))
 
 
 def test_no_servfail_while_starting_under_load(tmp_path, data):
