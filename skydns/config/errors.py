@@ -26,14 +26,6 @@ class CorefileError(Exception):
         return f"{where}{prefix}{self.message}"
 
 
-class PluginError(Exception):
-    """A plugin failed while building or starting; wraps the cause with the plugin's name."""
-
-    def __init__(self, plugin: str, message: str):
-        self.plugin = plugin
-        super().__init__(f"plugin/{plugin}: {message}")
-
-
 class NoNextPlugin(Exception):
     """A plugin wanted to pass a request on, but it is the last in the chain."""
 

@@ -71,10 +71,6 @@ class HTTPListener:
         self.host = host
         self.mounted: dict[bytes, object] = {}
 
-    @property
-    def bound_port(self) -> int:
-        return self.port.getHost().port
-
     def mount(self, path: str, resource) -> None:
         key = path.strip("/").encode()
         self.root.putChild(key, resource)

@@ -284,10 +284,6 @@ class SkyDNSService(MultiService):
         """The server blocks of the running configuration."""
         return list(self.generation.blocks) if self.generation is not None else []
 
-    def addresses(self) -> list[tuple[str, int]]:
-        """The (host, port) of every listener, ports as bound (useful with port 0)."""
-        return [(listener.host, listener.port) for listener in self.listeners.values()]
-
     # -- reload -------------------------------------------------------------
     def reload(self) -> defer.Deferred:
         """Load the Corefile again and swap it in; a failure keeps the old configuration.

@@ -59,11 +59,6 @@ def read_name(data: bytes, pos: int) -> tuple[tuple[bytes, ...], int]:
     return tuple(labels), (end if end >= 0 else pos)
 
 
-def labels_of(name_wire: bytes) -> tuple[bytes, ...]:
-    """The labels of an uncompressed wire name."""
-    return read_name(name_wire, 0)[0]
-
-
 class _Writer:
     __slots__ = ("out", "table")
 

@@ -111,11 +111,6 @@ def encode_name(text: str) -> bytes:
     return bytes(out)
 
 
-def rcode_of(wire: bytes) -> int:
-    """The header rcode of a rendered message (extended bits are not looked up)."""
-    return wire[3] & 0x0F
-
-
 class Scan:
     """Where the TTLs of a rendered reply are, and what a cache needs to know about it."""
 

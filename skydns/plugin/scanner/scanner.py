@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import ipaddress
 import itertools
 import os
 import socket
@@ -288,9 +287,3 @@ class Scanner:
         return [probes_total, changes] + gauges
 
 
-def is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
