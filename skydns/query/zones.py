@@ -58,3 +58,11 @@ def strip_labels(name: str, count: int) -> str:
     if count >= len(labels):
         return name
     return ".".join(labels[count:]) + "."
+
+
+def falls_through(name: str, fallthrough: list[str] | None) -> bool:
+    """CoreDNS's ``fallthrough [ZONES...]``: may a plugin pass ``name`` on instead of answering NXDOMAIN?
+    ``fallthrough`` is None without the option, ``[]`` for every zone, else the zones it names."""
+    if fallthrough is None:
+        return False
+    return not fallthrough or in_zones(name, fallthrough) is not None

@@ -3,7 +3,8 @@
 In-process, no sockets (:mod:`.harness`):
 
 * :func:`request` makes a request from a dnspython message (or a name), :func:`run` runs one
-  handler on it and delivers what it answers to a :class:`Recorder`;
+  handler on it and delivers what it answers to a :class:`Recorder`; :func:`count_serves` counts
+  what reaches a handler;
 * :class:`Harness` builds a whole Corefile on a ``task.Clock`` and answers queries through the
   real server code (routing, raw paths, chains, delivery, observers).
 
@@ -19,7 +20,7 @@ pytest fixtures (:mod:`.pytest_plugin`, registered when skydns is installed): ``
 one, per session), ``etcd_data`` (a test's own corner of it), ``clock``.
 """
 from skydns.testing.corefile import error, load, parsed
-from skydns.testing.harness import CLIENT, Harness, Recorder, query, request, run
+from skydns.testing.harness import CLIENT, Harness, Recorder, count_serves, query, request, run
 from skydns.testing.records import Records, RecordsSetup
 from skydns.testing.server import (
                                    RunningServer,
@@ -35,7 +36,8 @@ from skydns.testing.server import (
 )
 
 __all__ = [
-    "CLIENT", "Harness", "Recorder", "Records", "RecordsSetup", "RunningServer", "call", "error", "eventually",
+    "CLIENT", "Harness", "Recorder", "Records", "RecordsSetup", "RunningServer", "call", "count_serves", "error",
+    "eventually",
     "free_port",
     "load", "parsed", "query", "rdtype", "reactor", "registry", "request", "rrsets", "run", "serve", "start",
 ]

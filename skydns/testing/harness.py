@@ -95,6 +95,20 @@ def run(handler, req: Request, delivery: Delivery | None = None) -> Recorder:
     return req.sender
 
 
+def count_serves(handler) -> list[str]:
+    """Count the queries that reach ``handler.serve`` (the normal path, not the raw one): the list of their
+    names grows as they come."""
+    calls: list[str] = []
+    serve = handler.serve
+
+    def counting(request):
+        calls.append(request.qname)
+        return serve(request)
+
+    handler.serve = counting
+    return calls
+
+
 class Harness:
     """A Corefile's configuration built in-process, on a ``task.Clock``, answering through the real server.
 

@@ -38,13 +38,4 @@ def free_port() -> int:
 eventually = testing.eventually
 
 
-def counting_serve(handler):
-    """Count the calls of ``handler.serve`` (the normal path reaching it): their query names."""
-    calls = []
-    serve = handler.serve
-
-    def counted(request):
-        calls.append(request.qname)
-        return serve(request)
-    handler.serve = counted
-    return calls
+counting_serve = testing.count_serves

@@ -7,7 +7,7 @@ from skydns.interfaces import IHandler
 from skydns.query.answers import Answers, Result
 from skydns.query.chain import next_or_failure
 from skydns.query.rcode import NXDOMAIN
-from skydns.query.zones import in_zones
+from skydns.query.zones import falls_through, in_zones
 
 A, AAAA, PTR = 1, 28, 12
 
@@ -21,11 +21,6 @@ class Hosts:
         self.zones = answers.zones
         self.fallthrough = fallthrough  # None: never; [] every zone; else those zones
         self.next = next
-
-    def _falls_through(self, qname: str) -> bool:
-        if self.fallthrough is None:
-            return False
-        return not self.fallthrough or in_zones(qname, self.fallthrough) is not None
 
     def serve(self, request):
         qname = request.qname
@@ -42,6 +37,6 @@ class Hosts:
         else:  # hosts knows addresses only: NODATA for a name it has, NXDOMAIN otherwise
             known = self.answers.rules.services(qname) is not None
             result = Result(rcode=0 if known else NXDOMAIN, soa=True)
-        if result.rcode == NXDOMAIN and self._falls_through(qname):
+        if result.rcode == NXDOMAIN and falls_through(qname, self.fallthrough):
             return next_or_failure(self.name, self.next, request)
         return self.answers.respond(request, result, zone)

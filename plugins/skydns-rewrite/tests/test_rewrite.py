@@ -25,19 +25,6 @@ def rewrite_of(h):
     return handler
 
 
-def counted(handler):
-    """Count the queries that reach ``handler.serve`` (the normal path)."""
-    calls = []
-    serve = handler.serve
-
-    def counting(request):
-        calls.append(request.qname)
-        return serve(request)
-
-    handler.serve = counting
-    return calls
-
-
 def test_entry_point_is_installed():
     assert "rewrite" in [ep.name for ep in importlib.metadata.entry_points(group="skydns.plugins")]
 
@@ -46,7 +33,7 @@ def test_exact_gives_the_clients_name_back_and_the_cache_keeps_the_rewritten_one
     """www is answered with web's address, owned by www as the client spelled it; the cache holds one
     entry, web's, whichever name was asked, and repeats are raw-path hits that never reach rewrite's serve."""
     h = harness(" rewrite name exact www.example.org. web.example.org.")
-    calls = counted(rewrite_of(h))
+    calls = testing.count_serves(rewrite_of(h))
     first = h.ask("WWW.example.org.", "A")
     assert first.rcode() == dns.rcode.NOERROR
     assert testing.rrsets(first) == ["WWW.example.org. 60 IN A 10.0.0.1"]

@@ -9,7 +9,7 @@ from skydns.query import wire
 from skydns.query.answers import Answers
 from skydns.query.chain import next_or_failure
 from skydns.query.rcode import NXDOMAIN, REFUSED, SERVFAIL
-from skydns.query.zones import in_zones
+from skydns.query.zones import falls_through, in_zones
 
 log = Logger(namespace="skydns.plugin.etcd")
 PTR = 12
@@ -26,11 +26,6 @@ class Etcd:
         self.fallthrough = fallthrough  # None: never; a list: those zones ([] for all)
         self.next = next
         self.unloaded_answers = 0  # SERVFAILs given because the copy was not read yet
-
-    def _falls_through(self, qname: str) -> bool:
-        if self.fallthrough is None:
-            return False
-        return not self.fallthrough or in_zones(qname, self.fallthrough) is not None
 
     def serve(self, request):
         qname = request.qname
@@ -58,7 +53,7 @@ class Etcd:
                 return self._not_loaded(request)
             return loaded.addCallback(self._after_load, request)
         result = self.answers.lookup(request, zone)
-        if result.rcode == NXDOMAIN and self._falls_through(qname):
+        if result.rcode == NXDOMAIN and falls_through(qname, self.fallthrough):
             return next_or_failure(self.name, self.next, request)
         return self.answers.respond(request, result, zone)
 
