@@ -15,6 +15,9 @@ Cases:
   cache hits         cache + etcd, 100 hot names of 1,000    (bench/cache.py's (a): the raw path)
   cache hits, observed  errors + prometheus + cache + etcd   (the raw path with reply observers)
   etcd misses        etcd alone                              (bench/cache.py's (b): the miss path)
+  forward relay      forward . UPSTREAM                      (bench/forward.py's: the raw UDP relay, a fresh
+                                                             socket per query; the upstream, bench/bare_twisted.py,
+                                                             on dnsperf's core, shared by both servers)
 """
 import argparse
 import json
@@ -52,6 +55,9 @@ def main():
     subprocess.run(["git", "-C", dnsperf.ROOT, "worktree", "add", "--detach", "--quiet", old_root, args.against],
                    check=True)
     etcd = LocalEtcd(os.path.join(tmp, "etcd")).start()
+    up_port = dnsperf.free_port()
+    upstream = dnsperf.start([sys.executable, os.path.join(dnsperf.HERE, "bare_twisted.py"), str(up_port)], up_port,
+                             core=1, env=dict(os.environ, PYTHONPATH=dnsperf.ROOT))
     try:
         c = etcd.client()
         for name, addr in services():
@@ -65,6 +71,7 @@ def main():
             "cache hits, observed": (ZONE, f" errors\n prometheus 127.0.0.1:MPORT\n cache\n{etcd_body}", hot,
                                      hot[0].split()[0]),
             "etcd misses": (ZONE, etcd_body, hot, hot[0].split()[0]),
+            "forward relay": (".", f" forward . 127.0.0.1:{up_port}\n", ["example.org A"], "example.org."),
         }
         trees = {"old": old_root, "new": dnsperf.ROOT}
         ratios: dict[str, list[float]] = {}
@@ -93,6 +100,7 @@ def main():
             a, b = dnsperf.run_pair(servers, QUERIES, args.seconds)
             control.append(b.qps / a.qps)
     finally:
+        dnsperf.stop(upstream)
         etcd.stop()
         subprocess.run(["git", "-C", dnsperf.ROOT, "worktree", "remove", "--force", old_root], check=False)
         shutil.rmtree(tmp, ignore_errors=True)
