@@ -54,6 +54,11 @@ class IHandler(Interface):
 
     An exception raised by ``serve``, or a failed Deferred, makes the server
     answer SERVFAIL and log the error with the query; the server goes on.
+
+    Most requests are queries (opcode QUERY). An UPDATE passes down the chain of
+    a block that takes updates (:class:`IUpdater`), so the plugins in front of the
+    update plugin see it: one that answers queries passes a request on whose opcode
+    (``request.flags & skydns.query.wire.OPCODE_MASK``) is not QUERY.
     """
 
     name = Attribute("The plugin's name, the same word as its directive.")
@@ -441,11 +446,13 @@ class IZoneSource(IChangeFeed):
         """Stop calling ``fn``."""
 
 
-class IUpdater(Interface):
-    """Takes dynamic updates (opcode UPDATE, RFC 2136) for a server block (the ``update`` plugin).
+class IUpdater(IHandler):
+    """A link of the chain that takes dynamic updates (opcode UPDATE, RFC 2136): the ``update`` plugin.
 
-    The server hands it every UPDATE message routed to the block (by its zone section);
-    without one in the block, updates get NOTIMP.
+    The server sends an UPDATE message (routed by its zone section) down the chain of a
+    block that has one, so every plugin in front of it applies to updates as to queries
+    (``acl`` refuses a blocked client's update as its queries); its ``serve`` answers
+    UPDATE messages and passes anything else on. A block without one answers NOTIMP.
     """
 
     def update(request):
@@ -481,7 +488,8 @@ class IZoneEdit(Interface):
 
     def commit():  # type: ignore[misc]
         """A Deferred firing True once the changes are written in one transaction, False when a name
-        changed in the store since it was read (nothing written: read and try again)."""
+        changed in the store since it was read (nothing written: read and try again); it fails with
+        :class:`skydns.msg.records.TooLarge` for more changes than the store takes at once."""
 
 
 class ITSIGKeys(Interface):

@@ -35,6 +35,14 @@ class RecordError(ValueError):
     """A request that cannot be applied; the message says why (HTTP 400)."""
 
 
+class TooLarge(RecordError):
+    """A change larger than the store takes at once (an etcd transaction holds 128 operations)."""
+
+
+#: The operations one etcd transaction may hold (etcd's --max-txn-ops default).
+MAX_TXN_OPS = 128
+
+
 def normalise_name(name: str, zone: str) -> str:
     """Lower-case absolute name. Without a final dot a name is relative to ``zone``, unless it
     already ends with the zone (``cctv2.skydns.local`` is ``cctv2.skydns.local.``)."""

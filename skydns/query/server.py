@@ -178,19 +178,18 @@ class Server:
         return True
 
     def _opcode(self, req) -> None:
-        """Another opcode: UPDATE (RFC 2136) to the IUpdater of the block serving its zone, anything
-        else (NOTIFY, IQUERY, STATUS) NOTIMP; through the block's delivery, so its observers see them."""
+        """Another opcode: UPDATE (RFC 2136) down the chain of the block serving its zone when the block
+        takes updates (an IUpdater in its chain: the plugins in front of it apply, acl among them),
+        anything else (NOTIFY, IQUERY, STATUS) NOTIMP; through the delivery, so observers see them."""
         route = self.mux.route(req.qname, req.qtype)
         if route is not None:
             req.zone, req.block = route
-        if req.flags & wire.OPCODE_MASK == wire.OPCODE_UPDATE and route is not None:
-            updaters = route[1].find(IUpdater)
-            if updaters:
-                try:
-                    result = updaters[0].update(req)
-                except Exception:
-                    self.delivery.fail(req)
-                    return
-                self.delivery.deliver(req, result)
+        if req.flags & wire.OPCODE_MASK == wire.OPCODE_UPDATE and route is not None and route[1].find(IUpdater):
+            try:
+                result = route[1].chain.serve(req)
+            except Exception:
+                self.delivery.fail(req)
                 return
+            self.delivery.deliver(req, result)
+            return
         self.delivery.reply_error(req, NOTIMP)

@@ -12,6 +12,7 @@ import struct
 import time
 from dataclasses import dataclass
 
+import dns.exception
 import dns.message
 import dns.name
 import dns.rcode
@@ -62,8 +63,41 @@ class Verified:
     message: dns.message.Message | None = None
 
 
-def verify(request, keyring: Keyring) -> Verified:
-    """Check ``request``'s TSIG against ``keyring`` (a request without one is Verified(key=None))."""
+class Replays:
+    """Signed requests seen within the time they may be replayed: a captured signed UPDATE sent again
+    (after the change it made was undone, say) is refused. Bounded: the oldest are forgotten first."""
+
+    MAX = 100_000
+
+    def __init__(self, clock=time.time):
+        self.clock = clock
+        self.seen: dict[bytes, float] = {}  # MAC -> when it may be forgotten (insertion order: oldest first)
+
+    def first_time(self, mac: bytes, window: float) -> bool:
+        """True the first time ``mac`` is seen within ``window`` seconds; False for a replay."""
+        now = self.clock()
+        seen = self.seen
+        while seen:
+            oldest = next(iter(seen))
+            if seen[oldest] > now and len(seen) < self.MAX:
+                break
+            del seen[oldest]
+        if mac in seen:
+            return False
+        seen[mac] = now + window
+        return True
+
+
+def verify(request, keyring: Keyring, replays: Replays | None = None) -> Verified:
+    """Check ``request``'s TSIG against ``keyring`` (a request without one is Verified(key=None)).
+
+    The time window is the request's fudge but at most :data:`FUDGE` seconds (a client does not widen
+    it); with ``replays``, a request signed with a MAC seen within that window is refused (BADTIME).
+    A TSIG record that claims an error of its own (a request never does) is not a query this server
+    reads: :class:`~skydns.query.request.MalformedQuery` (FORMERR).
+    """
+    from skydns.query.request import MalformedQuery
+
     if not request.message.had_tsig:
         return Verified(message=request.message)
     try:
@@ -74,7 +108,17 @@ def verify(request, keyring: Keyring) -> Verified:
         return Verified(error=dns.rcode.BADTIME)
     except (dns.tsig.BadSignature, dns.tsig.BadAlgorithm, dns.tsig.BadKey):
         return Verified(error=dns.rcode.BADSIG)
-    assert msg.keyname is not None
+    except dns.tsig.PeerError as e:
+        raise MalformedQuery(f"a TSIG record with an error in a request ({type(e).__name__})") from e
+    except dns.exception.DNSException as e:
+        raise MalformedQuery(f"TSIG: {e}") from e
+    assert msg.keyname is not None and msg.tsig is not None
+    rd = msg.tsig[0]
+    window = min(rd.fudge, FUDGE)
+    if abs(time.time() - rd.time_signed) > window:
+        return Verified(error=dns.rcode.BADTIME)
+    if replays is not None and not replays.first_time(msg.mac or b"", 2 * window):
+        return Verified(error=dns.rcode.BADTIME)
     return Verified(keyring.keys[msg.keyname], msg.mac, 0, msg)
 
 

@@ -271,3 +271,73 @@ def test_ipv6_addresses_and_the_inflight_bound(tmp_path, data):
         assert eventually(lambda: srv.advance(INTERVAL) or statuses(data).get("::1", ("",))[0] == "UP")
         v6.stop()
         assert eventually(lambda: srv.advance(INTERVAL) or statuses(data)["::1"][0] == "DOWN", timeout=8)
+
+
+# -- what a record writer can make the scanner do (issue 27) ---------------------------------------------------
+
+@pytest.mark.parametrize("health, words", [
+    ({"interval": 1e-9}, "interval must be at least 1s and at most 3600s"),
+    ({"interval": "0.02s"}, "interval must be at least 1s"),
+    ({"interval": "2h"}, "at most 3600s"),
+    ({"interval": float("nan")}, "interval must be"),
+    ({"timeout": "100000h"}, "timeout must be above 0s and at most 30s"),
+    ({"interval": "5s", "timeout": "5s"}, "timeout 5s must be below the interval 5s"),
+    ({"interval": "1s"}, "timeout 2s must be below the interval 1s"),  # the scanner's own 2 s timeout
+    ({"type": "http", "path": "/x\r\nHost: evil"}, "without spaces or line breaks"),
+])
+def test_a_record_asks_for_no_more_than_the_bounds(health, words):
+    """A service's health field is bounded where it is read: a check at most once a second, a timeout below the
+    interval and at most 30 s, a plain path."""
+    from skydns.plugin.scanner import spec
+
+    with pytest.raises(spec.BadHealth, match=words):
+        spec.read(health, 80, spec.Timing(), icmp=True)
+
+
+def test_the_scheduler_ends_each_tick_whatever_the_times():
+    """Even a check whose interval vanishes next to the time (1e-9 s: due + interval == due) is looked at once a
+    tick: the tick returns (it once looped for ever, and the reactor with it)."""
+    import threading
+
+    from skydns.plugin.scanner import probes, spec
+    from skydns.plugin.scanner.scanner import Check, Options, Scanner
+
+    clock = task.Clock()
+    clock.advance(1e9)
+    scanner = Scanner(clock, FakeSource(), Options(), clock)
+    for owned in (False, True):
+        c = Check("192.0.2.1", probes.Probe("tcp", 80), spec.Timing(interval=1e-9), "/k", True, clock.seconds())
+        c.running = owned  # owned and still running: rescheduled too
+        scanner.owned = {"192.0.2.1"} if owned else set()
+        scanner.heap = [(c.due, 0, c)]
+        ticking = threading.Thread(target=scanner._tick, daemon=True)
+        ticking.start()
+        ticking.join(2)
+        assert not ticking.is_alive() and len(scanner.heap) == 1
+
+
+class FakeSource:
+    """The parts of IMonitoredSource a scanner reads when it is made."""
+
+    connection = None
+    status_prefix = "/status"
+
+
+def test_a_record_writer_cannot_stall_the_server_or_flood_an_address(tmp_path, data):
+    """Records asking for a check every nanosecond, a timeout of 100,000 hours, or ten checks of one address:
+    each is skipped or capped with a warning naming its key, and the server goes on answering."""
+    data.put("x1.db.skydns.local", {"host": "127.0.1.30", "port": 1, "health": {"interval": 1e-9}})
+    data.put("x2.db.skydns.local", {"host": "127.0.1.31", "port": 1, "health": {"timeout": "100000h",
+                                                                               "interval": "1h"}})
+    for i in range(10):
+        data.put(f"p{i}.web.skydns.local", {"host": "127.0.1.32", "port": 1000 + i})
+    with Logged() as logged, testing.serve(corefile(data), tmp_path, clock=task.Clock()) as srv:
+        def warned(key, words):
+            return any(data.key(key) in line and words in line for line in logged.warnings("skydns.plugin.scanner"))
+
+        assert eventually(lambda: warned("x1.db.skydns.local", "interval must be at least 1s"))
+        assert warned("x2.db.skydns.local", "timeout must be above 0s and at most 30s")
+        assert sum(warned(f"p{i}.web.skydns.local", "127.0.1.32 has 4 checks already") for i in range(10)) == 6
+        assert metric(srv, "skydns_scanner_checks") == 4
+        srv.advance(5)  # probes due, nothing hangs
+        assert addrs(srv) == ["127.0.1.30", "127.0.1.31"]  # answered as ever

@@ -156,3 +156,107 @@ def test_ptr_in_a_reverse_zone(tmp_path, data):
         assert keys(data) == {"/arpa/in-addr/10/0/0/7": {"host": "web.skydns.local."}}
         assert eventually(lambda: [rr.target.to_text() for rrset in srv.query("7.0.0.10.in-addr.arpa.", "PTR").answer
                                    for rr in rrset] == ["web.skydns.local."])
+
+
+# -- what a key holder, or someone who captured a signed update, can make the server do (issue 27) ----------
+
+def signed(update_fn, key=("ddns", SECRET), **tsig) -> dns.update.UpdateMessage:
+    u = dns.update.UpdateMessage(ZONE)
+    u.use_tsig(dns.tsigkeyring.from_text({key[0]: key[1]}), key[0], **tsig)
+    update_fn(u)
+    return u
+
+
+def send(srv, u) -> int:
+    """The reply's rcode, over TCP (a message, or its wire form as captured)."""
+    import socket
+    import struct
+
+    wire = u if isinstance(u, bytes) else u.to_wire()
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+        s.sendall(struct.pack("!H", len(wire)) + wire)
+        size = struct.unpack("!H", s.recv(2))[0]
+        data = b""
+        while len(data) < size:
+            data += s.recv(size - len(data))
+    return dns.message.from_wire(data, keyring=False).rcode()
+
+
+def test_a_key_cannot_delete_types_outside_its_policy(tmp_path, data):
+    """The key 'other' may change TXT below other.: deleting a whole name (class ANY, type ANY) that also holds
+    an A record is refused, and nothing is written; a name holding only TXT it may delete."""
+    data.client.put(f"{data.path}/local/skydns/other/mixed", json.dumps({"host": "10.0.0.5"}))
+    data.client.put(f"{data.path}/local/skydns/other/mixed/x1", json.dumps({"text": "t"}))
+    data.client.put(f"{data.path}/local/skydns/other/txt", json.dumps({"text": "only text"}))
+    with testing.serve(corefile(data), tmp_path) as srv:
+        assert send(srv, signed(lambda u: u.delete("mixed.other.skydns.local."), ("other", OTHER))) == \
+            dns.rcode.REFUSED
+        assert "/local/skydns/other/mixed" in keys(data) and "/local/skydns/other/mixed/x1" in keys(data)
+        assert send(srv, signed(lambda u: u.delete("txt.other.skydns.local."), ("other", OTHER))) == \
+            dns.rcode.NOERROR
+        assert "/local/skydns/other/txt" not in keys(data)
+
+
+def test_acl_applies_to_updates(tmp_path, data):
+    """acl in front refuses a blocked client's update as it refuses its queries."""
+    text = corefile(data).replace(" tsig {", " acl {\n  block net 127.0.0.0/8\n }\n tsig {")
+    with testing.serve(text, tmp_path) as srv:
+        assert srv.query("x.skydns.local.", "A").rcode() == dns.rcode.REFUSED
+        assert send(srv, signed(lambda u: u.add("web.svc.skydns.local.", 300, "A", "10.0.0.1"))) == \
+            dns.rcode.REFUSED
+        assert keys(data) == {}
+
+
+def test_a_captured_update_cannot_be_replayed(tmp_path, data):
+    """An add captured on the wire and sent again after its delete is refused: the signature was used."""
+    with testing.serve(corefile(data), tmp_path) as srv:
+        add = signed(lambda u: u.add("web.svc.skydns.local.", 300, "A", "10.0.0.1")).to_wire()
+        assert send(srv, add) == dns.rcode.NOERROR and keys(data)
+        assert send(srv, signed(lambda u: u.delete("web.svc.skydns.local.", "A"))) == dns.rcode.NOERROR
+        assert keys(data) == {}
+        assert send(srv, add) == dns.rcode.NOTAUTH  # BADTIME: seen before
+        assert keys(data) == {}
+
+
+def test_a_client_cannot_widen_the_time_window(tmp_path, data, monkeypatch):
+    """A request signed an hour ago with a fudge of 65535 s is out of time: the server allows 300 s at most."""
+    import time as time_module
+
+    with testing.serve(corefile(data), tmp_path) as srv:
+        real = time_module.time
+        monkeypatch.setattr(time_module, "time", lambda: real() - 3600)
+        old = signed(lambda u: u.add("web.svc.skydns.local.", 300, "A", "10.0.0.1"), fudge=65535).to_wire()
+        monkeypatch.setattr(time_module, "time", real)
+        assert send(srv, old) == dns.rcode.NOTAUTH
+        assert keys(data) == {}
+
+
+def test_a_tsig_error_field_in_a_request_is_formerr_without_a_traceback(tmp_path, data):
+    """A request whose TSIG record claims an error (only replies do) is FORMERR, logged as the client's
+    mistake, with no traceback."""
+    from helpers import Logged
+
+    with Logged() as logged, testing.serve(corefile(data), tmp_path) as srv:
+        u = signed(lambda u: u.add("web.svc.skydns.local.", 300, "A", "10.0.0.1"), tsig_error=dns.rcode.BADSIG)
+        assert send(srv, u) == dns.rcode.FORMERR
+    assert not [e for e in logged.events if e["log_level"].name in ("error", "critical")]
+
+
+def test_big_updates_and_the_zones_own_names_are_refused(tmp_path, data):
+    """300 records in one update (more than one etcd transaction takes), and names under dns.<zone> (the zone's
+    NS set and apex addresses): REFUSED, nothing written, no traceback."""
+    from helpers import Logged
+
+    with Logged() as logged, testing.serve(corefile(data), tmp_path) as srv:
+        def many(u):
+            for i in range(300):
+                u.add("web.svc.skydns.local.", 300, "A", f"10.0.{i // 250}.{i % 250 + 1}")
+
+        assert send(srv, signed(many)) == dns.rcode.REFUSED
+        text = corefile(data).replace("names svc.skydns.local ", "names skydns.local ")
+        srv.write(text)
+        assert srv.reload()
+        assert send(srv, signed(lambda u: u.add("ns1.ns.dns.skydns.local.", 300, "A", "10.0.0.53"))) == \
+            dns.rcode.REFUSED
+        assert keys(data) == {}
+    assert not [e for e in logged.events if e["log_level"].name in ("error", "critical")]

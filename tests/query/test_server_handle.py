@@ -343,6 +343,11 @@ class SlowUpdater(PassOn):
         super().__init__("slowupdate", next)
         self.clock = clock
 
+    def serve(self, request):
+        if request.flags & 0x7800 == 5 << 11:  # an UPDATE: the server sent it down the chain to us
+            return self.update(request)
+        return next_or_failure(self.name, self.next, request)
+
     def update(self, request):
         return task.deferLater(self.clock, 2, lambda: request.reply())
 

@@ -25,7 +25,7 @@ from zope.interface import implementer
 from skydns.clients.etcd.watch import prefix_end
 from skydns.interfaces import IZoneEdit
 from skydns.msg import path
-from skydns.msg.records import LEAF
+from skydns.msg.records import LEAF, MAX_TXN_OPS, TooLarge
 from skydns.msg.service import InvalidService, from_json
 from skydns.plugin.etcd.zonedata import encode
 
@@ -151,6 +151,8 @@ class Edit:
                 ops.append(t.put(f"{key}/x{n}", json.dumps(svc)))
         if not ops:
             return True
+        if len(ops) > MAX_TXN_OPS or len(compares) > MAX_TXN_OPS:
+            raise TooLarge(f"{max(len(ops), len(compares))} etcd operations, one transaction takes {MAX_TXN_OPS}")
         ok, _ = client.transaction(compare=compares, success=ops, failure=[])
         return bool(ok)
 

@@ -140,6 +140,7 @@ class Scanner:
         """The checks of every address in the zones, from the records now (counters kept for unchanged ones)."""
         self._rebuild_pending = False
         wanted: dict[tuple[str, probes.Probe], tuple[spec.Timing, str]] = {}
+        per_address: dict[str, int] = {}
         bad: dict[str, str] = {}
         for key, svc in self.source.hosts():
             try:
@@ -149,7 +150,14 @@ class Scanner:
                 continue
             if found is not None:
                 probe, timing = found
-                wanted.setdefault((svc.host, probe), (timing, key))
+                if (svc.host, probe) in wanted:
+                    continue
+                if per_address.get(svc.host, 0) >= spec.MAX_CHECKS_PER_ADDRESS:
+                    bad[key] = (f"{svc.host} has {spec.MAX_CHECKS_PER_ADDRESS} checks already, the most an address "
+                                "may have")
+                    continue
+                per_address[svc.host] = per_address.get(svc.host, 0) + 1
+                wanted[(svc.host, probe)] = (timing, key)
         for key, why in bad.items():
             if self.bad.get(key) != why:
                 log.warn("etcd key {key}: health field not used ({why}); its address is not probed by it",
@@ -204,18 +212,21 @@ class Scanner:
         now = self.clock.seconds()
         heap = self.heap
         limit = self.options.max_inflight
+        later = []  # rescheduled: put back after the loop, so each check is looked at once a tick, whatever its times
         while heap and heap[0][0] <= now and self.inflight < limit:
             due, _, c = heapq.heappop(heap)
             if not c.alive:
                 continue
             if c.ip not in self.owned or c.running:
                 c.due = due + c.timing.interval
-                heapq.heappush(heap, (c.due, next(self._seq), c))
+                later.append(c)
                 continue
             self.late = now - due
             self._probe(c)
             # The next one counted from when it was due, not from now: the rate holds however late.
             c.due = max(due + c.timing.interval, now)
+            later.append(c)
+        for c in later:
             heapq.heappush(heap, (c.due, next(self._seq), c))
 
     def _probe(self, c: Check) -> None:
@@ -270,6 +281,8 @@ class Scanner:
         gauges = []
         for name, doc, value in (
                 ("scanner_addresses_owned", "Addresses this scanner probes.", len(self.owned)),
+                ("scanner_checks", "Checks of every address in the zones (an address has at most 4).",
+                 len(self.checks)),
                 ("scanner_addresses_down", "Owned addresses DOWN.", sum(1 for v in self.state.values() if not v)),
                 ("scanner_members", "Scanners registered (this one included).",
                  len(set(self.source.members()) | {self.member})),

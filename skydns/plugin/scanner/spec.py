@@ -13,6 +13,11 @@
 fields override the scanner's options for this address. Without the field, an
 address with a port gets a TCP check and one without gets ICMP where the kernel
 allows unprivileged ping sockets.
+
+Whoever may write a service record chooses these values, so they are bounded
+where they are read: ``interval`` from 1 s to 1 h, ``timeout`` at most 30 s and
+below the interval (the scanner's own when the record gives none); a record
+outside them is not probed, and the scanner logs the key and why.
 """
 from __future__ import annotations
 
@@ -23,6 +28,12 @@ from skydns.plugin.scanner.probes import Probe
 
 TYPES = ("tcp", "http", "https", "icmp", "none")
 FIELDS = ("type", "port", "path", "status", "interval", "timeout", "rise", "fall")
+#: What a record may ask for (seconds): a check at most once a second, a probe that gives up within 30 s.
+MIN_INTERVAL, MAX_INTERVAL, MAX_TIMEOUT = 1.0, 3600.0, 30.0
+#: Checks one address may have (records naming it with other probes beyond these are answered, not probed).
+MAX_CHECKS_PER_ADDRESS = 4
+#: The longest ``path`` of an HTTP check.
+MAX_PATH = 1024
 
 
 @dataclass(frozen=True)
@@ -63,11 +74,17 @@ def read(value, service_port: int, defaults: Timing, icmp: bool) -> tuple[Probe,
     if kind == "tcp" and not port:
         raise BadHealth("a tcp check needs a port (in health or the service)")
     path = f.get("path", "/")
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise BadHealth(f"path must be a string starting with '/', got {path!r}")
+    if not isinstance(path, str) or not path.startswith("/") or len(path) > MAX_PATH or \
+            any(c in path for c in "\r\n\x00 "):
+        raise BadHealth(f"path must be a string starting with '/', without spaces or line breaks, at most "
+                        f"{MAX_PATH} characters, got {path[:40]!r}" if isinstance(path, str) else
+                        f"path must be a string starting with '/', got {path!r}")
     status = _int(f, "status", 200, 100, 599)
-    timing = Timing(_duration(f, "interval", defaults.interval), _duration(f, "timeout", defaults.timeout),
-                    _int(f, "rise", defaults.rise, 1, 100), _int(f, "fall", defaults.fall, 1, 100))
+    interval = _duration(f, "interval", defaults.interval, MIN_INTERVAL, MAX_INTERVAL)
+    timeout = _duration(f, "timeout", defaults.timeout, 0.0, MAX_TIMEOUT)
+    if ("interval" in f or "timeout" in f) and not timeout < interval:
+        raise BadHealth(f"timeout {timeout:g}s must be below the interval {interval:g}s")
+    timing = Timing(interval, timeout, _int(f, "rise", defaults.rise, 1, 100), _int(f, "fall", defaults.fall, 1, 100))
     if kind == "icmp" and not icmp:
         raise BadHealth("icmp checks need unprivileged ping sockets, which this machine does not allow "
                         "(net.ipv4.ping_group_range)")
@@ -81,14 +98,16 @@ def _int(f: dict, name: str, default: int, low: int, high: int) -> int:
     return v
 
 
-def _duration(f: dict, name: str, default: float) -> float:
+def _duration(f: dict, name: str, default: float, low: float, high: float) -> float:
+    """A record's duration within [low, high] (seconds; low 0 means above 0); the default when absent."""
     v = f.get(name)
     if v is None:
         return default
     try:
         seconds = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else parse_duration(str(v))
-    except (ValueError, TypeError) as e:
-        raise BadHealth(f"{name} {v!r} is not a duration") from e
-    if seconds <= 0:
-        raise BadHealth(f"{name} must be positive")
+    except (ValueError, TypeError, OverflowError) as e:
+        raise BadHealth(f"{name} {str(v)[:40]!r} is not a duration") from e
+    if seconds != seconds or seconds <= 0 or seconds < low or seconds > high:  # NaN fails every bound
+        least = "above 0s" if not low else f"at least {low:g}s"
+        raise BadHealth(f"{name} must be {least} and at most {high:g}s, got {str(v)[:40]!r}")
     return seconds

@@ -123,6 +123,8 @@ class Transfer:
     # -- queries --------------------------------------------------------------------------------
     def serve(self, request):
         qtype = request.qtype
+        if request.flags & wire.OPCODE_MASK:  # an UPDATE on its way to the update plugin: not a transfer's
+            return next_or_failure(self.name, self.next, request)
         if qtype not in (AXFR, IXFR):
             if qtype == SOA and self.keys is not None and request.qname in self.zones and request.message.had_tsig:
                 return self._signed_soa(request)

@@ -11,6 +11,7 @@ from zope.interface import implementer
 
 from skydns.interfaces import IPluginSetup, ITSIGKeys, IZoneEditor
 from skydns.plugin.update.update import TYPES, Policy, Update
+from skydns.query.tsig import Replays
 from skydns.query.zones import in_zones
 
 
@@ -70,9 +71,9 @@ class UpdateSetup:
             found = block.find(ITSIGKeys)  # looked up when used: tsig is built after this plugin
             return found[0] if found else None
 
-        handler = Update(zones, policies, editors, keys, server=block.name)
-        block.provide(handler)  # the server hands it UPDATE messages (IUpdater); not a link of the chain
-        return None
+        # a link of the chain (IUpdater): the server sends UPDATEs down the chain, acl and the others in front apply
+        replays = block.acquire(("update-replays",), Replays, lambda _: None)  # kept across reloads
+        return Update(zones, policies, editors, keys, server=block.name, next=next, replays=replays)
 
 
 setup = UpdateSetup()

@@ -24,7 +24,9 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from skydns.interfaces import IMetrics, IUpdater
+from skydns.msg.records import TooLarge
 from skydns.query import tsig, wire
+from skydns.query.chain import next_or_failure
 
 log = Logger(namespace="skydns.plugin.update")
 T = dns.rdatatype.RdataType
@@ -32,6 +34,13 @@ TYPES = ("A", "AAAA", "SRV", "TXT", "CNAME", "MX", "PTR")
 ANY, NONE, IN = dns.rdataclass.ANY, dns.rdataclass.NONE, dns.rdataclass.IN
 TRIES = 3
 _HEADER = struct.Struct("!HHHHHH").pack
+
+
+#: The most records one UPDATE may add or delete (each is a key written in one etcd transaction, which
+#: takes at most 128 operations).
+MAX_UPDATE_RECORDS = 64
+#: Names below ``dns.<zone>`` are the zone's own (its NS set, the apex's addresses, stub zones): never updated.
+RESERVED = "dns"
 
 
 class Policy:
@@ -43,9 +52,15 @@ class Policy:
         self.types = types
 
     def allows(self, name: dns.name.Name, rdtype: int) -> bool:
+        """May the key change ``rdtype`` records at ``name``? For type ANY (delete every RRset at a
+        name) the name is checked here, the types found there when the records are read (:meth:`may_delete`)."""
         if rdtype not in (ANY, 255) and rdtype not in self.types:
             return False
         return any(name.is_subdomain(n) for n in self.names)
+
+    def may_delete(self, present: set[int]) -> bool:
+        """May the key delete every RRset at a name holding these types (a delete of type ANY)?"""
+        return present <= self.types
 
 
 class Refused(Exception):
@@ -58,13 +73,22 @@ class Refused(Exception):
 class Update:
     name = "update"
 
-    def __init__(self, zones: list[str], policies: dict, editors: dict, keys_of, server: str = ""):
+    def __init__(self, zones: list[str], policies: dict, editors: dict, keys_of, server: str = "", next=None,
+                 replays: tsig.Replays | None = None):
+        self.next = next
+        self.replays = replays if replays is not None else tsig.Replays()  # signed updates seen, against replays
         self.zones = zones
         self.policies = policies  # key name (dns.name.Name) -> Policy
         self.editors = editors  # zone -> IZoneEditor
         self.keys_of = keys_of  # () -> ITSIGKeys or None
         self.server = server
         self.counts = {"applied": 0, "prerequisite": 0, "refused": 0, "notauth": 0}
+
+    def serve(self, request):
+        """UPDATE messages are answered here; everything else goes on down the chain."""
+        if request.flags & wire.OPCODE_MASK == wire.OPCODE_UPDATE:
+            return self.update(request)
+        return next_or_failure(self.name, self.next, request)
 
     def update(self, request):
         zone = request.qname
@@ -78,7 +102,7 @@ class Update:
         if keys is None:
             self.counts["refused"] += 1
             return _reply(request, dns.rcode.REFUSED)
-        verified = tsig.verify(request, keys.keyring)
+        verified = tsig.verify(request, keys.keyring, self.replays)
         if verified.error:
             self.counts["notauth"] += 1
             log.info("update of {zone} from {client}: bad TSIG (error {error})", zone=zone, client=request.client[0],
@@ -97,7 +121,7 @@ class Update:
             self.counts["refused" if e.rcode == dns.rcode.REFUSED else "notauth"] += 1
             log.info("update of {zone} by {key} refused: {why}", zone=zone, key=verified.key.name, why=e)
             return _reply(request, e.rcode, signer)
-        d = self._apply(self.editors[zone], zone, msg, names, TRIES)
+        d = self._apply(self.editors[zone], zone, msg, names, TRIES, policy)
         d.addCallback(self._done, request, signer, zone, verified.key.name)
         return d
 
@@ -112,11 +136,17 @@ class Update:
             names[rrset.name.to_text().lower()] = None
         if policy is None:
             raise Refused(dns.rcode.REFUSED, "the key has no update policy")
+        if sum(max(len(rrset), 1) for rrset in msg.update) > MAX_UPDATE_RECORDS:
+            raise Refused(dns.rcode.REFUSED, f"more than {MAX_UPDATE_RECORDS} records in one update")
+        reserved = dns.name.Name((dns.name.Name([RESERVED.encode()]).labels[0],) + origin.labels)
         for rrset in msg.update:
             if not rrset.name.is_subdomain(origin):
                 raise Refused(dns.rcode.NOTZONE, f"{rrset.name} is outside the zone")
             if rrset.name == origin:
                 raise Refused(dns.rcode.REFUSED, "the zone apex (SOA, NS) is not changed by updates")
+            if rrset.name.is_subdomain(reserved):
+                raise Refused(dns.rcode.REFUSED, f"{rrset.name} is the zone's own (its NS set, the apex's "
+                                                 "addresses): not changed by updates")
             rdtype = rrset.rdtype
             if _class(rrset) == IN and rdtype not in policy.types:
                 raise Refused(dns.rcode.REFUSED, f"type {dns.rdatatype.to_text(rdtype)} is not allowed")
@@ -129,12 +159,21 @@ class Update:
         return list(names)
 
     @defer.inlineCallbacks
-    def _apply(self, editor, zone: str, msg, names: list[str], tries: int):
+    def _apply(self, editor, zone: str, msg, names: list[str], tries: int, policy):
         for _ in range(tries):
             edit = yield editor.edit(zone, names)
             rcode = _prerequisites(edit, msg)
             if rcode:
                 return rcode, False
+            for rrset in msg.update:
+                name = rrset.name.to_text().lower()
+                if _class(rrset) == ANY and rrset.rdtype == 255:
+                    owner_len = len(rrset.name.canonicalize().to_wire() or b"")
+                    present = {_split(rr, owner_len)[0] for rr in edit.rrs(name)}
+                    if not policy.may_delete(present):
+                        log.info("update of {zone} by {key} refused: deleting {name} would delete types it may "
+                                 "not change", zone=zone, key=policy.key, name=name)
+                        return dns.rcode.REFUSED, False
             for rrset in msg.update:
                 name = rrset.name.to_text().lower()
                 if _class(rrset) == IN:
@@ -148,7 +187,11 @@ class Update:
                 else:  # NONE: one record
                     for rd in rrset:
                         edit.delete_rr(name, rd)
-            written = yield edit.commit()
+            try:
+                written = yield edit.commit()
+            except TooLarge as e:
+                log.info("update of {zone} refused: {why}", zone=zone, why=e)
+                return dns.rcode.REFUSED, False
             if written:
                 return dns.rcode.NOERROR, True
         return dns.rcode.SERVFAIL, False
@@ -158,6 +201,8 @@ class Update:
         if written:
             self.counts["applied"] += 1
             log.info("update of {zone} by {key} from {client} applied", zone=zone, key=key, client=request.client[0])
+        elif rcode == dns.rcode.REFUSED:
+            self.counts["refused"] += 1
         elif rcode != dns.rcode.NOERROR:
             self.counts["prerequisite"] += 1
             log.info("update of {zone} by {key}: {rcode}, nothing written", zone=zone, key=key,
