@@ -1,16 +1,20 @@
-"""HTTP listeners for the metrics, health and ready endpoints.
+"""HTTP listeners for the metrics, health, ready and records API endpoints.
 
 One listener per address, shared by every plugin and server block that names
 it, and kept across reloads (it is acquired through :meth:`Block.acquire`):
 a reload, failed or not, never closes an endpoint that is still configured.
+Each is bounded like every HTTP listener (:mod:`skydns.listen.httpbounds`):
+bodies of at most 64 KiB, a request within 10 s, 100 connections. An address
+given without a host (``:8080``) listens on every address, as written; the
+plugins' defaults are loopback (docs/security.md).
 """
 from __future__ import annotations
 
 from twisted.internet.error import CannotListenError
 from twisted.web.resource import NoResource, Resource
-from twisted.web.server import Site
 
 from skydns.config.errors import CorefileError
+from skydns.listen.httpbounds import BoundedHTTPFactory, bounded_site, fixed_limits
 
 
 def parse_address(text: str, default_port: int) -> tuple[str, int]:
@@ -51,19 +55,21 @@ class Root(Resource):
 class HTTPListener:
     """A Twisted web server on one address, with resources mounted by path (HTTPS with ``tls``)."""
 
-    def __init__(self, reactor, host: str, port: int, where=("?", None), tls: tuple[str, str] | None = None):
+    def __init__(self, reactor, host: str, port: int, where=("?", None), tls: tuple[str, str] | None = None,
+                 clock=None):
         self.root = Root()
-        self.site = Site(self.root)
-        self.site.noisy = False
+        self.site = bounded_site(self.root)
+        self.factory = BoundedHTTPFactory(self.site, fixed_limits(name=f"http://{host}:{port}"),
+                                          clock if clock is not None else reactor)
         try:
             if tls:
                 from twisted.internet import ssl
 
                 with open(tls[0], "rb") as c, open(tls[1], "rb") as k:
                     options = ssl.PrivateCertificate.loadPEM(c.read() + b"\n" + k.read()).options()
-                self.port = reactor.listenSSL(port, self.site, options, interface=host)
+                self.port = reactor.listenSSL(port, self.factory, options, interface=host)
             else:
-                self.port = reactor.listenTCP(port, self.site, interface=host)
+                self.port = reactor.listenTCP(port, self.factory, interface=host)
         except CannotListenError as e:
             raise CorefileError(f"cannot listen on {host}:{port} for HTTP: {e.socketError}", where[0], where[1]) from e
         except Exception as e:  # a bad certificate or key
@@ -84,5 +90,5 @@ def shared_listener(block, host: str, port: int, where=("?", None), tls: tuple[s
     """The HTTP(S) listener on ``host:port``: one per address for every plugin and block that names it,
     kept across reloads (taken with ``block.acquire``), closed when no configuration uses it."""
     return block.acquire(("https" if tls else "http", host, port),
-                         lambda: HTTPListener(block.reactor, host, port, where, tls),
+                         lambda: HTTPListener(block.reactor, host, port, where, tls, block.clock),
                          lambda listener: listener.close())

@@ -229,9 +229,9 @@ class SkyDNSService(MultiService):
         """The factory of a listener's stream connections: DNS over TCP, over TLS, or HTTP(S) for DoH."""
         inner: Any
         if listener.transport == "https":
-            from skydns.listen.doh import HTTPStreamFactory
+            from skydns.listen.doh import site_factory
 
-            inner = HTTPStreamFactory(listener, self.reactor)
+            inner = site_factory(listener, self.reactor)
         else:
             inner = DNSStreamFactory(listener, self.reactor)
         listener.factory = inner

@@ -52,7 +52,7 @@ class Listener:
         self.tls = tls
         self.udp_ports: list = []  # IListeningPort
         self.stream_ports: list = []
-        self.factory: Any = None  # the stream factory (DNSStreamFactory or doh.HTTPStreamFactory)
+        self.factory: Any = None  # the stream factory (DNSStreamFactory, or httpbounds.BoundedHTTPFactory for DoH)
 
     @property
     def udp(self):

@@ -115,7 +115,6 @@ def test_token_required(api, token):
     ("/skydns/api/records/x", {"type": "HINFO", "ips": []}, None, "unknown type"),
     ("/skydns/api/records/x", {"host": "10.0.0.1", "port": "80"}, None, "field 'port' must be an integer"),
     ("/skydns/api/records/x", None, b"{not json", "body is not JSON"),
-    ("/skydns/api/records/x", None, b'{"host": "' + b"x" * 70000 + b'"}', "body larger than"),
     ("/skydns/api/records/x", {"type": "cname"}, None, "needs \"alias\""),
 ])
 def test_bad_bodies_are_400_and_write_nothing(api, path, body, raw, words):

@@ -4,7 +4,7 @@ import urllib.request
 
 import pytest
 
-from helpers import Upstream, eventually, fakeplugins, free_port, scrape, value
+from helpers import Logged, Upstream, eventually, fakeplugins, free_port, scrape, value
 from skydns import testing
 
 
@@ -155,7 +155,8 @@ def test_listener_survives_reloads(tmp_path):
 
 
 def test_health_and_ready(tmp_path, etcd, data):
-    """health is 200; ready is 503 with the reason until etcd has been read, then 200."""
+    """health is 200; ready is 503 naming the plugin (not etcd's address or path: those go to the log) until
+    etcd has been read, then 200."""
     from helpers import Proxy
     hport, rport = free_port(), free_port()
     proxy = Proxy(etcd.port)
@@ -163,11 +164,15 @@ def test_health_and_ready(tmp_path, etcd, data):
     try:
         text = (f"skydns.local:0 {{\n health 127.0.0.1:{hport}\n ready 127.0.0.1:{rport}\n etcd {{\n"
                 f"  path {data.path}\n  endpoint {proxy.url}\n }}\n}}\n")
-        with testing.serve(text, tmp_path, wait=False):  # ask while the copy cannot be read
+        with Logged() as logged, testing.serve(text, tmp_path, wait=False):  # ask while the copy cannot be read
             assert urllib.request.urlopen(f"http://127.0.0.1:{hport}/health").read() == b"OK"
             with pytest.raises(urllib.error.HTTPError) as e:
                 urllib.request.urlopen(f"http://127.0.0.1:{rport}/ready")
-            assert e.value.code == 503 and b"plugin/etcd: copy of" in e.value.read()
+            body = e.value.read()
+            assert e.value.code == 503 and body == b"skydns.local:0: plugin/etcd: not ready\n"
+            assert proxy.url.encode() not in body and data.path.encode() not in body
+            assert any("plugin/etcd: copy of" in line and data.path in line
+                       for line in logged.lines("skydns.plugin.ready"))
             proxy.unblock()
 
             def ready():

@@ -128,12 +128,17 @@ def ready(port):
 
 
 def test_readiness_with_probe(tmp_path):
-    """With probe NAME, /ready says why until NAME has an A record; without a probe, dns64 is ready."""
+    """With probe NAME, dns64 is not ready until NAME has an A record (/ready names it, its readiness says why);
+    without a probe, dns64 is ready."""
+    from skydns.interfaces import IReadiness
+
     port = testing.free_port()
     missing = corefile("dns64 {\n  probe absent.example.org 100ms\n }", f" ready 127.0.0.1:{port}\n")
-    with serve(tmp_path, missing):
-        assert ready(port) == ("503 example.org:0: plugin/dns64: no A record for absent.example.org. through "
-                               "the server yet (answered NXDOMAIN without an A record)\n")
+    with serve(tmp_path, missing) as srv:
+        assert ready(port) == "503 example.org:0: plugin/dns64: not ready\n"
+        (probe,) = srv.find(IReadiness)
+        assert testing.call(probe.ready) == ("no A record for absent.example.org. through the server yet "
+                                             "(answered NXDOMAIN without an A record)")
     port = testing.free_port()  # a port given up is never bound again (another process may have taken it)
     with serve(tmp_path, corefile("dns64 {\n  probe v4only.example.org\n }", f" ready 127.0.0.1:{port}\n")):
         assert ready(port) == "OK"

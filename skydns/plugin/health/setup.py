@@ -1,4 +1,7 @@
-"""Corefile: ``health [ADDRESS] { lameduck DURATION }`` (CoreDNS's; default ``:8080``, path ``/health``).
+"""Corefile: ``health [ADDRESS] { lameduck DURATION }`` (CoreDNS's; default ``localhost:8080``, path ``/health``).
+
+CoreDNS listens on every address by default (``:8080``); here the default is loopback, and
+``health :8080`` listens everywhere as written (docs/security.md).
 
 ``/health`` answers 200 ``OK`` while the process runs. With ``lameduck``, a
 shutdown (SIGTERM) first turns ``/health`` to 503 and waits DURATION while
@@ -66,7 +69,7 @@ class HealthSetup:
 
     def parse(self, d, block):
         d.next()
-        host, port = address_argument(d, ":8080", 8080)
+        host, port = address_argument(d, "localhost:8080", 8080)
         lameduck = 0.0
         for _ in d.block():
             if d.val != "lameduck":
