@@ -7,11 +7,21 @@ precedence holds: built-in defaults, then the environment, then the flags, then
 etcd's config ("the settings in etcd take precedence"). :func:`corefile` writes the
 equivalent Corefile; ``skydns migrate FLAGS...`` prints it, ``skydns legacy
 FLAGS...`` serves it directly.
+
+Whoever can write ``/skydns/config`` chooses values that end up in a Corefile, so
+every value is checked before it is written there (a name is a name, a port a
+number, a file a path: no spaces, braces, quotes, comments or ``{$VARIABLE}``),
+never interpolated, and the Corefile is parsed before anything serves it. etcd's
+username and password never go into it: ``skydns legacy`` hands them to the
+etcd plugin through ``$ETCD_USERNAME``/``$ETCD_PASSWORD`` (``-password-file FILE``
+keeps the password off the command line, where ``ps`` shows it).
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -24,7 +34,8 @@ FLAGS = {
     "addr": ("dns_addr", "str"), "domain": ("domain", "str"), "machines": ("machines", "list"),
     "discover": ("discover", "bool"), "path-prefix": ("path_prefix", "str"), "tls-key": ("tls_key", "str"),
     "tls-pem": ("tls_pem", "str"), "ca-cert": ("ca_cert", "str"), "username": ("username", "str"),
-    "password": ("password", "str"), "local": ("local", "str"), "dnssec": ("dnssec", "str"),
+    "password": ("password", "str"), "password-file": ("password_file", "str"), "local": ("local", "str"),
+    "dnssec": ("dnssec", "str"),
     "nameservers": ("nameservers", "list"), "ndots": ("ndots", "int"), "no-rec": ("no_rec", "bool"),
     "rcache": ("rcache", "int"), "rcache-ttl": ("rcache_ttl", "int"), "scache": ("scache", "int"),
     "round-robin": ("round_robin", "bool"), "systemd": ("systemd", "bool"), "verbose": ("verbose", "bool"),
@@ -59,6 +70,7 @@ class Settings:
     ca_cert: str = ""
     username: str = ""
     password: str = ""
+    password_file: str = ""
     local: str = ""
     dnssec: str = ""
     hostmaster: str = ""
@@ -119,6 +131,43 @@ def parse_flags(argv: list[str], settings: Settings) -> list[str]:
     return rest
 
 
+#: What a value written into a Corefile may hold: no white space, braces, quotes, '#', '$' or ';'.
+_WORD = re.compile(r"[A-Za-z0-9_.:/@\[\]%+=,*-]+\Z")
+
+
+def _word(value: str, what: str) -> str:
+    """``value`` when it can stand in a Corefile as one plain word; LegacyError otherwise."""
+    if not isinstance(value, str) or not _WORD.match(value) or len(value) > 1024:
+        raise LegacyError(f"{what} {str(value)[:60]!r} cannot go into a Corefile (one word: letters, digits "
+                          "and . : / @ - _ [ ] % + = , * only)")
+    return value
+
+
+def _name(value: str, what: str) -> str:
+    """A domain name (a mailbox ``user@domain`` for the hostmaster), checked."""
+    import dns.name
+
+    _word(value, what)
+    try:
+        dns.name.from_text(value.replace("@", ".", 1) if what == "hostmaster" else value)
+    except Exception as e:
+        raise LegacyError(f"{what} {value!r} is not a domain name: {e}") from e
+    return value
+
+
+def _upstream(value: str) -> str:
+    """A nameserver ``IP[:PORT]`` (or ``[IPv6]:PORT``)."""
+    _word(value, "nameserver")
+    host, _, port = value.rpartition(":") if value.count(":") == 1 or value.startswith("[") else (value, "", "")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        if port and not 0 < int(port) < 65536:
+            raise ValueError("port out of range")
+    except ValueError as e:
+        raise LegacyError(f"nameserver {value!r} is not IP[:PORT]: {e}") from e
+    return value
+
+
 def from_environment(environ, settings: Settings) -> None:
     for var, setting in ENVIRONMENT.items():
         if environ.get(var):
@@ -174,6 +223,12 @@ def load(argv: list[str], environ=None, etcd: bool = True) -> tuple[Settings, li
     settings = Settings()
     from_environment(os.environ if environ is None else environ, settings)
     rest = parse_flags(argv, settings)
+    if settings.password_file:
+        try:
+            with open(settings.password_file) as f:
+                settings.password = f.read().strip()
+        except OSError as e:
+            raise LegacyError(f"-password-file {settings.password_file}: {e.strerror}") from e
     if etcd:
         data = read_config(settings)
         if data is not None:
@@ -191,9 +246,28 @@ def _host_port(addr: str) -> tuple[str, int]:
 
 
 def corefile(s: Settings) -> str:
-    """The Corefile that serves as SkyDNS did with these settings."""
+    """The Corefile that serves as SkyDNS did with these settings; every value checked (LegacyError)."""
     host, port = _host_port(s.dns_addr)
-    domain = s.domain.rstrip(".") + "."
+    if host not in ("", "0.0.0.0", "::"):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError as e:
+            raise LegacyError(f"dns_addr {s.dns_addr!r}: {host!r} is not an IP address") from e
+    if not 0 <= port < 65536:
+        raise LegacyError(f"dns_addr {s.dns_addr!r}: port out of range")
+    domain = _name(s.domain.rstrip(".") + ".", "domain")
+    _word(s.path_prefix.strip("/"), "path_prefix")
+    for m in s.machines:
+        _word(m, "machine")
+    for what, f in (("dnssec", s.dnssec), ("tls_pem", s.tls_pem), ("tls_key", s.tls_key), ("ca_cert", s.ca_cert)):
+        if f:
+            _word(f, what)
+    if s.hostmaster:
+        _name(s.hostmaster, "hostmaster")
+    if s.local:
+        _name(s.local, "local")
+    for ns in s.nameservers or []:
+        _upstream(ns)
     lines = [f"# From SkyDNS's configuration (skydns migrate). dns_addr {s.dns_addr}, domain {domain}",
              f".:{port} {{"]
     if host not in ("", "0.0.0.0", "::"):
@@ -211,8 +285,7 @@ def corefile(s: Settings) -> str:
                   "    }"]
     lines += [f"    etcd {domain} {{", f"        path /{s.path_prefix.strip('/')}",
               f"        endpoint {' '.join(s.machines)}"]
-    if s.username:
-        lines.append(f"        credentials {s.username} {s.password}")
+    # the username and password go to the etcd plugin through $ETCD_USERNAME and $ETCD_PASSWORD, never the text
     if s.tls_pem or s.tls_key or s.ca_cert:
         files = [f for f in (s.tls_pem, s.tls_key) if f] + ([s.ca_cert] if s.ca_cert else [])
         lines.append(f"        tls {' '.join(files)}")
@@ -231,7 +304,37 @@ def corefile(s: Settings) -> str:
     if s.ndots:
         lines.append(f"        ndots {s.ndots}")
     lines += ["    }", "}"]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    _check_parses(text)
+    return text
+
+
+def _check_parses(text: str) -> None:
+    """The Corefile's syntax, checked as the server would (LegacyError naming the problem)."""
+    import tempfile
+
+    from skydns.config.corefile.parser import parse_file
+    from skydns.config.errors import CorefileError
+    from skydns.config.registry import Registry
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "Corefile")
+        with open(path, "w") as f:
+            f.write(text)
+        try:
+            parse_file(path, Registry().check, 53)
+        except CorefileError as e:
+            raise LegacyError(f"the Corefile made from these settings does not parse: {e}") from e
+
+
+def credentials(s: Settings) -> dict[str, str]:
+    """``$ETCD_USERNAME``/``$ETCD_PASSWORD`` for the etcd plugin (the password from -password-file when given)."""
+    env: dict[str, str] = {}
+    if s.username:
+        env["ETCD_USERNAME"] = s.username
+    if s.password:
+        env["ETCD_PASSWORD"] = s.password
+    return env
 
 
 @implementer(ICommand)
@@ -248,6 +351,9 @@ class MigrateCommand:
             if rest:
                 raise LegacyError(f"unexpected arguments: {' '.join(rest)}")
             text = corefile(settings)
+            if settings.username or settings.password or settings.password_file:
+                text = ("# etcd's username and password are not written here: give them to skydns as "
+                        "$ETCD_USERNAME and $ETCD_PASSWORD\n") + text
         except LegacyError as e:
             sys.stderr.write(f"skydns migrate: {e}\n")
             return 2
@@ -267,18 +373,25 @@ class LegacyCommand:
 
         from skydns.cli.tap import run_twistd
 
+        if any(a.lstrip("-").split("=")[0] == "password" for a in argv):
+            sys.stderr.write("warning: -password shows in ps and in the shell's history; use $ETCD_PASSWORD or "
+                             "-password-file FILE\n")
         try:
             settings, rest = load(argv)
             text = corefile(settings)
+            os.environ.update(credentials(settings))
         except LegacyError as e:
             sys.stderr.write(f"skydns legacy: {e}\n")
             return 2
         for note in settings.notes:
             sys.stderr.write(f"note: {note}\n")
-        fd, path = tempfile.mkstemp(prefix="skydns-legacy-", suffix=".Corefile")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        run_twistd(["-c", path] + (["--systemd"] if settings.systemd else []) + rest)
+        fd, path = tempfile.mkstemp(prefix="skydns-legacy-", suffix=".Corefile")  # 0600, and gone at exit
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            run_twistd(["-c", path] + (["--systemd"] if settings.systemd else []) + rest)
+        finally:
+            os.unlink(path)
         return 0
 
 

@@ -28,7 +28,9 @@ import dns.name
 from skydns.msg.service import InvalidService, from_json
 
 LEAF = re.compile(r"x\d+\Z")
-MAX_RECORDS = 1000
+#: The most services one body may hold: each is a key written in one etcd transaction (128 operations,
+#: the keys it replaces deleted in the same one).
+MAX_RECORDS = 100
 
 
 class RecordError(ValueError):

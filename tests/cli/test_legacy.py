@@ -82,3 +82,32 @@ def test_legacy_serves_a_skydns_command_line_as_the_corefile_does(tmp_path, data
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+# -- what /skydns/config and a command line can put into a Corefile (issue 27) -------------------------------
+
+@pytest.mark.parametrize("key, value", [
+    ("hostmaster", "x@skydns.local\n}\nchaos {$SKYDNS_API_TOKEN}\n{"),
+    ("domain", "skydns.local {\n whoami\n}"),
+    ("local", "web.skydns.local # x"),
+    ("nameservers", ["8.8.8.8:53 {$SKYDNS_API_TOKEN}"]),
+    ("dnssec", "Kkey {$HOME}"),
+])
+def test_config_values_are_checked_never_interpolated(key, value):
+    """A value of /skydns/config that would change the Corefile's shape (a line break, a brace, a variable) is
+    refused, naming the setting."""
+    s, _ = legacy.load([], environ={}, etcd=False)
+    legacy.apply_config({key: value}, s)
+    with pytest.raises(legacy.LegacyError, match=f"{key if key != 'nameservers' else 'nameserver'}"):
+        legacy.corefile(s)
+
+
+def test_credentials_stay_out_of_the_corefile(tmp_path):
+    """etcd's password goes to the etcd plugin through the environment, never into the Corefile's text; a file
+    can hold it, off the command line."""
+    secret = tmp_path / "password"
+    secret.write_text("hunter2\n")
+    s, _ = legacy.load(["-username", "root", "-password-file", str(secret)], environ={}, etcd=False)
+    text = legacy.corefile(s)
+    assert "hunter2" not in text and "credentials" not in text
+    assert legacy.credentials(s) == {"ETCD_USERNAME": "root", "ETCD_PASSWORD": "hunter2"}

@@ -279,3 +279,52 @@ def test_skydnsctl_takes_the_forks_apicmd_flags(api):
     assert ctl_run("-addr", api.api, "-token", TOKEN, "-show", "qiyf-nginx-5.default.svc")[0] == 3
     code, _, err = ctl_run("-addr", api.api, "-show")
     assert code == 2 and "-show NAME" in err
+
+
+# -- what an API client (with the token) can reach (issue 27) --------------------------------------------------
+
+@pytest.mark.parametrize("name", ["config.", "10.0.0.1.status.monitor.", "web.example.org."])
+def test_only_names_in_the_served_zones(api, name):
+    """SkyDNS's config key, the monitor's status keys, another zone: 403, nothing written."""
+    status, reply = call(api, "PUT", f"/skydns/api/records/{name}", {"host": "10.0.0.1"})
+    assert status == 403 and "outside the served zones" in reply["error"]
+    status, _ = call(api, "PUT", "/skydns/api/records/alias", {"type": "cname", "alias": "config."})
+    assert status == 403  # nor through a CNAME body's alias
+    assert api.data.client.get(f"{api.data.path}/config")[0] is None
+    assert call(api, "GET", "/skydns/api/records")[1]["records"] == []
+
+
+def test_the_store_refuses_reserved_keys_whatever_the_zones(tmp_path, data):
+    """With the root zone served every name is inside: the store itself refuses SkyDNS's config key."""
+    port = free_port()
+    text = (f".:0 {{\n api 127.0.0.1:{port} {{\n  token {TOKEN}\n }}\n etcd . {{\n"
+            f"  path {data.path}\n  endpoint {data.server.url}\n }}\n}}\n")
+    with testing.serve(text, tmp_path) as srv:
+        srv.api = f"http://127.0.0.1:{port}"
+        status, reply = call(srv, "PUT", "/skydns/api/records/config.", {"host": "10.0.0.1"})
+        assert status == 400 and "is reserved" in reply["error"]
+    assert data.client.get(f"{data.path}/config")[0] is None
+
+
+def test_a_deeply_nested_body_is_400(api):
+    status, reply = call(api, "PUT", "/skydns/api/records/x", raw=b"[" * 30000 + b"]" * 30000)  # within 64 KiB
+    assert status == 400 and "nested too deeply" in reply["error"]  # never a 500
+
+
+def test_store_errors_do_not_leak_etcds_words(tmp_path, etcd, data):
+    """etcd unreachable: 503 saying so, without gRPC's text or etcd's address (those go to the log)."""
+    from helpers import Proxy
+
+    proxy = Proxy(etcd.port)
+    proxy.block()
+    port = free_port()
+    text = (f"skydns.local:0 {{\n api 127.0.0.1:{port} {{\n  token {TOKEN}\n }}\n etcd {{\n"
+            f"  path {data.path}\n  endpoint {proxy.url}\n }}\n}}\n")
+    try:
+        with testing.serve(text, tmp_path, wait=False) as srv:
+            srv.api = f"http://127.0.0.1:{port}"
+            status, reply = call(srv, "PUT", "/skydns/api/records/x", {"host": "10.0.0.1"})
+            assert status == 503 and reply["error"].startswith("the store did not take the request")
+            assert "127.0.0.1" not in reply["error"] and "grpc" not in reply["error"].lower()
+    finally:
+        proxy.close()

@@ -12,18 +12,26 @@ from zope.interface import implementer
 
 from skydns.interfaces import IRecordStore
 from skydns.msg import path
-from skydns.msg.records import LEAF, Keys, RecordError, Writes
+from skydns.msg.records import LEAF, MAX_TXN_OPS, Keys, RecordError, TooLarge, Writes
 
 __all__ = ["EtcdRecords", "LEAF"]
 
 
 @implementer(IRecordStore)
 class EtcdRecords:
-    """Records in etcd under ``prefix`` (a blocking pyetcd client)."""
+    """Records in etcd under ``prefix`` (a blocking pyetcd client). Keys at or below ``reserved`` (SkyDNS's
+    ``config`` key, a health monitor's status prefix) are never written or deleted as records."""
 
-    def __init__(self, client, prefix: str = "/skydns"):
+    def __init__(self, client, prefix: str = "/skydns", reserved=()):
         self.client = client
         self.prefix = "/" + prefix.strip("/")
+        self.reserved = ["/" + r.strip("/") for r in reserved]
+
+    def _writable(self, key: str) -> str:
+        for r in self.reserved:
+            if key == r or key.startswith(r + "/"):
+                raise RecordError(f"{key} is not a record: {r} is reserved (configuration, health status)")
+        return key
 
     def _record_of(self, key: str) -> str | None:
         labels = path.key_labels(key, self.prefix)
@@ -86,14 +94,18 @@ class EtcdRecords:
     def replace(self, writes: Writes, ttl: int | None = None) -> None:
         """Remove each written record's own keys and write the new ones, in one transaction."""
         t = self.client.transactions
-        lease = self.client.lease(ttl) if ttl else None
         puts = {}
         for name, leaf, service in writes:
-            puts[path.name_to_key(name, self.prefix) + (f"/{leaf}" if leaf else "")] = json.dumps(service)
+            puts[self._writable(path.name_to_key(name, self.prefix) + (f"/{leaf}" if leaf else ""))] = \
+                json.dumps(service)
         ops: list = []
         for name in dict.fromkeys(n for n, _, _ in writes):
             # etcd refuses a delete and a put of one key in a transaction: a put overwrites anyway.
             ops.extend(t.delete(k) for k in self._own_keys(name) if k not in puts)
+        if len(ops) + len(puts) > MAX_TXN_OPS:
+            raise TooLarge(f"the change takes {len(ops) + len(puts)} etcd operations; one transaction takes "
+                           f"{MAX_TXN_OPS}")
+        lease = self.client.lease(ttl) if ttl else None
         ops.extend(t.put(k, v, lease=lease) for k, v in puts.items())
         ok, _ = self.client.transaction(compare=[], success=ops, failure=[])
         if not ok:
@@ -101,7 +113,7 @@ class EtcdRecords:
 
     def delete(self, name: str) -> bool:
         """Remove a record's own keys (names below it are other records); False if it had none."""
-        keys = self._own_keys(name)
+        keys = [self._writable(k) for k in self._own_keys(name)]
         if not keys:
             return False
         t = self.client.transactions

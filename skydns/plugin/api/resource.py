@@ -12,6 +12,12 @@
 
 The token is ``Authorization: Bearer TOKEN``, ``X-Auth-Token: TOKEN`` or
 ``?token=TOKEN`` (as the fork's clients send it), compared in constant time.
+
+Only names inside the record source's zones are read or written (403 otherwise):
+the API cannot reach SkyDNS's ``config`` key, the health monitor's status keys,
+or anything else under the etcd path that is not a served name; the store refuses
+those keys too. Errors of the store are logged; the client hears that it failed,
+not etcd's own words.
 """
 from __future__ import annotations
 
@@ -25,10 +31,15 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from skydns.msg.records import RecordError, describe, entries, normalise_name
+from skydns.query.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.api")
 MAX_BODY = 64 * 1024
 OPENAPI = os.path.join(os.path.dirname(__file__), "openapi.json")
+
+
+#: What a client hears when etcd fails; etcd's own words (its address, gRPC's text) go to the log.
+UNREACHABLE = "the store did not take the request (etcd unreachable or refusing it; see the server's log)"
 
 
 class ApiError(Exception):
@@ -56,10 +67,20 @@ class RecordsAPI(Resource):
         try:
             return self.source.store()
         except Exception as e:
-            raise ApiError(503, str(e)) from e
+            log.warn("records API: the store is unreachable: {error}", error=e)
+            raise ApiError(503, UNREACHABLE) from e
 
     def zone(self) -> str:
         return self.source.zones[0] if self.source is not None else "."
+
+    def inside(self, name: str) -> str:
+        """``name``, when it is inside the served zones; else 403."""
+        if self.source is None:
+            raise ApiError(503, "not started yet")
+        zones: list[str] = self.source.zones
+        if in_zones(name, zones) is None:
+            raise ApiError(403, f"{name} is outside the served zones ({', '.join(zones)})")
+        return name
 
     def render(self, request):
         request.setHeader(b"content-type", b"application/json")
@@ -109,8 +130,8 @@ class RecordsAPI(Resource):
         elif isinstance(err, RecordError):
             code, msg = 400, str(err)
         else:
-            log.failure("records API error", failure)
-            code, msg = 503, f"etcd error: {type(err).__name__}: {err}"
+            log.failure("records API: the store failed", failure)
+            code, msg = 503, UNREACHABLE
         self._finish(request, code, {"error": msg})
 
     # -- requests -------------------------------------------------------------
@@ -122,6 +143,8 @@ class RecordsAPI(Resource):
             return json.loads(raw or b"null")
         except ValueError as e:
             raise ApiError(400, f"body is not JSON: {e}") from e
+        except RecursionError:
+            raise ApiError(400, "body is nested too deeply") from None
 
     def _route(self, request, parts):
         method = request.method
@@ -132,7 +155,7 @@ class RecordsAPI(Resource):
                 return self._list_work(request)
             if len(parts) != 2:
                 raise ApiError(404, "not found")
-            name = normalise_name(parts[1], self.zone())
+            name = self.inside(normalise_name(parts[1], self.zone()))
             if method == b"GET":
                 return lambda: self._show(name)
             if method in (b"PUT", b"POST"):
@@ -143,7 +166,7 @@ class RecordsAPI(Resource):
         if not parts and method == b"GET":  # the Kubernetes fork's list
             return self._list_work(request)
         if len(parts) == 1:  # the Kubernetes fork's forms
-            name = normalise_name(parts[0], self.zone())
+            name = self.inside(normalise_name(parts[0], self.zone()))
             if method == b"POST":
                 return self._write_work(request, name)
             if method == b"PUT":
@@ -157,7 +180,7 @@ class RecordsAPI(Resource):
 
     def _list_work(self, request):
         args = {k.decode(): v[0].decode("utf-8", "replace") for k, v in request.args.items()}
-        prefix = normalise_name(args["prefix"], self.zone()) if args.get("prefix") else None
+        prefix = self.inside(normalise_name(args["prefix"], self.zone())) if args.get("prefix") else None
         try:
             limit = int(args.get("limit", "100"))
         except ValueError:
@@ -184,6 +207,8 @@ class RecordsAPI(Resource):
                 raise ApiError(400, "PUT on /skydns/api/NAME takes {\"update\": BODY}")
             body = body["update"]
         writes = entries(name, body, self.zone())
+        for written, _leaf, _service in writes:  # a CNAME body writes its alias's name
+            self.inside(written)
         ttl = None
         if b"ttl" in request.args:
             try:

@@ -61,7 +61,7 @@ class ApiSetup:
         api = RecordsAPI(token, reactor)
         listener = shared_listener(block, host, port, where, tls)
         listener.mount("/skydns", api)
-        block.on_startup(lambda: api.attach(source))
+        api.attach(source)  # it reads nothing until asked: etcd is reached on the first request
         return None
 
 

@@ -58,7 +58,11 @@ class EtcdSource:
                 try:
                     client = connection.client(endpoint)
                     client.status()
-                    self._store = EtcdRecords(client, self.copy.prefix)
+                    # SkyDNS's config key and the health monitor's status keys are never records
+                    reserved = [self.copy.prefix + "/config"]
+                    if self.monitor is not None:
+                        reserved.append(self.monitor.prefix)
+                    self._store = EtcdRecords(client, self.copy.prefix, reserved)
                     break
                 except Exception as e:
                     last = e
