@@ -98,6 +98,21 @@ def header_only_formerr(data: bytes) -> bytes | None:
     return HEADER.pack(qid, reply_flags(flags, FORMERR), 0, 0, 0, 0)
 
 
+#: EDNS option codes the server looks at.
+OPTION_ECS = 8  # EDNS Client Subnet (RFC 7871)
+
+
+def edns_option(options: bytes, code: int) -> bytes | None:
+    """The data of the first EDNS option ``code`` in an OPT record's raw options (``request.edns_options``)."""
+    pos, end = 0, len(options)
+    while pos + 4 <= end:
+        size = options[pos + 2] << 8 | options[pos + 3]
+        if (options[pos] << 8 | options[pos + 1]) == code:
+            return options[pos + 4:pos + 4 + size]
+        pos += 4 + size
+    return None
+
+
 def encode_name(text: str) -> bytes:
     """Uncompressed wire form of a lower-case, dot-terminated, unescaped name."""
     if text == ".":

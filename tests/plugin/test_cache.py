@@ -5,6 +5,7 @@ import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 import pytest
 from twisted.internet import task
 
@@ -407,3 +408,33 @@ def test_serve_stale_policy_prefer_positive(tmp_path):
             got = r.answer[0][0].address if r.answer else dns.rcode.to_text(r.rcode())
             assert got == expected, policy
         u.close()
+
+
+def test_answers_for_one_client_subnet_are_not_given_to_another():
+    """EDNS Client Subnet: an answer made for 192.0.2.0/24 is kept for that subnet; a query from another subnet
+    (or without the option) is not answered with it (RFC 7871 7.3). On the kit's Harness."""
+    import dns.edns
+
+    def by_subnet(h, request):
+        ecs = [o for o in request.message.options if isinstance(o, dns.edns.ECSOption)]
+        third = int(ecs[0].address.split(".")[2]) % 256 if ecs else 0  # the subnet's third octet, as the answer's
+        msg = request.reply(authoritative=True)
+        msg.answer.append(dns.rrset.from_text(request.message.question[0].name, 300, "IN", "A", f"10.0.0.{third}"))
+        return msg
+
+    reg = testing.registry(fakeplugins.Setup("bysubnet", by_subnet), *fakeplugins.SETUPS.values())
+    h = testing.Harness("example.org {\n cache\n bysubnet\n}\n", reg)
+
+    def ask(subnet):
+        options = [dns.edns.ECSOption(subnet, 24)] if subnet else []
+        return h.ask("www.example.org.", "A", use_edns=0, options=options).answer[0][0].address
+
+    assert [ask("192.0.2.0"), ask("198.51.100.0"), ask(None), ask("192.0.2.0")] == \
+        ["10.0.0.2", "10.0.0.100", "10.0.0.0", "10.0.0.2"]
+    assert metric_of(h, "skydns_cache_hits_total") == 1  # the last one, the first subnet's again
+
+
+def metric_of(h, name):
+    from skydns.interfaces import IMetrics
+
+    return sum(s.value for p in h.find(IMetrics) for f in p.collect("skydns_") for s in f.samples if s.name == name)

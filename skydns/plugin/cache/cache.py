@@ -111,7 +111,9 @@ class Cache:
         if not self.every_zone and in_zones(request.qname, self.cfg.zones) is None:
             return next_or_failure(self.name, self.next, request)
         key = (request.qname, request.qtype, request.qclass, request.do, request.flags & wire.CD,
-               request.edns >= 0)
+               request.edns >= 0,
+               # an answer made for one client subnet (EDNS Client Subnet) is kept for that subnet only
+               wire.edns_option(request.edns_options, wire.OPTION_ECS) if request.edns_options else None)
         item = self.positive.get(key) or self.negative.get(key)
         if item is not None:
             now = self.clock.seconds()
