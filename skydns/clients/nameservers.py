@@ -26,7 +26,7 @@ class Nameserver:
         self.requests = 0
         self.failures = 0
         self.inflight = 0  # queries sent and not answered yet
-        #: proto ("udp", "tcp", "tls") -> a dnsclient.UDPPool or StreamPool: the socket or
+        #: proto ("udp", "tcp", "tls") -> a pools.UDPPool or StreamPool: the socket or
         #: connection queries to this upstream share (TLS always; the others with expire)
         self.pools: dict = {}
 

@@ -111,3 +111,27 @@ def test_credentials_stay_out_of_the_corefile(tmp_path):
     text = legacy.corefile(s)
     assert "hunter2" not in text and "credentials" not in text
     assert legacy.credentials(s) == {"ETCD_USERNAME": "root", "ETCD_PASSWORD": "hunter2"}
+
+
+def test_the_served_corefile_is_private_and_removed_at_exit(tmp_path, monkeypatch, capsys):
+    """skydns legacy writes its Corefile where only its user reads it, without the password, and removes it when
+    twistd returns; -password on the command line gets a warning."""
+    import stat
+
+    from skydns.cli import tap
+    seen = {}
+
+    def fake_twistd(argv):
+        path = argv[argv.index("-c") + 1]
+        seen.update(path=path, mode=stat.S_IMODE(os.stat(path).st_mode), text=open(path).read(),
+                    password=os.environ.get("ETCD_PASSWORD"))
+
+    monkeypatch.setattr(tap, "run_twistd", fake_twistd)
+    monkeypatch.setattr(legacy, "read_config", lambda s: {"domain": "legacy.local"})
+    for name in ("ETCD_USERNAME", "ETCD_PASSWORD"):  # restored after the test, which the command changes
+        monkeypatch.setenv(name, "")
+    assert legacy.legacy_command.run(["-username", "root", "-password", "hunter2"]) == 0
+    assert seen["mode"] == 0o600 and "legacy.local" in seen["text"] and "hunter2" not in seen["text"]
+    assert seen["password"] == "hunter2"
+    assert not os.path.exists(seen["path"])
+    assert "-password shows in ps" in capsys.readouterr().err

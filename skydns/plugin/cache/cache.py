@@ -18,13 +18,13 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from skydns.interfaces import ICoreDNSMetrics, IMetrics, IRawAnswerer
 from skydns.msg import path
+from skydns.plugin.cache import metrics
 from skydns.plugin.cache.item import Item
 from skydns.query import wire
 from skydns.query.chain import next_or_failure, post_process
@@ -297,54 +297,12 @@ class Cache:
             source.unsubscribe(self.invalidate)
 
     def collect(self, prefix: str):
-        """Hits, misses and entries (IMetrics), labelled with the server block."""
-        server = self.block_name
-        miss = CounterMetricFamily(prefix + "dns_cachemiss_count", "Count of cache misses.",
-                                   labels=["server", "cache"])
-        miss.add_metric([server, "response"], self.misses)
-        hits = CounterMetricFamily(prefix + "cache_hits", "Replies answered from the cache.", labels=["server"])
-        hits.add_metric([server], self.hits)
-        size = GaugeMetricFamily(prefix + "cache_entries", "Replies held by the cache.", labels=["server", "type"])
-        size.add_metric([server, "success"], len(self.positive))
-        size.add_metric([server, "denial"], len(self.negative))
-        memory = GaugeMetricFamily(prefix + "cache_memory_bytes", "Bytes counted against the cache's max_memory.",
-                                   labels=["server"])
-        memory.add_metric([server], self.memory)
-        evicted = CounterMetricFamily(prefix + "cache_evictions", "Entries dropped to stay within capacity or memory.",
-                                      labels=["server"])
-        evicted.add_metric([server], self.evictions)
-        raw = GaugeMetricFamily(prefix + "cache_raw_entries", "Query bytes the raw path answers before parsing.",
-                                labels=["server"])
-        raw.add_metric([server], len(self.raw))
-        refreshes = CounterMetricFamily(prefix + "cache_prefetch", "Replies fetched again in the background "
-                                        "(prefetch, serve_stale).", labels=["server"])
-        refreshes.add_metric([server], self.refreshes)
-        failures = CounterMetricFamily(prefix + "cache_refresh_failures", "Background fetches without a usable "
-                                       "reply.", labels=["server"])
-        failures.add_metric([server], self.refresh_failures)
-        stale = CounterMetricFamily(prefix + "cache_served_stale", "Expired replies served (serve_stale).",
-                                    labels=["server"])
-        stale.add_metric([server], self.stale)
-        return (miss, hits, size, memory, evicted, raw, refreshes, failures, stale)
+        """Hits, misses, entries, memory and background fetches (IMetrics), labelled with the server block."""
+        return metrics.families(self, prefix)
 
     def collect_coredns(self):
         """CoreDNS's cache metrics (ICoreDNSMetrics)."""
-        labels = [self.block_name, " ".join(self.cfg.zones), ""]
-        entries = GaugeMetricFamily("coredns_cache_entries", "The number of elements in the cache.",
-                                    labels=["server", "type", "zones", "view"])
-        entries.add_metric([labels[0], "success", labels[1], ""], len(self.positive))
-        entries.add_metric([labels[0], "denial", labels[1], ""], len(self.negative))
-        hits = CounterMetricFamily("coredns_cache_hits", "The count of cache hits.",
-                                   labels=["server", "type", "zones", "view"])
-        hits.add_metric([labels[0], "success", labels[1], ""], self.hits - self.denial_hits)
-        hits.add_metric([labels[0], "denial", labels[1], ""], self.denial_hits)
-        misses = CounterMetricFamily("coredns_cache_misses", "The count of cache misses.",
-                                     labels=["server", "zones", "view"])
-        misses.add_metric(labels, self.misses)
-        requests = CounterMetricFamily("coredns_cache_requests", "The count of cache requests.",
-                                       labels=["server", "zones", "view"])
-        requests.add_metric(labels, self.hits + self.misses)
-        return (entries, hits, misses, requests)
+        return metrics.coredns_families(self)
 
     # -- prefetch and stale ---------------------------------------------------
     def _maybe_prefetch(self, item: Item, request, now: float, age: int) -> None:

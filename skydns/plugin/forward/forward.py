@@ -25,8 +25,8 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from skydns.clients.dnsclient import StreamPool, UDPPool
 from skydns.clients.nameservers import InflightLimit, healthy_first
+from skydns.clients.pools import StreamPool, UDPPool
 from skydns.interfaces import ICoreDNSMetrics, IHandler, IMetrics, IRawForwarder
 from skydns.plugin.forward.relay import Relay
 from skydns.query import wire

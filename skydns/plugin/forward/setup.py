@@ -40,8 +40,9 @@ from dataclasses import dataclass, field
 import dns.rcode
 from zope.interface import implementer
 
-from skydns.clients.dnsclient import Client, StreamPool, UDPPool, default_max_inflight
+from skydns.clients.dnsclient import Client, default_max_inflight
 from skydns.clients.nameservers import Health, Nameserver
+from skydns.clients.pools import StreamPool, UDPPool
 from skydns.interfaces import IPluginSetup
 from skydns.plugin.forward.forward import Forward
 
