@@ -66,7 +66,7 @@ def test_silent_upstream_falls_over_within_read_timeout(tmp_path, ups):
         start = time.monotonic()
         r = srv.query("www.example.org.", "A", timeout=5)
         took = time.monotonic() - start
-        assert r.answer[0][0].address == "192.0.2.77" and 0.25 < took < 1.0, took
+        assert r.answer[0][0].address == "192.0.2.77" and 0.25 < took < 1.5, took  # forward's default read_timeout would be 2s
 
 
 @pytest.mark.parametrize("expire", ["", "  expire 10s\n"])
