@@ -8,7 +8,7 @@ from zope.interface import implementer
 
 from skydns.config.errors import NoNextPlugin
 from skydns.interfaces import IHandler
-from skydns.query.reply import Reply
+from skydns.query.reply import MessageStream, Reply
 
 
 def next_or_failure(name: str, next, request):
@@ -30,8 +30,9 @@ def then(result, fn: Callable):
 
 def post_process(result, fn: Callable):
     """Call ``fn(reply)`` with a :class:`skydns.query.reply.Reply` of what ``next`` answered, and return
-    what ``fn`` returns, now or when a Deferred fires. A dropped query (None) passes by
-    without ``fn``. The usual shape of a post-processing plugin::
+    what ``fn`` returns, now or when a Deferred fires. A dropped query (None) and a zone
+    transfer (a :class:`~skydns.query.reply.MessageStream`: its messages are the zone's, signed
+    and ordered by whoever made it) pass by without ``fn``. The usual shape of a post-processing plugin::
 
         def serve(self, request):
             return post_process(next_or_failure(self.name, self.next, request),
@@ -43,8 +44,8 @@ def post_process(result, fn: Callable):
 
 
 def _post(result, fn: Callable):
-    if result is None:
-        return None
+    if result is None or result.__class__ is MessageStream:
+        return result
     return fn(Reply(result))
 
 

@@ -5,7 +5,8 @@ own keys: A/AAAA for an address host, SRV, MX (``mail``) and TXT as the lookups
 make them, with the same TTLs (the service's ``ttl`` or the plugin's; a lease's
 countdown is not zone data) and SRV weights. A host that is a name becomes a
 CNAME, alone at its name (zone data allows nothing beside a CNAME), unless it has a port
-or is a mail service: then it makes SRV (and MX) records and no CNAME. The apex
+or is a mail service: then it makes SRV (and MX) records and no CNAME; in a reverse zone
+it is a PTR, as PTR queries answer. The apex
 holds the SOA (serial: the etcd revision of the zone's last change, so it only
 grows), the NS records of ``dns/ns`` (or ``ns.dns.<zone>``, the SOA's MNAME,
 without them: a zone needs NS) and the addresses of ``dns/apex``.
@@ -40,6 +41,7 @@ _SRV = struct.Struct("!HHH").pack
 _MX = struct.Struct("!H").pack
 _SOA = struct.Struct("!IIIII").pack
 IN = dns.rdataclass.IN
+REVERSE = (".in-addr.arpa.", ".ip6.arpa.")
 
 
 def _rdata(rec: lk.Rec) -> bytes:
@@ -134,8 +136,7 @@ class ZoneData:
         if name == zone:
             r = lk.Result()
             lookup.ns_records(r, zone)
-            recs.extend(r.answer or [lk.Rec(zone, lk.NS, ("ns.dns." + (zone if zone != "." else ""),),
-                                            self.settings.ttl)])
+            recs.extend(r.answer)  # dns/ns, or ns.dns.<zone> without it, as queries answer
             apex = lookup.services("apex.dns." + (zone if zone != "." else ""), exact=True) or []
             for s in apex:
                 if s.kind in ("A", "AAAA"):
@@ -148,10 +149,14 @@ class ZoneData:
         """The records of ``svcs`` (the services of ``name``), as SkyDNS answers for that name.
 
         Services whose host is a name and that say nothing more (no port, not mail) make a
-        CNAME, alone at the name; other name hosts make SRV (and MX for mail) records.
+        CNAME, alone at the name; other name hosts make SRV (and MX for mail) records. Under
+        ``in-addr.arpa``/``ip6.arpa`` a name host is a PTR instead.
         """
         lookup = self.lookup
         recs: list[lk.Rec] = []
+        if name.endswith(REVERSE):  # a reverse name's name hosts are its PTRs, as a PTR query answers
+            recs = [lk.Rec(name, lk.PTR, (s.host,), lookup.ttl(s)) for s in svcs if s.kind == "CNAME"]
+            svcs = [s for s in svcs if s.kind != "CNAME"]
         aliases = [s for s in svcs if s.kind == "CNAME" and not s.port and not s.mail]
         if aliases and len(aliases) == len([s for s in svcs if s.kind]) and not any(s.text for s in svcs):
             return [lk.Rec(name, lk.CNAME, (aliases[0].host,), lookup.ttl(aliases[0]))]

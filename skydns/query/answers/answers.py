@@ -116,14 +116,19 @@ class Answers:
     def _splice(self, request, result: lk.Result, zone, answers):
         up_answer: list = []
         up_additional: list = []
+        hops: set[int] = set()  # CNAMEs inside the zones shared by several outside names: once each
         for ext, got in zip(result.externals, answers, strict=True):
             if isinstance(got, BaseException) or got is None or got.rcode() != NOERROR or not got.answer:
-                continue  # did not resolve: the CNAME is left out
+                continue  # did not resolve: the CNAME (and the hops that led to it) are left out
+            via = [rec for rec in ext.via if id(rec) not in hops]
+            hops.update(id(rec) for rec in via)
             if ext.section == "answer":
+                result.answer.extend(via)
                 if ext.cname is not None:
                     result.answer.append(ext.cname)
                 up_answer.extend(got.answer)
             else:
+                result.additional.extend(via)
                 up_additional.extend(r for r in got.answer if not (ext.skip_cnames and r.rdtype == lk.CNAME))
         result.upstream_answer = up_answer
         result.upstream_additional = up_additional

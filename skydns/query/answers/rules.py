@@ -36,13 +36,18 @@ class Rec:
 
 @dataclass
 class External:
-    """A name outside our zones to resolve through the server; ``cname`` goes before its answer."""
+    """A name outside our zones to resolve through the server; ``cname`` goes before its answer.
+
+    ``via``: the CNAMEs inside the zones that led to ``cname`` (a.zone -> b.zone -> outside): they
+    go in with it when the outside name resolves, and are left out with it when it does not.
+    """
 
     target: str
     qtype: int
     cname: Rec | None
     section: str  # "answer" or "additional"
     skip_cnames: bool = False
+    via: list = field(default_factory=list)
 
 
 @dataclass
@@ -202,9 +207,14 @@ class Rules:
             return False
         found: list[Rec] = []
         mark = len(r.externals)
-        if inner(found, target, sub, chain + [target]) or len(r.externals) > mark:
+        inner(found, target, sub, chain + [target])
+        if found:  # answered inside the zones (outside targets further on carry their own hops)
             out.append(cname)
             out.extend(found)
+            return True
+        if len(r.externals) > mark:  # only outside names further on: this hop stands or falls with them
+            for ext in r.externals[mark:]:
+                ext.via.insert(0, cname)
             return True
         return False
 
@@ -286,7 +296,10 @@ class Rules:
                     r.additional.append(Rec(target, A if s.kind == "A" else AAAA, (s.host,), ttl))
 
     def ns_records(self, r: Result, zone: str) -> None:
-        svcs = self.services("ns.dns." + (zone if zone != "." else "")) or []
+        """The apex's NS set: the addresses under ``dns/ns`` (with glue), else ``ns.dns.<zone>`` (the SOA's
+        MNAME) alone: a zone has NS records, and queries and transfers tell the same ones."""
+        ns = "ns.dns." + (zone if zone != "." else "")
+        svcs = self.services(ns) or []
         seen = set()
         for s in svcs:
             if s.kind not in ("A", "AAAA"):
@@ -297,6 +310,8 @@ class Rules:
                 seen.add(target)
                 r.answer.append(Rec(zone, NS, (target,), ttl))
             r.additional.append(Rec(target, A if s.kind == "A" else AAAA, (s.host,), ttl))
+        if not seen:
+            r.answer.append(Rec(zone, NS, (ns,), self.s.ttl))
 
     def ptr(self, qname: str, deps: list | None = None) -> Result | None:
         """PTR from a reverse name's key; None when there is none (the query goes on)."""

@@ -140,6 +140,31 @@ def test_external_cname_that_does_not_resolve_is_left_out(tmp_path, data):
         assert r.authority[0].rdtype == dns.rdatatype.SOA
 
 
+def test_a_chain_ending_outside_unresolved_is_left_out_whole(tmp_path, data):
+    """a -> b (inside) -> www.miek.nl (outside, unanswered): neither CNAME is answered; when the outside name
+    resolves, the whole chain is, each hop once."""
+    data.put("a.skydns.local", {"host": "b.skydns.local"})
+    data.put("b.skydns.local", {"host": "www.miek.nl"})
+    with testing.serve(data.block(), tmp_path) as srv:
+        r = srv.query("a.skydns.local.", "A")
+        assert r.rcode() == dns.rcode.NOERROR and not r.answer, r
+        assert r.authority[0].rdtype == dns.rdatatype.SOA
+    text = data.block() + ".:0 {\n answer 176.58.119.54\n}\n"
+    with testing.serve(text, tmp_path, fakeplugins.registry()) as srv:
+        assert lines(srv.query("a.skydns.local.", "A")) == [
+            "a.skydns.local. 30 IN CNAME b.skydns.local.", "b.skydns.local. 30 IN CNAME www.miek.nl.",
+            "www.miek.nl. 30 IN A 176.58.119.54"]
+
+
+def test_apex_ns_without_dns_ns_keys(tmp_path, data):
+    """Without dns/ns keys the apex's NS is the SOA's MNAME, ns.dns.<zone>: what a transfer carries too."""
+    data.put("web.skydns.local", {"host": "10.0.0.1"})
+    with testing.serve(data.block(), tmp_path) as srv:
+        r = srv.query("skydns.local.", "NS")
+        assert lines(r) == ["skydns.local. 3600 IN NS ns.dns.skydns.local."]
+        assert srv.query("skydns.local.", "SOA").answer[0][0].mname.to_text() == "ns.dns.skydns.local."
+
+
 def test_ns_records(tmp_path, data):
     """README: dns/ns/ns1 makes ns1.ns.dns.skydns.local the zone's nameserver, with glue."""
     data.put("ns1.ns.dns.skydns.local", {"host": "172.16.0.1"})
