@@ -78,6 +78,20 @@ def error_reply(request, rcode: int, options: bytes = b"") -> bytes:
     return header + question
 
 
+TYPE_AXFR, TYPE_IXFR = 252, 251
+
+
+def transfer_refusal(request) -> bytes:
+    """The reply to a zone transfer (AXFR, IXFR) that is not offered: REFUSED over TCP (RFC 5936 says
+    REFUSED or NOTAUTH), and over UDP FORMERR for AXFR (it is TCP only) and NOTIMP for IXFR.
+
+    For record sources answering queries in their zones (their lookups have no AXFR or IXFR answer).
+    """
+    if request.proto != "udp":
+        return error_reply(request, 5)
+    return error_reply(request, 1 if request.qtype == TYPE_AXFR else 4)
+
+
 #: Extended DNS error codes (RFC 8914) that plugins give.
 EDE_BLOCKED, EDE_FILTERED = 15, 17
 

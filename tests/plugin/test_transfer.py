@@ -123,9 +123,31 @@ def test_transfer_refused_to_others_and_over_udp(tmp_path, data):
         assert dns.query.tcp(q, "127.0.0.1", port=srv.port, timeout=3).rcode() == dns.rcode.REFUSED
     with testing.serve(corefile(data, "127.0.0.0/8"), tmp_path) as srv:
         q = dns.message.make_query(ZONE, "AXFR")
-        assert dns.query.udp(q, "127.0.0.1", port=srv.port, timeout=3).rcode() == dns.rcode.REFUSED  # TCP only
+        assert dns.query.udp(q, "127.0.0.1", port=srv.port, timeout=3).rcode() == dns.rcode.FORMERR  # TCP only
         r = dns.query.tcp(q, "127.0.0.1", port=srv.port, timeout=3)
         assert r.rcode() == 0 and r.answer[0].rdtype == dns.rdatatype.SOA
+
+
+def test_without_transfer_the_zone_is_refused_not_empty(tmp_path, data):
+    """No transfer in the block: AXFR and IXFR over TCP get REFUSED (RFC 5936), over UDP FORMERR (AXFR is TCP
+    only) and NOTIMP (IXFR), never an empty NOERROR a secondary would take for the zone."""
+    put_all(data, {"web": {"host": "10.0.0.1"}})
+    text = f"skydns.local:0 {{\n etcd {{\n  path {data.path}\n  endpoint {data.server.url}\n }}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        for qtype, udp in (("AXFR", dns.rcode.FORMERR), ("IXFR", dns.rcode.NOTIMP)):
+            q = dns.message.make_query(ZONE, qtype)
+            assert dns.query.tcp(q, "127.0.0.1", port=srv.port, timeout=3).rcode() == dns.rcode.REFUSED, qtype
+            assert dns.query.udp(q, "127.0.0.1", port=srv.port, timeout=3).rcode() == udp, qtype
+
+
+@pytest.mark.parametrize("policy", ["round_robin", "random_one"])
+def test_transfer_beside_loadbalance(tmp_path, data, policy):
+    """loadbalance post-processes answers; a transfer's stream passes it by whole."""
+    put_all(data, SERVICES)
+    with testing.serve(corefile(data, "*", extra=f" loadbalance {policy}\n"), tmp_path) as srv:
+        z, names = names_of(srv, srv.port)
+        assert "web.skydns.local." in names and z.get_soa().serial > 0
+        assert srv.query("db.skydns.local.", "A").rcode() == dns.rcode.NOERROR
 
 
 def test_ixfr_falls_back_to_axfr_without_history(tmp_path, data):

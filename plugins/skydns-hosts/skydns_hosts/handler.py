@@ -5,6 +5,7 @@ from zope.interface import implementer
 
 from skydns.interfaces import IHandler
 from skydns.query.answers import Answers, Result
+from skydns.query import wire
 from skydns.query.chain import next_or_failure
 from skydns.query.rcode import NXDOMAIN
 from skydns.query.zones import falls_through, in_zones
@@ -32,6 +33,8 @@ class Hosts:
         zone = in_zones(qname, self.zones)
         if zone is None:
             return next_or_failure(self.name, self.next, request)
+        if request.qtype in (wire.TYPE_AXFR, wire.TYPE_IXFR):
+            return wire.transfer_refusal(request)  # entries are not a zone to transfer
         if request.qtype in (A, AAAA):
             result = self.answers.lookup(request, zone)
         else:  # hosts knows addresses only: NODATA for a name it has, NXDOMAIN otherwise

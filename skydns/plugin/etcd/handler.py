@@ -52,6 +52,8 @@ class Etcd:
             if loaded is None:
                 return self._not_loaded(request)
             return loaded.addCallback(self._after_load, request)
+        if request.qtype in (wire.TYPE_AXFR, wire.TYPE_IXFR):  # a transfer plugin in front answers these
+            return wire.transfer_refusal(request)
         result = self.answers.lookup(request, zone)
         if result.rcode == NXDOMAIN and falls_through(qname, self.fallthrough):
             return next_or_failure(self.name, self.next, request)

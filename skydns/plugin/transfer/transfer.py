@@ -157,7 +157,7 @@ class Transfer:
             return journal.addCallback(lambda _: self.serve(request))
         if request.proto == "udp":
             if qtype == AXFR:
-                return wire.error_reply(request, REFUSED)  # AXFR is TCP only (RFC 5936)
+                return wire.transfer_refusal(request)  # AXFR is TCP only (RFC 5936): FORMERR
             since = _ixfr_serial(request)
             if since is not None and since >= journal.serial:
                 return self._single(request, journal, signer)
