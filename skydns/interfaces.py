@@ -474,8 +474,9 @@ class IZoneEdit(Interface):
     def rrs(name):
         """The records at ``name`` now, with the changes made so far: a sorted tuple of wire RRs (as IZoneSource)."""
 
-    def add(name, rdata):
-        """Add a record (a dnspython rdata) at ``name``."""
+    def add(name, rdata, ttl=None):
+        """Add a record (a dnspython rdata) at ``name``, with its TTL (None: the source's default); a record
+        already there takes the new TTL (RFC 2136 3.4.2.2: the update's record replaces it)."""
 
     def delete_rrset(name, rdtype):
         """Delete the records of type ``rdtype`` at ``name``."""

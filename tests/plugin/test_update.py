@@ -70,9 +70,9 @@ def test_add_replace_delete(tmp_path, data):
         assert out.returncode == 0, out.stderr
         stored = keys(data)
         assert stored["/local/skydns/svc/api"] == {"host": "web.svc.skydns.local.", "port": 8443, "priority": 10,
-                                                   "weight": 20}
-        assert stored["/local/skydns/svc/txt"] == {"text": "hello world"}
-        assert stored["/local/skydns/svc/alias"] == {"host": "web.svc.skydns.local."}
+                                                   "weight": 20, "ttl": 300}
+        assert stored["/local/skydns/svc/txt"] == {"text": "hello world", "ttl": 300}
+        assert stored["/local/skydns/svc/alias"] == {"host": "web.svc.skydns.local.", "ttl": 300}
         assert eventually(lambda: srv.query("txt.svc.skydns.local.", "TXT").answer)
         # delete one record, then a whole name
         out = nsupdate(srv.port, "update delete txt.svc.skydns.local. TXT \"hello world\"")
@@ -120,7 +120,7 @@ def test_keys_and_policy(tmp_path, data):
         assert out.returncode != 0 and keys(data) == {}  # type outside the key's types
         out = nsupdate(srv.port, "update add note.other.skydns.local. 300 TXT ok", key=("other", OTHER))
         assert out.returncode == 0, out.stderr
-        assert keys(data) == {"/local/skydns/other/note": {"text": "ok"}}
+        assert keys(data) == {"/local/skydns/other/note": {"text": "ok", "ttl": 300}}
 
 
 def test_update_without_the_plugin_is_notimp(tmp_path, data):
@@ -141,7 +141,15 @@ def test_update_with_dnspython(tmp_path, data):
         r = dns.query.tcp(u, "127.0.0.1", port=srv.port, timeout=5)  # dnspython checks the reply's TSIG
         assert r.rcode() == dns.rcode.NOERROR
         assert keys(data) == {"/local/skydns/svc/mx": {"host": "mail.svc.skydns.local.", "mail": True,
-                                                       "priority": 10}}
+                                                       "priority": 10, "ttl": 300}}
+        # the TTL given is the TTL answered; the same record again with another TTL takes it (RFC 2136 3.4.2.2)
+        assert eventually(lambda: [rrset.ttl for rrset in srv.query("mx.svc.skydns.local.", "MX").answer] == [300])
+        u = dns.update.UpdateMessage(ZONE, keyring=keyring, keyname="ddns")
+        u.add("mx.svc.skydns.local.", 120, "MX", "10 mail.svc.skydns.local.")
+        assert dns.query.tcp(u, "127.0.0.1", port=srv.port, timeout=5).rcode() == dns.rcode.NOERROR
+        assert keys(data) == {"/local/skydns/svc/mx": {"host": "mail.svc.skydns.local.", "mail": True,
+                                                       "priority": 10, "ttl": 120}}
+        assert eventually(lambda: [rrset.ttl for rrset in srv.query("mx.svc.skydns.local.", "MX").answer] == [120])
 
 
 @needs_nsupdate
@@ -153,7 +161,7 @@ def test_ptr_in_a_reverse_zone(tmp_path, data):
                   "update add 7.0.0.10.in-addr.arpa. 300 PTR web.skydns.local.\nsend\n")
         out = subprocess.run(["nsupdate", "-v"], input=script, capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, out.stderr
-        assert keys(data) == {"/arpa/in-addr/10/0/0/7": {"host": "web.skydns.local."}}
+        assert keys(data) == {"/arpa/in-addr/10/0/0/7": {"host": "web.skydns.local.", "ttl": 300}}
         assert eventually(lambda: [rr.target.to_text() for rrset in srv.query("7.0.0.10.in-addr.arpa.", "PTR").answer
                                    for rr in rrset] == ["web.skydns.local."])
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from zope.interface import implementer
 
 from skydns.interfaces import IHandler
-from skydns.query.answers import Answers, Result
 from skydns.query import wire
+from skydns.query.answers import Answers, Result
 from skydns.query.chain import next_or_failure
 from skydns.query.rcode import NXDOMAIN
 from skydns.query.zones import falls_through, in_zones

@@ -9,7 +9,8 @@ and tried again), so a prerequisite is never judged on data that is gone.
 
 A record becomes the service SkyDNS answers it from: A/AAAA ``{"host": ip}``, CNAME and
 PTR ``{"host": target}``, SRV ``{"host": target, "port", "priority", "weight"}``, MX
-``{"host": target, "mail": true, "priority"}``, TXT ``{"text": ...}``. Answers then follow
+``{"host": target, "mail": true, "priority"}``, TXT ``{"text": ...}``, each with the
+record's ``ttl``. Answers then follow
 SkyDNS's rules: an address also answers SRV (port 0), SRV weights are shares of 100
 among the services of a priority.
 """
@@ -32,8 +33,15 @@ from skydns.plugin.etcd.zonedata import encode
 T = dns.rdatatype.RdataType
 
 
-def service_of(rdata) -> dict:
-    """The service a record is stored as."""
+def service_of(rdata, ttl: int | None = None) -> dict:
+    """The service a record is stored as (with the record's ``ttl`` when given)."""
+    svc = _service_of(rdata)
+    if ttl is not None:
+        svc["ttl"] = ttl
+    return svc
+
+
+def _service_of(rdata) -> dict:
     t = rdata.rdtype
     if t in (T.A, T.AAAA):
         return {"host": rdata.address}
@@ -72,6 +80,7 @@ class Edit:
         #: name -> [(key or None for a new one, service dict)], what the name will hold
         self.planned: dict[str, list[tuple[str | None, dict]]] = {}
         self.read_keys: list[str] = []
+        self.rewritten: set[str] = set()  # keys read whose service changed (a record's new TTL)
         self.revisions: dict[str, int] = {}  # name -> etcd's revision when it was read
         for name, (kvs, revision) in reads.items():
             self.planned[name] = [(key, svc) for key, svc in kvs]
@@ -92,11 +101,16 @@ class Edit:
             return self.source.rrs(self.zone, name)  # the apex is not edited by updates (SOA, NS)
         return encode(self.source.zone_data.records(name, self._services(name)))
 
-    def add(self, name: str, rdata) -> None:
-        svc = service_of(rdata)
+    def add(self, name: str, rdata, ttl: int | None = None) -> None:
+        svc = service_of(rdata, ttl)
         entries = self.planned.setdefault(name, [])
-        if any(s == svc for _, s in entries):
-            return  # already there: RFC 2136 3.4.2.2
+        for i, (key, old) in enumerate(entries):
+            if _same(old, service_of(rdata)):  # already there: it takes the new TTL (RFC 2136 3.4.2.2)
+                if ttl is not None and old.get("ttl") != ttl:
+                    entries[i] = (key, {**old, "ttl": ttl})
+                    if key is not None:
+                        self.rewritten.add(key)
+                return
         has_cname = any(primary_type(s) == T.CNAME for _, s in entries)
         if rdata.rdtype == T.CNAME and entries and not has_cname:
             return  # a CNAME cannot join other data
@@ -132,12 +146,14 @@ class Edit:
             key = path.name_to_key(name, self.prefix)
             # nothing at or below the name changed since it was read
             compares.append(t.mod(key, range_end=prefix_end(key.encode())) < self.revisions[name] + 1)
-            kept = {k for k, _ in entries if k is not None}
+            kept = {k: svc for k, svc in entries if k is not None}
             original = [k for k in self.read_keys if k == key or k.startswith(key + "/")]
             for k in original:
                 compares.append(t.version(k) > 0)
                 if k not in kept:
                     ops.append(t.delete(k))
+                elif k in self.rewritten:
+                    ops.append(t.put(k, json.dumps(kept[k])))
             new = [svc for k, svc in entries if k is None]
             used = {k.rsplit("/", 1)[1] for k in original if k != key}
             if new and not original and len(new) == 1:

@@ -178,7 +178,7 @@ class Update:
                 name = rrset.name.to_text().lower()
                 if _class(rrset) == IN:
                     for rd in rrset:
-                        edit.add(name, rd)
+                        edit.add(name, rd, rrset.ttl)
                 elif _class(rrset) == ANY:
                     if rrset.rdtype == 255:
                         edit.delete_name(name)
