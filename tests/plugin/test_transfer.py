@@ -257,6 +257,29 @@ def test_signed_transfers(tmp_path, data, kind):
             secondary.stop()
 
 
+def test_refusals_to_signed_requests_are_signed(tmp_path, data):
+    """A correctly signed AXFR from an address outside 'to' is REFUSED with a signed reply (RFC 8945 5.3):
+    dnspython checks the reply's signature, and dig reports the refusal, not a signature failure."""
+    import shutil
+    import subprocess
+
+    import dns.tsigkeyring
+
+    put_all(data, {"web": {"host": "10.0.0.1"}})
+    tsig = f" tsig {{\n  secret xfr-key {SECRET} hmac-sha256\n }}\n"
+    keyring = dns.tsigkeyring.from_text({"xfr-key": SECRET})
+    with testing.serve(corefile(data, "192.0.2.10", tsig), tmp_path) as srv:
+        for qtype, proto in (("AXFR", dns.query.tcp), ("IXFR", dns.query.tcp), ("AXFR", dns.query.udp)):
+            q = dns.message.make_query(ZONE, qtype)
+            q.use_tsig(keyring, "xfr-key")
+            r = proto(q, "127.0.0.1", port=srv.port, timeout=3)  # raises unless the reply is signed with the key
+            assert r.had_tsig and r.rcode() == dns.rcode.REFUSED, (qtype, r)
+        if shutil.which("dig"):
+            out = subprocess.run(["dig", "@127.0.0.1", "-p", str(srv.port), "-y", f"hmac-sha256:xfr-key:{SECRET}",
+                                  ZONE, "AXFR"], capture_output=True, text=True, timeout=10).stdout
+            assert "Transfer failed" in out and "tsig verify failure" not in out.lower(), out
+
+
 def test_transfers_are_capped_and_stream(tmp_path, data):
     """A secondary that stops reading holds its transfer (paused, a few messages in memory); beyond
     max_transfers others are refused; once it goes, transfers are taken again."""

@@ -134,39 +134,45 @@ class Transfer:
             if in_zones(request.qname, list(self.zones)) is not None:
                 return wire.error_reply(request, dns.rcode.NOTAUTH)  # a transfer of a name that is not a zone
             return next_or_failure(self.name, self.next, request)
-        source = self.sources[zone]
-        if not self.zones[zone].allows(request.client[0]):
-            self.counts["refused"] += 1
-            log.info("{zone}: transfer to {client} refused (not in 'to')", zone=zone, client=request.client[0])
-            return wire.error_reply(request, REFUSED)
         signer = None
         if self.keys is not None:
+            # The signature first: every reply to a correctly signed request is signed, refusals too
+            # (RFC 8945 5.3), so the client reports the refusal and not a signature failure.
             verified = tsig.verify(request, self.keys.keyring)
             if verified.error:
                 self.counts["refused"] += 1
                 return tsig.error_reply(request, verified)
-            if verified.key is None and self.keys.required(qtype):
-                self.counts["refused"] += 1
-                return wire.error_reply(request, REFUSED)
             if verified.key is not None:
                 signer = tsig.Signer(verified, request.id)
+            elif self.keys.required(qtype):
+                self.counts["refused"] += 1
+                return wire.error_reply(request, REFUSED)
+        return self._transfer(request, zone, signer)
+
+    def _transfer(self, request, zone: str, signer):
+        qtype = request.qtype
+        source = self.sources[zone]
+        if not self.zones[zone].allows(request.client[0]):
+            self.counts["refused"] += 1
+            log.info("{zone}: transfer to {client} refused (not in 'to')", zone=zone, client=request.client[0])
+            return _refusal(request, REFUSED, signer)
         if not source.synced:
-            return wire.error_reply(request, dns.rcode.SERVFAIL)
+            return _refusal(request, dns.rcode.SERVFAIL, signer)
         journal = self._journal(zone)
         if not isinstance(journal, ZoneJournal):  # being read: answer once it is
-            return journal.addCallback(lambda _: self.serve(request))
+            return journal.addCallback(lambda _: self._transfer(request, zone, signer))
         if request.proto == "udp":
             if qtype == AXFR:
-                return wire.transfer_refusal(request)  # AXFR is TCP only (RFC 5936): FORMERR
+                return _refusal(request, dns.rcode.FORMERR, signer)  # AXFR is TCP only (RFC 5936)
             since = _ixfr_serial(request)
             if since is not None and since >= journal.serial:
                 return self._single(request, journal, signer)
-            return _truncated(request)  # IXFR over UDP: try TCP (RFC 1995 2)
+            return _truncated(request, signer)  # IXFR over UDP: try TCP (RFC 1995 2)
         if self.active >= self.max_transfers:
             self.counts["refused"] += 1
             log.warn("{zone}: {n} transfers running (max_transfers); refused {client}", zone=zone, n=self.active,
                      client=request.client[0])
-            return wire.error_reply(request, REFUSED)
+            return _refusal(request, REFUSED, signer)
         soa = source.soa(zone)
         if qtype == IXFR:
             since = _ixfr_serial(request)
@@ -290,9 +296,18 @@ def _message(request, records: list[bytes], with_question: bool) -> bytes:
     return header + (request.question_wire if with_question else b"") + b"".join(records)
 
 
-def _truncated(request) -> bytes:
+def _truncated(request, signer=None) -> bytes:
     flags = wire.QR | wire.AA | wire.TC | (request.flags & wire.RD)
-    return _HEADER(request.id, flags, 1, 0, 0, 0) + request.question_wire
+    msg = _HEADER(request.id, flags, 1, 0, 0, 0) + request.question_wire
+    return signer.sign(msg, multi=False) if signer is not None else msg
+
+
+def _refusal(request, rcode: int, signer) -> bytes:
+    """An error reply, signed when the request was (RFC 8945 5.3)."""
+    if signer is None:
+        return wire.error_reply(request, rcode)
+    flags = wire.reply_flags(request.flags, rcode)
+    return signer.sign(_HEADER(request.id, flags, 1, 0, 0, 0) + request.question_wire, multi=False)
 
 
 def _ixfr_serial(request) -> int | None:
