@@ -265,8 +265,8 @@ def apicmd(argv: list[str]) -> tuple[list[str], bool]:
             if "=" in argv[i] or (nxt and not nxt.startswith("-")):
                 name, i = _value(argv, i)
                 command = [flag[1:], name]
-            else:
-                command, i = [flag[1:]], i + 1
+            else:  # the name from -domain, before or after
+                command, i = [flag[1:]] + command[1:2], i + 1
         elif flag == "-domain":
             name, i = _value(argv, i)
             command = (command or ["show"])[:1] + [name]
@@ -282,14 +282,23 @@ def apicmd(argv: list[str]) -> tuple[list[str], bool]:
 
 
 def apicmd_text(records: list[dict]) -> str:
-    """The fork's listing: ``domain: NAME val: { type:A ips:[...] }``."""
+    """The fork's listing: ``domain: NAME val: { type:A ips:[...] }`` (Go's ``%v`` of its values)."""
     lines = []
     for r in records:
-        fields = {k: v for k, v in r.items() if k != "name"}
-        parts = " ".join(f"{k}:[{' '.join(map(str, v))}]" if isinstance(v, list) else f"{k}:{v}"
-                         for k, v in fields.items())
+        parts = " ".join(f"{k}:{_go_value(v)}" for k, v in r.items() if k != "name")
         lines.append(f"domain: {r['name'].rstrip('.')} val: {{ {parts} }}")
     return "\n".join(lines)
+
+
+def _go_value(v) -> str:
+    """A value as Go prints one with ``%v``: lists ``[a b]``, objects ``{k:v k:v}``, booleans in lower case."""
+    if isinstance(v, list):
+        return "[" + " ".join(_go_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + " ".join(f"{k}:{_go_value(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
 
 
 def main(argv=None) -> int:

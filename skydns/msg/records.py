@@ -45,13 +45,19 @@ class TooLarge(RecordError):
 MAX_TXN_OPS = 128
 
 
+#: Names under these are absolute with or without a final dot: a reverse name is never in a forward zone.
+ABSOLUTE = (".in-addr.arpa", ".ip6.arpa")
+
+
 def normalise_name(name: str, zone: str) -> str:
     """Lower-case absolute name. Without a final dot a name is relative to ``zone``, unless it
-    already ends with the zone (``cctv2.skydns.local`` is ``cctv2.skydns.local.``)."""
+    already ends with the zone (``cctv2.skydns.local`` is ``cctv2.skydns.local.``) or is a reverse
+    name (``125.1.0.10.in-addr.arpa``)."""
     if not isinstance(name, str) or not name or len(name) > 253:
         raise RecordError(f"bad name {name!r}")
     bare = zone.rstrip(".").lower()
-    if name.endswith(".") or not bare or name.lower() == bare or name.lower().endswith("." + bare):
+    lower = name.lower()
+    if name.endswith(".") or not bare or lower == bare or lower.endswith("." + bare) or lower.endswith(ABSOLUTE):
         text = name if name.endswith(".") else name + "."
     else:
         text = f"{name}.{bare}."

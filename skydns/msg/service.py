@@ -98,7 +98,11 @@ def classify(host: str) -> tuple[str, str]:
             return "AAAA", str(ip)
         return "A", str(mapped or ip)
     try:
-        name = dns.name.from_text(host)
+        if host.isascii():
+            name = dns.name.from_text(host)
+        else:  # the labels' UTF-8, as keys make names (skydns.msg.path), not IDNA
+            labels = host.rstrip(".").split(".")
+            name = dns.name.Name([label.encode("utf-8", "replace") for label in labels] + [b""])
     except Exception as e:
         raise InvalidService(f"host '{host[:60]}' is neither an IP address nor a domain name: {e}") from e
     return "CNAME", name.to_text().lower()

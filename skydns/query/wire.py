@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import struct
 
+import dns.name
+
 from skydns.query.rcode import FORMERR
 
 HEADER = struct.Struct("!6H")
@@ -128,9 +130,11 @@ def edns_option(options: bytes, code: int) -> bytes | None:
 
 
 def encode_name(text: str) -> bytes:
-    """Uncompressed wire form of a lower-case, dot-terminated, unescaped name."""
+    """Uncompressed wire form of a lower-case, dot-terminated name in presentation form."""
     if text == ".":
         return b"\x00"
+    if "\\" in text:  # escapes: dnspython reads them
+        return dns.name.from_text(text).to_wire() or b"\x00"
     out = bytearray()
     for label in text.rstrip(".").split("."):
         raw = label.encode("ascii")

@@ -272,10 +272,16 @@ def test_skydnsctl_takes_the_forks_apicmd_flags(api):
                    "--ip", "192.168.19.113")[0] == 0
     code, out, _ = ctl_run("-addr", api.api, "-token", TOKEN, "-list")
     assert code == 0 and out == "domain: qiyf-nginx-5.default.svc.skydns.local val: { type:A ips:[192.168.19.113] }\n"
-    for argv in (["-show", "qiyf-nginx-5.default.svc"], ["-show", "-domain", "qiyf-nginx-5.default.svc"]):
+    for argv in (["-show", "qiyf-nginx-5.default.svc"], ["-show", "-domain", "qiyf-nginx-5.default.svc"],
+                 ["-domain", "qiyf-nginx-5.default.svc", "-show"], ["-domain=qiyf-nginx-5.default.svc", "-show"]):
         code, out, _ = ctl_run("-addr", api.api, "-token", TOKEN, *argv)
         assert code == 0 and out.startswith("domain: qiyf-nginx-5.default.svc.skydns.local val: { type:A"), out
-    assert ctl_run("-addr", api.api, "-token", TOKEN, "-delete", "qiyf-nginx-5.default.svc")[0] == 0
+    # a service in SkyDNS's own JSON prints as the fork prints its values, not as a Python dict
+    assert ctl_run("--api", api.api, "--token", TOKEN, "add", "svc", "--service",
+                   '{"host": "10.0.0.9", "port": 8080, "mail": true}')[0] == 0
+    code, out, _ = ctl_run("-addr", api.api, "-token", TOKEN, "-domain", "svc", "-show")
+    assert code == 0 and out == "domain: svc.skydns.local val: { services:[{host:10.0.0.9 port:8080 mail:true}] }\n", out
+    assert ctl_run("-addr", api.api, "-token", TOKEN, "-domain", "qiyf-nginx-5.default.svc", "-delete")[0] == 0
     assert ctl_run("-addr", api.api, "-token", TOKEN, "-show", "qiyf-nginx-5.default.svc")[0] == 3
     code, _, err = ctl_run("-addr", api.api, "-show")
     assert code == 2 and "-show NAME" in err
@@ -328,3 +334,29 @@ def test_store_errors_do_not_leak_etcds_words(tmp_path, etcd, data):
             assert "127.0.0.1" not in reply["error"] and "grpc" not in reply["error"].lower()
     finally:
         proxy.close()
+
+
+def test_reverse_names_stay_absolute(tmp_path, data):
+    """A reverse name without its final dot is absolute (never in.addr.arpa.<zone>): through the API of a block
+    serving in-addr.arpa, and through skydnsctl import of the example file on etcd; the PTR is answered."""
+    port = free_port()
+    text = (f"skydns.local:0 in-addr.arpa:0 {{\n api 127.0.0.1:{port} {{\n  token {TOKEN}\n }}\n etcd {{\n"
+            f"  path {data.path}\n  endpoint {data.server.url}\n }}\n}}\n")
+    with testing.serve(text, tmp_path) as srv:
+        srv.api = f"http://127.0.0.1:{port}"
+        status, reply = call(srv, "PUT", "/skydns/api/records/125.1.0.10.in-addr.arpa",
+                             {"host": "4.rails.staging.east.skydns.local"})
+        assert status == 200 and reply["written"] == ["125.1.0.10.in-addr.arpa."], reply
+        stored = lambda key: data.client.get(data.path + key)[0]  # noqa: E731
+        assert stored("/arpa/in-addr/10/0/1/125") is not None
+        ptr = lambda: srv.query("125.1.0.10.in-addr.arpa.", "PTR").answer  # noqa: E731
+        assert eventually(lambda: ptr() and ptr()[0][0].target.to_text() == "4.rails.staging.east.skydns.local.")
+        data.client.delete_prefix(data.path + "/")
+        example = tmp_path / "services.yaml"
+        example.write_text(open(os.path.join(ROOT, "services.example.yaml")).read())
+        where = ["--etcd", data.server.url, "--path", data.path]
+        code, out, err = ctl_run(*where, "import", str(example))
+        assert code == 0, err
+        assert stored("/arpa/in-addr/10/0/1/125") is not None
+        assert stored("/local/skydns/arpa/in-addr/10/0/1/125") is None
+        assert eventually(lambda: ptr() and ptr()[0][0].target.to_text() == "4.rails.staging.east.skydns.local.")

@@ -42,6 +42,9 @@ class Writer:
         if text == ".":
             buf.append(0)
             return
+        if "\\" in text:  # escaped bytes (a key's non-ASCII label): written whole, not compressed
+            buf += wire.encode_name(text)
+            return
         labels = text.rstrip(".").split(".")
         table = self.table
         for i in range(len(labels)):
