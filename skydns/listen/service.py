@@ -179,21 +179,25 @@ class SkyDNSService(MultiService):
         host = spec.host
         if self.inherited:
             dgram, stream = self.inherited.take(host, spec.port, spec.transport)
-            if stream:
+            if stream or dgram:  # what systemd passed is used; the rest of the listener is bound here
                 for s in dgram:
                     listener.udp_ports.append(self.reactor.adoptDatagramPort(
                         s.fd, s.family, DNSDatagramProtocol(listener), maxPacketSize=65535))
                 for s in stream:
                     listener.stream_ports.append(self.reactor.adoptStreamPort(s.fd, s.family, factory))
                 server.local = (host, spec.port)
-                if spec.transport == "dns" and not dgram:
-                    log.warn("systemd passed no UDP socket for port {port}: binding it here", port=spec.port)
-                    try:
+                try:
+                    if spec.transport == "dns" and not dgram:
+                        log.warn("systemd passed no UDP socket for port {port}: binding it here", port=spec.port)
                         listener.udp_ports.append(self.reactor.listenUDP(
                             spec.port, DNSDatagramProtocol(listener), interface=host, maxPacketSize=65535))
-                    except CannotListenError as e:
-                        raise CorefileError(f"cannot listen on {_where(host, spec.port)} (udp): {e.socketError}",
-                                            self.corefile) from e
+                    if not stream:
+                        log.warn("systemd passed no TCP socket for port {port}: binding it here", port=spec.port)
+                        listener.stream_ports.append(self.reactor.listenTCP(spec.port, factory, interface=host,
+                                                                            backlog=1024))
+                except CannotListenError as e:
+                    raise CorefileError(f"cannot listen on {_where(host, spec.port)}: {e.socketError}",
+                                        self.corefile) from e
                 return listener
         attempts = 20 if spec.port == 0 else 1
         for attempt in range(attempts):

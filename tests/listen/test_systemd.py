@@ -5,6 +5,7 @@ import socket
 import ssl
 import subprocess
 
+import dns.exception
 import dns.message
 import dns.query
 import pytest
@@ -126,6 +127,38 @@ def test_with_systemd_socket_activate(tmp_path):
         r = eventually(tcp_answer, timeout=10)
         assert r is not None and r.rcode() == 0
         assert wait_until_serving(port, proc).rcode() == 0  # and UDP, bound by skydns
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+@pytest.mark.skipif(not shutil.which("systemd-socket-activate"), reason="no systemd-socket-activate")
+def test_systemd_passing_only_a_datagram_socket(tmp_path):
+    """systemd passes the UDP socket alone: skydns serves UDP on it and binds TCP itself, without colliding
+    with the port it was given."""
+    port = testing.free_port()
+    corefile = tmp_path / "Corefile"
+    corefile.write_text(f".:{port} {{\n bind 127.0.0.1\n whoami\n}}\n")
+    log = tmp_path / "skydns.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(["systemd-socket-activate", "--datagram", "-l", f"127.0.0.1:{port}",
+                                 "--fdname=dns", os.path.join(BIN, "skydns"), "-c", str(corefile), "--systemd"],
+                                env=env(), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        q = dns.message.make_query("example.org", "A")
+
+        def udp_answer():
+            if proc.poll() is not None:
+                raise AssertionError(f"exited: {log.read_text()[-2000:]}")
+            try:
+                return dns.query.udp(q, "127.0.0.1", port=port, timeout=1)
+            except (dns.exception.Timeout, ConnectionRefusedError):
+                return None
+
+        r = eventually(udp_answer, timeout=20)
+        assert r is not None and r.rcode() == 0
+        assert eventually(lambda: dns.query.tcp(q, "127.0.0.1", port=port, timeout=5).rcode() == 0)
+        assert "systemd passed no TCP socket" in log.read_text()
     finally:
         proc.terminate()
         proc.wait(timeout=15)
