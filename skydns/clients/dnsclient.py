@@ -157,6 +157,8 @@ def _abort(conn) -> None:
 class _Factory(ClientFactory):
     """A client factory made of two functions: the protocol for an address, and what a failed connection does."""
 
+    noisy = False  # no "Starting factory" line per connection
+
     def __init__(self, build, failed):
         self._build, self._failed = build, failed
 
@@ -279,6 +281,7 @@ def _connect_tls(reactor, host, port, factory, options, timeout, bind=None):
     from twisted.protocols.tls import TLSMemoryBIOFactory
 
     wrapped = TLSMemoryBIOFactory(options, True, factory)  # it hands connection failures to factory
+    wrapped.noisy = False
     return reactor.connectTCP(host, port, wrapped, timeout=timeout, bindAddress=bind)
 
 

@@ -173,6 +173,7 @@ class BoundedHTTPFactory(WrappingFactory, ConnectionCap):
     :class:`~skydns.listen.transport.StreamLimits`, or the listener whose ``limits`` change on reload)."""
 
     protocol = BoundedConnection
+    noisy = False
 
     def __init__(self, site: Site, listener, clock=None, kind: str = "HTTP"):
         ConnectionCap.__init__(self, listener, kind)
@@ -231,10 +232,23 @@ class _QuietSite(Site):
         pass
 
 
-def bounded_site(resource, max_body: int = DEFAULT_MAX_BODY, access_log: bool = True) -> Site:
+class _OperatorSite(Site):
+    """A Site whose access log holds what an operator looks for: requests that change something (not GET
+    or HEAD) and refused ones (4xx but 404). Probes of /health, /ready and /metrics every few seconds are
+    not news; their plugins log when what they report changes."""
+
+    def log(self, request) -> None:
+        code = request.code or 200
+        if request.method in (b"GET", b"HEAD") and not (400 <= code < 500 and code != 404):
+            return
+        super().log(request)
+
+
+def bounded_site(resource, max_body: int = DEFAULT_MAX_BODY, access_log: bool | str = True) -> Site:
     """A Site for ``resource`` whose requests stop at ``max_body`` bytes; wrap it in a BoundedHTTPFactory.
-    Its access log leaves query strings out; ``access_log=False`` writes none."""
-    cls = Site if access_log else _QuietSite
+    Its access log leaves query strings out; ``access_log=False`` writes none, ``"changes"`` only writes
+    and refusals."""
+    cls = {True: Site, False: _QuietSite, "changes": _OperatorSite}[access_log]
     site = cls(resource, requestFactory=bounded_request(max_body), logFormatter=without_query)
     site.noisy = False
     site.displayTracebacks = False

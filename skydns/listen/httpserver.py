@@ -58,7 +58,7 @@ class HTTPListener:
     def __init__(self, reactor, host: str, port: int, where=("?", None), tls: tuple[str, str] | None = None,
                  clock=None):
         self.root = Root()
-        self.site = bounded_site(self.root)
+        self.site = bounded_site(self.root, access_log="changes")  # not every probe of /health
         self.factory = BoundedHTTPFactory(self.site, fixed_limits(name=f"http://{host}:{port}"),
                                           clock if clock is not None else reactor)
         try:

@@ -319,6 +319,8 @@ class ConnectionCap:
 class DNSStreamFactory(Factory, ConnectionCap):
     """Makes a protocol per TCP (or TLS) connection within the listener's cap (:class:`ConnectionCap`)."""
 
+    noisy = False  # the service logs what it listens on
+
     def __init__(self, listener: Listener, clock=None):
         ConnectionCap.__init__(self, listener, "TCP")
         if clock is None:

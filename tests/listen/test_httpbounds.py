@@ -110,13 +110,31 @@ def test_connections_are_capped_and_the_stalest_goes(api):
             c.close()
 
 
+def access_lines(logged) -> list[str]:
+    return [line for e in logged.events for line in [str(e.get("log_format", "")) + repr(e)] if "HTTP/1.1" in line]
+
+
 def test_tokens_and_queries_stay_out_of_the_access_log(api):
     with Logged() as logged:
-        exchange(api.http, f"GET /skydns/api/records?token={TOKEN} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                           "\r\n".encode())
-    lines = [line for e in logged.events for line in [str(e.get("log_format", "")) + repr(e)]]
-    assert any("/skydns/api/records?..." in line for line in lines)
-    assert not any(TOKEN in line for line in lines)
+        exchange(api.http, f"DELETE /skydns/api/records/x?token={TOKEN} HTTP/1.1\r\nHost: x\r\nConnection: close"
+                           "\r\n\r\n".encode())
+    lines = access_lines(logged)
+    assert any("/skydns/api/records/x?..." in line for line in lines), lines
+    assert not any(TOKEN in repr(e) for e in logged.events)
+
+
+def test_the_access_log_holds_changes_and_refusals_not_probes(api):
+    """GETs that succeed (a health check every few seconds, a metrics scrape, a listing) are not logged; a write
+    and a refused request are."""
+    with Logged() as logged:
+        for _ in range(3):
+            exchange(api.http, b"GET /skydns/api/openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert access_lines(logged) == []
+        exchange(api.http, b"GET /skydns/api/records HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # 401
+        exchange(api.http, f"PUT /skydns/api/records/web HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                           "Content-Length: 2\r\nConnection: close\r\n\r\n{}".encode())
+    lines = access_lines(logged)
+    assert len(lines) == 2 and '"GET /skydns/api/records HTTP/1.1" 401' in lines[0] and '"PUT ' in lines[1], lines
 
 
 @pytest.mark.parametrize("directive, port", [("health", 8080), ("ready", 8181), ("prometheus", 9153),

@@ -68,8 +68,9 @@ def test_http_check_with_expected_status(tmp_path, data):
     data.put("x1.db.skydns.local", {"host": "127.0.0.1", "port": 9, "health": {
         "type": "http", "port": web.port, "path": "/healthz", "status": 200}})
     data.put("x2.db.skydns.local", {"host": "127.0.1.3", "health": False})  # not probed: stays served
-    with testing.serve(corefile(data), tmp_path) as srv:
+    with Logged() as logged, testing.serve(corefile(data), tmp_path) as srv:
         assert eventually(lambda: "/healthz" in web.paths)
+        assert not factory_lines(logged)  # a probe is not worth a log line
         web.status = 503
         out = timed(lambda: addrs(srv) == ["127.0.1.3"], 5)
         web.status = 200
@@ -87,6 +88,11 @@ def test_icmp_check(tmp_path, data):
     with testing.serve(corefile(data), tmp_path):
         assert eventually(lambda: {ip: s for ip, (s, _) in statuses(data).items()} ==
                           {"127.0.0.1": "UP", "198.51.100.7": "DOWN"}, timeout=5)
+
+
+def factory_lines(logged) -> list[str]:
+    from twisted.logger import formatEvent
+    return [line for line in map(formatEvent, logged.events) if "ing factory" in line]
 
 
 def probed(srv) -> float:
@@ -121,7 +127,9 @@ def test_keys_written_only_on_change_under_the_lease(tmp_path, data):
         assert eventually(lambda: tick(srv) or "127.0.1.5" in statuses(data))
         written = metric(srv, "skydns_scanner_writes")
         before = probed(srv)
-        tick(srv, 10)
+        with Logged() as logged:
+            tick(srv, 10)
+        assert not factory_lines(logged)  # ten TCP probes, no "Starting factory" lines
         assert metric(srv, "skydns_scanner_writes") == written and probed(srv) == before + 10  # nothing to write
         lease = data.client.get(f"{data.path}/monitor/status/127.0.1.5")[1].lease_id
         assert lease != 0 and data.client.get_lease_info(lease).grantedTTL == 2  # the scanner's lease 2s

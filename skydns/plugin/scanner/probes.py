@@ -13,7 +13,7 @@ from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.protocol import ClientFactory, Protocol
-from twisted.web.client import Agent
+from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
@@ -41,6 +41,8 @@ class _Connected(Protocol):
 
 
 class _ConnectFactory(ClientFactory):
+    noisy = False  # no "Starting factory" line per probe
+
     def __init__(self, done: defer.Deferred):
         self.done = done
 
@@ -76,6 +78,10 @@ class _AnyCertificate:
         return ssl.CertificateOptions(verify=False)
 
 
+class _QuietHTTPFactory(_HTTP11ClientFactory):
+    noisy = False
+
+
 class _Discard(Protocol):
     def connectionLost(self, reason=None):
         pass
@@ -87,8 +93,10 @@ def http(reactor, ip: str, probe: Probe, timeout: float, source: str | None = No
     key = (scheme, source)
     agent = agents.get(key) if agents is not None else None
     if agent is None:
+        pool = HTTPConnectionPool(reactor, persistent=False)
+        pool._factory = _QuietHTTPFactory  # no "Starting factory" line per probe
         agent = Agent(reactor, contextFactory=_AnyCertificate(), connectTimeout=timeout,
-                      bindAddress=(source, 0) if source else None)
+                      bindAddress=(source, 0) if source else None, pool=pool)
         if agents is not None:
             agents[key] = agent
     host = f"[{ip}]" if ":" in ip else ip
