@@ -316,7 +316,10 @@ def main(argv=None) -> int:
         sys.stderr.write(f"skydnsctl: {e}\n")
         return e.status
     except Exception as e:  # a RecordError from --etcd, an etcd error
-        sys.stderr.write(f"skydnsctl: {e}\n")
+        from skydns.clients.etcd.connection import explain
+        from skydns.msg.records import RecordError
+
+        sys.stderr.write(f"skydnsctl: {e if isinstance(e, RecordError) else explain(e, args.etcd)}\n")
         return 1
 
 

@@ -172,10 +172,13 @@ def main(argv=None) -> int:
     if "--" in argv:
         at = argv.index("--")
         argv, command = argv[:at], argv[at + 1:]
-    ap = argparse.ArgumentParser(description="Run a local etcd for skydns development.")
-    ap.add_argument("data_dir")
-    ap.add_argument("--port", type=int, default=2379)
-    ap.add_argument("--load", help="YAML file of name -> service JSON to put first")
+    ap = argparse.ArgumentParser(
+        prog="python -m skydns.cli.devetcd", usage="%(prog)s DATA_DIR [--port N] [--load FILE.yaml] [-- CMD...]",
+        description="Run a local etcd for skydns development, until interrupted; with -- CMD..., run CMD (with "
+                    "$ETCD_ENDPOINT set to the etcd) and stop etcd when it ends.")
+    ap.add_argument("data_dir", metavar="DATA_DIR", help="where etcd keeps its data")
+    ap.add_argument("--port", type=int, default=2379, help="the client port on 127.0.0.1 (default 2379)")
+    ap.add_argument("--load", metavar="FILE.yaml", help="YAML file of name -> service JSON to put first")
     args = ap.parse_args(argv)
     etcd = LocalEtcd(args.data_dir, args.port, free_port()).start()
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))

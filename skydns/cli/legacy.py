@@ -176,7 +176,7 @@ def from_environment(environ, settings: Settings) -> None:
 
 def read_config(settings: Settings) -> dict | None:
     """``/<path-prefix>/config`` from etcd (the first member that answers), or None (with a note)."""
-    from skydns.clients.etcd.connection import Connection, parse_endpoint
+    from skydns.clients.etcd.connection import Connection, explain, parse_endpoint
 
     try:
         endpoints = tuple(parse_endpoint(u) for u in settings.machines)
@@ -185,7 +185,7 @@ def read_config(settings: Settings) -> dict | None:
     conn = Connection(endpoints, settings.username or None, settings.password or None, settings.tls_pem or None,
                       settings.tls_key or None, settings.ca_cert or None, timeout=3.0)
     key = f"/{settings.path_prefix.strip('/')}/config"
-    last: Exception | None = None
+    failures: list[str] = []
     for endpoint in endpoints:
         try:
             client = conn.client(endpoint)
@@ -194,7 +194,7 @@ def read_config(settings: Settings) -> dict | None:
             finally:
                 client.close()
         except Exception as e:
-            last = e
+            failures.append(explain(e, endpoint))
             continue
         if value is None:
             return None
@@ -205,7 +205,7 @@ def read_config(settings: Settings) -> dict | None:
         if not isinstance(data, dict):
             raise LegacyError(f"{key} in etcd is not a JSON object")
         return data
-    settings.notes.append(f"etcd was not reachable ({last}): {key} was not read")
+    settings.notes.append(f"{key} was not read, so its settings are not used: {'; '.join(failures)}")
     return None
 
 

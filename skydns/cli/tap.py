@@ -115,8 +115,9 @@ def print_help(out=None) -> None:
     found = commands.available()
     if found:
         out.write("Commands:\n")
+        width = max(len(name) for name, _ in found)
         for name, summary in found:
-            out.write(f"  {name:<10} {summary}\n")
+            out.write(f"  {name:<{width}}  {summary}\n")
 
 
 def run_twistd(argv: list[str]) -> None:

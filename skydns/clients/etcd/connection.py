@@ -78,3 +78,54 @@ class Connection:
             client.call_credentials = None
             client.watcher._credentials = None
         return client
+
+
+#: What to check, by gRPC status: an operator's next step, not gRPC's words.
+_ADVICE = {
+    "UNAVAILABLE": ("could not connect", "is etcd running there, on that port? is the scheme (http/https) right?"),
+    "DEADLINE_EXCEEDED": ("no answer in time", "a firewall dropping packets, or the wrong port?"),
+    "UNAUTHENTICATED": ("the credentials were refused", "check the username and password (etcd's user)"),
+    "PERMISSION_DENIED": ("permission denied", "the user's role needs read (and write) on the prefix"),
+    "FAILED_PRECONDITION": ("refused the request", "etcd's auth or cluster state: see etcd's log"),
+    "RESOURCE_EXHAUSTED": ("is out of room", "etcd's quota (--quota-backend-bytes) or request size"),
+}
+
+
+#: pyetcd's exceptions, by the gRPC status they stand for.
+_PYETCD = {"ConnectionFailedError": "UNAVAILABLE", "ConnectionTimeoutError": "DEADLINE_EXCEEDED",
+           "PreconditionFailedError": "FAILED_PRECONDITION", "NoServerAvailableError": "UNAVAILABLE"}
+
+
+def explain(error: BaseException, endpoint: Endpoint | str | None = None) -> str:
+    """An etcd client error in words for people: which endpoint, what failed, what to check.
+
+    gRPC errors carry a status code and details (``UNAVAILABLE``, "connection refused"); the
+    exception's own text is a multi-line dump of the call. Others are told by type and message.
+    """
+    where = f"etcd at {endpoint}" if endpoint is not None else "etcd"
+    grpc_error = error
+    if not callable(getattr(error, "code", None)):  # pyetcd raises its own, the gRPC error inside
+        inner = error.__cause__ or error.__context__
+        if inner is not None and callable(getattr(inner, "code", None)):
+            grpc_error = inner
+        elif type(error).__name__ in _PYETCD:
+            what, check = _ADVICE[_PYETCD[type(error).__name__]]
+            return f"{where}: {what}; {check}"
+    error = grpc_error
+    code = getattr(error, "code", None)
+    details = getattr(error, "details", None)
+    if callable(code) and callable(details):
+        try:
+            name = getattr(code(), "name", str(code()))
+            said = (details() or "").strip()
+        except Exception:
+            name, said = "", ""
+        what, check = _ADVICE.get(name, ("failed", ""))
+        if name == "UNAVAILABLE" and any(w in said.lower() for w in ("ssl", "tls", "handshake", "certificate")):
+            what, check = "the TLS handshake failed", "check the tls certificate, key and CA (and https://)"
+        text = f"{where}: {what}" + (f" ({said})" if said else "")
+        return text + (f"; {check}" if check else "")
+    if isinstance(error, OSError) and error.strerror:
+        return f"{where}: {error.strerror}"
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{where}: {type(error).__name__}" + (f": {message}" if message else "")

@@ -25,7 +25,7 @@ from typing import Any
 from twisted.internet import defer, threads
 from twisted.logger import Logger
 
-from skydns.clients.etcd.connection import Connection
+from skydns.clients.etcd.connection import Connection, explain
 from skydns.clients.etcd.watch import Events, PrefixWatch, Progress, prefix_end
 from skydns.plugin.etcd.freshness import STALE_AFTER, Freshness
 from skydns.plugin.etcd.members import Members
@@ -295,7 +295,7 @@ class PrefixCopy:
     def _failed(self, failure, gen, endpoint) -> None:
         if gen != self._generation or not self._running:
             return
-        self._broken(f"{endpoint}: {_describe(failure.value)}")
+        self._broken(explain(failure.value, endpoint))
 
     def _broken(self, why: str) -> None:
         if self._outage is None:
@@ -346,7 +346,8 @@ class PrefixCopy:
                          rev=self.revision + 1, prefix=self.prefix)
                 self._connect(full_read=True)
                 return
-            self._broken(_describe(response))
+            endpoints = self.connection.endpoints
+            self._broken(explain(response, endpoints[self._endpoint % len(endpoints)]))
             return
         for event in response.events:
             self._apply(event)
@@ -355,16 +356,6 @@ class PrefixCopy:
             self.revision = rev
         self.last_event = self.clock()
         self.freshness.confirmed()
-
-
-def _describe(error) -> str:
-    details = getattr(error, "details", None)
-    if callable(details):
-        try:
-            return f"{type(error).__name__}: {details()}"
-        except Exception:
-            pass
-    return f"{type(error).__name__}: {error}"
 
 
 def _close(cancel, client) -> None:
