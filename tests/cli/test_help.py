@@ -12,7 +12,7 @@ def test_commands_are_aligned_whatever_their_length(monkeypatch):
     out = io.StringIO()
     tap.print_help(out)
     lines = out.getvalue().split("Commands:\n")[1].splitlines()
-    assert [line.index(summary) for line, summary in zip(lines, ("print DS", "from a plugin"))] == [25, 25], lines
+    assert [line.index(summary) for line, summary in zip(lines, ("print DS", "from a plugin"), strict=True)] == [25, 25], lines
 
 
 def test_devetcd_help_shows_the_command_form():
