@@ -120,8 +120,9 @@ def print_help(out=None) -> None:
             out.write(f"  {name:<{width}}  {summary}\n")
 
 
-def run_twistd(argv: list[str]) -> None:
-    """``twistd --nodaemon skydns ARGV``, with skydns as twistd's only subcommand (no discovery)."""
+def run_twistd(argv: list[str], twistd_options: list[str] | None = None) -> None:
+    """``twistd --nodaemon [TWISTD_OPTIONS] skydns ARGV``, with skydns as twistd's only subcommand (no
+    discovery)."""
     from twisted.application import app
     from twisted.scripts import twistd
 
@@ -130,7 +131,7 @@ def run_twistd(argv: list[str]) -> None:
         def _getPlugins(interface, package=None):
             return [service_maker]
 
-    sys.argv = ["skydns", "--nodaemon", "--pidfile=", "skydns"] + argv
+    sys.argv = ["skydns", "--nodaemon", "--pidfile=", *(twistd_options or []), "skydns"] + argv
     app.run(twistd.runApp, ServerOptions)
 
 
