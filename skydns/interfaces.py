@@ -254,10 +254,11 @@ class IServerBlock(Interface):
         """
 
     def find(interface):
-        """Everything announced in this block that provides ``interface``: handlers in chain
-        order, then other objects in the order they were provided. Handlers
-        built before the caller (those after it in the chain) are already there;
-        look again in a startup hook to see all of them."""
+        """Everything announced in this block that provides ``interface``: handlers, then other
+        objects, both in chain order (what a plugin nearer the front provided comes first:
+        dnssec's signed zone before the etcd zone it wraps). Handlers built before the caller
+        (those after it in the chain) are already there; look again in a startup hook to see
+        all of them."""
 
     def require(interface, plugin, what):
         """The first provider of ``interface`` in the block, or a Corefile error at the line of
@@ -409,6 +410,18 @@ class IMonitoredSource(IChangeFeed):
 
     def unwatch_members(fn):
         """Stop calling ``fn``."""
+
+
+class ISerialEdit(Interface):
+    """Plugins that change the SOA serial a zone is served with (PowerDNS's SOA-EDIT): ``dnssec`` adds
+    its signatures' generation, so that secondaries fetch the zone again when its signatures are
+    renewed though no record changed. The record source applies it to every SOA it makes, in
+    answers and in transfers alike."""
+
+    zones = Attribute("The zones whose serial it edits.")
+
+    def edit(zone, serial):
+        """The serial to serve for ``zone`` whose records are at ``serial`` (32-bit, growing with it)."""
 
 
 class IZoneSource(IChangeFeed):

@@ -95,12 +95,16 @@ class Block:
 
     def provide(self, obj) -> None:
         """Announce ``obj`` to the plugins of this configuration (see :meth:`find`)."""
-        if not any(o is obj for o in self._provided):
-            self._provided.append(obj)
+        if not any(o is obj for _, o in self._provided):
+            # how many handlers are built: the chain is built from its end, so a larger number is a plugin
+            # nearer the front (dnssec's signed zone before the etcd zone it signs)
+            self._provided.append((len(self._handlers), obj))
+            self._provided.sort(key=lambda entry: -entry[0])  # stable: one plugin's objects in their order
 
     def find(self, interface) -> list:
-        """Every handler (in chain order), then every other announced object, providing ``interface``."""
-        return [o for o in self._handlers + self._provided if interface.providedBy(o)]
+        """Every handler, then every other announced object, providing ``interface``; both in chain order
+        (objects announced by a plugin nearer the front of the chain come first)."""
+        return [o for o in self._handlers + [o for _, o in self._provided] if interface.providedBy(o)]
 
     def require(self, interface, plugin: str, what: str):
         """The first provider of ``interface`` in this block, or a CorefileError at ``plugin``'s directive."""

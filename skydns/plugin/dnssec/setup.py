@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from zope.interface import implementer
 
-from skydns.interfaces import IPluginSetup
+from skydns.interfaces import IPluginSetup, IZoneSource
 from skydns.plugin.dnssec.dnssec import DNSSEC
 from skydns.plugin.dnssec.keys import KeyError_, load
 from skydns.plugin.dnssec.signer import Signer
+from skydns.plugin.dnssec.zone import SignedZone
 
 
 @implementer(IPluginSetup)
@@ -56,6 +57,13 @@ class DNSSECSetup:
         signers = {z: Signer(z, [k for k in keys if k.zone == z], capacity) for z in zones}
         handler = DNSSEC(signers, next, capacity, server=block.name)
         block.on_startup(lambda: handler.attach(block))
+        # the zones as zone data, signed whole: what transfer hands the secondaries (it finds this first)
+        sources = [s for s in block.find(IZoneSource) if any(z in s.zones for z in zones)]
+        if sources:
+            signed = SignedZone(sources[0], signers)
+            block.provide(signed)
+            block.on_startup(lambda: signed.start(block.clock))
+            block.on_shutdown(signed.stop)
         return handler
 
 

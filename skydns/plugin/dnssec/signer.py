@@ -89,6 +89,13 @@ class Signer:
             out.add(sig, rrset.ttl)
         return out
 
+    def sign_at(self, rrset: dns.rrset.RRset, inception: int, expiration: int) -> list:
+        """RRSIG rdatas over ``rrset`` valid from ``inception`` to ``expiration`` (a signed zone's times)."""
+        signers = self.dnskey_signers if rrset.rdtype == dns.rdatatype.DNSKEY else self.signers
+        self.made += len(signers)
+        return [dns.dnssec.sign(rrset, key.private, self.origin, key.dnskey, inception=inception,
+                                expiration=expiration) for key in signers]
+
     # -- denial ---------------------------------------------------------------
     def _hash(self, name: dns.name.Name) -> bytes:
         return base64.b32hexdecode(dns.dnssec.nsec3_hash(name, b"", 0, 1).upper())

@@ -30,11 +30,12 @@ from zope.interface import alsoProvides, implementer
 
 from skydns.clients.etcd.connection import Connection, parse_endpoint
 from skydns.config.errors import CorefileError
-from skydns.interfaces import IMonitoredSource, IPluginSetup
+from skydns.interfaces import IMonitoredSource, IPluginSetup, ISerialEdit
 from skydns.plugin.etcd.copy import STALE_AFTER, RecordsCopy
 from skydns.plugin.etcd.handler import Etcd
 from skydns.plugin.etcd.monitor import MonitorCopy
 from skydns.plugin.etcd.reader import Reader
+from skydns.plugin.etcd.serial import ZoneSerial
 from skydns.plugin.etcd.source import EtcdSource
 from skydns.plugin.etcd.zonedata import ZoneData
 from skydns.query.answers import Answers, Settings
@@ -189,12 +190,14 @@ class EtcdSetup:
             block.on_startup(monitor.start)
         settings = Settings(cfg.zones, cfg.ttl, cfg.min_ttl, cfg.hostmaster, cfg.local)
         reader = Reader(copy, monitor, cfg.ttl, cfg.min_lease_ttl, cfg.max_lease_ttl)
-        source = EtcdSource(copy, cfg.zones, reader, monitor, ZoneData(copy, settings))
+        serial = ZoneSerial(copy)  # what dnssec adds is known once it is built (it is in front)
+        block.on_startup(lambda: serial.use(block.find(ISerialEdit)))
+        source = EtcdSource(copy, cfg.zones, reader, monitor, ZoneData(copy, settings, serial))
         if monitor is not None:
             alsoProvides(source, IMonitoredSource)  # what the scanner probes and where it writes
         block.provide(source)  # the records, for cache, dnssec, stub, api (IRecordSource, IReadiness)
         block.provide(copy)  # its metrics (IMetrics), once however many blocks share it
-        answers = Answers(source, settings, Upstream(block), ttl=reader.ttl, serial=copy.serial)
+        answers = Answers(source, settings, Upstream(block), ttl=reader.ttl, serial=serial)
         return Etcd(copy, answers, cfg.fallthrough, next)
 
 

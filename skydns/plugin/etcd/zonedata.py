@@ -94,13 +94,14 @@ def encode(recs: list[lk.Rec]) -> tuple[bytes, ...]:
 class ZoneData:
     """Zone data of one etcd plugin's zones, rendered on demand from its copy."""
 
-    def __init__(self, copy, settings: lk.Settings):
+    def __init__(self, copy, settings: lk.Settings, serial=None):
         self.copy = copy
         self.settings = settings
+        self.serial_of = serial or copy.serial  # the served serial (skydns.plugin.etcd.serial)
         # every address (a transfer is not filtered by health), a key's own TTL (not its lease's countdown)
         self.reader = Reader(copy)
         self.lookup = lk.Rules(self.reader.services, settings, ttl=lambda s: s.ttl or settings.ttl,
-                               serial=copy.serial)
+                               serial=self.serial_of)
 
     def names(self, zone: str):
         """Every owner name of ``zone``'s data: the apex, then each key's name under it (key order).
@@ -184,7 +185,7 @@ class ZoneData:
         return names
 
     def serial(self, zone: str) -> int:
-        return self.copy.serial(zone)
+        return self.serial_of(zone)
 
     def soa(self, zone: str, serial: int | None = None) -> bytes:
         """The zone's SOA as a wire RR (with ``serial`` instead of the current one, for IXFR's old versions)."""

@@ -173,7 +173,7 @@ class Transfer:
             log.warn("{zone}: {n} transfers running (max_transfers); refused {client}", zone=zone, n=self.active,
                      client=request.client[0])
             return _refusal(request, REFUSED, signer)
-        soa = source.soa(zone)
+        soa = source.soa(zone, journal.serial)  # the journal's version: what the records sent are
         if qtype == IXFR:
             since = _ixfr_serial(request)
             if since is not None:
@@ -205,7 +205,7 @@ class Transfer:
 
     def _single(self, request, journal, signer):
         """The current SOA alone: the client is up to date."""
-        soa = self.sources[journal.zone].soa(journal.zone)
+        soa = self.sources[journal.zone].soa(journal.zone, journal.serial)
         msg = _message(request, [soa], True)
         return signer.sign(msg, multi=False) if signer is not None else msg
 
