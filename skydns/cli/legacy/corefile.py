@@ -97,26 +97,26 @@ def corefile(s: Settings) -> str:
         lines.append("    log")
     if os.environ.get("PROMETHEUS_PORT"):
         lines.append(f"    prometheus :{os.environ['PROMETHEUS_PORT']}")
-    elif fork.get("prometheus"):
-        _host_port(fork["prometheus"], "statsServer")
-        lines.append(f"    prometheus {fork['prometheus']}")
-    if fork.get("api"):
-        _host_port(fork["api"], "api-address")
-        lines.append(f"    api {fork['api']}")  # the token: $SKYDNS_API_TOKEN (secrets())
-    if fork.get("policy"):
-        lines.append(f"    loadbalance {fork['policy']}")
+    elif fork.metrics_address:
+        _host_port(fork.metrics_address, "statsServer")
+        lines.append(f"    prometheus {fork.metrics_address}")
+    if fork.api_address:
+        _host_port(fork.api_address, "api-address")
+        lines.append(f"    api {fork.api_address}")  # the token: $SKYDNS_API_TOKEN (secrets())
+    if fork.policy:
+        lines.append(f"    loadbalance {fork.policy}")
     elif s.round_robin:
         lines.append("    loadbalance round_robin")
-    if s.rcache > 0 or fork.get("cache"):
+    if s.rcache > 0 or fork.answer_cache:
         ttl = s.rcache_ttl if s.rcache > 0 else 60
-        lines += [f"    cache {ttl} {domain} {{", f"        success {s.rcache or fork['cache']}", "    }"]
+        lines += [f"    cache {ttl} {domain} {{", f"        success {s.rcache or fork.answer_cache}", "    }"]
     if s.dnssec:
         lines += [f"    dnssec {domain} {{", f"        key file {s.dnssec}", f"        cache_capacity {s.scache}",
                   "    }"]
     if s.stubzones:
         lines.append(f"    stub {domain}")
     lines += _etcd(s, domain)
-    lines += _scanner(fork.get("scanner"), bool(fork.get("monitor")))
+    lines += _scanner(fork.checks, bool(fork.monitor))
     upstreams = " ".join(s.nameservers) if s.nameservers else "/etc/resolv.conf"
     lines.append(f"    forward . {upstreams} {{")
     if s.no_rec:
@@ -146,24 +146,24 @@ def _etcd(s: Settings, domain: str) -> list[str]:
         lines.append(f"        local {s.local}")
     if s.discover:
         lines.append("        discover")
-    if s.fork.get("monitor"):
-        lines.append(f"        monitor {_word(s.fork['monitor'], 'ip-monitor-path')}")
+    if s.fork.monitor:
+        lines.append(f"        monitor {_word(s.fork.monitor, 'ip-monitor-path')}")
     return lines + ["    }"]
 
 
-def _scanner(scanner: dict | None, monitored: bool) -> list[str]:
+def _scanner(checks: dict, monitored: bool) -> list[str]:
     """The fork's dns-scanner as the scanner directive (it writes where the etcd monitor reads)."""
-    if not scanner or not scanner.get("enabled", True):
+    if not checks or not checks.get("enabled", True):
         return []
     if not monitored:
         raise LegacyError("the scanner's file needs status-path (or ip-monitor-path): where it writes")
     lines = ["    scanner {"]
-    if "interval" in scanner:
-        lines.append(f"        interval {scanner['interval']}s")
-    if "timeout" in scanner:
-        lines.append(f"        timeout {scanner['timeout']}s")
-    if scanner.get("id"):
-        lines.append(f"        id {_word(scanner['id'], 'hostname')}")
+    if "interval" in checks:
+        lines.append(f"        interval {checks['interval']}s")
+    if "timeout" in checks:
+        lines.append(f"        timeout {checks['timeout']}s")
+    if checks.get("id"):
+        lines.append(f"        id {_word(checks['id'], 'hostname')}")
     return lines + ["    }"]
 
 
@@ -193,6 +193,6 @@ def secrets(s: Settings) -> dict[str, str]:
         env["ETCD_USERNAME"] = s.username
     if s.password:
         env["ETCD_PASSWORD"] = s.password
-    if s.fork.get("api") and s.fork.get("api_token"):
-        env["SKYDNS_API_TOKEN"] = s.fork["api_token"]
+    if s.fork.api_address and s.fork.api_token:
+        env["SKYDNS_API_TOKEN"] = s.fork.api_token
     return env

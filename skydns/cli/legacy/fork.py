@@ -4,7 +4,7 @@ The fork configured each of its programs with a file: ``skydns.conf`` (sections 
 ``[Log]``, ``[Etcd]``, ``[Fun]``, ``[Stats]``), skydns-kubeapi's (``[General]``,
 ``[Kube2Skydns]``, ``[SkydnsApi]``), the scanner's (``[General]``, ``[Check]``, ``[Etcd]``)
 and the scheduler's. Each file is recognised by its sections; each key becomes a setting
-(:class:`~skydns.cli.legacy.settings.Settings`, its ``fork`` dict for the plugins SkyDNS
+(:class:`~skydns.cli.legacy.settings.Settings`, its ``fork`` for the plugins SkyDNS
 did not have: the health monitor, the records API, the scanner, the fork's load balancing),
 is noted as not needed, or is refused with the reason.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import configparser
 
-from skydns.cli.legacy.settings import LegacyError, Settings
+from skydns.cli.legacy.settings import ForkSettings, LegacyError, Settings
 
 #: Keys that need nothing in skydns, and why (the note printed).
 NOT_NEEDED = {
@@ -74,7 +74,7 @@ def read(path: str, settings: Settings) -> None:
                 raise LegacyError(f"{where} = {value!r}: {e}") from e
 
 
-def _apply(section: str, key: str, value: str, s: Settings, fork: dict, sections: dict) -> None:
+def _apply(section: str, key: str, value: str, s: Settings, fork: ForkSettings, sections: dict) -> None:
     scanner = "check" in sections  # the scanner's file: its [General] and [Etcd] are the scanner's
     if key in ("dns-domain", "domain"):
         s.set("domain", value, key)
@@ -88,9 +88,9 @@ def _apply(section: str, key: str, value: str, s: Settings, fork: dict, sections
             raise LegacyError("forwarding subdomains to their own servers is a Corefile block each "
                               "(SUBDOMAIN { forward . SERVER }): write them by hand")
     elif key == "cachesize":
-        fork["cache"] = int(value)
+        fork.answer_cache = int(value)
     elif key in ("ip-monitor-path", "status-path"):
-        fork["monitor"] = value
+        fork.monitor = value
     elif key in ("etcd-servers", "etcd-server", "etcd-machine"):
         s.set("machines", value, key)
     elif key in ("etcd-certfile", "tls-pem"):
@@ -105,30 +105,30 @@ def _apply(section: str, key: str, value: str, s: Settings, fork: dict, sections
     elif key in ("random-one", "hone-one"):
         if _yes(value):
             policy = "random_one" if key == "random-one" else "sticky"
-            if fork.get("policy", policy) != policy:
+            if fork.policy not in ("", policy):
                 raise LegacyError("random-one and hone-one are both on: choose one")
-            fork["policy"] = policy
+            fork.policy = policy
     elif key == "statsserver":
         if value:
-            fork["prometheus"] = value
+            fork.metrics_address = value
     elif key == "kube-enable":
         if _yes(value):
             raise LegacyError("the Kubernetes watcher (kube2skydns) is not part of skydns yet; keep "
                               "skydns-kubeapi running beside skydns for it")
     elif key == "api-address":
         if _yes(sections.get("skydnsapi", {}).get("api-enable", "no")):
-            fork["api"] = value
+            fork.api_address = value
     elif key == "skydns-auth":
-        fork["api_token"] = value
+        fork.api_token = value
     elif key == "hostname" and scanner:
-        fork.setdefault("scanner", {})["id"] = value
+        fork.checks["id"] = value
     elif key == "enable-check" and scanner:
-        fork.setdefault("scanner", {})["enabled"] = _yes(value)
+        fork.checks["enabled"] = _yes(value)
     elif key in ("check-timeout", "check-interval"):
         seconds = int(value)
         if not 0 < seconds <= 3600:
             raise ValueError("seconds from 1 to 3600")
-        fork.setdefault("scanner", {})[key.split("-")[1]] = seconds
+        fork.checks[key.split("-")[1]] = seconds
     elif key in NOT_NEEDED:
         if NOT_NEEDED[key]:
             s.notes.append(f"{key} is not needed: {NOT_NEEDED[key]}")

@@ -49,6 +49,19 @@ class LegacyError(ValueError):
 
 
 @dataclass
+class ForkSettings:
+    """What the Kubernetes fork configured that SkyDNS did not have."""
+
+    monitor: str = ""  # the health monitor's status path (etcd { monitor PATH })
+    answer_cache: int = 0  # cacheSize
+    policy: str = ""  # random_one or sticky (loadbalance)
+    metrics_address: str = ""  # statsServer
+    api_address: str = ""  # the records API, when api-enable = YES
+    api_token: str = ""
+    checks: dict = field(default_factory=dict)  # the scanner's: interval, timeout, id, enabled
+
+
+@dataclass
 class Settings:
     dns_addr: str = "127.0.0.1:53"
     domain: str = "skydns.local."
@@ -82,8 +95,8 @@ class Settings:
     min_ttl: int = 30
     read_timeout: str = ""  # a duration ("2s"); SkyDNS's default 2s is forward's too
     config_files: list = field(default_factory=list)
-    #: what the fork's INI files add (skydns.cli.legacy.fork): plugin -> its settings
-    fork: dict = field(default_factory=dict)
+    #: what the fork's INI files add (skydns.cli.legacy.fork)
+    fork: ForkSettings = field(default_factory=lambda: ForkSettings())
     notes: list = field(default_factory=list)  # what was translated loosely or ignored
 
     def set(self, name: str, value, source: str) -> None:
