@@ -167,6 +167,12 @@ class IPluginSetup(Interface):
     Both methods run at start-up and on reload, before anything is served. A
     third-party setup also declares ``position``, its place in the chain
     relative to a built-in plugin: ``("after", "cache")`` or ``("before", "etcd")``.
+
+    Optionally, ``example``: the directive in a minimal working configuration (Corefile
+    lines; ``${zone}``, ``${upstream}``, ``${http_port}``... are filled by
+    :mod:`skydns.testing.combinations`). With it a plugin joins the combination test,
+    which serves it beside every other registered plugin in one block with etcd;
+    without it the bare directive is used.
     """
 
     name = Attribute("The directive name.")

@@ -26,6 +26,8 @@ class DNS64Setup:
     # Where CoreDNS puts it: after log, before acl, any and the cache, so it sees cached
     # answers and the cache keeps the real (unsynthesized) ones.
     position = ("before", "any")
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "dns64"
 
     def parse(self, d, block):
         cfg = DNS64Config()

@@ -41,6 +41,8 @@ class HostsConfig:
 class HostsSetup:
     name = "hosts"
     position = ("before", "etcd")  # where CoreDNS puts hosts: after cache and dnssec, before the backends
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "hosts {\n    127.0.0.9 h.${zone}\n    fallthrough\n}"
 
     def parse(self, d, block):
         cfg = HostsConfig()

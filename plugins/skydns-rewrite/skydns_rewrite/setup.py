@@ -44,6 +44,8 @@ class RewriteSetup:
     name = "rewrite"
     # In front of the cache: the cache keeps answers under the rewritten name, and its raw path stays.
     position = ("before", "cache")
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "rewrite name exact renamed.${zone} web.${zone}"
 
     def parse(self, d, block):
         rules: list[Rule] = []

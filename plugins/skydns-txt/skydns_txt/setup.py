@@ -14,6 +14,8 @@ from skydns_txt.handler import Txt
 class TxtSetup:
     name = "txt"
     position = ("after", "cache")
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "txt t.${zone} hello"
 
     def parse(self, d, block):
         records: dict[str, list[str]] = {}

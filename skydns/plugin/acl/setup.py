@@ -25,6 +25,8 @@ SECTIONS = ("type", "net")
 class ACLSetup:
     name = "acl"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "acl {\n    block net 198.51.100.0/24\n}"
 
     def parse(self, d, block):
         policies = []

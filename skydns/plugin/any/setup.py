@@ -9,6 +9,8 @@ from skydns.plugin.any.any import Any
 class AnySetup:
     name = "any"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "any"
 
     def parse(self, d, block):
         d.next()

@@ -20,6 +20,8 @@ from skydns.plugin.api.resource import RecordsAPI
 class ApiSetup:
     name = "api"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "api 127.0.0.1:${http_port} {\n    token ${api_token}\n}"
 
     def parse(self, d, block):
         d.next()

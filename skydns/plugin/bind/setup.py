@@ -17,6 +17,8 @@ from skydns.plugin.bind.interfaces import interface_addresses
 class BindSetup:
     name = "bind"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "bind 127.0.0.1"
 
     def parse(self, d, block):
         wanted: list[str] = []

@@ -29,6 +29,8 @@ MAX_TTL = 2**31 - 1
 class CacheSetup:
     name = "cache"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "cache"
 
     def parse(self, d, block):
         cfg = CacheConfig()

@@ -15,6 +15,8 @@ DEFAULT_AUTHORS = ["The skydns authors"]
 class ChaosSetup:
     name = "chaos"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "chaos"
 
     def parse(self, d, block):
         d.next()

@@ -19,6 +19,8 @@ from skydns.plugin.dnssec.zone import SignedZone
 class DNSSECSetup:
     name = "dnssec"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "dnssec ${zone} {\n    key file ${dnssec_key}\n}"
 
     def parse(self, d, block):
         d.next()

@@ -19,6 +19,8 @@ LEVELS = ("warning", "error", "info", "debug")
 class ErrorsSetup:
     name = "errors"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "errors"
 
     def parse(self, d, block):
         patterns: list[Pattern] = []

@@ -179,6 +179,8 @@ def parse_rcodes(d, vals, what: str, allow_noerror: bool = True) -> frozenset:
 class ForwardSetup:
     name = "forward"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "forward . ${upstream}"
 
     def parse(self, d, block):
         configs = []

@@ -66,6 +66,8 @@ class HealthState(Resource):
 class HealthSetup:
     name = "health"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "health 127.0.0.1:${http_port}"
 
     def parse(self, d, block):
         d.next()

@@ -18,6 +18,8 @@ POLICIES = ("round_robin", "random_one", "sticky", "weighted")
 class LoadBalanceSetup:
     name = "loadbalance"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "loadbalance"
 
     def parse(self, d, block):
         d.next()

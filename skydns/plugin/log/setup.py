@@ -14,6 +14,8 @@ CLASSES = ("success", "denial", "error", "all")
 class LogSetup:
     name = "log"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "log"
 
     def parse(self, d, block):
         rules = []

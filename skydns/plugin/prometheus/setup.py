@@ -25,6 +25,8 @@ _METRIC_WORD = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 class PrometheusSetup:
     name = "prometheus"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "prometheus 127.0.0.1:${http_port}"
 
     def parse(self, d, block):
         d.next()

@@ -69,6 +69,8 @@ class ReadyResource(Resource):
 class ReadySetup:
     name = "ready"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "ready 127.0.0.1:${http_port}"
 
     def parse(self, d, block):
         d.next()

@@ -14,6 +14,8 @@ MIN_JITTER = 1.0
 class ReloadSetup:
     name = "reload"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "reload 30s"
 
     def parse(self, d, block):
         d.next()

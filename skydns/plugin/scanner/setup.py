@@ -37,6 +37,8 @@ PROPERTIES = ("interval", "timeout", "rise", "fall", "max_inflight", "lease", "s
 class ScannerSetup:
     name = "scanner"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "scanner"
 
     def parse(self, d, block):
         d.next()

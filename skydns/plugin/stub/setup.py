@@ -19,6 +19,8 @@ from skydns.plugin.stub.stub import Stub
 class StubSetup:
     name = "stub"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "stub"
 
     def parse(self, d, block):
         d.next()

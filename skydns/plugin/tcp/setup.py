@@ -15,6 +15,8 @@ from skydns.interfaces import IListenerSetup
 class TcpSetup:
     name = "tcp"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "tcp {\n    max_connections 100\n}"
 
     def parse(self, d, block):
         d.next()

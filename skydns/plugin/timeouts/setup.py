@@ -19,6 +19,8 @@ PROPERTIES = ("read", "write", "idle")
 class TimeoutsSetup:
     name = "timeouts"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "timeouts {\n    read 5s\n}"
 
     def parse(self, d, block):
         d.next()

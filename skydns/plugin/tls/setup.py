@@ -19,6 +19,8 @@ from skydns.listen.tlsconfig import CLIENT_AUTH, ServerTLS
 class TlsSetup:
     name = "tls"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "tls ${tls_cert} ${tls_key}"
 
     def parse(self, d, block):
         d.next()

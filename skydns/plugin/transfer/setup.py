@@ -20,6 +20,8 @@ from skydns.query.zones import in_zones
 class TransferSetup:
     name = "transfer"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "transfer {\n    to *\n}"
 
     def parse(self, d, block):
         configs = []

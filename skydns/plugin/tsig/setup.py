@@ -31,6 +31,8 @@ class TSIGKeys:
 class TsigSetup:
     name = "tsig"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "tsig {\n    secret ${tsig_key} ${tsig_secret}\n}"
 
     def parse(self, d, block):
         d.next()

@@ -19,6 +19,8 @@ from skydns.query.zones import in_zones
 class UpdateSetup:
     name = "update"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "tsig {\n    secret ${tsig_key} ${tsig_secret}\n}\nupdate ${zone} {\n    key ${tsig_key}\n}"
 
     def parse(self, d, block):
         d.next()

@@ -9,6 +9,8 @@ from skydns.plugin.whoami.whoami import Whoami
 class WhoamiSetup:
     name = "whoami"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "whoami"
 
     def parse(self, d, block):
         d.next()

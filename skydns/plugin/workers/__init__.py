@@ -8,6 +8,8 @@ from skydns.interfaces import IListenerSetup
 class WorkersSetup:
     name = "workers"
     position = None
+    #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
+    example = "workers 1"
 
     def parse(self, d, block):
         d.next()
