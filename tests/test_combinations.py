@@ -44,9 +44,8 @@ TOKEN = "combination-token"
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, etcd, request):
     """The data, files and peers every combination uses, made once."""
-    from skydns.testing.etcd import EtcdData
-
     from helpers.upstreams import Upstream
+    from skydns.testing.etcd import EtcdData
 
     tmp = tmp_path_factory.mktemp("combinations")
     data = EtcdData(etcd)

@@ -85,7 +85,8 @@ class EtcdSetup:
     name = "etcd"
     position = None
     #: a minimal configuration (${...}: filled by the combination test, skydns.testing.combinations)
-    example = "etcd ${zones} {\n    path ${etcd_path}\n    endpoint ${etcd_endpoint}\n    monitor ${etcd_path}/monitor/status\n}"
+    example = ("etcd ${zones} {\n    path ${etcd_path}\n    endpoint ${etcd_endpoint}\n"
+               "    monitor ${etcd_path}/monitor/status\n}")
 
     def parse(self, d, block):
         cfg = EtcdConfig()
