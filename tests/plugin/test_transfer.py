@@ -307,3 +307,24 @@ def test_transfers_are_capped_and_stream(tmp_path, data):
         assert eventually(lambda: metric(srv, "skydns_transfer_active") == 0, timeout=10)
         r = dns.query.tcp(dns.message.make_query(ZONE, "AXFR"), "127.0.0.1", port=srv.port, timeout=10)
         assert r.rcode() == dns.rcode.NOERROR and len(r.answer) > 1  # taken again (its first message)
+
+
+def test_query_and_transfer_tell_the_same_zone(tmp_path, data):
+    """A reverse zone carries PTRs, as PTR queries answer (not CNAMEs into the forward zone); a zone without
+    dns/ns keys carries the NS its NS query answers."""
+    data.put_key("/arpa/in-addr/10/0/1/125", json.dumps({"host": "4.rails.staging.east.skydns.local"}))
+    data.put_key("/arpa/in-addr/10/0/1/126", json.dumps({"host": "10.0.1.126"}))
+    text = (f"skydns.local:0 0.10.in-addr.arpa:0 {{\n etcd {{\n  path {data.path}\n"
+            f"  endpoint {data.server.url}\n }}\n transfer {{\n  to *\n }}\n}}\n")
+    with testing.serve(text, tmp_path) as srv:
+        z = dns.zone.from_xfr(dns.query.xfr("127.0.0.1", "0.10.in-addr.arpa.", port=srv.port, timeout=5,
+                                            relativize=False), relativize=False)
+        node = z.get_node("125.1.0.10.in-addr.arpa.")
+        assert node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.CNAME) is None
+        ptr = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.PTR)
+        answered = srv.query("125.1.0.10.in-addr.arpa.", "PTR").answer
+        assert [rd.to_text() for rd in ptr] == [rd.to_text() for rd in answered[0]] == [
+            "4.rails.staging.east.skydns.local."]
+        ns = z.get_rdataset("0.10.in-addr.arpa.", "NS")
+        assert [rd.to_text() for rd in ns] == ["ns.dns.0.10.in-addr.arpa."]
+        assert [rd.to_text() for rd in srv.query("0.10.in-addr.arpa.", "NS").answer[0]] == [rd.to_text() for rd in ns]
