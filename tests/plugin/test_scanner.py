@@ -14,7 +14,7 @@ from helpers import Logged, eventually, metric
 from helpers.listeners import HTTPService, TCPService
 from helpers.metrics import scrape, value
 from skydns import testing
-from skydns.plugin.scanner import probes
+from skydns.clients import probes
 
 INTERVAL, RISE, FALL = 0.2, 2, 2
 
@@ -307,7 +307,8 @@ def test_the_scheduler_ends_each_tick_whatever_the_times():
     tick: the tick returns (it once looped for ever, and the reactor with it)."""
     import threading
 
-    from skydns.plugin.scanner import probes, spec
+    from skydns.clients import probes
+    from skydns.plugin.scanner import spec
     from skydns.plugin.scanner.scanner import Check, Options, Scanner
 
     clock = task.Clock()

@@ -26,8 +26,9 @@ from twisted.internet import task
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from skydns.clients import probes
 from skydns.interfaces import IMetrics
-from skydns.plugin.scanner import probes, spec
+from skydns.plugin.scanner import spec
 from skydns.plugin.scanner.writer import EtcdWriter
 
 log = Logger(namespace="skydns.plugin.scanner")
@@ -55,12 +56,11 @@ def score(member: str, ip: str) -> int:
 class Check:
     """One probe of one address, with its counters."""
 
-    __slots__ = ("ip", "probe", "timing", "ok_run", "fail_run", "up", "due", "running", "alive", "key")
+    __slots__ = ("ip", "probe", "timing", "health", "due", "running", "alive", "key")
 
     def __init__(self, ip: str, probe: probes.Probe, timing: spec.Timing, key: str, up: bool, due: float):
         self.ip, self.probe, self.timing, self.key = ip, probe, timing, key
-        self.ok_run = self.fail_run = 0
-        self.up = up
+        self.health = probes.RiseFall(timing.rise, timing.fall, up)
         self.due = due
         self.running = False
         self.alive = True  # False once the address or its check is gone (left in the heap, skipped)
@@ -192,7 +192,7 @@ class Scanner:
             up = ip not in down
             self.state[ip] = up
             for c in self.by_ip[ip]:
-                c.up, c.ok_run, c.fail_run = up, 0, 0
+                c.health.reset(up)
             self.writer.put(ip, "UP" if up else "DOWN")
         for ip in lost:
             self.state.pop(ip, None)
@@ -232,13 +232,7 @@ class Scanner:
     def _probe(self, c: Check) -> None:
         c.running = True
         self.inflight += 1
-        p, t, source = c.probe, c.timing.timeout, self.options.source_address
-        if p.type == "tcp":
-            d = probes.tcp(self.reactor, c.ip, p.port, t, source)
-        elif p.type == "icmp":
-            d = probes.icmp(self.reactor, c.ip, t, source)
-        else:
-            d = probes.http(self.reactor, c.ip, p, t, source, self.agents)
+        d = probes.run(self.reactor, c.ip, c.probe, c.timing.timeout, self.options.source_address, self.agents)
         d.addBoth(self._result, c)
 
     def _result(self, ok, c: Check) -> None:
@@ -247,17 +241,12 @@ class Scanner:
         ok = ok is True
         if ok:
             self.probes_ok += 1
-            c.ok_run, c.fail_run = c.ok_run + 1, 0
-            if not c.up and c.ok_run >= c.timing.rise:
-                c.up = True
         else:
             self.probes_failed += 1
-            c.fail_run, c.ok_run = c.fail_run + 1, 0
-            if c.up and c.fail_run >= c.timing.fall:
-                c.up = False
+        c.health.record(ok)
         if not c.alive or c.ip not in self.owned:
             return
-        up = all(x.up for x in self.by_ip.get(c.ip, ()))
+        up = all(x.health.up for x in self.by_ip.get(c.ip, ()))
         if self.state.get(c.ip) != up:
             self.state[c.ip] = up
             status = "UP" if up else "DOWN"

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from skydns.clients.probes import Probe
 from skydns.config.corefile.dispenser import parse_duration
-from skydns.plugin.scanner.probes import Probe
 
 TYPES = ("tcp", "http", "https", "icmp", "none")
 FIELDS = ("type", "port", "path", "status", "interval", "timeout", "rise", "fall")

@@ -1,7 +1,10 @@
-"""The scanner's probes: TCP connect, HTTP(S) GET with an expected status, ICMP echo.
+"""Health probes: TCP connect, HTTP(S) GET with an expected status, ICMP echo, a command's exit code.
 
-Each probe is non-blocking (the reactor's sockets and timers) and fires its
-Deferred with True (healthy) or False (not), never an error, within its timeout.
+Each probe is non-blocking (the reactor's sockets, processes and timers) and fires
+its Deferred with True (healthy) or False (not), never an error, within its timeout.
+:func:`run` runs a :class:`Probe`; :class:`RiseFall` turns results into up and down as
+``rise`` successes or ``fall`` failures in a row. The scanner probes the addresses of
+the records; the registration agent (``skydns agent``) checks the services it registers.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet import defer
-from twisted.internet.protocol import ClientFactory, Protocol
+from twisted.internet.protocol import ClientFactory, ProcessProtocol, Protocol
 from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
@@ -20,12 +23,52 @@ from zope.interface import implementer
 
 @dataclass(frozen=True)
 class Probe:
-    """How one address is checked (from the service's ``health`` field, or the default)."""
+    """How one address is checked (from the service's ``health`` field, the agent's flags, or the default)."""
 
-    type: str  # tcp, http, https or icmp
+    type: str  # tcp, http, https, icmp or command
     port: int = 0
     path: str = "/"
     status: int = 200
+    command: tuple[str, ...] = ()  # for "command": the program and its arguments (healthy: exit code 0)
+
+
+class RiseFall:
+    """Up or down from a run of results: ``rise`` successes in a row to come up, ``fall`` failures to go down."""
+
+    __slots__ = ("up", "rise", "fall", "ok_run", "fail_run")
+
+    def __init__(self, rise: int, fall: int, up: bool = False):
+        self.rise, self.fall, self.up = rise, fall, up
+        self.ok_run = self.fail_run = 0
+
+    def record(self, ok: bool) -> bool:
+        """Count one result; True when it changed ``up``."""
+        if ok:
+            self.ok_run, self.fail_run = self.ok_run + 1, 0
+            if not self.up and self.ok_run >= self.rise:
+                self.up = True
+                return True
+        else:
+            self.fail_run, self.ok_run = self.fail_run + 1, 0
+            if self.up and self.fail_run >= self.fall:
+                self.up = False
+                return True
+        return False
+
+    def reset(self, up: bool) -> None:
+        self.up, self.ok_run, self.fail_run = up, 0, 0
+
+
+def run(reactor, ip: str, probe: Probe, timeout: float, source: str | None = None,
+        agents: dict | None = None) -> defer.Deferred:
+    """Run ``probe`` against ``ip``: a Deferred firing True or False within ``timeout``."""
+    if probe.type == "tcp":
+        return tcp(reactor, ip, probe.port, timeout, source)
+    if probe.type == "icmp":
+        return icmp(reactor, ip, timeout, source)
+    if probe.type == "command":
+        return command(reactor, probe.command, timeout)
+    return http(reactor, ip, probe, timeout, source, agents)
 
 
 class _Connected(Protocol):
@@ -114,6 +157,36 @@ def http(reactor, ip: str, probe: Probe, timeout: float, source: str | None = No
     return d
 
 
+class _Exit(ProcessProtocol):
+    def __init__(self, done: defer.Deferred):
+        self.done = done
+
+    def processEnded(self, reason):
+        if not self.done.called:
+            self.done.callback(reason.value.exitCode == 0)
+
+
+def command(reactor, argv: tuple[str, ...], timeout: float) -> defer.Deferred:
+    """Run ``argv`` (no shell): healthy when it exits 0 within ``timeout``; killed when it does not."""
+    done: defer.Deferred[bool] = defer.Deferred()
+    try:
+        process = reactor.spawnProcess(_Exit(done), argv[0], list(argv), env=None, childFDs={0: "w", 1: "r", 2: "r"})
+    except OSError:
+        done.callback(False)
+        return done
+
+    def give_up():
+        if not done.called:
+            try:
+                process.signalProcess("KILL")
+            except Exception:
+                pass
+            done.callback(False)
+
+    timer = reactor.callLater(timeout, give_up)
+    return done.addBoth(_cancel_then, timer)
+
+
 def icmp_allowed() -> bool:
     """Can this process open an unprivileged ping socket (net.ipv4.ping_group_range)?"""
     try:
@@ -157,7 +230,7 @@ class _Echo:
         return self.sock.fileno() if self.sock is not None else -1
 
     def logPrefix(self):
-        return "scanner"
+        return "probe"
 
     def doRead(self):
         try:
