@@ -87,8 +87,7 @@ class Scanner:
         self.changes = {"UP": 0, "DOWN": 0}
         self.late = 0.0  # seconds the last probe started after it was due
         self.agents: dict = {}
-        self.writer = EtcdWriter(reactor, source.connection, source.status_prefix, self.member, options.lease,
-                                 self._write_all)
+        self.writer = EtcdWriter(reactor, source.connection, source.status_prefix, self.member, options.lease)
         self._ticker: task.LoopingCall | None = None
         self._rebuild_pending = False
         self.running = False
@@ -201,11 +200,6 @@ class Scanner:
         if gained or lost:
             log.info("scanner {member}: {n} addresses of {total} are mine ({members} scanners)",
                      member=self.member, n=len(owned), total=len(self.by_ip), members=len(members))
-
-    def _write_all(self) -> None:
-        """A new lease: every owned address's state again."""
-        for ip, up in self.state.items():
-            self.writer.put(ip, "UP" if up else "DOWN")
 
     # -- probing ----------------------------------------------------------------------------------
     def _tick(self) -> None:
