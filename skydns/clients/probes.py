@@ -20,6 +20,21 @@ from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
+#: What a check may ask for (seconds): at most once a second, a probe that gives up within 30 s.
+MIN_INTERVAL, MAX_INTERVAL, MAX_TIMEOUT = 1.0, 3600.0, 30.0
+#: The longest ``path`` of an HTTP check.
+MAX_PATH = 1024
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How often a check runs and how many results in a row change its state."""
+
+    interval: float = 10.0
+    timeout: float = 2.0
+    rise: int = 2
+    fall: int = 3
+
 
 @dataclass(frozen=True)
 class Probe:

@@ -166,11 +166,12 @@ def test_systemd_passing_only_a_datagram_socket(tmp_path):
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze")
 def test_example_units_verify(tmp_path):
-    """docs/systemd/skydns.socket and skydns.service pass systemd-analyze verify (ExecStart pointed at this
-    install's skydns)."""
-    for name in ("skydns.socket", "skydns.service"):
+    """docs/systemd/skydns.socket, skydns.service and skydns-agent.service pass systemd-analyze verify (ExecStart
+    pointed at this install's skydns)."""
+    names = ("skydns.socket", "skydns.service", "skydns-agent.service")
+    for name in names:
         text = open(os.path.join(ROOT, "docs", "systemd", name)).read()
         (tmp_path / name).write_text(text.replace("/usr/local/bin/skydns", os.path.join(BIN, "skydns")))
-    out = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "skydns.socket"),
-                          str(tmp_path / "skydns.service")], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / name) for name in names)],
+                         capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

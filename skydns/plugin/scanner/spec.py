@@ -21,27 +21,13 @@ outside them is not probed, and the scanner logs the key and why.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from skydns.clients.probes import Probe
+from skydns.clients.probes import MAX_INTERVAL, MAX_PATH, MAX_TIMEOUT, MIN_INTERVAL, Probe, Timing
 from skydns.config.corefile.dispenser import parse_duration
 
 TYPES = ("tcp", "http", "https", "icmp", "none")
 FIELDS = ("type", "port", "path", "status", "interval", "timeout", "rise", "fall")
-#: What a record may ask for (seconds): a check at most once a second, a probe that gives up within 30 s.
-MIN_INTERVAL, MAX_INTERVAL, MAX_TIMEOUT = 1.0, 3600.0, 30.0
 #: Checks one address may have (records naming it with other probes beyond these are answered, not probed).
 MAX_CHECKS_PER_ADDRESS = 4
-#: The longest ``path`` of an HTTP check.
-MAX_PATH = 1024
-
-
-@dataclass(frozen=True)
-class Timing:
-    interval: float = 10.0
-    timeout: float = 2.0
-    rise: int = 2
-    fall: int = 3
 
 
 class BadHealth(ValueError):
