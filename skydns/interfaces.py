@@ -355,9 +355,12 @@ class IRecordSource(IChangeFeed):
 
 
 class IWritableSource(Interface):
-    """A record source whose records can be written (the records API writes through it)."""
+    """A record source whose records can be written (the records API writes through it; kubewatch keeps its
+    own keys there under a lease)."""
 
     zones = Attribute("The zones the source serves: relative names are taken in the first.")
+    prefix = Attribute("The etcd key prefix the records live under (``skydns.msg.path`` maps names to keys).")
+    connection = Attribute("The :class:`skydns.clients.etcd.connection.Connection` of that etcd.")
 
     def store():  # type: ignore[misc]
         """A blocking :class:`IRecordStore` writing to where the records live; call it, and use what it

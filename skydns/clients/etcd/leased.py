@@ -151,6 +151,11 @@ class LeasedKeys:
         self.wanted[key] = value
         self._flush()
 
+    def forget(self, key: str) -> None:
+        """Stop keeping ``key`` (another writer took it over): not written again, not deleted."""
+        self.current.pop(key, None)
+        self.wanted.pop(key, None)
+
     def _flush(self) -> None:
         if self._busy or not self.wanted or self.lease is None or not self._running:
             return

@@ -106,6 +106,10 @@ class EtcdSource:
     def connection(self):
         return self.copy.connection
 
+    @property
+    def prefix(self) -> str:
+        return self.copy.prefix
+
     def hosts(self) -> list:
         """``[(key, service)]`` of every service in the zones with an address for a host (key order)."""
         out: list = []
