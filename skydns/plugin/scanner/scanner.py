@@ -14,7 +14,6 @@ Probes are started by a scheduler from a heap of due times, at most
 """
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
 import os
@@ -27,6 +26,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from skydns.clients import probes
+from skydns.clients.etcd.sharing import owner, score
 from skydns.interfaces import IMetrics
 from skydns.plugin.scanner import spec
 from skydns.plugin.scanner.writer import EtcdWriter
@@ -47,10 +47,6 @@ class Options:
 
 def default_member() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def score(member: str, ip: str) -> int:
-    return int.from_bytes(hashlib.sha1(f"{member}|{ip}".encode()).digest()[:8], "big")
 
 
 class Check:
@@ -182,7 +178,7 @@ class Scanner:
     def _reown(self) -> None:
         """The addresses this scanner owns among the live scanners (itself included)."""
         members = set(self.source.members()) | {self.member}
-        owned = {ip for ip in self.by_ip if max(members, key=lambda m: score(m, ip)) == self.member}
+        owned = {ip for ip in self.by_ip if owner(members, ip) == self.member}
         gained, lost = owned - self.owned, self.owned - owned
         self.owned = owned
         down = self.source.down()
