@@ -219,8 +219,16 @@ def test_migrate_reads_the_forks_ini_files(tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def test_kube2skydns_becomes_kubewatch(tmp_path):
+    """[Kube2Skydns] kube-enable = YES: the kubewatch directive, in the cluster or at the API server named."""
+    for extra, words in (("", "    kubewatch\n"), ("kube-master-url = https://10.0.0.1:6443\n",
+                                                  "        endpoint https://10.0.0.1:6443\n")):
+        (tmp_path / "kubeapi.conf").write_text(f"[Kube2Skydns]\nkube-enable = YES\n{extra}")
+        s, _ = legacy.load(["-config-file", str(tmp_path / "kubeapi.conf")], environ={}, etcd=False)
+        assert words in legacy.corefile(s)
+
+
 @pytest.mark.parametrize("section, words", [
-    ("[Kube2Skydns]\nkube-enable = YES\n", "kube-enable: the Kubernetes watcher"),
     ("[Dns]\nsubDomainServers = a.local:10.0.0.1:53\n", "subdomainservers: forwarding subdomains"),
     ("[Fun]\nrandom-one = true\nhone-one = true\n", "choose one"),
     ("[Check]\ncheck-interval = never\n", "check-interval = 'never'"),

@@ -117,6 +117,7 @@ def corefile(s: Settings) -> str:
         lines.append(f"    stub {domain}")
     lines += _etcd(s, domain)
     lines += _scanner(fork.checks, bool(fork.monitor))
+    lines += _kubewatch(fork)
     upstreams = " ".join(s.nameservers) if s.nameservers else "/etc/resolv.conf"
     lines.append(f"    forward . {upstreams} {{")
     if s.no_rec:
@@ -165,6 +166,19 @@ def _scanner(checks: dict, monitored: bool) -> list[str]:
     if checks.get("id"):
         lines.append(f"        id {_word(checks['id'], 'hostname')}")
     return lines + ["    }"]
+
+
+def _kubewatch(fork) -> list[str]:
+    """The fork's kube2skydns as the kubewatch directive (in the cluster, unless told where the API is)."""
+    if not fork.kubernetes:
+        return []
+    if fork.kubeconfig:
+        return ["    kubewatch {", f"        kubeconfig {_word(fork.kubeconfig, 'kubecfg-file')}", "    }"]
+    if fork.kube_endpoint:
+        if not fork.kube_endpoint.startswith(("http://", "https://")):
+            raise LegacyError(f"kube-master-url {fork.kube_endpoint!r} must start with https:// (or http://)")
+        return ["    kubewatch {", f"        endpoint {_word(fork.kube_endpoint, 'kube-master-url')}", "    }"]
+    return ["    kubewatch"]
 
 
 def _check_parses(text: str) -> None:

@@ -112,9 +112,13 @@ def _apply(section: str, key: str, value: str, s: Settings, fork: ForkSettings, 
         if value:
             fork.metrics_address = value
     elif key == "kube-enable":
-        if _yes(value):
-            raise LegacyError("the Kubernetes watcher (kube2skydns) is not part of skydns yet; keep "
-                              "skydns-kubeapi running beside skydns for it")
+        fork.kubernetes = _yes(value)
+    elif key in ("kube-master-url", "kube-master", "kube-api"):
+        if value:
+            fork.kube_endpoint = value
+    elif key in ("kubecfg-file", "kube-config", "kubeconfig"):
+        if value:
+            fork.kubeconfig = value
     elif key == "api-address":
         if _yes(sections.get("skydnsapi", {}).get("api-enable", "no")):
             fork.api_address = value

@@ -59,6 +59,9 @@ class ForkSettings:
     api_address: str = ""  # the records API, when api-enable = YES
     api_token: str = ""
     checks: dict = field(default_factory=dict)  # the scanner's: interval, timeout, id, enabled
+    kubernetes: bool = False  # kube-enable = YES: kubewatch
+    kube_endpoint: str = ""  # kube-master-url
+    kubeconfig: str = ""  # kubecfg-file
 
 
 @dataclass

@@ -151,6 +151,10 @@ class LeasedKeys:
         self.wanted[key] = value
         self._flush()
 
+    def run(self, fn) -> defer.Deferred:
+        """``fn(client)`` in a thread, with the writer's client (the next endpoint when one fails)."""
+        return self._thread(self._call, fn)
+
     def forget(self, key: str) -> None:
         """Stop keeping ``key`` (another writer took it over): not written again, not deleted."""
         self.current.pop(key, None)

@@ -13,9 +13,11 @@
 * for an ``ExternalName`` Service: a CNAME to that name.
 
 A named port is an SRV record ``_PORT._PROTO.NAME.NAMESPACE.svc.ZONE`` (protocol in lower
-case) whose targets are the Service's name (the endpoints' names for a headless one).
+case) whose target is the Service's name; for a headless Service one per ready endpoint,
+whose target names that endpoint's address (given in the additional section), as SkyDNS
+answers a service whose host is an address.
 Each record is a key of its own below its name (``x`` and a number from what it holds),
-so records come and go one by one.
+so records come and go one by one; an ExternalName's CNAME is the name's own key.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import zlib
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
-Record = tuple[str, str, dict]  # (name, leaf, SkyDNS service)
+Record = tuple[str, "str | None", dict]  # (name, leaf or None for the name's own key, SkyDNS service)
 
 
 def _leaf(*parts) -> str:
@@ -50,7 +52,7 @@ def records(svc: dict, slices: list[dict], zone: str, cluster_ip: bool = False) 
     out: list[Record] = []
     if spec.get("type") == "ExternalName":
         target = str(spec.get("externalName") or "").rstrip(".").lower()
-        return [(base, _leaf("cname"), {"host": target})] if target else []
+        return [(base, None, {"host": target})] if target else []  # its own key: a CNAME query is exact
     if spec.get("clusterIP") == "None":
         return _headless(spec, slices, base)
     hosts: list[str] = []
@@ -89,8 +91,8 @@ def _headless(spec: dict, slices: list[dict], base: str) -> list[Record]:
                 host = str(endpoint.get("hostname") or ip.replace(".", "-").replace(":", "-")).lower()
                 name = f"{host}.{base}"
                 out.append((name, _leaf(ip), {"host": ip}))
-                for (pname, proto), number in ports.items():
-                    out.append((f"_{pname}._{proto}.{base}", _leaf(name, number), {"host": name, "port": number}))
+                for (pname, proto), number in ports.items():  # an address, so the service's A answer stays plain
+                    out.append((f"_{pname}._{proto}.{base}", _leaf(ip, number), {"host": ip, "port": number}))
     return list({(n, leaf): (n, leaf, v) for n, leaf, v in out}.values())
 
 
