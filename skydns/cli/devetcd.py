@@ -42,6 +42,17 @@ def free_port() -> int:
     return pick()
 
 
+def terminate(proc: subprocess.Popen | None, grace: float = 10.0) -> None:
+    """Stop a child process: SIGTERM, then SIGKILL after ``grace`` seconds; waited for either way."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class LocalEtcd:
     """One etcd member on loopback; ``start()``, ``stop()``, ``client()``."""
 
@@ -109,13 +120,7 @@ class LocalEtcd:
         raise RuntimeError(f"etcd did not start on {self.url}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.proc = None
 
     def client(self, user: str | None = None, password: str | None = None):

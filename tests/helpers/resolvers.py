@@ -11,6 +11,8 @@ import dns.flags
 import dns.message
 import dns.query
 
+from helpers.secondaries import read_logs
+from skydns.cli.devetcd import terminate
 from skydns.testing import eventually, free_port
 
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
@@ -85,17 +87,7 @@ stub-zone:
         return r
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        terminate(self.proc)
 
     def text(self) -> str:
-        out = ""
-        for path in (self.log, self.log + ".out"):
-            if os.path.exists(path):
-                with open(path, errors="replace") as f:
-                    out += f.read()
-        return out
+        return read_logs(self.log)

@@ -10,11 +10,22 @@ import dns.exception
 import dns.message
 import dns.query
 
+from skydns.cli.devetcd import terminate
 from skydns.testing import eventually, free_port
 
 NSD = shutil.which("nsd") or "/usr/sbin/nsd"
 KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"
 NAMED = shutil.which("named") or "/usr/sbin/named"
+
+
+def read_logs(log: str) -> str:
+    """What a server wrote to its log file and to its standard output (``LOG.out``)."""
+    out = ""
+    for path in (log, log + ".out"):
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                out += f.read()
+    return out
 
 
 class Secondary:
@@ -36,12 +47,7 @@ class Secondary:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        terminate(self.proc)
 
     def query(self, name: str, qtype: str, timeout: float = 2.0) -> dns.message.Message:
         return dns.query.udp(dns.message.make_query(name, qtype), "127.0.0.1", port=self.port, timeout=timeout)
@@ -62,12 +68,7 @@ class Secondary:
         return bool(eventually(arrived, timeout=timeout, interval=0.1))
 
     def text(self) -> str:
-        out = ""
-        for path in (self.log, self.log + ".out"):
-            if os.path.exists(path):
-                with open(path, errors="replace") as f:
-                    out += f.read()
-        return out
+        return read_logs(self.log)
 
 
 class NSDSecondary(Secondary):
