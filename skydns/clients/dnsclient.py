@@ -87,7 +87,27 @@ def matches(answer: bytes, qid: int, question: bytes) -> bool:
     return question_of(answer) == question
 
 
-class _UDPExchange:
+class SocketReader:
+    """A socket of ours the reactor reads (its IReadDescriptor side): ``sock`` until :meth:`close`."""
+
+    reactor: Any
+    sock: socket.socket | None
+
+    def fileno(self) -> int:
+        return self.sock.fileno() if self.sock is not None else -1
+
+    def logPrefix(self) -> str:
+        return "dnsclient"
+
+    def close_socket(self) -> None:
+        """Stop reading, close the socket (once)."""
+        if self.sock is not None:
+            self.reactor.removeReader(self)
+            self.sock.close()
+            self.sock = None
+
+
+class _UDPExchange(SocketReader):
     """A connected UDP socket of our own, read by the reactor: one query, one answer.
 
     Twisted's listenUDP would log every port it opens (one line per query);
@@ -105,12 +125,6 @@ class _UDPExchange:
             self.sock.close()
             raise
         reactor.addReader(self)
-
-    def fileno(self) -> int:
-        return self.sock.fileno() if self.sock is not None else -1
-
-    def logPrefix(self) -> str:
-        return "dnsclient"
 
     def doRead(self):
         sock = self.sock
@@ -143,10 +157,7 @@ class _UDPExchange:
         self.close()
 
     def close(self):
-        if self.sock is not None:
-            self.reactor.removeReader(self)
-            self.sock.close()
-            self.sock = None
+        self.close_socket()
 
 
 def _abort(conn) -> None:

@@ -19,6 +19,7 @@ from twisted.internet.protocol import Protocol
 
 from skydns.clients.dnsclient import (
     ExchangeError,
+    SocketReader,
     _abort,
     _connect_tls,
     _Factory,
@@ -122,7 +123,7 @@ class _Shared:
         raise NotImplementedError
 
 
-class UDPPool(_Shared):
+class UDPPool(_Shared, SocketReader):
     """One connected UDP socket to one server, shared by every query in flight to it.
 
     One reactor reader for all the queries, so a burst of answers is read in
@@ -157,12 +158,6 @@ class UDPPool(_Shared):
             raise
         return qid
 
-    def fileno(self) -> int:
-        return self.sock.fileno() if self.sock is not None else -1
-
-    def logPrefix(self) -> str:
-        return "dnsclient"
-
     def doRead(self):
         _read_datagrams(self, self._answer, self._broken, 256)  # an error: this socket is done
 
@@ -177,10 +172,7 @@ class UDPPool(_Shared):
         return self.sock is not None
 
     def _shut(self) -> None:
-        if self.sock is not None:
-            self.reactor.removeReader(self)
-            self.sock.close()
-            self.sock = None
+        self.close_socket()
 
 
 def _read_datagrams(owner, deliver, broken, limit: int) -> None:
@@ -200,32 +192,20 @@ def _read_datagrams(owner, deliver, broken, limit: int) -> None:
         deliver(data)
 
 
-class _Draining:
+class _Draining(SocketReader):
     """A UDP socket retired for its age: answers still arriving on it are read for ``seconds``, then it closes."""
 
     def __init__(self, reactor, sock: socket.socket, answer, seconds: float):
         self.reactor, self.answer = reactor, answer
-        self.sock: socket.socket | None = sock
+        self.sock = sock
         reactor.addReader(self)
-        reactor.callLater(seconds, self.close)
-
-    def fileno(self) -> int:
-        return self.sock.fileno() if self.sock is not None else -1
-
-    def logPrefix(self) -> str:
-        return "dnsclient"
+        reactor.callLater(seconds, self.close_socket)
 
     def doRead(self):
-        _read_datagrams(self, self.answer, lambda _err: self.close(), 64)
+        _read_datagrams(self, self.answer, lambda _err: self.close_socket(), 64)
 
     def connectionLost(self, reason=None):
-        self.close()
-
-    def close(self):
-        if self.sock is not None:
-            self.reactor.removeReader(self)
-            self.sock.close()
-            self.sock = None
+        self.close_socket()
 
 
 class _SharedStream(Protocol):
