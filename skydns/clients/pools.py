@@ -142,8 +142,10 @@ class UDPPool(_Shared, SocketReader):
         sock = self.sock
         if sock is not None and self.max_age and self._aged():
             # A new socket (a new random port); the old one still reads answers to what was sent on it.
-            _Draining(self.reactor, sock, self._answer, self.DRAIN)
+            # The pool stops reading it first: the reactor keys readers by descriptor, and removing the
+            # pool after the drainer was added would unregister the drainer's (same) descriptor.
             self.reactor.removeReader(self)
+            _Draining(self.reactor, sock, self._answer, self.DRAIN)
             sock = self.sock = None
         if sock is None:
             sock = self.sock = connected_udp(self.host, self.port, self.source)

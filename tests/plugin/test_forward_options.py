@@ -127,6 +127,22 @@ def test_tcp_connections_are_kept_by_default(tmp_path, ups):
         assert len({p for _, p, _ in up2.seen}) == 10
 
 
+def test_an_answer_on_a_replaced_socket_is_still_read(tmp_path, ups):
+    """A query out on the shared socket when max_age replaces it: its answer arrives on the old socket, which is
+    still read (it was not, when removing the pool's reader also unregistered the drainer's descriptor)."""
+    up = ups("late", delay=0.6)
+    text = f".:0 {{\n forward . {up.addr} {{\n  expire 10s\n  max_age 200ms\n  read_timeout 5s\n }}\n}}\n"
+    with testing.serve(text, tmp_path) as srv, concurrent.futures.ThreadPoolExecutor(1) as ex:
+        start = time.monotonic()
+        first = ex.submit(a, srv, "first.example.", timeout=8)
+        assert eventually(lambda: len(up.seen) == 1)  # out on the first socket
+        time.sleep(0.25)  # older than max_age: the next query replaces the socket
+        assert a(srv, "second.example.", timeout=8) == "192.0.2.1"
+        assert first.result() == "192.0.2.1"
+        assert time.monotonic() - start < 2.5  # answered on the old socket, not after a read timeout
+        assert len({p for _, p, _ in up.seen}) == 2 and len(up.seen) == 2  # two sockets, no retry
+
+
 def test_max_age_replaces_shared_sockets(tmp_path, ups):
     """With expire, the shared UDP socket (and TCP connection) is replaced once max_age old: a new
     random source port, while answers to queries sent on the old one are still taken."""
