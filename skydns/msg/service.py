@@ -1,13 +1,18 @@
 """A service: the JSON value of an etcd key, checked once when it is read.
 
 Fields (matched case-insensitively): host, port, priority, weight, text, ttl,
-targetstrip, group, mail. A value that is not a JSON object or has a field of
-the wrong type is refused as a whole, with a reason that names the field.
+targetstrip, group, mail (SkyDNS's), and skydns's own, all optional: ``service``
+and ``proto`` (the service it offers: ``_service._proto`` names, RFC 2782 and DNS-SD,
+proto ``tcp`` by default), ``alpn`` (a list of ALPN ids: HTTPS/SVCB records, RFC
+9460) and ``location`` (where it runs, for answers near the client). A value that is
+not a JSON object or has a field of the wrong type is refused as a whole, with a
+reason that names the field.
 """
 from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from typing import Any
 
 import dns.name
@@ -17,6 +22,8 @@ MAX_VALUE_SIZE = 16 * 1024
 #: A name's longest wire form (RFC 1035 3.1): a key deeper than this could never be written in an answer.
 MAX_NAME_OCTETS = 255
 
+#: A service name (RFC 6335 5.1: at most 15 letters, digits and hyphens; no hyphen first, last or doubled).
+SERVICE_LABEL = re.compile(r"(?=.{1,15}\Z)[a-z0-9]+(-[a-z0-9]+)*\Z")
 DEFAULT_PRIORITY = 10
 DEFAULT_WEIGHT = 100
 
@@ -56,12 +63,17 @@ class Service:
     """
 
     __slots__ = ("name", "host", "kind", "port", "priority", "weight", "text", "ttl",
-                 "targetstrip", "group", "mail", "lease", "depth", "health")
+                 "targetstrip", "group", "mail", "lease", "depth", "health", "service", "proto", "alpn", "location")
 
     def __init__(self, name: str, host: str = "", port: int = 0, priority: int = DEFAULT_PRIORITY,
                  weight: int = DEFAULT_WEIGHT, text: str = "", ttl: int = 0, targetstrip: int = 0, group: str = "",
-                 mail: bool = False, lease: int = 0):
+                 mail: bool = False, lease: int = 0, service: str = "", proto: str = "tcp", alpn: tuple = (),
+                 location: str = ""):
         self.health = None
+        self.service = service
+        self.proto = proto
+        self.alpn = alpn
+        self.location = location
         self.name = name
         self.port = port
         self.priority = priority
@@ -76,8 +88,9 @@ class Service:
         self.kind, self.host = classify(host)
 
     def identity(self) -> tuple:
-        """What makes two services the same record (keys differ): host, port, priority, weight, text."""
-        return (self.host, self.port, self.priority, self.weight, self.text)
+        """What makes two services the same record (keys differ): host, port, priority, weight, text, and the
+        service, protocol and ALPN they offer."""
+        return (self.host, self.port, self.priority, self.weight, self.text, self.service, self.proto, self.alpn)
 
     def __repr__(self) -> str:
         return f"<Service {self.name} {self.kind} {self.host!r} port={self.port}>"
@@ -131,6 +144,27 @@ def from_json(raw: bytes | str, name: str, lease: int = 0) -> Service:
     for field in ("text", "group"):
         if field in f and f[field] is not None:
             kwargs[field] = _str(field, f[field])
+    for field in ("service", "proto"):
+        if f.get(field) is not None:
+            value = _str(field, f[field]).lower()
+            if not SERVICE_LABEL.match(value):
+                raise InvalidService(f"field '{field}' must be a service name (letters, digits, '-', at most 15: "
+                                     f"RFC 6335), got {json.dumps(value)[:40]}")
+            kwargs[field] = value
+    if f.get("alpn") is not None:
+        alpn = f["alpn"]
+        if isinstance(alpn, str):
+            alpn = [alpn]
+        if not isinstance(alpn, list) or not alpn or len(alpn) > 16 or not all(
+                isinstance(a, str) and 0 < len(a.encode()) < 256 and a.isascii() for a in alpn):
+            raise InvalidService(f"field 'alpn' must be a list of ALPN ids (h2, http/1.1...), got "
+                                 f"{json.dumps(f['alpn'])[:40]}")
+        kwargs["alpn"] = tuple(alpn)
+    if f.get("location") is not None:
+        location = _str("location", f["location"])
+        if not 0 < len(location) <= 128:
+            raise InvalidService("field 'location' must be 1 to 128 characters")
+        kwargs["location"] = location
     if "mail" in f and f["mail"] is not None:
         if not isinstance(f["mail"], bool):
             raise InvalidService(f"field 'mail' must be true or false, got {json.dumps(f['mail'])[:40]}")

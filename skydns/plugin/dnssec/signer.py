@@ -30,6 +30,7 @@ INCEPTION_BACK = 3600
 VALIDITY = 7 * 24 * 3600
 #: Types a name of ours may hold; white-lie bitmaps never deny these (but the query type).
 POSSIBLE = [dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.MX, dns.rdatatype.TXT, dns.rdatatype.SRV,
+            dns.rdatatype.HTTPS, dns.rdatatype.SVCB,
             dns.rdatatype.PTR, dns.rdatatype.HINFO, dns.rdatatype.RRSIG]
 APEX = [dns.rdatatype.SOA, dns.rdatatype.NS, dns.rdatatype.DNSKEY, dns.rdatatype.NSEC3PARAM]
 

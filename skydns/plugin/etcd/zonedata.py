@@ -60,6 +60,8 @@ def _rdata(rec: lk.Rec) -> bytes:
         return txt_wire(d[0])
     if t == lk.SOA:
         return _name(d[0]) + _name(d[1]) + _SOA(*d[2:])
+    if t in (lk.HTTPS, lk.SVCB):
+        return _MX(d[0]) + _name(d[1]) + d[2]
     raise ValueError(f"no zone data of type {t}")
 
 
@@ -168,6 +170,7 @@ class ZoneData:
         r = lk.Result()
         lookup.srv_records(r, name, svcs)
         lookup.mx_records(r, name, svcs)
+        lookup.svcb_records(r, name, lk.HTTPS, svcs)
         texts = [s for s in svcs if s.text]
         lookup.txt_records(r, r.answer, name, name, [s for s in texts if s.kind != "CNAME"], [name])
         recs.extend(rec for rec in r.answer if rec.owner == name)

@@ -1,7 +1,10 @@
 """Answers as dnspython messages: for replies that splice in records from upstream, and names with escapes."""
 from __future__ import annotations
 
+import struct
+
 import dns.name
+import dns.rdata
 import dns.rdataclass
 import dns.rdtypes.ANY.CNAME
 import dns.rdtypes.ANY.HINFO
@@ -47,6 +50,9 @@ def rdata(rec: lk.Rec):
         return dns.rdtypes.ANY.SOA.SOA(IN, t, _name(d[0]), _name(d[1]), *d[2:])
     if t == lk.HINFO:
         return dns.rdtypes.ANY.HINFO.HINFO(IN, t, d[0].encode(), d[1].encode())
+    if t in (lk.HTTPS, lk.SVCB):
+        data = struct.pack("!H", d[0]) + (_name(d[1]).to_wire() or b"\x00") + d[2]
+        return dns.rdata.from_wire(IN, t, data, 0, len(data))
     raise ValueError(f"cannot make rdata of type {t}")
 
 

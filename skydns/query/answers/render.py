@@ -86,6 +86,10 @@ def _rdata(w: Writer, rec: lk.Rec) -> None:
         w.name(d[0])
         w.name(d[1])
         buf += _IIIII(*d[2:])
+    elif t in (lk.HTTPS, lk.SVCB):
+        buf += _H(d[0])
+        w.name(d[1], compress=False)  # RFC 9460 2.2: the target is not compressed
+        buf += d[2]
     elif t == lk.HINFO:
         for s in d:
             raw = s.encode()

@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 import dns.rdatatype
 
 from skydns.msg.service import Service
+from skydns.query.answers import servicenames as names
+from skydns.query.answers import svcb
 from skydns.query.zones import in_zones, strip_labels
 
 _T = dns.rdatatype.RdataType
 A, NS, CNAME, SOA, PTR, HINFO, MX, TXT, AAAA, SRV, ANY = (_T.A, _T.NS, _T.CNAME, _T.SOA, _T.PTR, _T.HINFO, _T.MX,
                                                           _T.TXT, _T.AAAA, _T.SRV, _T.ANY)
+SVCB, HTTPS = _T.SVCB, _T.HTTPS
 MAX_CNAME_CHAIN = 8
 
 
@@ -112,6 +115,10 @@ class Rules:
             self.deps = outer
 
     def _answer(self, qname: str, qtype: int, zone: str) -> Result:
+        if qname[0] == "_" or "._" in qname:  # _http._tcp.web, DNS-SD's names (only these pay for the test)
+            named = self._service_name(qname, qtype, zone)
+            if named is not None:
+                return named
         lookup_name = qname
         if self.s.local and qname == "local.dns." + (zone if zone != "." else ""):
             lookup_name = self.s.local
@@ -144,6 +151,11 @@ class Rules:
                 if s.kind == "CNAME":
                     r.answer.append(Rec(qname, CNAME, (s.host,), self.ttl(s)))
                     break
+        elif qtype in (HTTPS, SVCB):
+            svcs = self.services(lookup_name)
+            if svcs is None:
+                return self._missing(r, qname, zone)
+            self.svcb_records(r, qname, qtype, svcs)
         elif qtype == NS and qname == zone:
             self.ns_records(r, zone)
         elif qtype == SOA and qname == zone:
@@ -294,6 +306,47 @@ class Rules:
                 if (target, s.host) not in seen_addr:
                     seen_addr.add((target, s.host))
                     r.additional.append(Rec(target, A if s.kind == "A" else AAAA, (s.host,), ttl))
+
+    def svcb_records(self, r: Result, qname: str, qtype: int, svcs) -> None:
+        """HTTPS (or SVCB) records of the services offering HTTPS (:mod:`.svcb`)."""
+        for priority, target, params, s in svcb.records(svcs):
+            r.answer.append(Rec(qname, _T(qtype), (priority, target, params), self.ttl(s)))
+
+    def _service_name(self, qname: str, qtype: int, zone: str) -> Result | None:
+        """Names made from the services' ``service`` and ``proto`` (:mod:`.servicenames`); None when ``qname``
+        is not one of them, or has keys of its own."""
+        parsed = names.parse(qname, zone)
+        if parsed is None or self.services(qname) is not None:
+            return None
+        kind, service, proto, where = parsed
+        r = Result()
+        if kind == "browse":
+            offered = [s for s in self.services(zone) or [] if s.service]
+            if not offered:
+                return self._missing(r, qname, zone)
+            if qtype == PTR:
+                ttl = min(self.ttl(s) for s in offered)
+                for sv, pr in sorted({(s.service, s.proto) for s in offered}):
+                    r.answer.append(Rec(qname, PTR, (f"_{sv}._{pr}.{zone}",), ttl))
+        else:
+            svcs = names.offering(self.services(where) or [], service, proto)
+            if kind == "instance":
+                svcs = [s for s in svcs if names.instance_of(s.name) == where]
+            if not svcs:
+                return self._missing(r, qname, zone)
+            if qtype == SRV:
+                self.srv_records(r, qname, svcs)
+            elif qtype == PTR and kind == "type" and where == zone:
+                ttl = min(self.ttl(s) for s in svcs)
+                for instance in dict.fromkeys(names.instance_of(s.name) for s in svcs):
+                    r.answer.append(Rec(qname, PTR, (f"{names.instance_label(instance, zone)}.{qname}",), ttl))
+            elif qtype == TXT and kind == "instance":  # DNS-SD: every instance has a TXT record
+                ttl = min(self.ttl(s) for s in svcs)
+                for text in dict.fromkeys(s.text for s in svcs if s.text) or [""]:
+                    r.answer.append(Rec(qname, TXT, (text,), ttl))
+        if not r.answer:
+            r.soa = True
+        return r
 
     def ns_records(self, r: Result, zone: str) -> None:
         """The apex's NS set: the addresses under ``dns/ns`` (with glue), else ``ns.dns.<zone>`` (the SOA's
