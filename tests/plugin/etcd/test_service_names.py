@@ -8,7 +8,7 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from helpers import eventually, write_key
+from helpers import write_key
 from skydns import testing
 
 ZONE = "skydns.local."
