@@ -379,11 +379,12 @@ class IRecordStore(Interface):
     def show(name):
         """The service dicts stored at exactly ``name`` (its key and its ``x<n>`` leaves), or None."""
 
-    def replace(writes, ttl=None):
+    def replace(writes, ttl=None, author=None):
         """Replace the records named in ``writes`` (``(name, leaf or None, service dict)``) in one
-        transaction, under a lease of ``ttl`` seconds when given."""
+        transaction, under a lease of ``ttl`` seconds when given; ``author`` (an API token's name, a
+        user) is noted in the same transaction (:mod:`skydns.clients.etcd.history`)."""
 
-    def delete(name):
+    def delete(name, author=None):
         """Delete the record ``name`` (names below it are other records); False when there was none."""
 
 
@@ -509,8 +510,9 @@ class IZoneEdit(Interface):
     def delete_name(name):
         """Delete every record at ``name``."""
 
-    def commit():  # type: ignore[misc]
-        """A Deferred firing True once the changes are written in one transaction, False when a name
+    def commit(author=None):
+        """A Deferred firing True once the changes are written in one transaction (with a note of ``author``
+        for each name, :mod:`skydns.clients.etcd.history`), False when a name
         changed in the store since it was read (nothing written: read and try again); it fails with
         :class:`skydns.msg.records.TooLarge` for more changes than the store takes at once."""
 

@@ -116,14 +116,51 @@ class EtcdBackend:
     def put(self, name, body, ttl):
         from skydns.msg.records import entries
         writes = entries(self._name(name), body, self.zone)
-        self.store.replace(writes, ttl)
+        self.store.replace(writes, ttl, author=_author())
         return {"written": list(dict.fromkeys(w[0] for w in writes)), "keys": len(writes)}
 
     def delete(self, name):
         name = self._name(name)
-        if not self.store.delete(name):
+        if not self.store.delete(name, author=_author()):
             raise Failed(f"no record named {name}", NOT_FOUND)
         return {"deleted": name}
+
+
+def _history(backend, args, out) -> None:
+    from skydns.cli import history as text
+    from skydns.clients.etcd.history import Gone, History
+
+    if not isinstance(backend, EtcdBackend):
+        raise Failed(f"{args.command} reads etcd's history: give --etcd URL", 2)
+    h = History(backend.store.client, backend.store.prefix)
+    try:
+        if args.command == "history":
+            name = backend._name(args.name)
+            entries, gone = h.entries(name)
+            out.write((text.history_json(entries, gone) if args.json else text.history_text(name, entries, gone))
+                      + "\n")
+        elif args.command == "diff":
+            changes = h.diff(args.rev1, args.rev2, backend._name(args.prefix) if args.prefix else None)
+            out.write((json.dumps(changes, indent=2) if args.json else text.diff_text(changes, h.prefix)) + "\n")
+        else:
+            name = backend._name(args.name)
+            n = h.rollback(name, args.revision, _author())
+            out.write(f"{name} as at revision {args.revision} ({n} keys changed)\n" if n
+                      else f"{name} is already as at revision {args.revision}\n")
+    except Gone as e:
+        raise Failed(str(e), NOT_FOUND) from e
+
+
+def _author() -> str:
+    """Who ``skydnsctl --etcd`` writes as: the user on this machine."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"skydnsctl:{user}@{socket.gethostname()}"
 
 
 def value_text(rec: dict) -> tuple[str, str]:
@@ -181,6 +218,14 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("delete", help="delete a record").add_argument("name")
     sub.add_parser("import", help="add the records of a YAML file (name: body)").add_argument("file")
     sub.add_parser("export", help="every record as YAML (or JSON)")
+    sub.add_parser("history", help="who changed a record, when, and what it held (--etcd)").add_argument("name")
+    diff = sub.add_parser("diff", help="what changed between two etcd revisions (--etcd)")
+    diff.add_argument("rev1", type=int)
+    diff.add_argument("rev2", type=int, nargs="?", help="default: now")
+    diff.add_argument("--prefix", help="only names at or below this one")
+    back = sub.add_parser("rollback", help="put a record back as it was at a revision (--etcd)")
+    back.add_argument("name")
+    back.add_argument("--to", type=int, required=True, dest="revision")
     return p
 
 
@@ -221,6 +266,8 @@ def run(args, out=sys.stdout) -> int:
         for name, body in data.items():
             backend.put(str(name), body, None)
         out.write(f"imported {len(data)} records\n")
+    elif cmd in ("history", "diff", "rollback"):
+        _history(backend, args, out)
     elif cmd == "export":
         records = backend.list(None, 100000)
         data = {}

@@ -1,5 +1,4 @@
 """The records HTTP API and skydnsctl, against a real etcd and a running server."""
-import io
 import json
 import os
 import subprocess
@@ -14,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import eventually, free_port
+from helpers.ctl import ctl_run
 from skydns import testing
-from skydns.cli import ctl
 
 TOKEN = "s3cret-token"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -151,31 +150,6 @@ def test_fuzz_never_500(api, method, name, body, query):
                  "/skydns/api/" + urllib.parse.quote(name, safe="")):
         status, reply = call(api, method, path, body, query=query)
         assert status < 500, (method, path, body, query, status, reply)
-
-
-def ctl_run(*argv):
-    out = io.StringIO()
-    err = io.StringIO()
-    old = sys.stderr
-    sys.stderr = err
-    try:
-        try:
-            argv, fork = ctl.apicmd(list(argv))  # the fork's skydns-apicmd forms, as main does
-        except ctl.Failed as e:
-            return e.status, "", str(e)
-        args = ctl.parser().parse_args(list(argv))
-        args.apicmd = fork
-        try:
-            code = ctl.run(args, out)
-        except ctl.Failed as e:
-            err.write(str(e))
-            code = e.status
-        except Exception as e:
-            err.write(str(e))
-            code = 1
-    finally:
-        sys.stderr = old
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.mark.parametrize("backend", ["api", "etcd"])

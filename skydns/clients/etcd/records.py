@@ -10,6 +10,7 @@ import json
 
 from zope.interface import implementer
 
+from skydns.clients.etcd.history import note
 from skydns.interfaces import IRecordStore
 from skydns.msg import path
 from skydns.msg.records import LEAF, MAX_TXN_OPS, Keys, RecordError, TooLarge, Writes
@@ -91,8 +92,9 @@ class EtcdRecords:
                 keys.append(k)
         return keys
 
-    def replace(self, writes: Writes, ttl: int | None = None) -> None:
-        """Remove each written record's own keys and write the new ones, in one transaction."""
+    def replace(self, writes: Writes, ttl: int | None = None, author: str | None = None) -> None:
+        """Remove each written record's own keys and write the new ones, in one transaction (with a note of
+        ``author`` per name: :mod:`skydns.clients.etcd.history`)."""
         t = self.client.transactions
         puts = {}
         for name, leaf, service in writes:
@@ -102,20 +104,23 @@ class EtcdRecords:
         for name in dict.fromkeys(n for n, _, _ in writes):
             # etcd refuses a delete and a put of one key in a transaction: a put overwrites anyway.
             ops.extend(t.delete(k) for k in self._own_keys(name) if k not in puts)
-        if len(ops) + len(puts) > MAX_TXN_OPS:
-            raise TooLarge(f"the change takes {len(ops) + len(puts)} etcd operations; one transaction takes "
-                           f"{MAX_TXN_OPS}")
+        names = list(dict.fromkeys(n for n, _, _ in writes)) if author else []
+        if len(ops) + len(puts) + len(names) > MAX_TXN_OPS:
+            raise TooLarge(f"the change takes {len(ops) + len(puts) + len(names)} etcd operations; one "
+                           f"transaction takes {MAX_TXN_OPS}")
         lease = self.client.lease(ttl) if ttl else None
         ops.extend(t.put(k, v, lease=lease) for k, v in puts.items())
+        ops.extend(note(t, self.prefix, n, author, "replace") for n in names if author)
         ok, _ = self.client.transaction(compare=[], success=ops, failure=[])
         if not ok:
             raise RecordError("etcd refused the transaction")
 
-    def delete(self, name: str) -> bool:
+    def delete(self, name: str, author: str | None = None) -> bool:
         """Remove a record's own keys (names below it are other records); False if it had none."""
         keys = [self._writable(k) for k in self._own_keys(name)]
         if not keys:
             return False
         t = self.client.transactions
-        self.client.transaction(compare=[], success=[t.delete(k) for k in keys], failure=[])
+        ops = [t.delete(k) for k in keys] + ([note(t, self.prefix, name, author, "delete")] if author else [])
+        self.client.transaction(compare=[], success=ops, failure=[])
         return True

@@ -35,6 +35,8 @@ from skydns.query.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.api")
 MAX_BODY = 64 * 1024
+#: Who the history notes for the API's writes (one token: its name; named tokens will name themselves).
+AUTHOR = "api:token"
 OPENAPI = os.path.join(os.path.dirname(__file__), "openapi.json")
 
 
@@ -219,11 +221,11 @@ class RecordsAPI(Resource):
                 raise ApiError(400, "ttl must be between 1 and 100000000 seconds")
 
         def work():
-            self.records().replace(writes, ttl)
+            self.records().replace(writes, ttl, author=AUTHOR)
             return 200, {"written": [n for n in dict.fromkeys(w[0] for w in writes)], "keys": len(writes)}
         return work
 
     def _delete(self, name):
-        if not self.records().delete(name):
+        if not self.records().delete(name, author=AUTHOR):
             return 404, {"error": f"no record named {name}"}
         return 200, {"deleted": name}

@@ -23,6 +23,7 @@ import dns.rdatatype
 from twisted.internet import threads
 from zope.interface import implementer
 
+from skydns.clients.etcd.history import note
 from skydns.clients.etcd.watch import prefix_end
 from skydns.interfaces import IZoneEdit
 from skydns.msg import path
@@ -133,11 +134,11 @@ class Edit:
         if name in self.planned:
             self.planned[name] = []
 
-    def commit(self):
+    def commit(self, author: str | None = None):
         return threads.deferToThreadPool(self.source.copy.reactor, self.source.copy.reactor.getThreadPool(),
-                                         self._commit)
+                                         self._commit, author)
 
-    def _commit(self) -> bool:
+    def _commit(self, author: str | None = None) -> bool:
         client = self.source.store().client
         t = client.transactions
         compares: list = []
@@ -167,6 +168,8 @@ class Edit:
                 ops.append(t.put(f"{key}/x{n}", json.dumps(svc)))
         if not ops:
             return True
+        if author:
+            ops.extend(note(t, self.prefix, name, author, "update") for name in self.planned)
         if len(ops) > MAX_TXN_OPS or len(compares) > MAX_TXN_OPS:
             raise TooLarge(f"{max(len(ops), len(compares))} etcd operations, one transaction takes {MAX_TXN_OPS}")
         ok, _ = client.transaction(compare=compares, success=ops, failure=[])

@@ -188,7 +188,7 @@ class Update:
                     for rd in rrset:
                         edit.delete_rr(name, rd)
             try:
-                written = yield edit.commit()
+                written = yield edit.commit(f"tsig:{str(policy.key).rstrip('.')}")
             except TooLarge as e:
                 log.info("update of {zone} refused: {why}", zone=zone, why=e)
                 return dns.rcode.REFUSED, False
