@@ -15,6 +15,7 @@ Cases:
   cache hits         cache + etcd, 100 hot names of 1,000    (bench/cache.py's (a): the raw path)
   cache hits, observed  errors + prometheus + cache + etcd   (the raw path with reply observers)
   etcd misses        etcd alone                              (bench/cache.py's (b): the miss path)
+  etcd SRV misses    etcd alone, SRV queries                 (the answer builder's SRV path)
   forward relay      forward . UPSTREAM                      (bench/forward.py's: the raw UDP relay, a fresh
                                                              socket per query; the upstream, bench/bare_twisted.py,
                                                              on dnsperf's core, shared by both servers)
@@ -71,6 +72,7 @@ def main():
             "cache hits, observed": (ZONE, f" errors\n prometheus 127.0.0.1:MPORT\n cache\n{etcd_body}", hot,
                                      hot[0].split()[0]),
             "etcd misses": (ZONE, etcd_body, hot, hot[0].split()[0]),
+            "etcd SRV misses": (ZONE, etcd_body, [q.replace(" A", " SRV") for q in hot], hot[0].split()[0]),
             "forward relay": (".", f" forward . 127.0.0.1:{up_port}\n", ["example.org A"], "example.org."),
         }
         trees = {"old": old_root, "new": dnsperf.ROOT}
