@@ -11,6 +11,7 @@ any length ends with the keys back within a keep-alive period of etcd's return.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -46,13 +47,20 @@ class LeasedKeys:
         self._keeper: task.LoopingCall | None = None
         self._keeping = False
         self._running = False
+        self._lock = threading.Lock()
 
     def _thread(self, fn, *args) -> defer.Deferred:
         return threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), fn, *args)
 
     # -- blocking helpers (threads) -------------------------------------------------------
     def _call(self, fn):
-        """Run ``fn(client)`` with a client, trying the next endpoint when one fails."""
+        """Run ``fn(client)`` with a client, trying the next endpoint when one fails. One call at a time: the
+        keep-alive, the writes and a members' read run in pool threads, and a client closed under another
+        thread's call would crash gRPC's core."""
+        with self._lock:
+            return self._call_locked(fn)
+
+    def _call_locked(self, fn):
         endpoints = self.connection.endpoints
         last: Exception | None = None
         for _ in range(len(endpoints)):
@@ -137,9 +145,13 @@ class LeasedKeys:
             except Exception as e:
                 self.log.warn("{who}: could not revoke its etcd lease ({error}); its keys expire in {ttl}s",
                               who=self.who, error=e, ttl=self.ttl)
-        client, self._client = self._client, None
-        if client is not None:
-            yield self._thread(client.close)
+        yield self._thread(self._close_client)
+
+    def _close_client(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+            if client is not None:
+                client.close()
 
     # -- keys -----------------------------------------------------------------------------------
     def put(self, key: str, value: str | None) -> None:
