@@ -225,6 +225,8 @@ class IListenerSettings(Interface):
     max_connections = Attribute("Concurrent stream connections per listener (0: no cap).")
     tls = Attribute("The certificate of the block's tls:// and https:// listeners, or None.")
     workers = Attribute("Processes the ``skydns`` command runs, sharing every port.")
+    cookies = Attribute("The :class:`skydns.query.cookies.Jar` of DNS cookies on the block's listeners, or None.")
+    rrl = Attribute("The :class:`skydns.query.ratelimit.Limiter` of the block's UDP replies, or None.")
 
 
 class IServerBlock(Interface):

@@ -7,12 +7,14 @@ worker, and starts a worker again when one dies.
 """
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 
 from skydns.config.errors import CorefileError
+from skydns.query import cookies
 
 #: A worker that dies sooner than this after starting is restarted only after a pause.
 QUICK_DEATH = 2.0
@@ -71,8 +73,18 @@ def supervise(argv: list[str], count: int) -> int:
     workers: dict[int, tuple[subprocess.Popen, float]] = {}
     stopping = []
 
+    secret = cookies.master_secret()  # DNS cookies: every worker makes and accepts the same ones
+
     def start(slot: int) -> None:
-        workers[slot] = (subprocess.Popen(cmd), time.monotonic())
+        # the secret goes through a pipe the worker reads once: never in argv, the environment or a file
+        read, write = os.pipe()
+        os.write(write, secret)
+        os.close(write)
+        env = dict(os.environ, **{cookies.SECRET_FD: str(read)})
+        try:
+            workers[slot] = (subprocess.Popen(cmd, pass_fds=(read,), env=env), time.monotonic())
+        finally:
+            os.close(read)
 
     def forward(signum, frame):
         if signum in (signal.SIGTERM, signal.SIGINT):

@@ -28,6 +28,8 @@ class ListenerSettings:
     max_connections: int = _DEFAULT.max_connections
     tls: Any = None
     workers: int = 1
+    cookies: Any = None  # skydns.query.cookies.Jar, from the cookie directive
+    rrl: Any = None  # skydns.query.ratelimit.Limiter, from the rrl directive
 
     def limits(self) -> StreamLimits:
         return StreamLimits(self.idle, self.read, self.write, self.max_connections)

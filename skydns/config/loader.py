@@ -151,6 +151,7 @@ class ListenerSpec:
     limits: StreamLimits = StreamLimits()
     transport: str = "dns"  # dns, tls or https (parser.TRANSPORTS)
     tls: Any = None  # skydns.listen.tlsconfig.ServerTLS for tls and https (https without one: plain HTTP)
+    guard: Any = None  # skydns.query.guard.Guard: cookies and rate limiting, or None
 
 
 def plan_listeners(blocks: list[Block]) -> dict[tuple[str, int], ListenerSpec]:
@@ -176,7 +177,28 @@ def plan_listeners(blocks: list[Block]) -> dict[tuple[str, int], ListenerSpec]:
                 users.setdefault((h, k.port), []).append(b)
     for key, spec in specs.items():
         spec.limits = StreamLimits.most_permissive(b.settings.limits() for b in users[key])
+        jar = _one(users[key], "cookies", "cookie", spec)
+        limiter = _one(users[key], "rrl", "rrl", spec)
+        if jar is not None or limiter is not None:
+            from skydns.query.guard import Guard
+
+            spec.guard = Guard(jar, limiter)
     return specs
+
+
+def _one(blocks: list[Block], setting: str, directive: str, spec: ListenerSpec):
+    """The listener-wide object of ``setting`` (a cookie jar, a rate limiter) the blocks on one port agree on."""
+    found = None
+    for b in blocks:
+        obj = getattr(b.settings, setting)
+        if obj is None:
+            continue
+        if found is not None and found.config != obj.config:
+            k = b.keys[0]
+            raise CorefileError(f"port {spec.port} is shared by server blocks with different '{directive}' "
+                                "settings: one listener has one", k.file, k.line)
+        found = found or obj
+    return found
 
 
 class Generation:

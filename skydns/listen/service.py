@@ -103,7 +103,7 @@ class SkyDNSService(MultiService):
         gen = cfg.build(self.reactor, self, self.clock)
         specs = gen.listener_specs()
         for key, spec in specs.items():
-            self.listeners[key] = self._listen(spec, Server(ZoneMux(spec.zones), gen, transport=spec.transport))
+            self.listeners[key] = self._listen(spec, _server(spec, gen))
         for s in self.inherited.unused():
             log.warn("systemd passed {socket}, which no server block listens on; not used", socket=s.describe())
         self.generation = gen
@@ -327,7 +327,7 @@ class SkyDNSService(MultiService):
                                         "that needs a restart", self.corefile)
             for key, spec in specs.items():
                 if key not in self.listeners:
-                    opened[key] = self._listen(spec, Server(ZoneMux(spec.zones), gen, transport=spec.transport))
+                    opened[key] = self._listen(spec, _server(spec, gen))
             yield gen.start()
         except Exception as e:
             self.reload_failures += 1
@@ -346,7 +346,7 @@ class SkyDNSService(MultiService):
         new_listeners = {}
         for key, spec in specs.items():
             listener = opened.get(key) or old_listeners[key]
-            listener.server = Server(ZoneMux(spec.zones), gen, (listener.host, listener.port), spec.transport)
+            listener.server = _server(spec, gen, (listener.host, listener.port))
             listener.limits = spec.limits
             if listener.tls is not None and spec.tls is not None:
                 listener.tls.swap(spec.tls)  # new connections get the new certificate; the port stays open
@@ -383,6 +383,11 @@ class SkyDNSService(MultiService):
 
 #: ALPN of DNS-over-HTTPS listeners: HTTP/2 where Twisted has it (twisted[http2]), HTTP/1.1 always.
 ALPN = (b"h2", b"http/1.1")
+
+
+def _server(spec: configmod.ListenerSpec, gen, local: tuple | None = None) -> Server:
+    """The server of one listener in configuration ``gen``."""
+    return Server(ZoneMux(spec.zones), gen, local, spec.transport, spec.guard)
 
 
 def _where(host: str, port: int) -> str:

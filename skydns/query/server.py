@@ -31,9 +31,12 @@ class Server:
     reload; a query already running finishes on the chain it started with.
     """
 
-    def __init__(self, mux: ZoneMux, generation=None, local: tuple | None = None, transport: str = "dns"):
+    def __init__(self, mux: ZoneMux, generation=None, local: tuple | None = None, transport: str = "dns",
+                 guard=None):
         self.mux = mux
         self.generation = generation
+        #: what stands at the listener's door (skydns.query.guard: cookies, rate limiting), or None
+        self.guard = guard
         #: how this listener's queries end (see skydns.query.delivery)
         self.delivery = Delivery(generation, local, transport)
         # The raw path: an IRawAnswerer at the head of its block's chain (behind IRawTransparent
@@ -90,6 +93,12 @@ class Server:
         return self.delivery.transport
 
     def handle(self, data: bytes, client: tuple, proto: str, sender) -> None:
+        guard = self.guard
+        if guard is not None:
+            admitted = guard.admit(data, client, proto, sender)
+            if admitted is None:
+                return
+            data, sender = admitted
         delivery = self.delivery
         if self.raw_answerers:
             for answer, first_request, filters, steps in self.raw_answerers:

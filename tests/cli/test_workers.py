@@ -95,3 +95,34 @@ def test_restarted_worker_gives_no_servfail(tmp_path, data):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(15)
+
+
+def test_workers_share_the_cookie_secret(tmp_path):
+    """Every worker makes and accepts the same server cookies (the supervisor hands them one secret
+    through a pipe): a cookie one worker made is valid at all of them, so it comes back unchanged."""
+    import dns.edns
+    import dns.message
+    import dns.query
+
+    port = free_port()
+    corefile = tmp_path / "Corefile"
+    corefile.write_text(f"example.org:{port} {{\n workers 2\n cookie\n whoami\n}}\n")
+    proc = subprocess.Popen([os.path.join(BIN, "skydns"), "-c", str(corefile)], cwd=tmp_path, env=env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def cookie_for(cookie: bytes) -> bytes:
+        q = dns.message.make_query("w.example.org.", "A", use_edns=0,
+                                   options=[dns.edns.GenericOption(dns.edns.OptionType.COOKIE, cookie)])
+        r = dns.query.udp(q, "127.0.0.1", port=port, timeout=2)  # a new source port each time
+        return [o.to_wire() for o in r.options if o.otype == dns.edns.OptionType.COOKIE][0]
+
+    try:
+        wait_until_serving(port, proc)
+        assert eventually(lambda: len(children(proc.pid)) == 2, timeout=20, interval=0.1)
+        workers = children(proc.pid)
+        assert eventually(lambda: all(bound_udp(w, port) for w in workers), timeout=20)
+        first = cookie_for(b"12345678")
+        assert all(cookie_for(first) == first for _ in range(40))  # the kernel spreads them over both
+    finally:
+        proc.terminate()
+        proc.wait(15)

@@ -1,0 +1,3 @@
+from skydns.plugin.cookie.setup import setup
+
+__all__ = ["setup"]

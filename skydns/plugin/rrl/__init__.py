@@ -1,0 +1,3 @@
+from skydns.plugin.rrl.setup import setup
+
+__all__ = ["setup"]
