@@ -78,7 +78,7 @@ class Victim(threading.Thread):
         while True:
             try:
                 data = self.sock.recv(65535)
-            except socket.timeout:
+            except TimeoutError:
                 if not self.sending.is_set():
                     return
                 continue
@@ -103,7 +103,7 @@ def real_client(port: int, seconds: float) -> tuple[int, int]:
             r = dns.message.from_wire(s.recv(65535))
             if r.id == q.id and r.answer:
                 answered += 1
-        except (socket.timeout, dns.exception.DNSException):
+        except (TimeoutError, dns.exception.DNSException):
             pass
         time.sleep(0.05)
     s.close()

@@ -11,7 +11,11 @@
     GET    /skydns/api/openapi.json                              this API's description (no token)
 
 The token is ``Authorization: Bearer TOKEN``, ``X-Auth-Token: TOKEN`` or
-``?token=TOKEN`` (as the fork's clients send it), compared in constant time.
+``?token=TOKEN`` (as the fork's clients send it), found by its hash
+(:mod:`skydns.plugin.api.tokens`): a read token reads, a write token also
+changes the names it was given (403 for others), and the history of names notes
+its name as the author of each write (``api:NAME``). An address that keeps
+giving wrong tokens gets 429 for a while.
 
 Only names inside the record source's zones are read or written (403 otherwise):
 the API cannot reach SkyDNS's ``config`` key, the health monitor's status keys,
@@ -21,7 +25,6 @@ not etcd's own words.
 """
 from __future__ import annotations
 
-import hmac
 import json
 import os
 
@@ -31,12 +34,13 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from skydns.msg.records import RecordError, describe, entries, normalise_name
+from skydns.plugin.api.tokens import Throttle, Token, Tokens
 from skydns.query.zones import in_zones
 
 log = Logger(namespace="skydns.plugin.api")
 MAX_BODY = 64 * 1024
-#: Who the history notes for the API's writes (one token: its name; named tokens will name themselves).
-AUTHOR = "api:token"
+#: How the history notes the author of a write through the API: the token's name after it.
+AUTHOR_PREFIX = "api:"
 OPENAPI = os.path.join(os.path.dirname(__file__), "openapi.json")
 
 
@@ -53,10 +57,12 @@ class ApiError(Exception):
 class RecordsAPI(Resource):
     isLeaf = True
 
-    def __init__(self, token: str, reactor):
+    def __init__(self, tokens: Tokens, reactor, clock=None):
         super().__init__()
-        self.token = token.encode()
+        self.tokens = tokens
         self.reactor = reactor
+        clock = clock if clock is not None else reactor
+        self.throttle = Throttle(clock.seconds)
         self.source = None  # set at start-up: the block's writable record source (IWritableSource)
 
     def attach(self, source) -> None:
@@ -94,10 +100,21 @@ class RecordsAPI(Resource):
         if parts == ["openapi.json"] and request.method == b"GET":
             with open(OPENAPI, "rb") as f:
                 return f.read()
-        if not self._authorised(request):
+        host = request.getClientAddress().host if request.getClientAddress() is not None else "?"
+        wait = self.throttle.wait(host)
+        if wait > 0:
+            request.setHeader(b"retry-after", str(int(wait) + 1).encode())
+            return self._reply(request, 429, {"error": "too many wrong tokens from this address; try later"})
+        token = self._token(request)
+        if token is None:
+            penalty = self.throttle.failed(host)
+            if penalty:
+                log.warn("records API: wrong tokens from {host}; refused for {seconds:.0f} s", host=host,
+                         seconds=penalty)
             return self._reply(request, 401, {"error": "missing or wrong token"})
+        self.throttle.succeeded(host)
         try:
-            work = self._route(request, parts)
+            work = self._route(request, parts, token)
         except ApiError as e:
             return self._reply(request, e.code, {"error": str(e)})
         except RecordError as e:
@@ -106,7 +123,7 @@ class RecordsAPI(Resource):
         d.addCallbacks(lambda out: self._finish(request, *out), lambda f: self._failed(request, f))
         return NOT_DONE_YET
 
-    def _authorised(self, request) -> bool:
+    def _token(self, request) -> Token | None:
         given = b""
         auth = request.getHeader(b"authorization") or b""
         if auth.lower().startswith(b"bearer "):
@@ -114,7 +131,14 @@ class RecordsAPI(Resource):
         given = given or request.getHeader(b"x-auth-token") or b""
         if not given and b"token" in request.args:
             given = request.args[b"token"][0]
-        return hmac.compare_digest(given, self.token)
+        return self.tokens.find(given)
+
+    @staticmethod
+    def _may_change(token: Token, name: str) -> None:
+        if not token.write:
+            raise ApiError(403, f"token {token.name} is read-only")
+        if not token.may_change(name):
+            raise ApiError(403, f"token {token.name} may not change {name}")
 
     def _reply(self, request, code: int, obj) -> bytes:
         request.setResponseCode(code)
@@ -148,8 +172,10 @@ class RecordsAPI(Resource):
         except RecursionError:
             raise ApiError(400, "body is nested too deeply") from None
 
-    def _route(self, request, parts):
+    def _route(self, request, parts, token: Token):
         method = request.method
+        if method not in (b"GET", b"HEAD") and not token.write:
+            raise ApiError(403, f"token {token.name} is read-only")
         if parts and parts[0] == "records":
             if len(parts) == 1:
                 if method != b"GET":
@@ -161,22 +187,24 @@ class RecordsAPI(Resource):
             if method == b"GET":
                 return lambda: self._show(name)
             if method in (b"PUT", b"POST"):
-                return self._write_work(request, name)
+                return self._write_work(request, name, token)
             if method == b"DELETE":
-                return lambda: self._delete(name)
+                self._may_change(token, name)
+                return lambda: self._delete(name, token)
             raise ApiError(405, "use GET, PUT, POST or DELETE")
         if not parts and method == b"GET":  # the Kubernetes fork's list
             return self._list_work(request)
         if len(parts) == 1:  # the Kubernetes fork's forms
             name = self.inside(normalise_name(parts[0], self.zone()))
             if method == b"POST":
-                return self._write_work(request, name)
+                return self._write_work(request, name, token)
             if method == b"PUT":
-                return self._write_work(request, name, update=True)
+                return self._write_work(request, name, token, update=True)
             if method == b"GET":
                 return lambda: self._show(name)
             if method == b"DELETE":
-                return lambda: self._delete(name)
+                self._may_change(token, name)
+                return lambda: self._delete(name, token)
             raise ApiError(405, "use GET, POST, PUT {\"update\": ...} or DELETE")
         raise ApiError(404, "not found")
 
@@ -202,7 +230,7 @@ class RecordsAPI(Resource):
             return 404, {"error": f"no record named {name}"}
         return 200, dict(name=name, **describe(found))
 
-    def _write_work(self, request, name, update: bool = False):
+    def _write_work(self, request, name, token: Token, update: bool = False):
         body = self._body(request)
         if update:
             if not isinstance(body, dict) or set(body) != {"update"}:
@@ -210,7 +238,7 @@ class RecordsAPI(Resource):
             body = body["update"]
         writes = entries(name, body, self.zone())
         for written, _leaf, _service in writes:  # a CNAME body writes its alias's name
-            self.inside(written)
+            self._may_change(token, self.inside(written))
         ttl = None
         if b"ttl" in request.args:
             try:
@@ -221,11 +249,11 @@ class RecordsAPI(Resource):
                 raise ApiError(400, "ttl must be between 1 and 100000000 seconds")
 
         def work():
-            self.records().replace(writes, ttl, author=AUTHOR)
+            self.records().replace(writes, ttl, author=AUTHOR_PREFIX + token.name)
             return 200, {"written": [n for n in dict.fromkeys(w[0] for w in writes)], "keys": len(writes)}
         return work
 
-    def _delete(self, name):
-        if not self.records().delete(name, author=AUTHOR):
+    def _delete(self, name, token: Token):
+        if not self.records().delete(name, author=AUTHOR_PREFIX + token.name):
             return 404, {"error": f"no record named {name}"}
         return 200, {"deleted": name}
