@@ -17,3 +17,17 @@ class Logged:
 
     def warnings(self, namespace: str = "skydns.plugin.etcd") -> list[str]:
         return self.lines(namespace, "warn")
+
+    def everything(self) -> list[str]:
+        """Every line logged, of every namespace, with the traceback of each failure logged."""
+        out = []
+        for e in self.events:
+            text = formatEvent(e) or ""
+            failure = e.get("log_failure")
+            if failure is not None:
+                text += "\n" + failure.getTraceback()
+            out.append(text)
+        return out
+
+    def text(self) -> str:
+        return "\n".join(self.everything())

@@ -53,7 +53,7 @@ class Connection:
 
     endpoints: tuple[Endpoint, ...]
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log line or an error
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_ca: str | None = None
@@ -77,6 +77,7 @@ class Connection:
             # gRPC refuses call credentials on a plaintext channel, so keep the metadata only.
             client.call_credentials = None
             client.watcher._credentials = None
+        client.skydns_user = self.username  # who a refusal names (see denied)
         return client
 
 
@@ -129,3 +130,49 @@ def explain(error: BaseException, endpoint: Endpoint | str | None = None) -> str
         return f"{where}: {error.strerror}"
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{where}: {type(error).__name__}" + (f": {message}" if message else "")
+
+
+def is_etcd_error(error: BaseException) -> bool:
+    """Did ``error`` come from etcd or the way to it (gRPC, pyetcd), not from skydns itself?"""
+    if _status(error):
+        return True
+    return type(error).__name__ in _PYETCD or type(error).__module__.startswith(("pyetcd", "grpc"))
+
+
+class Refused(Exception):
+    """etcd refused a write or a read for want of permission; the message says what to grant, in one line."""
+
+
+def _status(error: BaseException) -> str:
+    """The gRPC status name behind an etcd client error ('' when there is none)."""
+    for e in (error, error.__cause__, error.__context__):
+        code = getattr(e, "code", None)
+        if callable(code):
+            try:
+                return str(getattr(code(), "name", ""))
+            except Exception:
+                return ""
+    return ""
+
+
+def denied(client, error: BaseException, keys, write: bool = True) -> Refused | None:
+    """A :class:`Refused` naming ``keys``, the user and its roles when ``error`` is etcd's PERMISSION_DENIED;
+    None for any other error. Asks etcd for the user's roles (a user may read its own), in this thread."""
+    if _status(error) != "PERMISSION_DENIED":
+        return None
+    keys = sorted(set(keys))
+    shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+    user = getattr(client, "skydns_user", None)
+    who = f"user {user}" if user else "the user (no credentials: etcd's guest)"
+    if user:
+        try:
+            import pyetcd.etcdrpc as rpc
+
+            got = client.authstub.UserGet(rpc.AuthUserGetRequest(name=user), client.timeout,
+                                          credentials=client.call_credentials, metadata=client.metadata)
+            who += f" (roles {', '.join(got.roles) or 'none'})"
+        except Exception:
+            who += " (its roles could not be read)"
+    need = "readwrite" if write else "read"
+    return Refused(f"etcd: permission denied {'writing' if write else 'reading'} {shown}: {who} needs a role "
+                   f"with {need} on {'them' if len(keys) > 1 else 'it'} (see docs/security.md, etcd roles)")

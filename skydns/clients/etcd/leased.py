@@ -53,14 +53,17 @@ class LeasedKeys:
         return threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), fn, *args)
 
     # -- blocking helpers (threads) -------------------------------------------------------
-    def _call(self, fn):
+    def _call(self, fn, keys=()):
         """Run ``fn(client)`` with a client, trying the next endpoint when one fails. One call at a time: the
         keep-alive, the writes and a members' read run in pool threads, and a client closed under another
-        thread's call would crash gRPC's core."""
+        thread's call would crash gRPC's core. A permission refusal is not tried elsewhere: it raises
+        :class:`~skydns.clients.etcd.connection.Refused` naming ``keys``, the user and its roles."""
         with self._lock:
-            return self._call_locked(fn)
+            return self._call_locked(fn, keys)
 
-    def _call_locked(self, fn):
+    def _call_locked(self, fn, keys=()):
+        from skydns.clients.etcd.connection import denied, explain
+
         endpoints = self.connection.endpoints
         last: Exception | None = None
         for _ in range(len(endpoints)):
@@ -69,6 +72,9 @@ class LeasedKeys:
             try:
                 return fn(self._client)
             except Exception as e:  # unreachable, timed out, no leader: the next member
+                refused = denied(self._client, e, keys or [self.who])
+                if refused is not None:
+                    raise refused from None
                 last = e
                 client, self._client = self._client, None
                 self._endpoint += 1
@@ -76,8 +82,6 @@ class LeasedKeys:
                     client.close()
                 except Exception:
                     pass
-        from skydns.clients.etcd.connection import explain
-
         raise ConnectionError(explain(last) if last is not None else "etcd unreachable")
 
     def _grant(self) -> int:
@@ -87,7 +91,7 @@ class LeasedKeys:
                 client.put(self.registration[0], self.registration[1], lease=lease.id)
             return lease.id
 
-        return self._call(run)
+        return self._call(run, (self.registration[0],) if self.registration is not None else ())
 
     # -- the lease ------------------------------------------------------------------------------
     @defer.inlineCallbacks
@@ -186,7 +190,7 @@ class LeasedKeys:
                 client.put(key, value, lease=lease)
 
         self._busy = True
-        d = self._thread(self._call, write)
+        d = self._thread(self._call, write, (key,))
         d.addCallbacks(self._written, self._failed, errbackArgs=(key, value))
 
     def _written(self, _result) -> None:

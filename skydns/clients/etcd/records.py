@@ -10,7 +10,8 @@ import json
 
 from zope.interface import implementer
 
-from skydns.clients.etcd.history import note
+from skydns.clients.etcd.connection import denied
+from skydns.clients.etcd.history import note, note_key
 from skydns.interfaces import IRecordStore
 from skydns.msg import path
 from skydns.msg.records import LEAF, MAX_TXN_OPS, Keys, RecordError, TooLarge, Writes
@@ -111,7 +112,7 @@ class EtcdRecords:
         lease = self.client.lease(ttl) if ttl else None
         ops.extend(t.put(k, v, lease=lease) for k, v in puts.items())
         ops.extend(note(t, self.prefix, n, author, "replace") for n in names if author)
-        ok, _ = self.client.transaction(compare=[], success=ops, failure=[])
+        ok, _ = self._transaction(ops, list(puts) + [note_key(self.prefix, n) for n in names])
         if not ok:
             raise RecordError("etcd refused the transaction")
 
@@ -122,5 +123,15 @@ class EtcdRecords:
             return False
         t = self.client.transactions
         ops = [t.delete(k) for k in keys] + ([note(t, self.prefix, name, author, "delete")] if author else [])
-        self.client.transaction(compare=[], success=ops, failure=[])
+        self._transaction(ops, keys + ([note_key(self.prefix, name)] if author else []))
         return True
+
+    def _transaction(self, ops: list, keys: list[str]):
+        """Run ``ops`` in one transaction; a permission refusal becomes a :class:`Refused` naming ``keys``."""
+        try:
+            return self.client.transaction(compare=[], success=ops, failure=[])
+        except Exception as e:
+            refused = denied(self.client, e, keys)
+            if refused is not None:
+                raise refused from None
+            raise

@@ -33,6 +33,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from skydns.clients.etcd.connection import Refused, explain, is_etcd_error
 from skydns.msg.records import RecordError, describe, entries, normalise_name
 from skydns.plugin.api.tokens import Throttle, Token, Tokens
 from skydns.query.zones import in_zones
@@ -155,6 +156,12 @@ class RecordsAPI(Resource):
             code, msg = err.code, str(err)
         elif isinstance(err, RecordError):
             code, msg = 400, str(err)
+        elif isinstance(err, Refused):  # etcd's roles: one line saying what to grant, for the operator
+            log.warn("records API: {why}", why=err)
+            code, msg = 503, UNREACHABLE
+        elif is_etcd_error(err):
+            log.warn("records API: {why}", why=explain(err))
+            code, msg = 503, UNREACHABLE
         else:
             log.failure("records API: the store failed", failure)
             code, msg = 503, UNREACHABLE

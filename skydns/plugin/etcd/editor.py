@@ -23,6 +23,7 @@ import dns.rdatatype
 from twisted.internet import threads
 from zope.interface import implementer
 
+from skydns.clients.etcd.connection import denied
 from skydns.clients.etcd.history import note
 from skydns.clients.etcd.watch import prefix_end
 from skydns.interfaces import IZoneEdit
@@ -172,7 +173,13 @@ class Edit:
             ops.extend(note(t, self.prefix, name, author, "update") for name in self.planned)
         if len(ops) > MAX_TXN_OPS or len(compares) > MAX_TXN_OPS:
             raise TooLarge(f"{max(len(ops), len(compares))} etcd operations, one transaction takes {MAX_TXN_OPS}")
-        ok, _ = client.transaction(compare=compares, success=ops, failure=[])
+        try:
+            ok, _ = client.transaction(compare=compares, success=ops, failure=[])
+        except Exception as e:
+            refused = denied(client, e, [path.name_to_key(n, self.prefix) for n in self.planned])
+            if refused is not None:
+                raise refused from None
+            raise
         return bool(ok)
 
 

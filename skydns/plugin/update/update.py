@@ -23,6 +23,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from skydns.clients.etcd.connection import Refused as EtcdRefused
 from skydns.interfaces import IMetrics, IUpdater
 from skydns.msg.records import TooLarge
 from skydns.query import tsig, wire
@@ -192,6 +193,9 @@ class Update:
             except TooLarge as e:
                 log.info("update of {zone} refused: {why}", zone=zone, why=e)
                 return dns.rcode.REFUSED, False
+            except EtcdRefused as e:  # etcd roles: one line saying what to grant, no traceback
+                log.warn("update of {zone} by {key} not written: {why}", zone=zone, key=policy.key, why=e)
+                return dns.rcode.SERVFAIL, False
             if written:
                 return dns.rcode.NOERROR, True
         return dns.rcode.SERVFAIL, False
