@@ -41,7 +41,8 @@ class Keyring:
         """Raises ValueError for a secret that is not base64 or an unknown algorithm."""
         alg = ALGORITHMS.get(algorithm.lower().rstrip("."))
         if alg is None:
-            raise ValueError(f"unknown TSIG algorithm {algorithm!r} (expected {', '.join(ALGORITHMS)})")
+            raise ValueError(f"unknown TSIG algorithm for {name} (expected {', '.join(ALGORITHMS)}; "
+                             "the algorithm follows the secret)")
         try:
             raw = base64.b64decode(secret, validate=True)
         except ValueError as e:

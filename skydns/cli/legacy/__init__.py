@@ -9,6 +9,7 @@ equivalent Corefile is written by :mod:`.corefile`, every value checked and no s
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 
 from zope.interface import implementer
@@ -42,8 +43,11 @@ class MigrateCommand:
 
     def run(self, argv: list[str]) -> int:
         if argv[:1] in (["-h"], ["--help"]):
-            sys.stdout.write(_usage(self.name, self.summary))
+            sys.stdout.write(_usage(self.name, self.summary) + "-show-secrets also prints the secrets, as shell "
+                             "exports (they are masked otherwise).\n")
             return 0
+        show = any(a in ("-show-secrets", "--show-secrets") for a in argv)
+        argv = [a for a in argv if a not in ("-show-secrets", "--show-secrets")]
         try:
             settings, rest = load(argv)
             if settings.version:
@@ -51,10 +55,14 @@ class MigrateCommand:
             if rest:
                 raise LegacyError(f"unexpected arguments: {' '.join(rest)}")
             text = corefile(settings)
-            kept = sorted(secrets(settings))
+            found = secrets(settings)
+            kept = sorted(found)
             if kept or settings.password_file:
                 names = " and ".join(f"${n}" for n in kept or ["ETCD_PASSWORD"])
                 text = f"# secrets are not written here: give them to skydns as {names}\n" + text
+            if show and found:
+                exports = "".join(f"# export {n}={shlex.quote(v)}\n" for n, v in sorted(found.items()))
+                text = "# -show-secrets:\n" + exports + text
         except LegacyError as e:
             sys.stderr.write(f"skydns migrate: {e}\n")
             return 2
