@@ -4,7 +4,6 @@ appear in nothing it wrote: its log (refusals, throttling, a reload refused), it
 import base64
 import json
 import os
-import pathlib
 import signal
 import subprocess
 import time

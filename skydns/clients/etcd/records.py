@@ -6,6 +6,7 @@ methods block: the records API runs them in threads, ``skydnsctl`` directly.
 """
 from __future__ import annotations
 
+import builtins
 import json
 
 from zope.interface import implementer
@@ -126,7 +127,7 @@ class EtcdRecords:
         self._transaction(ops, keys + ([note_key(self.prefix, name)] if author else []))
         return True
 
-    def _transaction(self, ops: list, keys: list[str]):
+    def _transaction(self, ops: builtins.list, keys: builtins.list[str]):
         """Run ``ops`` in one transaction; a permission refusal becomes a :class:`Refused` naming ``keys``."""
         try:
             return self.client.transaction(compare=[], success=ops, failure=[])
