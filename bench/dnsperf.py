@@ -80,7 +80,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run(port: int, queries: list[str], seconds: float, core: int = 1, edns: bool = False,
-        clients: int = 1, outstanding: int = 100, dnssec: bool = False, pid: int | None = None) -> Result:
+        clients: int = 1, outstanding: int = 100, dnssec: bool = False, pid: int | None = None,
+        options: tuple[str, ...] = ()) -> Result:
     """One dnsperf run; latencies come from its per-query (-v) lines.
 
     With the server's ``pid``, also its CPU time per answered query: unlike QPS, that
@@ -96,6 +97,8 @@ def run(port: int, queries: list[str], seconds: float, core: int = 1, edns: bool
         cmd.append("-e")
     if dnssec:
         cmd.append("-D")
+    for option in options:  # EDNS options, CODE:HEX (a DNS cookie: 10:...)
+        cmd += ["-E", option]
     with tempfile.TemporaryFile("w+") as out:
         cpu_before = cpu_seconds(pid) if pid else None
         subprocess.run(pinned(cmd, core), stdout=out, stderr=subprocess.STDOUT, check=True)

