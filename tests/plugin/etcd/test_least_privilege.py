@@ -181,3 +181,44 @@ def test_a_scanner_needs_write_on_the_monitors_prefix_only(tmp_path):
     finally:
         server.stop()
         service.stop()
+
+
+@needs_etcdctl
+def test_the_agent_registers_with_the_records_role_only(tmp_path):
+    """skydns agent (credentials from $ETCD_USERNAME/$ETCD_PASSWORD): the writer's roles register its service;
+    the read-only role is refused in one line that names the key, the user and its roles."""
+    import signal
+
+    from helpers import BIN, ROOT, env
+
+    server = LocalEtcd(str(tmp_path / "etcd")).start()
+    agents = []
+
+    def agent(user, password, address):
+        log = open(tmp_path / f"agent-{user}.log", "w")
+        proc = subprocess.Popen([os.path.join(BIN, "skydns"), "agent", "--etcd", server.url, "--lease", "3s",
+                                 "--id", user, f"{user}.skydns.local", "--address", address],
+                                env=dict(env(), ETCD_USERNAME=user, ETCD_PASSWORD=password), cwd=ROOT,
+                                stdout=log, stderr=subprocess.STDOUT)
+        agents.append(proc)
+        return proc
+
+    try:
+        ctl = Etcdctl(server)
+        roles(ctl)
+        root = f"root:{ROOT_PASSWORD}"
+        agent("writer", WRITE_PASSWORD, "10.0.5.1")
+        agent("serve", SERVE_PASSWORD, "10.0.5.2")
+        assert eventually(lambda: "10.0.5.1" in ctl("get", "--prefix", "/skydns/local/skydns/writer/",
+                                                   "--print-value-only", user=root), timeout=15)
+        log = tmp_path / "agent-serve.log"
+        assert eventually(lambda: "permission denied" in log.read_text(), timeout=15)
+        text = log.read_text()
+        line = [x for x in text.splitlines() if "permission denied" in x][0]
+        assert "/skydns/local/skydns/serve" in line and "user serve (roles skydns-serve)" in line, text
+        assert "Traceback" not in text and SERVE_PASSWORD not in text
+    finally:
+        for proc in agents:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(15)
+        server.stop()
