@@ -2,6 +2,9 @@
 
 It only copies the query's ID into a reply rendered at start-up: no parsing,
 no routing, no plugins. ``python bench/bare_twisted.py PORT``.
+
+``--echo``: an upstream for any name instead: the query's header and question copied,
+with one A record (127.0.0.1, TTL 300) for it (what a forwarder of random names needs).
 """
 import sys
 
@@ -26,6 +29,17 @@ class Bare(DatagramProtocol):
         self.transport.write(data[:2] + self.tail, addr)
 
 
+class Echo(DatagramProtocol):
+    ANSWER = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04\x7f\x00\x00\x01"
+
+    def datagramReceived(self, data, addr):
+        end = data.find(b"\x00", 12) + 5
+        if end < 17:
+            return
+        self.transport.write(data[:2] + b"\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" + data[12:end] + self.ANSWER,
+                             addr)
+
+
 if __name__ == "__main__":
-    reactor.listenUDP(int(sys.argv[1]), Bare(), interface="127.0.0.1")
+    reactor.listenUDP(int(sys.argv[1]), Echo() if "--echo" in sys.argv else Bare(), interface="127.0.0.1")
     reactor.run()

@@ -13,7 +13,6 @@ Queries and answers stay in wire format: the caller gets the answer's bytes.
 from __future__ import annotations
 
 import os
-import random
 import socket
 import struct
 from typing import Any
@@ -23,7 +22,6 @@ from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.logger import Logger
 
 log = Logger(namespace="skydns.clients.dnsclient")
-_random = random.SystemRandom()
 #: Sockets made non-blocking at creation (Linux), saving a system call per socket.
 _NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
 
@@ -48,8 +46,34 @@ class Timeout(ExchangeError):
     pass
 
 
+class _RandomBytes:
+    """The kernel's random bytes, 4 KiB at a time: a query ID or a socket's pick costs a slice, not a
+    system call each (the bytes are the same CSPRNG's that SystemRandom reads one call at a time).
+    Used from the reactor thread only."""
+
+    __slots__ = ("buf", "at")
+
+    def __init__(self):
+        self.buf = b""
+        self.at = 0
+
+    def u16(self) -> int:
+        at = self.at
+        if at + 2 > len(self.buf):
+            self.buf = os.urandom(4096)
+            at = 0
+        self.at = at + 2
+        buf = self.buf
+        return buf[at] << 8 | buf[at + 1]
+
+
+_bytes = _RandomBytes()
+#: A fresh random 16-bit number (a query ID) from the kernel's CSPRNG.
+random_u16 = _bytes.u16
+
+
 def with_new_id(query: bytes) -> tuple[int, bytes]:
-    qid = _random.getrandbits(16)
+    qid = random_u16()
     return qid, struct.pack("!H", qid) + query[2:]
 
 
@@ -256,7 +280,7 @@ class Client:
         try:
             qid = pool.send(query, question, done)
         except OSError as e:
-            pool.close()  # a socket that cannot send is not kept
+            pool.discard()  # a socket that cannot send is not kept
             self.reactor.callLater(0, _fail, done, ExchangeError(f"cannot send to {pool.host}:{pool.port}: {e}"))
             return lambda: None
         return lambda: pool.finished(qid)

@@ -95,6 +95,10 @@ class DoHPool:
         if d is not None and not d.called:
             d.cancel()
 
+    def discard(self) -> None:
+        """A send failed: the connections are not kept."""
+        self.close()
+
     def close(self):
         return self.pool.closeCachedConnections()
 

@@ -17,17 +17,19 @@ def a(srv, name="www.example.org.", **kw):
 
 
 def test_forwards_with_new_id_and_source_port(tmp_path, ups):
-    """Answers are relayed with the client's ID; upstream sees fresh random IDs and source ports."""
+    """Answers are relayed with the client's ID; upstream sees fresh random IDs, from sockets on random ports
+    that each carry a few queries only (PortPool: 32 sockets, 8 queries each)."""
     up = ups()
     with testing.serve(f".:0 {{\n forward . {up.addr}\n}}\n", tmp_path) as srv:
-        for _ in range(20):
+        for _ in range(40):
             q = dns.message.make_query("www.Example.org.", "A", use_edns=0)
             r = srv.send(q)
             assert r.id == q.id and r.answer[0][0].address == "192.0.2.1"
             assert r.question[0].name.to_text() == "www.Example.org."
         ids = {q.id for _, _, q in up.seen}
-        ports = {p for _, p, _ in up.seen}
-        assert len(ids) >= 18 and len(ports) >= 18
+        ports = [p for _, p, _ in up.seen]
+        assert len(ids) >= 38 and len(set(ports)) >= 15  # 40 random picks of 32 sockets: about 23 ports
+        assert max(ports.count(p) for p in ports) <= 8  # no port carries more than its 8 queries
         assert all(q.edns == 0 for _, _, q in up.seen)  # the client's OPT went along
 
 

@@ -26,7 +26,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from skydns.clients.nameservers import InflightLimit, healthy_first
-from skydns.clients.pools import StreamPool, UDPPool
+from skydns.clients.pools import PortPool, StreamPool, UDPPool
 from skydns.interfaces import ICoreDNSMetrics, IHandler, IMetrics, IRawForwarder
 from skydns.plugin.forward.relay import Relay
 from skydns.query import wire
@@ -124,7 +124,7 @@ class Forward:
             healthy.add_metric(values, 0 if up.down else 1)
             for proto, pool in up.pools.items():
                 opened.add_metric([self.server, to, proto], pool.opened)
-                if isinstance(pool, (UDPPool, StreamPool)):  # DoH's connections are Twisted's
+                if isinstance(pool, (UDPPool, StreamPool, PortPool)):  # DoH's connections are Twisted's
                     open_now.add_metric([self.server, to, proto], 1 if pool.is_open else 0)
                     pending.add_metric([self.server, to, proto], len(pool.pending))
         inflight = GaugeMetricFamily(prefix + "forward_inflight", "Queries out to the upstreams now.",

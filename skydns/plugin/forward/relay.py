@@ -2,11 +2,12 @@
 
 The fast path of :class:`~skydns.plugin.forward.forward.Forward` (``IRawForwarder``),
 what dnsdist does: the server hands it UDP packets unread; each goes to one upstream
-with a fresh random ID, from a fresh socket (or the upstream's shared socket with
-``expire``); the answer is taken only with that ID and the query's question, and sent
-to the client with the client's ID. No Request, no Deferred, no timer per query: the
-queries out are kept in send order, so one sweep every ``TICK`` seconds finds those
-past ``read_timeout`` at the front. Anything off the happy path (no answer, an error,
+with a fresh random ID, from one of the upstream's short-lived sockets on random
+ports (:class:`~skydns.clients.pools.PortPool`; the shared socket with ``expire``); the
+answer is taken only with that ID and the query's question, and sent to the client
+with the client's ID. No Request, no Deferred, no timer per query: the queries out
+are kept in send order, so one sweep every ``TICK`` seconds finds those past
+``read_timeout`` at the front. Anything off the happy path (no answer, an error,
 a truncated answer) is finished by the forward's normal path, within the query's
 deadline. Every query ends through the listener's delivery (:mod:`skydns.query.delivery`),
 which the server hands over with the packet: it counts the query in flight, sends, and
@@ -14,17 +15,15 @@ shows the reply to the block's observers.
 """
 from __future__ import annotations
 
-import random
 import struct
 
 from twisted.internet import task
 from twisted.logger import Logger
 
-from skydns.clients.dnsclient import ExchangeError, Timeout, connected_udp, question_of, same_question
+from skydns.clients.dnsclient import ExchangeError, Timeout, connected_udp, question_of, random_u16, same_question
 from skydns.query.request import MalformedQuery
 
 log = Logger(namespace="skydns.plugin.forward")
-_random = random.SystemRandom()
 _pack_id = struct.Struct("!H").pack
 #: Seconds between sweeps for queries past their read timeout.
 TICK = 0.05
@@ -123,7 +122,7 @@ class Relay:
                 r.pool = pool
                 r.qid = pool.send(data, question, r)
             else:
-                r.qid = qid = _random.getrandbits(16)
+                r.qid = qid = random_u16()
                 sock = r.sock = connected_udp(up.host, up.port, up.source)
                 try:
                     sock.send(_pack_id(qid) + data[2:])
@@ -134,7 +133,7 @@ class Relay:
                 self.reactor.addReader(r)
         except OSError as e:
             if pool is not None:
-                pool.close()
+                pool.discard()
             r.called = True
             self._fallback(r, ExchangeError(f"cannot send to {up.name}: {e}"))
             return True

@@ -42,7 +42,7 @@ from zope.interface import implementer
 
 from skydns.clients.dnsclient import Client, default_max_inflight
 from skydns.clients.nameservers import Health, Nameserver
-from skydns.clients.pools import StreamPool, UDPPool
+from skydns.clients.pools import PortPool, StreamPool, UDPPool
 from skydns.interfaces import IPluginSetup
 from skydns.plugin.forward.forward import Forward
 
@@ -298,8 +298,8 @@ class ForwardSetup:
         reactor = block.reactor
         tls_options = _tls_options(cfg) if any(t.proto != "dns" for t in cfg.targets) else None
         source = cfg.source_address
-        # TCP, TLS and HTTPS connections are kept (queries pipelined on them); UDP shares a socket only
-        # with expire: a socket per query keeps the source port random (forward's README).
+        # TCP, TLS and HTTPS connections are kept (queries pipelined on them); UDP shares one socket only
+        # with expire, else a pool of short-lived sockets on random ports (forward's README).
         stream_expire = cfg.expire or STREAM_EXPIRE
         ups = []
         for t in cfg.targets:
@@ -321,6 +321,8 @@ class ForwardSetup:
                                              cfg.max_age)
                 if cfg.expire:
                     up.pools["udp"] = UDPPool(reactor, t.host, t.port, cfg.expire, source, cfg.max_age)
+                else:
+                    up.pools["udp"] = PortPool(reactor, t.host, t.port, source=source)
             ups.append(up)
         cfg.upstreams = ups
         client = Client(reactor)
