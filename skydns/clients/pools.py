@@ -169,7 +169,7 @@ class UDPPool(_Shared, SocketReader):
         return qid
 
     def doRead(self):
-        _read_datagrams(self, self._answer, self._broken, 256)  # an error: this socket is done
+        _read_datagrams(self, self._answer, self._broken, 256, self.pending)  # an error: this socket is done
 
     def connectionLost(self, reason=None):
         self._broken(ExchangeError("connection refused"))
@@ -185,9 +185,10 @@ class UDPPool(_Shared, SocketReader):
         self.close_socket()
 
 
-def _read_datagrams(owner, deliver, broken, limit: int) -> None:
+def _read_datagrams(owner, deliver, broken, limit: int, pending: dict | None = None) -> None:
     """Read what ``owner.sock`` holds (at most ``limit`` datagrams), each to ``deliver``; an error on the
-    socket (ICMP port unreachable and friends) to ``broken``. For the readers of shared and retired sockets."""
+    socket (ICMP port unreachable and friends) to ``broken``. For the readers of shared and retired sockets.
+    With ``pending`` (the queries waiting), stop once none is: see _PortSocket.doRead."""
     for _ in range(limit):
         sock = owner.sock
         if sock is None:
@@ -200,6 +201,8 @@ def _read_datagrams(owner, deliver, broken, limit: int) -> None:
             broken(ExchangeError(f"{e.strerror or e}"))
             return
         deliver(data)
+        if pending is not None and not pending:
+            return
 
 
 class _Draining(SocketReader):
@@ -337,6 +340,10 @@ class _PortSocket(SocketReader):
         self.reactor.addReader(self)
 
     def doRead(self) -> None:
+        # Until nothing is waiting here: the usual last read finds no datagram and raises, which costs
+        # more than the read. Anything left (a stray datagram) keeps the socket readable: the reactor
+        # calls again (epoll is level-triggered).
+        pending = self.pending
         for _ in range(64):
             sock = self.sock
             if sock is None:
@@ -349,9 +356,11 @@ class _PortSocket(SocketReader):
                 self._broken(ExchangeError(f"{e.strerror or e}"))
                 return
             if len(data) >= 12:
-                entry = self.pending.get(data[0] << 8 | data[1])
+                entry = pending.get(data[0] << 8 | data[1])
                 if entry is not None and not entry[1].called and data[2] & 0x80 and same_question(data, entry[0]):
-                    entry[1].callback(data)
+                    entry[1].callback(data)  # its owner says finished(): the entry goes
+            if not pending:
+                return
 
     def connectionLost(self, reason=None) -> None:
         self._broken(ExchangeError("connection refused"))
@@ -380,7 +389,7 @@ class PortPool:
     #: Sockets are closed once nothing has been in flight for this long.
     IDLE = 2.0
 
-    def __init__(self, reactor, host: str, port: int, size: int = 32, uses: int = 8, source: str | None = None):
+    def __init__(self, reactor, host: str, port: int, size: int = 32, uses: int = 16, source: str | None = None):
         self.reactor = reactor
         self.host, self.port, self.source = host, port, source
         self.size, self.uses = size, uses
