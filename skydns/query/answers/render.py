@@ -125,11 +125,74 @@ def _section(w: Writer, recs: list[lk.Rec], qname: str, ttl: int | None, one_cna
     return count
 
 
+#: SOA records of denials as they follow the question: (zone, data, ttl) -> (rdata pieces, suffix length)
+_DENIALS: dict[tuple, tuple] = {}
+_DENIALS_MAX = 256
+
+
+def _denial_parts(soa: lk.Rec) -> tuple | None:
+    """The SOA record of a denial (NXDOMAIN, NODATA) written once per zone and serial: the owner and the
+    zone at the end of each name of its rdata point into the question (where the zone's labels end it),
+    so only those pointers change from one question to the next."""
+    key = (soa.owner, soa.data, soa.ttl)
+    parts = _DENIALS.get(key)
+    if parts is not None:
+        return parts
+    zone = soa.owner
+    mname, rname = soa.data[0], soa.data[1]
+    if "\\" in zone + mname + rname or zone == ".":
+        return None
+    pieces = []
+    longer: list[str] = []  # suffixes of mname and rname below the zone: a question ending so compresses more
+    for name in (mname, rname):
+        if name == zone or not name.endswith("." + zone):
+            return None  # not below the zone: the general writer compresses it
+        head = name[: -len(zone) - 1]
+        labels = head.split(".")
+        raw = b"".join(bytes((len(label),)) + label.encode() for label in labels)
+        pieces.append(raw)
+        longer += [".".join(labels[i:]) + "." + zone for i in range(len(labels))]
+    numbers = _IIIII(*soa.data[2:])
+    rdlen = len(pieces[0]) + 2 + len(pieces[1]) + 2 + len(numbers)
+    zone_wire_len = len(wire.encode_name(zone))
+    parts = (_pack_tail(lk.SOA, 1, soa.ttl, rdlen), pieces[0], pieces[1], numbers, zone_wire_len,
+             tuple(longer) + tuple("." + n for n in longer))
+    if len(_DENIALS) >= _DENIALS_MAX:
+        _DENIALS.clear()
+    _DENIALS[key] = parts
+    return parts
+
+
+def render_denial(request, result: lk.Result, soa: lk.Rec) -> bytes | None:
+    """A reply with no records but the zone's SOA (NXDOMAIN, NODATA) in a few slices: the path every
+    random name of a flood takes. None when the general writer is needed."""
+    parts = _denial_parts(soa)
+    if parts is None:
+        return None
+    tail, mname, rname, numbers, zone_len, longer = parts
+    if request.qname.endswith(longer):
+        return None  # the general writer points the SOA's names at the question's labels
+    question = request.question_wire
+    name_len = len(question) - 4
+    at = 12 + name_len - zone_len  # where the zone's labels start in the question
+    if at < 12 or question[name_len - zone_len:name_len].lower() != wire.encode_name(soa.owner):
+        return None
+    ptr = _H(0xC000 | at)
+    opt = wire.opt_record(request.do) if request.edns >= 0 else b""
+    header = wire.HEADER.pack(request.id, wire.reply_flags(request.flags, result.rcode, result.authoritative),
+                              1, 0, 1, 1 if opt else 0)
+    return b"".join((header, question, ptr, tail, mname, ptr, rname, ptr, numbers, opt))
+
+
 def render(request, result: lk.Result, soa: lk.Rec | None, ttl: int | None) -> bytes | None:
     """The reply as bytes, or None when the name needs dnspython (escaped characters)."""
     qname = request.qname
     if "\\" in qname:
         return None
+    if soa is not None and not result.answer and not result.additional:
+        data = render_denial(request, result, soa)
+        if data is not None:
+            return data
     w = Writer(b"\0" * 12 + request.question_wire, qname)
     an = _section(w, result.answer, qname, ttl, False)
     ns = _section(w, [soa], qname, None, False) if soa is not None else 0

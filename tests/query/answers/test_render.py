@@ -47,9 +47,10 @@ def _below(name, parent):
     return all(t in ("*", "any") or t == x for t, x in zip(top, tail, strict=True))
 
 
-@pytest.fixture(scope="module")
-def handler():
-    return Answers(Services(), Settings(["skydns.local.", "in-addr.arpa."], hostmaster="dns@example.org"),
+@pytest.fixture(scope="module", params=["dns@example.org", None])
+def handler(request):
+    """A hostmaster outside the zone (the general writer), and the default one (denials from a template)."""
+    return Answers(Services(), Settings(["skydns.local.", "in-addr.arpa."], hostmaster=request.param),
                    serial=lambda zone: 42)
 
 
@@ -80,3 +81,26 @@ def test_wire_equals_dnspython(handler, qname, qtype, edns):
     assert a == b
     assert sorted(a.to_text().splitlines()) == sorted(b.to_text().splitlines())  # TTLs, flags, rcode, EDNS too
     assert len(fast) == len(slow_wire)
+
+
+def test_denials_of_random_names_come_from_the_template(handler):
+    """NXDOMAIN and NODATA for names never seen (a random-name flood's path): the same bytes as the general
+    writer, whatever the case and length of the name."""
+    from skydns.query.answers import render
+
+    for qname, qtype in (("x7kq2.skydns.local.", "A"), ("A.B.C.Nope.SKYDNS.local.", "AAAA"),
+                         ("skydns.local.", "NAPTR"), ("web.skydns.local.", "TXT")):
+        for edns in ({}, {"use_edns": 0, "want_dnssec": True}):
+            q = dns.message.make_query(qname, qtype, **edns)
+            req = Request(q.to_wire(), ("127.0.0.1", 1), "udp")
+            result = handler.lookup(req, "skydns.local.")
+            assert not result.answer
+            soa = handler.rules.soa("skydns.local.", 30)
+            fast = render.render_denial(req, result, soa)
+            if handler.settings.hostmaster:
+                assert fast is None  # the mailbox is outside the zone: the general writer
+                continue
+            general = handler._render_dnspython(Request(q.to_wire(), ("127.0.0.1", 1), "udp"), result,
+                                                "skydns.local.").to_wire()
+            a, b = dns.message.from_wire(fast), dns.message.from_wire(general)
+            assert a == b and a.to_text() == b.to_text() and len(fast) == len(general)
