@@ -148,10 +148,13 @@ def test_capacity_and_disable(tmp_path, up):
         for n in ("a", "b", "c"):
             srv.query(f"{n}.example.", "A")
         assert metric(srv, "skydns_cache_entries", type="success") == 2
+        assert metric(srv, "skydns_cache_not_admitted_total") == 1  # full: c, asked once, was not kept
         srv.query("c.example.", "A")
-        assert len(up.seen) == 3  # c is kept
+        assert len(up.seen) == 4  # its second miss: kept now, in place of the oldest
+        srv.query("c.example.", "A")
+        assert len(up.seen) == 4  # a hit
         srv.query("a.example.", "A")
-        assert len(up.seen) == 4  # a went first
+        assert len(up.seen) == 5  # a went first
         srv.query("nodata.example.", "MX")  # the upstream answers MX with NODATA (no SOA): not cached
         assert metric(srv, "skydns_cache_entries", type="denial") == 0
 
@@ -310,18 +313,25 @@ def test_padded_queries_cost_no_memory(tmp_path, up):
 
 
 def test_max_memory_bounds_the_cache(tmp_path, up):
-    """Replies are kept within max_memory: past it the oldest go (and are counted)."""
+    """Replies are kept within max_memory. Once it is reached, a name asked once is not kept (a flood of
+    new names leaves the cache as it was); one that misses a second time is, and the oldest go (counted)."""
     text = f".:0 {{\n cache {{\n  max_memory 64K\n }}\n forward . {up.addr}\n}}\n"
     with testing.serve(text, tmp_path) as srv:
         for i in range(400):
             srv.query(f"n{i}.example.org.", "A")
-        assert metric(srv, "skydns_cache_memory_bytes") <= 64 << 10 and metric(srv, "skydns_cache_evictions_total") > 0
+        assert metric(srv, "skydns_cache_memory_bytes") <= 64 << 10
         assert 100 < metric(srv, "skydns_cache_entries") < 400
+        assert metric(srv, "skydns_cache_not_admitted_total") > 0 and metric(srv, "skydns_cache_evictions_total") == 0
         asked = len(up.seen)
+        srv.query("n1.example.org.", "A")
+        assert len(up.seen) == asked  # kept: it came before the cache was full
         srv.query("n399.example.org.", "A")
-        assert len(up.seen) == asked  # the newest is kept
+        assert len(up.seen) == asked + 1  # not kept the first time; its second miss is
+        srv.query("n399.example.org.", "A")
+        assert len(up.seen) == asked + 1
+        assert metric(srv, "skydns_cache_evictions_total") > 0
         srv.query("n0.example.org.", "A")
-        assert len(up.seen) == asked + 1  # n0 went first
+        assert len(up.seen) == asked + 2  # n0, the oldest, went to make room
 
 
 def test_max_memory_errors(tmp_path):

@@ -52,6 +52,8 @@ ITEM_OVERHEAD = 400
 #: Queries longer than this are not put on the raw path (EDNS padding, big options): they are
 #: answered from the cache all the same, by their name, type and flags.
 RAW_MAX_QUERY = 512
+#: Keys remembered as having missed once while the cache was full (the doorkeeper: see Cache._admit).
+DOOR_MAX = 20_000
 
 
 @dataclass
@@ -103,6 +105,10 @@ class Cache:
         #: (the raw path hands them a copy of it: see Request.repeat)
         self.raw_requests: dict[bytes, object] = {}
         self.raw_ok = not cfg.prefetch and not cfg.serve_stale
+        #: keys that missed once while the cache was full: kept on their second miss (see _admit)
+        self.door: dict = {}
+        #: replies not kept for want of room and of a second miss
+        self.refused = 0
         #: True when the cache serves every zone its block routes to it (the default): no zone check
         self.every_zone = "." in cfg.zones
 
@@ -140,6 +146,8 @@ class Cache:
     def _store(self, reply, request, key):
         """Render and keep a reply worth keeping; send the rendered bytes either way."""
         data = reply.wire
+        if not self._admit(key, data):
+            return data
         try:
             scan = wire.scan(data)
         except Exception:
@@ -153,6 +161,30 @@ class Cache:
                 data = _cap_ttls(data, scan, ttl)
             self._keep(key, data, scan, ttl, negative, request)
         return data
+
+    def _admit(self, key, data: bytes) -> bool:
+        """Is a reply for ``key`` worth keeping? Always while its store has room; once it is full (a
+        store at capacity, or the memory at ``max_memory``), only for a key that missed before
+        (TinyLFU's doorkeeper): a flood of names asked once each (random names, a water-torture
+        attack) then neither evicts the answers in use nor costs a store and an eviction per query."""
+        if len(data) < 12:
+            return True
+        rcode = data[3] & 0x0F
+        negative = rcode != NOERROR or not (data[6] or data[7])
+        cfg = self.cfg
+        store = self.negative if negative else self.positive
+        if len(store) < (cfg.denial if negative else cfg.success).capacity \
+                and self.memory + len(data) + ITEM_OVERHEAD <= cfg.max_memory:
+            return True
+        door = self.door
+        if key in door:
+            del door[key]
+            return True
+        if len(door) >= DOOR_MAX:
+            door.clear()
+        door[key] = None
+        self.refused += 1
+        return False
 
     def _lifetime(self, scan, qname) -> tuple[int, bool]:
         if scan.truncated:
@@ -273,6 +305,7 @@ class Cache:
 
     def clear(self) -> None:
         self.memory = 0
+        self.door.clear()
         self.raw.clear()
         self.raw_requests.clear()
         self.positive.clear()

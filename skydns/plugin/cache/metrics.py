@@ -33,7 +33,10 @@ def families(cache, prefix: str):
     stale = CounterMetricFamily(prefix + "cache_served_stale", "Expired replies served (serve_stale).",
                                 labels=["server"])
     stale.add_metric([server], cache.stale)
-    return (miss, hits, size, memory, evicted, raw, refreshes, failures, stale)
+    refused = CounterMetricFamily(prefix + "cache_not_admitted", "Replies not kept: the cache was full and "
+                                  "their key had not missed before (the doorkeeper).", labels=["server"])
+    refused.add_metric([server], cache.refused)
+    return (miss, hits, size, memory, evicted, raw, refreshes, failures, stale, refused)
 
 def coredns_families(cache):
     """CoreDNS's cache families (ICoreDNSMetrics), with its labels."""
