@@ -96,6 +96,26 @@ class IRawAnswerer(IHandler):
         """
 
 
+class IRawKeeper(IRawAnswerer):
+    """An :class:`IRawAnswerer` that also keeps answers it is handed on the raw path (the cache).
+
+    With an :class:`IRawForwarder` right behind it (past :class:`IRawTransparent` handlers),
+    the only block of a listener relays what the answerer has no answer for (:meth:`raw_missing`)
+    without passing it down the chain, and the forwarder offers each answer to :meth:`raw_keep`
+    on its way out.
+    """
+
+    def raw_keep_ready():  # type: ignore[misc]
+        """True when answers may be kept this way (every query of the block is the keeper's to keep)."""
+
+    def raw_missing(query):
+        """True when nothing is kept for the packet ``query`` under any spelling (another letter case, other
+        options): it may go to the forwarder unread. False sends it the normal way."""
+
+    def raw_keep(query, answer):
+        """Keep ``answer`` (bytes) to the packet ``query``, as if the chain behind had answered it."""
+
+
 class IRawForwarder(IHandler):
     """A handler that relays a UDP query's bytes to another server and sends the answer itself (forward).
 
@@ -108,23 +128,35 @@ class IRawForwarder(IHandler):
     bytes (``request`` only when ``block.observed``: ``delivery.request(...)`` builds it),
     or ``delivery.deliver(request, result)`` for what its normal path answers (a
     truncated or failed exchange).
+
+    Behind an :class:`IRawAnswerer` that keeps answers (the cache, with ``raw_keep``), the
+    server offers it the packets the answerer has no answer for, with ``keep``: the
+    forwarder hands ``keep(query, answer)`` every answer it relays, before sending it.
     """
 
     def raw_forward_ready():  # type: ignore[misc]
         """True when every query of the block may be relayed without being read (no zone or name rules)."""
 
-    def raw_forward(query, client, sender, delivery):
-        """Take ``query`` (True) or leave it to the normal path (False); ``delivery`` ends it."""
+    def raw_forward(query, client, sender, delivery, keep=None):
+        """Take ``query`` (True) or leave it to the normal path (False); ``delivery`` ends it; ``keep``: None,
+        or ``fn(query, answer)`` to offer each answer to (a cache in front)."""
 
 
 class IRawTransparent(IHandler):
-    """A marker: the raw path may skip this handler.
+    """The raw path may skip this handler.
 
     Declare it when whether the handler passes a query on depends only on
     the query's bytes after the ID, and the handler never changes what the
     rest of the chain answers (errors, any, chaos). Not for handlers that look
     at the client (acl) or change answers: those keep every query on the chain.
+
+    A cache hit skips it (the chain passed those bytes on before). The raw relay,
+    which sends queries never seen before, asks :meth:`raw_passes` first.
     """
+
+    def raw_passes(query):
+        """True when this handler would pass the packet ``query`` on unanswered (a few byte
+        comparisons: no parsing). A handler that passes everything on sets ``raw_passes_all = True``."""
 
 
 class IRawReplyFilter(IHandler):

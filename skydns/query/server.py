@@ -9,9 +9,19 @@ whichever path answers it. Errors never escape: unreadable packets get FORMERR
 """
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.logger import Logger
 
-from skydns.interfaces import IRawAnswerer, IRawForwarder, IRawReplyFilter, IRawRewriter, IRawTransparent, IUpdater
+from skydns.interfaces import (
+    IRawAnswerer,
+    IRawForwarder,
+    IRawKeeper,
+    IRawReplyFilter,
+    IRawRewriter,
+    IRawTransparent,
+    IUpdater,
+)
 from skydns.query import wire
 from skydns.query.delivery import Delivery
 from skydns.query.mux import ZoneMux
@@ -68,15 +78,29 @@ class Server:
                 self.raw_answerers.append((head.raw_answer, head.raw_request if b.observed else None,
                                            tuple(filters), tuple(steps) if rewriting else None))
         # The raw relay: a listener whose only block starts with a forwarder that needs no name
-        # rules hands it every UDP packet unread (IRawForwarder).
-        self.raw_forward = None
+        # rules hands it every UDP packet unread (IRawForwarder); behind a cache (IRawKeeper) with
+        # nothing else in between, every packet the cache has no answer for, the answers kept. The
+        # raw-transparent handlers in front see the packets first (raw_passes): any and chaos
+        # answer some themselves.
+        self.raw_forward: Any = None
+        self.raw_keep: Any = None
+        self.raw_missing: Any = None
+        self.raw_passes: tuple = ()
         if len(mux.zones) == 1:
             (b,) = mux.zones.values()
-            head = b.chain
-            while IRawTransparent.providedBy(head):
-                head = head.next
-            if IRawForwarder.providedBy(head) and head.raw_forward_ready():
+            passes: list = []
+            head = _past_transparent(b.chain, passes)
+            keeper = None
+            if IRawKeeper.providedBy(head):
+                keeper = head
+                head = _past_transparent(head.next, passes)
+            if IRawForwarder.providedBy(head) and head.raw_forward_ready() \
+                    and (keeper is None or keeper.raw_keep_ready()):
                 self.raw_forward = head.raw_forward
+                self.raw_passes = tuple(passes)
+                if keeper is not None:
+                    self.raw_keep = keeper.raw_keep
+                    self.raw_missing = keeper.raw_missing
 
     @property
     def local(self) -> tuple | None:
@@ -119,7 +143,7 @@ class Server:
                         first = first.repeat(data, client, proto, delivery.local, delivery.transport, sender)
                     delivery.send_raw(reply, client, sender, first)
                     return
-        if self.raw_forward is not None and proto == "udp" and self.raw_forward(data, client, sender, delivery):
+        if self.raw_forward is not None and proto == "udp" and self._relayed(data, client, sender, delivery):
             return
         try:
             req = delivery.request(data, client, proto, sender)
@@ -146,6 +170,16 @@ class Server:
             delivery.fail(req)
             return
         delivery.deliver(req, result)
+
+    def _relayed(self, data: bytes, client, sender, delivery) -> bool:
+        """Offer the packet to the raw relay: when no raw-transparent handler in front would answer it, and
+        a cache in front has nothing for it under another spelling; True when the relay took it."""
+        for passes in self.raw_passes:
+            if not passes(data):
+                return False
+        if self.raw_missing is not None and not self.raw_missing(data):
+            return False
+        return self.raw_forward(data, client, sender, delivery, self.raw_keep)
 
     def _raw_rewritten(self, data, client, proto, sender, answer, first_request, steps) -> bool:
         """The raw path through IRawRewriter handlers: query bytes rewritten on the way in, the reply
@@ -202,3 +236,13 @@ class Server:
             self.delivery.deliver(req, result)
             return
         self.delivery.reply_error(req, NOTIMP)
+
+
+def _past_transparent(head, passes: list):
+    """The first handler from ``head`` on that is not raw-transparent; each one passed adds its
+    ``raw_passes`` to ``passes`` (none for those that pass everything on)."""
+    while IRawTransparent.providedBy(head):
+        if not getattr(head, "raw_passes_all", False):
+            passes.append(head.raw_passes)
+        head = head.next
+    return head

@@ -5,9 +5,10 @@ import time
 import dns.flags
 import dns.message
 import dns.rcode
+import dns.rdatatype
 import pytest
 
-from helpers import eventually
+from helpers import eventually, metric
 from helpers.logs import Logged
 from helpers.metrics import scrape, value
 from skydns import testing
@@ -24,7 +25,8 @@ def relays(srv):
     (" forward . {up} {{\n  except internal.example\n }}\n", False),
     (" forward . {up} {{\n  failover SERVFAIL\n }}\n", False),
     (" forward . {up} {{\n  force_tcp\n }}\n", False),
-    (" cache\n forward . {up}\n", False),
+    (" cache\n forward . {up}\n", True),  # misses relayed, answers kept by the cache (IRawKeeper)
+    (" cache {{\n  prefetch 2\n }}\n forward . {up}\n", False),  # a cache that refreshes: the chain
     (" forward example.org {up}\n forward . {up}\n", False),
 ])
 def test_relay_is_used_only_when_every_query_may_go_unread(tmp_path, ups, body, used):
@@ -92,3 +94,33 @@ def test_reload_waits_for_relayed_queries(tmp_path, ups):
             srv.write(text + "\n")
             assert srv.reload()
             assert [f.result().answer[0][0].address for f in futures] == ["192.0.2.1"] * 4
+
+
+def test_the_relay_leaves_any_and_chaos_their_queries(tmp_path, ups):
+    """any and chaos in front of a relayed forward (with a cache or not) still answer what is theirs: the
+    relay takes only the packets they would pass on (raw_passes)."""
+    up = ups()
+    for cache in ("", " cache\n"):
+        text = f".:0 {{\n any\n chaos skydns-test\n{cache} forward . {up.addr}\n}}\n"
+        with testing.serve(text, tmp_path) as srv:
+            assert relays(srv) == [True]
+            seen = len(up.seen)
+            r = srv.query("www.example.org.", "ANY")
+            assert r.answer[0].rdtype == dns.rdatatype.HINFO
+            r = srv.query("version.bind.", "TXT", rdclass="CH")
+            assert r.answer[0][0].strings == (b"skydns-test",)
+            assert len(up.seen) == seen  # neither went upstream
+            assert srv.query("www.example.org.", "A").answer[0][0].address == "192.0.2.1"
+            assert len(up.seen) == seen + 1
+
+
+def test_behind_the_cache_misses_are_relayed_and_kept(tmp_path, ups):
+    """cache + forward: a miss goes out on the relay (no Request, no Deferred), its answer is kept, the next
+    query for it (in any letter case) is a hit."""
+    up = ups()
+    with testing.serve(f".:0 {{\n cache\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+        assert srv.query("kept.example.org.", "A").answer[0][0].address == "192.0.2.1"
+        assert srv.query("kept.example.org.", "A").answer
+        assert srv.query("KEPT.Example.org.", "A").answer
+        assert len(up.seen) == 1
+        assert metric(srv, "skydns_cache_hits_total") == 2 and metric(srv, "skydns_cache_entries") == 1

@@ -25,6 +25,12 @@ class Any:
 
     name = "any"
 
+    @staticmethod
+    def raw_passes(query: bytes) -> bool:
+        """Not an ANY query (IRawTransparent): the type after the question's name."""
+        end = query.find(b"\x00", 12)
+        return end < 0 or query[end + 1:end + 3] != b"\x00\xff"
+
     def __init__(self, next=None):
         self.next = next
 

@@ -22,7 +22,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from skydns.interfaces import ICoreDNSMetrics, IMetrics, IRawAnswerer
+from skydns.interfaces import ICoreDNSMetrics, IMetrics, IRawKeeper
 from skydns.msg import path
 from skydns.plugin.cache import metrics
 from skydns.plugin.cache.item import Item
@@ -31,6 +31,7 @@ from skydns.query.chain import next_or_failure, post_process
 from skydns.query.dnsutil import bounded_ttl
 from skydns.query.rcode import NOERROR, NXDOMAIN, SERVFAIL
 from skydns.query.reply import Reply
+from skydns.query.request import MalformedQuery, Request
 from skydns.query.zones import has_wildcard, in_zones, wildcard_matches
 
 log = Logger(namespace="skydns.plugin.cache")
@@ -75,7 +76,18 @@ class CacheConfig:
     max_memory: int = DEFAULT_MAX_MEMORY
 
 
-@implementer(IRawAnswerer, IMetrics, ICoreDNSMetrics)
+#: The client of a request the cache reads for itself (raw_keep): none.
+_NOBODY = ("0.0.0.0", 0)
+
+
+def _key(request) -> tuple:
+    """What a reply is kept under: the name (lower case), type, class, DO, CD, EDNS or not, and the
+    EDNS Client Subnet option (an answer made for one subnet is kept for that subnet only)."""
+    return (request.qname, request.qtype, request.qclass, request.do, request.flags & wire.CD, request.edns >= 0,
+            wire.edns_option(request.edns_options, wire.OPTION_ECS) if request.edns_options else None)
+
+
+@implementer(IRawKeeper, IMetrics, ICoreDNSMetrics)
 class Cache:
     name = "cache"
 
@@ -105,6 +117,7 @@ class Cache:
         #: (the raw path hands them a copy of it: see Request.repeat)
         self.raw_requests: dict[bytes, object] = {}
         self.raw_ok = not cfg.prefetch and not cfg.serve_stale
+        self.block = None  # set by attach: the block whose replies raw_keep keeps
         #: keys that missed once while the cache was full: kept on their second miss (see _admit)
         self.door: dict = {}
         #: replies not kept for want of room and of a second miss
@@ -116,10 +129,7 @@ class Cache:
     def serve(self, request):
         if not self.every_zone and in_zones(request.qname, self.cfg.zones) is None:
             return next_or_failure(self.name, self.next, request)
-        key = (request.qname, request.qtype, request.qclass, request.do, request.flags & wire.CD,
-               request.edns >= 0,
-               # an answer made for one client subnet (EDNS Client Subnet) is kept for that subnet only
-               wire.edns_option(request.edns_options, wire.OPTION_ECS) if request.edns_options else None)
+        key = _key(request)
         item = self.positive.get(key) or self.negative.get(key)
         if item is not None:
             now = self.clock.seconds()
@@ -148,6 +158,41 @@ class Cache:
         data = reply.wire
         if not self._admit(key, data):
             return data
+        return self._kept(data, request, key)
+
+    def raw_keep_ready(self) -> bool:
+        """The forward relay behind may hand its answers here (IRawKeeper): the cache serves every zone
+        and keeps answers plainly (no prefetch, no serve_stale)."""
+        return self.raw_ok and self.every_zone
+
+    def raw_missing(self, query: bytes) -> bool:
+        """Nothing kept for ``query`` under its key (IRawKeeper): the relay behind may take it. A kept
+        answer under another spelling (letter case, options) sends it the normal way, to be answered here."""
+        try:
+            request = Request(query, _NOBODY, "udp")
+        except MalformedQuery:
+            return False
+        if request.flags & wire.OPCODE_MASK or request.edns > 0:
+            return False
+        key = _key(request)
+        return key not in self.positive and key not in self.negative
+
+    def raw_keep(self, query: bytes, answer: bytes) -> None:
+        """An answer the forward relay behind got for ``query`` (IRawKeeper): kept as if the chain had
+        answered, when worth it. The query is read only when the answer is admitted."""
+        self.misses += 1
+        if not self._admit(query[2:], answer):
+            return
+        try:
+            request = Request(query, _NOBODY, "udp")
+        except MalformedQuery:
+            return
+        request.dependencies = []
+        request.block, request.zone = self.block, "."  # the observers of later raw hits see its block
+        self._kept(answer, request, _key(request))
+
+    def _kept(self, data: bytes, request, key) -> bytes:
+        """Keep ``data`` for ``key`` when its rcode and TTLs say it may be; the bytes to send."""
         try:
             scan = wire.scan(data)
         except Exception:
@@ -321,6 +366,7 @@ class Cache:
         """Start following the sources' changes (a startup hook), and forget what was kept before:
         it may have been answered before they were read."""
         self.every_zone = "." in self.cfg.zones or set(block.zones) <= set(self.cfg.zones)
+        self.block = block
         for source in self.sources:
             source.subscribe(self.invalidate)  # a monitor change says None: drop all
         self.clear()

@@ -33,6 +33,12 @@ class Chaos:
 
     name = "chaos"
 
+    @staticmethod
+    def raw_passes(query: bytes) -> bool:
+        """Not of class CH (IRawTransparent): the class after the question's name and type."""
+        end = query.find(b"\x00", 12)
+        return end < 0 or query[end + 3:end + 5] != b"\x00\x03"
+
     def __init__(self, version: str, authors: list[str], hostname: str, next=None):
         self.next = next
         version_answer = answers([version])

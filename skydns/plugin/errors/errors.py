@@ -49,6 +49,12 @@ class Errors:
     server's raw path (a cache behind it answering repeated query bytes) may skip it."""
 
     name = "errors"
+    #: it never answers a query itself: the raw relay may pass it by (IRawTransparent)
+    raw_passes_all = True
+
+    @staticmethod
+    def raw_passes(query: bytes) -> bool:
+        return True
 
     def __init__(self, next, patterns: list[Pattern], stacktrace: bool = False, reactor=None):
         self.next = next

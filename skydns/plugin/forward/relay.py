@@ -33,10 +33,11 @@ class Relayed:
     """One query out on the relay: the exchange's state, and the reader of its own socket when it has one."""
 
     __slots__ = ("relay", "data", "client", "sender", "delivery", "up", "question", "qid", "deadline", "started",
-                 "sock", "pool", "called", "request")
+                 "sock", "pool", "called", "request", "keep")
 
-    def __init__(self, relay, data, client, sender, delivery, up, question, now):
+    def __init__(self, relay, data, client, sender, delivery, up, question, now, keep=None):
         self.relay, self.data, self.client, self.sender, self.delivery = relay, data, client, sender, delivery
+        self.keep = keep  # None, or fn(query, answer): the cache in front (IRawKeeper)
         self.up, self.question = up, question
         self.started = now
         self.deadline = now + relay.timeout
@@ -91,7 +92,7 @@ class Relay:
         self.out: dict[Relayed, None] = {}  # in send order: the oldest first
         self._sweeper: task.LoopingCall | None = None
 
-    def take(self, data: bytes, client: tuple, sender, delivery) -> bool:
+    def take(self, data: bytes, client: tuple, sender, delivery, keep=None) -> bool:
         fwd = self.forward
         # Only plain queries: a response, another opcode or a short packet gets the normal path's answer.
         if len(data) < 12 or data[2] & 0xF8 or fwd.limit.full():
@@ -107,7 +108,7 @@ class Relay:
         if up.down and fwd.cfg.failfast:
             return False
         now = self.reactor.seconds()
-        r = Relayed(self, data, client, sender, delivery, up, question, now)
+        r = Relayed(self, data, client, sender, delivery, up, question, now, keep)
         block = fwd.block
         if block is not None and block.observed:
             try:
@@ -173,6 +174,11 @@ class Relay:
         data = r.data
         # The client's ID and CD bit (RFC 6840 5.9), whatever the upstream echoed.
         reply = data[:2] + answer[2:3] + bytes(((answer[3] & 0xEF) | (data[3] & 0x10),)) + answer[4:]
+        if r.keep is not None:
+            try:
+                r.keep(data, reply)
+            except Exception:
+                log.failure("the cache in front could not keep an answer from {up}", up=up.name)
         # The upstream saw the client's own OPT record: its answer fits the client as it is.
         r.delivery.send_raw(reply, r.client, r.sender, r.request)
 
@@ -195,7 +201,19 @@ class Relay:
                 return
             req.block, req.zone = self.forward.block, "."
             req.started = req.started - (self.reactor.seconds() - r.started)
-        r.delivery.deliver(req, self.forward.retry(req, r.up, tcp, r.started))
+        result = self.forward.retry(req, r.up, tcp, r.started)
+        if r.keep is not None:  # the cache in front keeps what the normal path answers too (a brief SERVFAIL)
+            result.addCallback(self._keep_after, r)
+        r.delivery.deliver(req, result)
+
+    @staticmethod
+    def _keep_after(result, r: Relayed):
+        if result.__class__ is bytes:
+            try:
+                r.keep(r.data, result)
+            except Exception:
+                log.failure("the cache in front could not keep an answer")
+        return result
 
     def _sweep(self) -> None:
         """Fail the queries past their read timeout (the oldest are first in ``out``)."""
