@@ -151,7 +151,8 @@ class IRawTransparent(IHandler):
     at the client (acl) or change answers: those keep every query on the chain.
 
     A cache hit skips it (the chain passed those bytes on before). The raw relay,
-    which sends queries never seen before, asks :meth:`raw_passes` first.
+    which sends queries never seen before, asks :meth:`raw_passes` first; a handler
+    without it keeps the relay off behind it.
     """
 
     def raw_passes(query):

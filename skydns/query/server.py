@@ -94,7 +94,7 @@ class Server:
             if IRawKeeper.providedBy(head):
                 keeper = head
                 head = _past_transparent(head.next, passes)
-            if IRawForwarder.providedBy(head) and head.raw_forward_ready() \
+            if IRawForwarder.providedBy(head) and head.raw_forward_ready() and None not in passes \
                     and (keeper is None or keeper.raw_keep_ready()):
                 self.raw_forward = head.raw_forward
                 self.raw_passes = tuple(passes)
@@ -240,9 +240,9 @@ class Server:
 
 def _past_transparent(head, passes: list):
     """The first handler from ``head`` on that is not raw-transparent; each one passed adds its
-    ``raw_passes`` to ``passes`` (none for those that pass everything on)."""
+    ``raw_passes`` to ``passes`` (nothing for those that pass everything on, None for those without one)."""
     while IRawTransparent.providedBy(head):
         if not getattr(head, "raw_passes_all", False):
-            passes.append(head.raw_passes)
+            passes.append(getattr(head, "raw_passes", None))  # None: it cannot say (no relay past it)
         head = head.next
     return head
