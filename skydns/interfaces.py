@@ -113,7 +113,8 @@ class IRawKeeper(IRawAnswerer):
         options): it may go to the forwarder unread. False sends it the normal way."""
 
     def raw_keep(query, answer):
-        """Keep ``answer`` (bytes) to the packet ``query``, as if the chain behind had answered it."""
+        """Keep ``answer`` (bytes) to the packet ``query``, as if the chain behind had answered it; the bytes
+        to send in its place (a cache caps TTLs), or None to send ``answer`` as it is."""
 
 
 class IRawForwarder(IHandler):
@@ -131,7 +132,8 @@ class IRawForwarder(IHandler):
 
     Behind an :class:`IRawAnswerer` that keeps answers (the cache, with ``raw_keep``), the
     server offers it the packets the answerer has no answer for, with ``keep``: the
-    forwarder hands ``keep(query, answer)`` every answer it relays, before sending it.
+    forwarder hands ``keep(query, answer)`` every answer it relays, before sending it, and
+    sends what that returns instead when it is not None.
     """
 
     def raw_forward_ready():  # type: ignore[misc]

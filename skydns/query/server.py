@@ -77,30 +77,24 @@ class Server:
                 rewriting = any(rw is not None for rw, _ in steps)
                 self.raw_answerers.append((head.raw_answer, head.raw_request if b.observed else None,
                                            tuple(filters), tuple(steps) if rewriting else None))
-        # The raw relay: a listener whose only block starts with a forwarder that needs no name
-        # rules hands it every UDP packet unread (IRawForwarder); behind a cache (IRawKeeper) with
-        # nothing else in between, every packet the cache has no answer for, the answers kept. The
-        # raw-transparent handlers in front see the packets first (raw_passes): any and chaos
-        # answer some themselves.
+        # The raw relay (IRawForwarder): a forwarder that needs no name rules takes UDP packets unread;
+        # behind a cache (IRawKeeper) with nothing else in between, the packets the cache has no answer
+        # for, the answers kept. The raw-transparent handlers in front see each packet first
+        # (raw_passes: any and chaos answer some themselves). A listener with one block offers it
+        # packets before reading them; with several, once a packet is routed to the block.
         self.raw_forward: Any = None
         self.raw_keep: Any = None
         self.raw_missing: Any = None
         self.raw_passes: tuple = ()
-        if len(mux.zones) == 1:
-            (b,) = mux.zones.values()
-            passes: list = []
-            head = _past_transparent(b.chain, passes)
-            keeper = None
-            if IRawKeeper.providedBy(head):
-                keeper = head
-                head = _past_transparent(head.next, passes)
-            if IRawForwarder.providedBy(head) and head.raw_forward_ready() and None not in passes \
-                    and (keeper is None or keeper.raw_keep_ready()):
-                self.raw_forward = head.raw_forward
-                self.raw_passes = tuple(passes)
-                if keeper is not None:
-                    self.raw_keep = keeper.raw_keep
-                    self.raw_missing = keeper.raw_missing
+        self.block_relays: dict[int, tuple] = {}
+        for b in set(mux.zones.values()):
+            relay = _relay_of(b)
+            if relay is None:
+                continue
+            if len(mux.zones) == 1:
+                self.raw_forward, self.raw_keep, self.raw_missing, self.raw_passes = relay
+            else:
+                self.block_relays[id(b)] = relay
 
     @property
     def local(self) -> tuple | None:
@@ -164,6 +158,10 @@ class Server:
             return
         req.zone, block = route
         req.block = block
+        if self.block_relays and proto == "udp":
+            relay = self.block_relays.get(id(block))
+            if relay is not None and _offer(relay, data, client, sender, delivery):
+                return
         try:
             result = block.chain.serve(req)
         except Exception:
@@ -172,14 +170,8 @@ class Server:
         delivery.deliver(req, result)
 
     def _relayed(self, data: bytes, client, sender, delivery) -> bool:
-        """Offer the packet to the raw relay: when no raw-transparent handler in front would answer it, and
-        a cache in front has nothing for it under another spelling; True when the relay took it."""
-        for passes in self.raw_passes:
-            if not passes(data):
-                return False
-        if self.raw_missing is not None and not self.raw_missing(data):
-            return False
-        return self.raw_forward(data, client, sender, delivery, self.raw_keep)
+        return _offer((self.raw_forward, self.raw_keep, self.raw_missing, self.raw_passes), data, client, sender,
+                      delivery)
 
     def _raw_rewritten(self, data, client, proto, sender, answer, first_request, steps) -> bool:
         """The raw path through IRawRewriter handlers: query bytes rewritten on the way in, the reply
@@ -246,3 +238,32 @@ def _past_transparent(head, passes: list):
             passes.append(getattr(head, "raw_passes", None))  # None: it cannot say (no relay past it)
         head = head.next
     return head
+
+
+def _relay_of(block) -> tuple | None:
+    """``(forward, keep, missing, passes)`` of the block's raw relay, or None when it has none."""
+    passes: list = []
+    head = _past_transparent(block.chain, passes)
+    keeper = None
+    if IRawKeeper.providedBy(head):
+        keeper = head
+        head = _past_transparent(head.next, passes)
+    if not IRawForwarder.providedBy(head) or not head.raw_forward_ready() or None in passes:
+        return None
+    if keeper is None:
+        return head.raw_forward, None, None, tuple(passes)
+    if not keeper.raw_keep_ready():
+        return None
+    return head.raw_forward, keeper.raw_keep, keeper.raw_missing, tuple(passes)
+
+
+def _offer(relay: tuple, data: bytes, client, sender, delivery) -> bool:
+    """Offer the packet to a raw relay: when no raw-transparent handler in front would answer it, and a
+    cache in front has nothing for it under another spelling; True when the relay took it."""
+    forward, keep, missing, passes = relay
+    for passes_on in passes:
+        if not passes_on(data):
+            return False
+    if missing is not None and not missing(data):
+        return False
+    return forward(data, client, sender, delivery, keep)

@@ -156,9 +156,7 @@ class Cache:
     def _store(self, reply, request, key):
         """Render and keep a reply worth keeping; send the rendered bytes either way."""
         data = reply.wire
-        if not self._admit(key, data):
-            return data
-        return self._kept(data, request, key)
+        return self._kept(data, request, key, self._admit(key, data))
 
     def raw_keep_ready(self) -> bool:
         """The forward relay behind may hand its answers here (IRawKeeper): the cache serves every zone
@@ -177,34 +175,34 @@ class Cache:
         key = _key(request)
         return key not in self.positive and key not in self.negative
 
-    def raw_keep(self, query: bytes, answer: bytes) -> None:
+    def raw_keep(self, query: bytes, answer: bytes) -> bytes | None:
         """An answer the forward relay behind got for ``query`` (IRawKeeper): kept as if the chain had
-        answered, when worth it. The query is read only when the answer is admitted."""
+        answered, when worth it; the bytes to send (TTLs capped at the cache's maximum), or None."""
         self.misses += 1
-        if not self._admit(query[2:], answer):
-            return
         try:
             request = Request(query, _NOBODY, "udp")
         except MalformedQuery:
-            return
+            return None
         request.dependencies = []
         request.block, request.zone = self.block, "."  # the observers of later raw hits see its block
-        self._kept(answer, request, _key(request))
+        return self._kept(answer, request, _key(request), self._admit(query[2:], answer))
 
-    def _kept(self, data: bytes, request, key) -> bytes:
-        """Keep ``data`` for ``key`` when its rcode and TTLs say it may be; the bytes to send."""
+    def _kept(self, data: bytes, request, key, keep: bool = True) -> bytes:
+        """The bytes to send for ``data`` (TTLs capped at the cache's maximum), kept for ``key`` when
+        ``keep`` and its rcode and TTLs say it may be."""
         try:
             scan = wire.scan(data)
         except Exception:
             return data
         ttl, negative = self._lifetime(scan, request.qname)
-        if negative and self.cfg.prefer_positive and key in self.positive:
+        if keep and negative and self.cfg.prefer_positive and key in self.positive:
             # serve_stale_policy prefer_positive: the last good answer is kept (and served while it may be)
             return data
         if ttl > 0:
             if not self.cfg.keepttl and any(t > ttl for t in scan.ttls):
                 data = _cap_ttls(data, scan, ttl)
-            self._keep(key, data, scan, ttl, negative, request)
+            if keep:
+                self._keep(key, data, scan, ttl, negative, request)
         return data
 
     def _admit(self, key, data: bytes) -> bool:

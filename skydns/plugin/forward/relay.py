@@ -176,7 +176,7 @@ class Relay:
         reply = data[:2] + answer[2:3] + bytes(((answer[3] & 0xEF) | (data[3] & 0x10),)) + answer[4:]
         if r.keep is not None:
             try:
-                r.keep(data, reply)
+                reply = r.keep(data, reply) or reply  # as the cache sends it (TTLs capped)
             except Exception:
                 log.failure("the cache in front could not keep an answer from {up}", up=up.name)
         # The upstream saw the client's own OPT record: its answer fits the client as it is.
@@ -210,7 +210,7 @@ class Relay:
     def _keep_after(result, r: Relayed):
         if result.__class__ is bytes:
             try:
-                r.keep(r.data, result)
+                return r.keep(r.data, result) or result
             except Exception:
                 log.failure("the cache in front could not keep an answer")
         return result
