@@ -50,7 +50,10 @@ def pinned(cmd: list[str], core: int | None) -> list[str]:
 
 def start(cmd: list[str], port: int, core: int = 0, env=None, probe: str = "example.org.") -> subprocess.Popen:
     """Start a server process pinned to ``core`` and wait until it answers ``probe`` on ``port``."""
-    proc = subprocess.Popen(pinned(cmd, core), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    # From a neutral directory: the current one comes first on a child's sys.path (before PYTHONPATH),
+    # so a server started from a checkout would import that checkout whatever PYTHONPATH names.
+    proc = subprocess.Popen(pinned(cmd, core), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                            cwd=tempfile.gettempdir())
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -179,13 +179,17 @@ class Cache:
         """An answer the forward relay behind got for ``query`` (IRawKeeper): kept as if the chain had
         answered, when worth it; the bytes to send (TTLs capped at the cache's maximum), or None."""
         self.misses += 1
+        admitted = self._admit(query[2:], answer)
+        cfg = self.cfg
+        if not admitted and not cfg.success.disabled and not cfg.denial.disabled:
+            return self._kept(answer, None, None, False)  # not kept: its TTLs capped, the query left unread
         try:
             request = Request(query, _NOBODY, "udp")
         except MalformedQuery:
             return None
         request.dependencies = []
         request.block, request.zone = self.block, "."  # the observers of later raw hits see its block
-        return self._kept(answer, request, _key(request), self._admit(query[2:], answer))
+        return self._kept(answer, request, _key(request), admitted)
 
     def _kept(self, data: bytes, request, key, keep: bool = True) -> bytes:
         """The bytes to send for ``data`` (TTLs capped at the cache's maximum), kept for ``key`` when
@@ -194,7 +198,7 @@ class Cache:
             scan = wire.scan(data)
         except Exception:
             return data
-        ttl, negative = self._lifetime(scan, request.qname)
+        ttl, negative = self._lifetime(scan, request.qname if request is not None else "")
         if keep and negative and self.cfg.prefer_positive and key in self.positive:
             # serve_stale_policy prefer_positive: the last good answer is kept (and served while it may be)
             return data
