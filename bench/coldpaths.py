@@ -104,15 +104,15 @@ def main():
         existing = [f"{name} A" for name, _ in services()]
         probe = existing[0].split()[0]
         fwd = f" cache {{\n  max_memory 1M\n }}\n forward . 127.0.0.1:{up_port}\n"
-        for r in range(args.rounds):
+        for _round in range(args.rounds):
             inzone = random_names(per_run, ZONE, rng)
             outside = random_names(per_run, "example.net", rng)
-            mixed = [q for pair in zip(inzone[: per_run // 2], outside[: per_run // 2]) for q in pair]
+            mixed = [q for pair in zip(inzone[: per_run // 2], outside[: per_run // 2], strict=True) for q in pair]
             # a flood of the same kind first, so the caches are full and memory has settled: the run's
             # RSS before and after then shows whether memory stays flat
             fill_in = random_names(40_000, ZONE, rng)
             fill_out = random_names(40_000, "example.net", rng)
-            fill_mixed = [q for pair in zip(fill_in, fill_out) for q in pair]
+            fill_mixed = [q for pair in zip(fill_in, fill_out, strict=True) for q in pair]
             cases = {
                 "etcd miss (anchor)": (f"{ZONE}:PORT {{\n bind 127.0.0.1\n{etcd_body}}}\n", existing, probe, existing),
                 "in-zone NXDOMAIN": (f"{ZONE}:PORT {{\n bind 127.0.0.1\n cache\n{etcd_body}}}\n", inzone, probe,
