@@ -80,7 +80,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--against", help="also run the mixed flood on this git revision's tree")
+    ap.add_argument("--against", help="also run every case on this git revision's tree")
+    ap.add_argument("--only", nargs="*", help="cases to run besides the anchor (default: all)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="skydns-cold-")
     old_root = None
@@ -123,6 +124,8 @@ def main():
             mixed_conf = (f"{ZONE}:PORT {{\n bind 127.0.0.1\n cache\n{etcd_body}}}\n"
                           f".:PORT {{\n bind 127.0.0.1\n{fwd}}}\n")
             cases["mixed flood"] = (mixed_conf, mixed, probe, fill_mixed)
+            if args.only:
+                cases = {k: v for k, v in cases.items() if k == "etcd miss (anchor)" or k in args.only}
             trees = [("", dnsperf.ROOT)] + ([(", old", old_root)] if old_root else [])
             for name, (text, queries, pr, warm) in cases.items():
                 for suffix, tree in trees:

@@ -84,7 +84,7 @@ def cpu_seconds(pid: int) -> float:
 
 def run(port: int, queries: list[str], seconds: float, core: int = 1, edns: bool = False,
         clients: int = 1, outstanding: int = 100, dnssec: bool = False, pid: int | None = None,
-        options: tuple[str, ...] = ()) -> Result:
+        options: tuple[str, ...] = (), mode: str = "udp") -> Result:
     """One dnsperf run; latencies come from its per-query (-v) lines.
 
     With the server's ``pid``, also its CPU time per answered query: unlike QPS, that
@@ -102,6 +102,10 @@ def run(port: int, queries: list[str], seconds: float, core: int = 1, edns: bool
         cmd.append("-D")
     for option in options:  # EDNS options, CODE:HEX (a DNS cookie: 10:...)
         cmd += ["-E", option]
+    if mode != "udp":  # tcp, dot, doh: connections kept for the whole run
+        cmd += ["-m", mode]
+        if mode == "doh":
+            cmd += ["-O", f"doh-uri=https://127.0.0.1:{port}/dns-query"]
     with tempfile.TemporaryFile("w+") as out:
         cpu_before = cpu_seconds(pid) if pid else None
         subprocess.run(pinned(cmd, core), stdout=out, stderr=subprocess.STDOUT, check=True)

@@ -108,9 +108,10 @@ class IRawKeeper(IRawAnswerer):
     def raw_keep_ready():  # type: ignore[misc]
         """True when answers may be kept this way (every query of the block is the keeper's to keep)."""
 
-    def raw_missing(query):
+    def raw_missing(query, request=None):
         """True when nothing is kept for the packet ``query`` under any spelling (another letter case, other
-        options): it may go to the forwarder unread. False sends it the normal way."""
+        options): it may go to the forwarder unread. False sends it the normal way. ``request``: the
+        :class:`skydns.query.request.Request` of the packet when the server read it already."""
 
     def raw_keep(query, answer):
         """Keep ``answer`` (bytes) to the packet ``query``, as if the chain behind had answered it; the bytes

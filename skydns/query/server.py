@@ -160,7 +160,7 @@ class Server:
         req.block = block
         if self.block_relays and proto == "udp":
             relay = self.block_relays.get(id(block))
-            if relay is not None and _offer(relay, data, client, sender, delivery):
+            if relay is not None and _offer(relay, data, client, sender, delivery, req):
                 return
         try:
             result = block.chain.serve(req)
@@ -257,13 +257,14 @@ def _relay_of(block) -> tuple | None:
     return head.raw_forward, keeper.raw_keep, keeper.raw_missing, tuple(passes)
 
 
-def _offer(relay: tuple, data: bytes, client, sender, delivery) -> bool:
+def _offer(relay: tuple, data: bytes, client, sender, delivery, request=None) -> bool:
     """Offer the packet to a raw relay: when no raw-transparent handler in front would answer it, and a
-    cache in front has nothing for it under another spelling; True when the relay took it."""
+    cache in front has nothing for it under another spelling (``request``: the packet, read already);
+    True when the relay took it."""
     forward, keep, missing, passes = relay
     for passes_on in passes:
         if not passes_on(data):
             return False
-    if missing is not None and not missing(data):
+    if missing is not None and not missing(data, request):
         return False
     return forward(data, client, sender, delivery, keep)

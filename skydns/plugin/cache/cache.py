@@ -163,13 +163,14 @@ class Cache:
         and keeps answers plainly (no prefetch, no serve_stale)."""
         return self.raw_ok and self.every_zone
 
-    def raw_missing(self, query: bytes) -> bool:
+    def raw_missing(self, query: bytes, request=None) -> bool:
         """Nothing kept for ``query`` under its key (IRawKeeper): the relay behind may take it. A kept
         answer under another spelling (letter case, options) sends it the normal way, to be answered here."""
-        try:
-            request = Request(query, _NOBODY, "udp")
-        except MalformedQuery:
-            return False
+        if request is None:
+            try:
+                request = Request(query, _NOBODY, "udp")
+            except MalformedQuery:
+                return False
         if request.flags & wire.OPCODE_MASK or request.edns > 0:
             return False
         key = _key(request)

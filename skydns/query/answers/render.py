@@ -154,8 +154,8 @@ def _denial_parts(soa: lk.Rec) -> tuple | None:
         longer += [".".join(labels[i:]) + "." + zone for i in range(len(labels))]
     numbers = _IIIII(*soa.data[2:])
     rdlen = len(pieces[0]) + 2 + len(pieces[1]) + 2 + len(numbers)
-    zone_wire_len = len(wire.encode_name(zone))
-    parts = (_pack_tail(lk.SOA, 1, soa.ttl, rdlen), pieces[0], pieces[1], numbers, zone_wire_len,
+    zone_wire = wire.encode_name(zone)
+    parts = (_pack_tail(lk.SOA, 1, soa.ttl, rdlen), pieces[0], pieces[1], numbers, zone_wire,
              tuple(longer) + tuple("." + n for n in longer))
     if len(_DENIALS) >= _DENIALS_MAX:
         _DENIALS.clear()
@@ -169,13 +169,14 @@ def render_denial(request, result: lk.Result, soa: lk.Rec) -> bytes | None:
     parts = _denial_parts(soa)
     if parts is None:
         return None
-    tail, mname, rname, numbers, zone_len, longer = parts
+    tail, mname, rname, numbers, zone_wire, longer = parts
     if request.qname.endswith(longer):
         return None  # the general writer points the SOA's names at the question's labels
     question = request.question_wire
     name_len = len(question) - 4
+    zone_len = len(zone_wire)
     at = 12 + name_len - zone_len  # where the zone's labels start in the question
-    if at < 12 or question[name_len - zone_len:name_len].lower() != wire.encode_name(soa.owner):
+    if at < 12 or question[name_len - zone_len:name_len].lower() != zone_wire:
         return None
     ptr = _H(0xC000 | at)
     opt = wire.opt_record(request.do) if request.edns >= 0 else b""

@@ -1,0 +1,151 @@
+"""DNS over TLS and over HTTPS: server CPU per query on kept connections, next to dnsdist's frontends.
+
+Usage: python bench/encrypted.py [--seconds 5] [--rounds 3] [--clients 1 1000]
+
+Both are proxies in front of the same upstream (bench/bare_twisted.py on dnsperf's core):
+  dnsdist DoT / DoH     Debian's dnsdist, addTLSLocal / addDOHLocal, no packet cache
+  skydns DoT / DoH      tls:// and https:// blocks: forward . UPSTREAM
+dnsperf (-m dot, -m doh) keeps its connections open; each row is run with each number of
+clients (connections) given (--clients, default 1 and 1000). The server's CPU time per answered
+query is read from /proc while dnsperf runs (medians over interleaved rounds). Also printed: new
+TLS connections a second, each a handshake and one query over DoT, made one after another from
+this process, with the server's CPU per connection.
+"""
+import argparse
+import os
+import shutil
+import socket
+import ssl
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import dns.message  # noqa: E402
+import dnsperf  # noqa: E402
+
+
+def make_cert(tmp: str) -> tuple[str, str]:
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def dnsdist_cmd(tmp: str, cert: str, key: str, dot: int, doh: int, upstream: int) -> list[str]:
+    path = os.path.join(tmp, "dnsdist.conf")
+    with open(path, "w") as f:
+        f.write(f'addTLSLocal("127.0.0.1:{dot}", "{cert}", "{key}")\n'
+                f'addDOHLocal("127.0.0.1:{doh}", "{cert}", "{key}", "/dns-query")\n'
+                f'newServer({{address="127.0.0.1:{upstream}", checkName="example.org.", checkType="A"}})\n'
+                'setSecurityPollSuffix("")\n'
+                f'setLocal("127.0.0.1:{dnsperf.free_port()}")\n')
+    return ["dnsdist", "--supervised", "--disable-syslog", "-C", path]
+
+
+def skydns_cmd(tmp: str, cert: str, key: str, dot: int, doh: int, upstream: int) -> list[str]:
+    path = os.path.join(tmp, "Corefile")
+    with open(path, "w") as f:
+        for scheme, port in (("tls", dot), ("https", doh)):
+            f.write(f"{scheme}://.:{port} {{\n bind 127.0.0.1\n tls {cert} {key}\n"
+                    f" tcp {{\n  max_connections 2000\n }}\n forward . 127.0.0.1:{upstream}\n}}\n")
+    return [sys.executable, "-m", "twisted", "skydns", "-c", path]
+
+
+def wait_tls(port: int, proc: subprocess.Popen, deadline: float = 30) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            sys.exit(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            handshake_query(port)
+            return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"nothing answered DoT on {port}")
+
+
+def handshake_query(port: int) -> None:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    wire = dns.message.make_query("example.org.", "A").to_wire()
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as raw, ctx.wrap_socket(raw) as s:
+        s.sendall(struct.pack("!H", len(wire)) + wire)
+        n = struct.unpack("!H", s.recv(2))[0]
+        while n > 0:
+            n -= len(s.recv(n))
+
+
+def new_connections(port: int, pid: int, seconds: float) -> tuple[float, float]:
+    """(connections a second, server CPU us per connection): handshake + one query, one after another."""
+    cpu0 = dnsperf.cpu_seconds(pid)
+    start = time.monotonic()
+    n = 0
+    while time.monotonic() - start < seconds:
+        handshake_query(port)
+        n += 1
+    elapsed = time.monotonic() - start
+    return n / elapsed, (dnsperf.cpu_seconds(pid) - cpu0) * 1e6 / n
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--clients", type=int, nargs="*", default=[1, 1000])
+    args = ap.parse_args()
+    if not shutil.which("dnsdist"):
+        sys.exit("dnsdist is not installed (Debian: apt-get install dnsdist)")
+    tmp = tempfile.mkdtemp(prefix="skydns-encrypted-")
+    cert, key = make_cert(tmp)
+    up_port = dnsperf.free_port()
+    upstream = dnsperf.start([sys.executable, os.path.join(dnsperf.HERE, "bare_twisted.py"), str(up_port)], up_port,
+                             core=1, env=dict(os.environ, PYTHONPATH=dnsperf.ROOT))
+    rows: dict[str, list] = {}
+    conns: dict[str, list] = {}
+    try:
+        for _round in range(args.rounds):
+            for name, make in (("dnsdist", dnsdist_cmd), ("skydns", skydns_cmd)):
+                dot, doh = dnsperf.free_port(), dnsperf.free_port()
+                proc = subprocess.Popen(dnsperf.pinned(make(tmp, cert, key, dot, doh, up_port), 0),
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
+                try:
+                    wait_tls(dot, proc)
+                    for clients in args.clients:
+                        for mode, port in (("dot", dot), ("doh", doh)):
+                            r = dnsperf.run(port, ["example.org A"], args.seconds, core=1, pid=proc.pid,
+                                            clients=clients, outstanding=max(100, clients), mode=mode)
+                            rows.setdefault((name, mode, clients), []).append(r)
+                    conns.setdefault(name, []).append(new_connections(dot, proc.pid, min(args.seconds, 3)))
+                finally:
+                    dnsperf.stop(proc)
+    finally:
+        dnsperf.stop(upstream)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"dnsperf {args.seconds:g}s x {args.rounds} rounds, kept connections; server on core 0, dnsperf and the "
+          "upstream on core 1; medians")
+    print(f"{'server':<9}{'mode':<5}{'clients':>8}{'QPS':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU us/q':>10}")
+    med = {}
+    for (name, mode, clients), rs in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
+        m = dnsperf.medians(rs)
+        med[(name, mode, clients)] = m
+        print(f"{name:<9}{mode:<5}{clients:>8}{m.qps:>10.0f}{m.p50_ms:>9.2f}{m.p99_ms:>9.2f}{m.cpu_us:>10.1f}")
+    for mode in ("dot", "doh"):
+        for clients in args.clients:
+            a, b = med[("skydns", mode, clients)], med[("dnsdist", mode, clients)]
+            print(f"CPU per query skydns / dnsdist, {mode}, {clients} connections: {a.cpu_us / b.cpu_us:.2f}")
+    for name, cs in conns.items():
+        rate = statistics.median(c[0] for c in cs)
+        cpu = statistics.median(c[1] for c in cs)
+        print(f"new DoT connections (handshake + one query, one at a time): {name:<8} {rate:7.0f}/s, "
+              f"server CPU {cpu:7.0f} us each")
+
+
+if __name__ == "__main__":
+    main()
