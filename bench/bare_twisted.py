@@ -3,15 +3,16 @@
 It only copies the query's ID into a reply rendered at start-up: no parsing,
 no routing, no plugins. ``python bench/bare_twisted.py PORT``.
 
-``--echo``: an upstream for any name instead: the query's header and question copied,
+``--tcp``: also over TCP. ``--echo``: an upstream for any name instead: the query's header and question copied,
 with one A record (127.0.0.1, TTL 300) for it (what a forwarder of random names needs).
 """
+import struct
 import sys
 
 import dns.message
 import dns.rrset
 from twisted.internet import reactor
-from twisted.internet.protocol import DatagramProtocol
+from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 
 
 def prerendered() -> bytes:
@@ -40,6 +41,29 @@ class Echo(DatagramProtocol):
                              addr)
 
 
+class BareStream(Protocol):
+    """The same over TCP (two-byte length framing): for proxies that forward DoT and DoH over TCP."""
+
+    def connectionMade(self):
+        self.buf = b""
+        self.tail = prerendered()[2:]
+
+    def dataReceived(self, data):
+        buf = self.buf + data
+        out = []
+        while len(buf) >= 2:
+            end = 2 + (buf[0] << 8 | buf[1])
+            if len(buf) < end:
+                break
+            out.append(struct.pack("!H", len(self.tail) + 2) + buf[2:4] + self.tail)
+            buf = buf[end:]
+        self.buf = buf
+        if out:
+            self.transport.write(b"".join(out))
+
+
 if __name__ == "__main__":
     reactor.listenUDP(int(sys.argv[1]), Echo() if "--echo" in sys.argv else Bare(), interface="127.0.0.1")
+    if "--tcp" in sys.argv:
+        reactor.listenTCP(int(sys.argv[1]), Factory.forProtocol(BareStream), interface="127.0.0.1")
     reactor.run()

@@ -40,11 +40,12 @@ def make_cert(tmp: str) -> tuple[str, str]:
 def dnsdist_cmd(tmp: str, cert: str, key: str, dot: int, doh: int, upstream: int) -> list[str]:
     path = os.path.join(tmp, "dnsdist.conf")
     with open(path, "w") as f:
-        f.write(f'addTLSLocal("127.0.0.1:{dot}", "{cert}", "{key}")\n'
+        # setLocal replaces every listening address: it comes first
+        f.write(f'setLocal("127.0.0.1:{dnsperf.free_port()}")\n'
+                f'addTLSLocal("127.0.0.1:{dot}", "{cert}", "{key}")\n'
                 f'addDOHLocal("127.0.0.1:{doh}", "{cert}", "{key}", "/dns-query")\n'
                 f'newServer({{address="127.0.0.1:{upstream}", checkName="example.org.", checkType="A"}})\n'
-                'setSecurityPollSuffix("")\n'
-                f'setLocal("127.0.0.1:{dnsperf.free_port()}")\n')
+                'setSecurityPollSuffix("")\n')
     return ["dnsdist", "--supervised", "--disable-syslog", "-C", path]
 
 
@@ -65,7 +66,7 @@ def wait_tls(port: int, proc: subprocess.Popen, deadline: float = 30) -> None:
         try:
             handshake_query(port)
             return
-        except OSError:
+        except (OSError, struct.error):  # not listening yet, or no backend up yet (dnsdist closes)
             time.sleep(0.2)
     sys.exit(f"nothing answered DoT on {port}")
 
@@ -79,7 +80,10 @@ def handshake_query(port: int) -> None:
         s.sendall(struct.pack("!H", len(wire)) + wire)
         n = struct.unpack("!H", s.recv(2))[0]
         while n > 0:
-            n -= len(s.recv(n))
+            got = len(s.recv(n))
+            if not got:
+                raise OSError("closed before the whole answer")
+            n -= got
 
 
 def new_connections(port: int, pid: int, seconds: float) -> tuple[float, float]:
@@ -105,7 +109,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="skydns-encrypted-")
     cert, key = make_cert(tmp)
     up_port = dnsperf.free_port()
-    upstream = dnsperf.start([sys.executable, os.path.join(dnsperf.HERE, "bare_twisted.py"), str(up_port)], up_port,
+    upstream = dnsperf.start([sys.executable, os.path.join(dnsperf.HERE, "bare_twisted.py"), str(up_port), "--tcp"],
+                             up_port,
                              core=1, env=dict(os.environ, PYTHONPATH=dnsperf.ROOT))
     rows: dict[str, list] = {}
     conns: dict[str, list] = {}
