@@ -9,7 +9,7 @@ from helpers import eventually
 from helpers.upstreams import Upstream, closed_port
 from skydns import testing
 from skydns.clients.dnsclient import Client, ExchangeError
-from skydns.clients.pools import PortPool
+from skydns.clients.portpool import PortPool
 
 
 def ask(client, pool, name="www.example.org."):

@@ -26,7 +26,8 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from skydns.clients.nameservers import InflightLimit, healthy_first
-from skydns.clients.pools import PortPool, StreamPool, UDPPool
+from skydns.clients.pools import StreamPool, UDPPool
+from skydns.clients.portpool import PortPool
 from skydns.interfaces import ICoreDNSMetrics, IHandler, IMetrics, IRawForwarder
 from skydns.plugin.forward.relay import Relay
 from skydns.query import wire

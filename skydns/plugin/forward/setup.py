@@ -42,7 +42,8 @@ from zope.interface import implementer
 
 from skydns.clients.dnsclient import Client, default_max_inflight
 from skydns.clients.nameservers import Health, Nameserver
-from skydns.clients.pools import PortPool, StreamPool, UDPPool
+from skydns.clients.pools import StreamPool, UDPPool
+from skydns.clients.portpool import PortPool
 from skydns.interfaces import IPluginSetup
 from skydns.plugin.forward.forward import Forward
 
