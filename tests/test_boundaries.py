@@ -199,3 +199,22 @@ def test_the_public_list_is_read_and_enforced():
                      "import skydns.listen.service\nfrom skydns import __version__\n")
     assert [m for _, m in imported_core(tree) if m not in public] == ["skydns.query.server",
                                                                        "skydns.listen.service"]
+
+
+def test_every_public_module_imports_first():
+    """A plugin's first import of skydns may be any public module: none of them depends on another having
+    been imported before (skydns.query.chain did: it imported config, which imported it back)."""
+    import subprocess
+    import sys
+
+    modules = sorted(public_modules()) + ["skydns.plugin.forward", "skydns.plugin.cache", "skydns.plugin.etcd"]
+    script = ("import importlib, sys\n"
+              f"for m in {modules!r}:\n"
+              "    for k in [k for k in sys.modules if k == 'skydns' or k.startswith('skydns.')]:\n"
+              "        del sys.modules[k]\n"
+              "    try:\n"
+              "        importlib.import_module(m)\n"
+              "    except Exception as e:\n"
+              "        print(m, type(e).__name__, e)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd="/", timeout=120)
+    assert out.stdout == "" and out.returncode == 0, out.stdout + out.stderr

@@ -22,7 +22,7 @@ from skydns.config.errors import CorefileError, NoNextPlugin
 from skydns.config.registry import Registry
 from skydns.interfaces import IListenerSetup
 from skydns.listen.transport import StreamLimits
-from skydns.query.chain import names as chain_names
+from skydns.query import chain as query_chain  # the module: it may be half-imported (it imports config)
 
 log = Logger(namespace="skydns.config.loader")
 
@@ -229,8 +229,8 @@ class Generation:
         """One line per block: its keys and its chain, as logged at start and on reload."""
         lines = []
         for b in self.blocks:
-            chain = " -> ".join(chain_names(b.chain)) if not isinstance(b.chain, _NoPlugins) else "(empty)"
-            extra = [p for p in b.plugins if p not in chain_names(b.chain) and p not in b.observer_names]
+            chain = " -> ".join(query_chain.names(b.chain)) if not isinstance(b.chain, _NoPlugins) else "(empty)"
+            extra = [p for p in b.plugins if p not in query_chain.names(b.chain) and p not in b.observer_names]
             obs = f" (replies observed by: {', '.join(b.observer_names)})" if b.observer_names else ""
             cfg = f" (configured by: {', '.join(extra)})" if extra else ""
             lines.append(f"{b.name}: {chain}{obs}{cfg}")
