@@ -54,13 +54,14 @@ class Reader:
     def own(self, name: str) -> list[Service]:
         """The services at ``name`` and its ``x<n>`` leaves (the records API's way to give a name several
         records): what a transfer carries for the name."""
-        labels = path.name_labels(name)
-        index = self.copy.index
-        found = list(index.lookup(labels, exact=True))
-        for node in index.nodes(labels):
-            for label, child in (node.children or {}).items():
-                if LEAF.match(label) and child.service is not None:
-                    found.append(child.service)
+        nodes = self.copy.index.nodes(path.name_labels(name))
+        found = [node.service for node in nodes if node.service is not None]  # index.lookup(exact=True), walked once
+        for node in nodes:
+            children = node.children
+            if children:
+                for label, child in children.items():
+                    if child.service is not None and LEAF.match(label):
+                        found.append(child.service)
         return dedupe(group_filter(found)) if found else []
 
     def ttl(self, s: Service) -> int:

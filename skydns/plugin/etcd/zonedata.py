@@ -65,12 +65,23 @@ def _rdata(rec: lk.Rec) -> bytes:
     raise ValueError(f"no zone data of type {t}")
 
 
+#: Names written lately (a transfer writes each owner twice: as owner and as its SRV's target); bounded.
+_NAMES: dict[str, bytes] = {}
+
+
 def _name(text: str) -> bytes:
     """Wire form of a name (lower case), through dnspython when it needs escaping."""
+    data = _NAMES.get(text)
+    if data is not None:
+        return data
     try:
-        return wire.encode_name(text.lower())
+        data = wire.encode_name(text.lower())
     except (UnicodeEncodeError, ValueError):
-        return dns.name.from_text(text).canonicalize().to_wire() or b""
+        data = dns.name.from_text(text).canonicalize().to_wire() or b""
+    if len(_NAMES) >= 4096:
+        _NAMES.clear()
+    _NAMES[text] = data
+    return data
 
 
 def encode(recs: list[lk.Rec]) -> tuple[bytes, ...]:
