@@ -84,7 +84,7 @@ def cpu_seconds(pid: int) -> float:
 
 def run(port: int, queries: list[str], seconds: float, core: int = 1, edns: bool = False,
         clients: int = 1, outstanding: int = 100, dnssec: bool = False, pid: int | None = None,
-        options: tuple[str, ...] = (), mode: str = "udp") -> Result:
+        options: tuple[str, ...] = (), mode: str = "udp", qps_limit: int | None = None) -> Result:
     """One dnsperf run; latencies come from its per-query (-v) lines.
 
     With the server's ``pid``, also its CPU time per answered query: unlike QPS, that
@@ -102,6 +102,8 @@ def run(port: int, queries: list[str], seconds: float, core: int = 1, edns: bool
         cmd.append("-D")
     for option in options:  # EDNS options, CODE:HEX (a DNS cookie: 10:...)
         cmd += ["-E", option]
+    if qps_limit:  # a steady load instead of as many as the server answers
+        cmd += ["-Q", str(qps_limit)]
     if mode != "udp":  # tcp, dot, doh: connections kept for the whole run
         cmd += ["-m", mode]
         if mode == "doh":
