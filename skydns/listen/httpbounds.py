@@ -19,7 +19,7 @@ from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.web.http import combinedLogFormatter
 from twisted.web.server import Request, Site
 
-from skydns.listen.transport import ConnectionCap, StreamLimits
+from skydns.listen.transport import ConnectionCap, StreamLimits, no_delay
 
 #: What the plugins' HTTP listeners allow: small bodies (the records API takes up to 64 KiB of JSON),
 #: a request within 10 s, 30 s without one, 100 connections.
@@ -147,6 +147,7 @@ class BoundedConnection(ProtocolWrapper):
 
     def connectionMade(self) -> None:
         self.factory.opened(self)
+        no_delay(self.transport)
         self._active()
         super().connectionMade()
 
