@@ -34,7 +34,7 @@ from skydns.plugin.etcd.reader import Reader
 from skydns.query import wire
 from skydns.query.answers import rules as lk
 from skydns.query.dnsutil import txt_wire
-from skydns.query.zones import WILDCARDS
+from skydns.query.zones import WILDCARDS, strip_labels
 
 _TAIL = struct.Struct("!HHIH").pack
 _SRV = struct.Struct("!HHH").pack
@@ -104,6 +104,18 @@ def encode(recs: list[lk.Rec]) -> tuple[bytes, ...]:
     return tuple(sorted(out))
 
 
+def _one_address(name: str, s, lookup) -> list | None:
+    """The records of a name holding one plain address service (the most common name of a large zone):
+    its address and its SRV, as the general path below makes them (tests/plugin/etcd/test_zonedata.py
+    compares the two); None for anything else."""
+    if s.kind not in ("A", "AAAA") or s.text or s.mail or s.alpn or s.service == "https" or name.endswith(REVERSE):
+        return None
+    ttl = lookup.ttl(s)
+    weight = 100 if s.weight else 0  # srv_records: 100 * weight // the priority's total (its own weight)
+    return [lk.Rec(name, lk.A if s.kind == "A" else lk.AAAA, (s.host,), ttl),
+            lk.Rec(name, lk.SRV, (s.priority, weight, s.port, strip_labels(s.name, s.targetstrip)), ttl)]
+
+
 class ZoneData:
     """Zone data of one etcd plugin's zones, rendered on demand from its copy."""
 
@@ -167,6 +179,10 @@ class ZoneData:
         ``in-addr.arpa``/``ip6.arpa`` a name host is a PTR instead.
         """
         lookup = self.lookup
+        if len(svcs) == 1:
+            plain = _one_address(name, svcs[0], lookup)
+            if plain is not None:
+                return plain
         recs: list[lk.Rec] = []
         if name.endswith(REVERSE):  # a reverse name's name hosts are its PTRs, as a PTR query answers
             recs = [lk.Rec(name, lk.PTR, (s.host,), lookup.ttl(s)) for s in svcs if s.kind == "CNAME"]
