@@ -54,8 +54,12 @@ class Reader:
     def own(self, name: str) -> list[Service]:
         """The services at ``name`` and its ``x<n>`` leaves (the records API's way to give a name several
         records): what a transfer carries for the name."""
-        nodes = self.copy.index.nodes(path.name_labels(name))
-        found = [node.service for node in nodes if node.service is not None]  # index.lookup(exact=True), walked once
+        return self.own_at(self.copy.index.nodes(path.name_labels(name)))
+
+    @staticmethod
+    def own_at(nodes: list) -> list[Service]:
+        """:meth:`own` of the index nodes a name reaches (a walk of the zone has them already)."""
+        found = [node.service for node in nodes if node.service is not None]  # index.lookup(exact=True)
         for node in nodes:
             children = node.children
             if children:

@@ -116,6 +116,17 @@ def _one_address(name: str, s, lookup) -> list | None:
             lk.Rec(name, lk.SRV, (s.priority, weight, s.port, strip_labels(s.name, s.targetstrip)), ttl)]
 
 
+def _encode_pair(recs: list) -> tuple[bytes, ...]:
+    """:func:`encode` of an address and its SRV (one owner, two RRsets of one record each)."""
+    owner = _name(recs[0].owner)
+    out = []
+    for rec in recs:
+        data = _rdata(rec)
+        out.append(owner + _TAIL(rec.rtype, IN, rec.ttl, len(data)) + data)
+    out.sort()
+    return tuple(out)
+
+
 class ZoneData:
     """Zone data of one etcd plugin's zones, rendered on demand from its copy."""
 
@@ -127,6 +138,7 @@ class ZoneData:
         self.reader = Reader(copy)
         self.lookup = lk.Rules(self.reader.services, settings, ttl=lambda s: s.ttl or settings.ttl,
                                serial=self.serial_of)
+        self._walked: tuple | None = None  # (name, index node) last yielded by names()
 
     def names(self, zone: str):
         """Every owner name of ``zone``'s data: the apex, then each key's name under it (key order).
@@ -146,13 +158,18 @@ class ZoneData:
             children = n.children or {}
             if at != labels and (n.service is not None or any(
                     LEAF.match(label) and child.service is not None for label, child in children.items())):
-                yield path.labels_to_name(at)
+                name = path.labels_to_name(at)
+                self._walked = (name, n)  # rrs(name), asked next, needs no walk of its own
+                yield name
             for label in sorted(children, reverse=True):
                 if label not in WILDCARDS:
                     stack.append((children[label], at + [label]))
 
     def own(self, name: str) -> list:
         """The services at ``name`` and its ``x<n>`` leaves (groups and duplicates as the lookups treat them)."""
+        walked, self._walked = self._walked, None  # once: right after names() yielded it, nothing changed since
+        if walked is not None and walked[0] == name:
+            return self.reader.own_at([walked[1]])
         return self.reader.own(name)
 
     def rrs(self, zone: str, name: str) -> tuple[bytes, ...]:
@@ -168,7 +185,12 @@ class ZoneData:
                 if s.kind in ("A", "AAAA"):
                     recs.append(lk.Rec(zone, lk.A if s.kind == "A" else lk.AAAA, (s.host,), lookup.ttl(s)))
         if name != zone:
-            recs.extend(self.records(name, self.own(name)))
+            svcs = self.own(name)
+            if len(svcs) == 1:
+                plain = _one_address(name, svcs[0], lookup)
+                if plain is not None:
+                    return _encode_pair(plain)
+            recs.extend(self.records(name, svcs))
         return encode(recs)
 
     def records(self, name: str, svcs: list) -> list[lk.Rec]:

@@ -116,6 +116,7 @@ def check_roles(tmp_path, server, tls=None):
         assert "Traceback" not in logged.text()
         assert SERVE_PASSWORD not in logged.text()
     # the writer's roles: read everything, write the zone's records
+    api_port = free_port()  # a port of its own: the first server's may still be closing
     with testing.serve(corefile(server, "writer", WRITE_PASSWORD, api_port, tls), tmp_path) as srv:
         assert put(api_port, "db", "10.0.0.2")[0] == 200
         assert update(srv.port, "app.skydns.local.", "10.0.0.3") == dns.rcode.NOERROR
