@@ -136,8 +136,7 @@ def encode_name(text: str) -> bytes:
     if "\\" in text:  # escapes: dnspython reads them
         return dns.name.from_text(text).to_wire() or b"\x00"
     out = bytearray()
-    for label in text.rstrip(".").split("."):
-        raw = label.encode("ascii")
+    for raw in text.encode("ascii").rstrip(b".").split(b"."):
         out.append(len(raw))
         out += raw
     out.append(0)

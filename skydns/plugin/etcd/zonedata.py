@@ -116,15 +116,19 @@ def _one_address(name: str, s, lookup) -> list | None:
             lk.Rec(name, lk.SRV, (s.priority, weight, s.port, strip_labels(s.name, s.targetstrip)), ttl)]
 
 
-def _encode_pair(recs: list) -> tuple[bytes, ...]:
-    """:func:`encode` of an address and its SRV (one owner, two RRsets of one record each)."""
-    owner = _name(recs[0].owner)
-    out = []
-    for rec in recs:
-        data = _rdata(rec)
-        out.append(owner + _TAIL(rec.rtype, IN, rec.ttl, len(data)) + data)
-    out.sort()
-    return tuple(out)
+def _one_address_rrs(name: str, s, lookup) -> tuple[bytes, ...] | None:
+    """:func:`encode` of :func:`_one_address`'s two records, written straight from the service."""
+    if s.kind not in ("A", "AAAA") or s.text or s.mail or s.alpn or s.service == "https" or name.endswith(REVERSE):
+        return None
+    ttl = lookup.ttl(s)
+    owner = _name(name)
+    if s.kind == "A":
+        address = owner + _TAIL(lk.A, IN, ttl, 4) + socket.inet_aton(s.host)
+    else:
+        address = owner + _TAIL(lk.AAAA, IN, ttl, 16) + socket.inet_pton(socket.AF_INET6, s.host)
+    target = _name(strip_labels(s.name, s.targetstrip))
+    srv = owner + _TAIL(lk.SRV, IN, ttl, 6 + len(target)) + _SRV(s.priority, 100 if s.weight else 0, s.port) + target
+    return (address, srv) if address < srv else (srv, address)
 
 
 class ZoneData:
@@ -155,15 +159,16 @@ class ZoneData:
         stack = [(node, list(labels))]
         while stack:
             n, at = stack.pop()
-            children = n.children or {}
-            if at != labels and (n.service is not None or any(
-                    LEAF.match(label) and child.service is not None for label, child in children.items())):
+            children = n.children
+            if at != labels and (n.service is not None or (children and any(
+                    child.service is not None and LEAF.match(label) for label, child in children.items()))):
                 name = path.labels_to_name(at)
                 self._walked = (name, n)  # rrs(name), asked next, needs no walk of its own
                 yield name
-            for label in sorted(children, reverse=True):
-                if label not in WILDCARDS:
-                    stack.append((children[label], at + [label]))
+            if children:
+                for label in sorted(children, reverse=True):
+                    if label not in WILDCARDS:
+                        stack.append((children[label], at + [label]))
 
     def own(self, name: str) -> list:
         """The services at ``name`` and its ``x<n>`` leaves (groups and duplicates as the lookups treat them)."""
@@ -187,9 +192,9 @@ class ZoneData:
         if name != zone:
             svcs = self.own(name)
             if len(svcs) == 1:
-                plain = _one_address(name, svcs[0], lookup)
+                plain = _one_address_rrs(name, svcs[0], lookup)
                 if plain is not None:
-                    return _encode_pair(plain)
+                    return plain
             recs.extend(self.records(name, svcs))
         return encode(recs)
 
