@@ -211,7 +211,7 @@ class _StreamExchange(Protocol):
         self.buffer = b""
 
     def connectionMade(self):
-        _no_delay(self.transport)
+        no_delay(self.transport)
         self.transport.write(struct.pack("!H", len(self.query)) + self.query)
 
     def dataReceived(self, data):
@@ -337,14 +337,20 @@ def connected_udp(host: str, port: int, source: str | None = None) -> socket.soc
     return sock
 
 
-def _no_delay(transport) -> None:
-    """Queries are small and each one is waited for: Nagle's algorithm would hold them back."""
+def no_delay(transport) -> None:
+    """Send each write at once (TCP_NODELAY) on a connection, beneath TLS too: queries and replies are
+    small and each one is waited for; with Nagle's algorithm a second small write (an HTTP/2 DATA frame
+    after its HEADERS) waits for the peer's delayed ACK."""
     while transport is not None:
         set_no_delay = getattr(transport, "setTcpNoDelay", None)
         if set_no_delay is not None:
-            set_no_delay(True)
+            try:
+                set_no_delay(True)
+            except OSError:
+                pass
             return
         transport = getattr(transport, "transport", None)  # TLS: the TCP transport beneath
+
 
 
 def _fail(done: defer.Deferred, err: Exception) -> None:

@@ -25,8 +25,8 @@ from skydns.clients.dnsclient import (
     _abort,
     _connect_tls,
     _Factory,
-    _no_delay,
     connected_udp,
+    no_delay,
     random_u16,
     same_question,
 )
@@ -186,7 +186,8 @@ class UDPPool(_Shared, SocketReader):
 def _read_datagrams(owner, deliver, broken, limit: int, pending: dict | None = None) -> None:
     """Read what ``owner.sock`` holds (at most ``limit`` datagrams), each to ``deliver``; an error on the
     socket (ICMP port unreachable and friends) to ``broken``. For the readers of shared and retired sockets.
-    With ``pending`` (the queries waiting), stop once none is: see _PortSocket.doRead."""
+    With ``pending`` (the queries waiting), stop once none is: the usual last read finds no datagram
+    and raises, which costs more than the read."""
     for _ in range(limit):
         sock = owner.sock
         if sock is None:
@@ -228,7 +229,7 @@ class _SharedStream(Protocol):
         self.buffer = b""
 
     def connectionMade(self):
-        _no_delay(self.transport)
+        no_delay(self.transport)
         self.pool._connected(self)
 
     def dataReceived(self, data):

@@ -19,7 +19,8 @@ from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.web.http import combinedLogFormatter
 from twisted.web.server import Request, Site
 
-from skydns.listen.transport import ConnectionCap, StreamLimits, no_delay
+from skydns.clients.dnsclient import no_delay
+from skydns.listen.transport import ConnectionCap, StreamLimits
 
 #: What the plugins' HTTP listeners allow: small bodies (the records API takes up to 64 KiB of JSON),
 #: a request within 10 s, 30 s without one, 100 connections.

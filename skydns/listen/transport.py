@@ -13,22 +13,9 @@ from typing import Any
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 from twisted.logger import Logger
 
+from skydns.clients.dnsclient import no_delay
+
 log = Logger(namespace="skydns.listen.transport")
-
-
-def no_delay(transport) -> None:
-    """Send each write at once (TCP_NODELAY) on a connection of ours, beneath TLS too: replies are small
-    and waited for, and with Nagle's algorithm a second small write (an HTTP/2 DATA frame after its
-    HEADERS) waits for the client's delayed ACK, about 4 ms on Linux."""
-    while transport is not None:
-        set_no_delay = getattr(transport, "setTcpNoDelay", None)
-        if set_no_delay is not None:
-            try:
-                set_no_delay(True)
-            except OSError:
-                pass
-            return
-        transport = getattr(transport, "transport", None)
 
 
 @dataclass(frozen=True)
