@@ -10,7 +10,6 @@ from __future__ import annotations
 import struct
 
 from skydns.clients.dnsclient import ExchangeError, SocketReader, connected_udp, random_u16, same_question
-from skydns.clients.pools import _read_datagrams
 
 
 class _PortSocket(SocketReader):
@@ -28,15 +27,27 @@ class _PortSocket(SocketReader):
         self.reactor.addReader(self)
 
     def doRead(self) -> None:
-        # Until nothing is waiting here (see pools._read_datagrams): a stray datagram left keeps the
-        # socket readable, and the reactor calls again (epoll is level-triggered).
-        _read_datagrams(self, self._answer, self._broken, 64, self.pending)
-
-    def _answer(self, data: bytes) -> None:
-        if len(data) >= 12:
-            entry = self.pending.get(data[0] << 8 | data[1])
-            if entry is not None and not entry[1].called and data[2] & 0x80 and same_question(data, entry[0]):
-                entry[1].callback(data)  # its owner says finished(): the entry goes
+        # pools._read_datagrams with the answer matched inline: this runs for every relayed answer.
+        # Until nothing is waiting here: the usual last read finds no datagram and raises, which costs
+        # more than the read; a stray datagram left keeps the socket readable (epoll is level-triggered).
+        pending = self.pending
+        for _ in range(64):
+            sock = self.sock
+            if sock is None:
+                return
+            try:
+                data = sock.recv(65535)
+            except BlockingIOError:
+                return
+            except OSError as e:  # port unreachable: what is in flight here fails, the slot gets a new socket
+                self._broken(ExchangeError(f"{e.strerror or e}"))
+                return
+            if len(data) >= 12:
+                entry = pending.get(data[0] << 8 | data[1])
+                if entry is not None and not entry[1].called and data[2] & 0x80 and same_question(data, entry[0]):
+                    entry[1].callback(data)  # its owner says finished(): the entry goes
+            if not pending:
+                return
 
     def connectionLost(self, reason=None) -> None:
         self._broken(ExchangeError("connection refused"))
