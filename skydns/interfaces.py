@@ -426,6 +426,15 @@ class IRecordStore(Interface):
         """Delete the record ``name`` (names below it are other records); False when there was none."""
 
 
+class IRecordHistory(Interface):
+    """A record store that keeps who changed each name (the etcd store: :mod:`skydns.clients.etcd.history`).
+    Blocking, as the store: call it in a thread."""
+
+    def entries(name):
+        """``([{"revision", "author", "op", "at", "services"}], compacted)``: the changes of ``name`` oldest first,
+        and the revision before which the store has forgotten them (None: nothing forgotten)."""
+
+
 class IMonitoredSource(IChangeFeed):
     """A record source whose answers follow health status keys (the etcd plugin with ``monitor``).
 
@@ -444,6 +453,10 @@ class IMonitoredSource(IChangeFeed):
     def down():  # type: ignore[misc]
         """The addresses whose status key says DOWN now."""
 
+    def statuses():  # type: ignore[misc]
+        """``{address: {"status": "UP"|"DOWN", "since": UNIX time or None, "by": prober id or None}}``
+        of every status key now (what a console shows beside each address)."""
+
     def members():  # type: ignore[misc]
         """``{id: value}`` of the probers registered under ``PREFIX/scanners/``."""
 
@@ -458,6 +471,24 @@ class IMonitoredSource(IChangeFeed):
 
     def unwatch_members(fn):
         """Stop calling ``fn``."""
+
+
+class IRecordTree(Interface):
+    """A record source that can be browsed label by label (the console's tree of names)."""
+
+    def children(name):
+        """``[(label, has_record, has_children)]`` of the names one label below ``name``, sorted by label
+        (an empty list when there are none); ``has_record``: a record is stored at that name itself."""
+
+
+class IStatus(Interface):
+    """Something whose state an operator wants to see (the console's instance page): an etcd copy's
+    endpoint, revision and age; a third-party plugin's own. Read in the reactor thread, so keep it cheap."""
+
+    name = Attribute("The plugin's name, the heading of its state.")
+
+    def status():  # type: ignore[misc]
+        """``[(label, value)]``: short strings or numbers, nothing secret (no password, no token)."""
 
 
 class ISerialEdit(Interface):

@@ -15,6 +15,8 @@ from helpers.listeners import HTTPService, TCPService
 from helpers.metrics import scrape, value
 from skydns import testing
 from skydns.clients import probes
+from skydns.interfaces import IMonitoredSource
+from skydns.testing.server import call
 
 INTERVAL, RISE, FALL = 0.2, 2, 2
 
@@ -61,6 +63,24 @@ def test_tcp_checks_take_addresses_out_and_back(tmp_path, data):
         # one probe period of slack: the first failure may come up to an interval after the stop
         assert out < (FALL + 1) * INTERVAL + 1.2 and back < (RISE + 1) * INTERVAL + 1.2  # slack: a busy CI
         assert {ip: s for ip, (s, _) in statuses(data).items()} == {"127.0.1.1": "UP", "127.0.1.2": "UP"}
+
+
+def test_a_status_says_since_when_and_which_scanner(tmp_path, data):
+    """``since`` (when the status changed) and ``by`` (the scanner): what the console shows beside an address."""
+    a = TCPService("127.0.1.1")
+    data.put("x1.db.skydns.local", {"host": "127.0.1.1", "port": a.port})
+    key = f"{data.path}/monitor/status/127.0.1.1"
+    with testing.serve(corefile(data, scanner_id="s-one"), tmp_path) as srv:
+        assert eventually(lambda: statuses(data).get("127.0.1.1", ("",))[0] == "UP")
+        up = json.loads(data.client.get(key)[0])
+        assert up["by"] == "s-one" and abs(up["since"] - time.time()) < 10
+        a.stop()
+        assert eventually(lambda: statuses(data)["127.0.1.1"][0] == "DOWN")
+        down = json.loads(data.client.get(key)[0])
+        assert down["by"] == "s-one" and down["since"] >= up["since"]
+        source = srv.find(IMonitoredSource)[0]
+        assert eventually(lambda: call(source.statuses).get("127.0.1.1") == down)
+    a.start()
 
 
 def test_http_check_with_expected_status(tmp_path, data):

@@ -12,15 +12,15 @@ import json
 from zope.interface import implementer
 
 from skydns.clients.etcd.connection import denied
-from skydns.clients.etcd.history import note, note_key
-from skydns.interfaces import IRecordStore
+from skydns.clients.etcd.history import History, note, note_key
+from skydns.interfaces import IRecordHistory, IRecordStore
 from skydns.msg import path
 from skydns.msg.records import LEAF, MAX_TXN_OPS, Keys, RecordError, TooLarge, Writes
 
 __all__ = ["EtcdRecords", "LEAF"]
 
 
-@implementer(IRecordStore)
+@implementer(IRecordStore, IRecordHistory)
 class EtcdRecords:
     """Records in etcd under ``prefix`` (a blocking pyetcd client). Keys at or below ``reserved`` (SkyDNS's
     ``config`` key, a health monitor's status prefix) are never written or deleted as records."""
@@ -43,6 +43,10 @@ class EtcdRecords:
         if len(labels) > 1 and LEAF.match(labels[-1]):
             labels = labels[:-1]
         return path.labels_to_name(labels)
+
+    def entries(self, name: str) -> tuple[list[dict], int | None]:
+        found, compacted = History(self.client, self.prefix).entries(name)
+        return [vars(e) for e in found], compacted
 
     def show(self, name: str) -> list[dict] | None:
         key = path.name_to_key(name, self.prefix)

@@ -11,7 +11,8 @@
     GET    /skydns/api/openapi.json                              this API's description (no token)
 
 The token is ``Authorization: Bearer TOKEN``, ``X-Auth-Token: TOKEN`` or
-``?token=TOKEN`` (as the fork's clients send it), found by its hash
+``?token=TOKEN`` (as the fork's clients send it), or the console's session
+cookie with its CSRF header (:mod:`skydns.plugin.api.console.sessions`), found by its hash
 (:mod:`skydns.plugin.api.tokens`): a read token reads, a write token also
 changes the names it was given (403 for others), and the history of names notes
 its name as the author of each write (``api:NAME``). An address that keeps
@@ -65,6 +66,7 @@ class RecordsAPI(Resource):
         clock = clock if clock is not None else reactor
         self.throttle = Throttle(clock.seconds)
         self.source = None  # set at start-up: the block's writable record source (IWritableSource)
+        self.sessions = None  # the console's sessions (console.sessions.Sessions), when it is on
 
     def attach(self, source) -> None:
         self.source = source
@@ -132,6 +134,10 @@ class RecordsAPI(Resource):
         given = given or request.getHeader(b"x-auth-token") or b""
         if not given and b"token" in request.args:
             given = request.args[b"token"][0]
+        if not given and self.sessions is not None:  # the console: its cookie, and its CSRF header
+            session = self.sessions.of(request)
+            if session is not None and self.sessions.may_write(request, session):
+                return self.tokens.by_digest(session.digest)
         return self.tokens.find(given)
 
     @staticmethod

@@ -5,6 +5,7 @@
         tokens FILE                               more of them, one per line, as above (# comments)
         token TOKEN | token_file FILE             one token that may change every name (named "token")
         tls [CERT KEY]                            HTTPS; without files, the tls directive's certificate
+        console                                   the web console at /skydns/console/ (same tokens)
     }
 
 ADDRESS defaults to ``localhost:9001`` (the Kubernetes fork's port). The API
@@ -18,7 +19,9 @@ is the token when no property gives one.
 from __future__ import annotations
 
 import os
+from typing import cast
 
+from twisted.web.resource import IResource, Resource
 from zope.interface import implementer
 
 from skydns.interfaces import IPluginSetup, IWritableSource
@@ -40,6 +43,7 @@ class ApiSetup:
         host, port = address_argument(d, "localhost", 9001)
         tokens: list[Token] = []
         tls = None
+        console = False
         for _ in d.block():
             prop = d.val
             vals = d.remaining_args()
@@ -62,8 +66,11 @@ class ApiSetup:
                         tokens.append(self._token(d, words, f"{vals[0]} line {n}: "))
             elif prop == "tls":
                 tls = self._tls(d, block, vals)
+            elif prop == "console":
+                d.expect_args(vals, 0)
+                console = True
             else:
-                raise d.unknown_property(("token", "tokens", "token_file", "tls"))
+                raise d.unknown_property(("token", "tokens", "token_file", "tls", "console"))
         if not tokens and os.environ.get("SKYDNS_API_TOKEN"):
             tokens.append(self._token(d, ["token", os.environ["SKYDNS_API_TOKEN"], "write"], "$SKYDNS_API_TOKEN: "))
         if not tokens:
@@ -76,7 +83,7 @@ class ApiSetup:
             raise d.error("two tokens have the same secret")
         if d.next():
             raise d.once_error()
-        return host, port, tokens, tls, (d.token.file, d.token.line)
+        return host, port, tokens, tls, console, (d.token.file, d.token.line)
 
     @staticmethod
     def _read(d, path: str) -> str:
@@ -116,7 +123,7 @@ class ApiSetup:
         return tuple(vals)
 
     def build(self, cfg, block, next):
-        host, port, tokens, tls, where = cfg
+        host, port, tokens, tls, console, where = cfg
         reactor = block.reactor
         source = block.require(IWritableSource, self.name, "a record source to write to (the etcd plugin)")
         for t in tokens:
@@ -125,7 +132,13 @@ class ApiSetup:
                 raise block.error(self.name, f"token {t.name}: {outside[0]} is outside the served zones")
         api = RecordsAPI(Tokens(tokens), reactor, block.clock)
         listener = shared_listener(block, host, port, where, tls)
-        listener.mount("/skydns", api)
+        root = Resource()
+        root.putChild(b"api", cast(IResource, api))
+        if console:
+            from skydns.plugin.api.console.setup import build_console
+
+            root.putChild(b"console", cast(IResource, build_console(block, api, source, (host, port))))
+        listener.mount("/skydns", root)
         api.attach(source)  # it reads nothing until asked: etcd is reached on the first request
         return None
 

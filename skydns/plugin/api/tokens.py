@@ -83,6 +83,11 @@ class Tokens:
         return self._by_digest.get(digest(given))
 
 
+    def by_digest(self, hashed: bytes) -> Token | None:
+        """The token of this hash (a console session keeps the hash, not the token)."""
+        return self._by_digest.get(hashed)
+
+
 class Throttle:
     """Failed attempts per client address, and how long each must wait (bounded: oldest forgotten)."""
 

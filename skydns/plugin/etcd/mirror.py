@@ -181,6 +181,11 @@ class PrefixCopy:
         return self._client
 
     @property
+    def endpoint(self):
+        """The endpoint connected to, or being tried, now."""
+        return self.connection.endpoints[self._endpoint % len(self.connection.endpoints)]
+
+    @property
     def attempt(self) -> int:
         """Counts connections (and reconnections): what a connection's callbacks compare to ignore
         what arrives from one left behind."""
@@ -216,7 +221,7 @@ class PrefixCopy:
         """Connect (in a thread) and watch; read everything first unless resuming a synced copy."""
         self._generation += 1
         gen = self._generation
-        endpoint = self.connection.endpoints[self._endpoint % len(self.connection.endpoints)]
+        endpoint = self.endpoint
         resume = self.revision if self.synced and not full_read else None
         d = self.in_thread(self._open, endpoint, resume, gen)
         d.addCallbacks(self._opened, self._failed, callbackArgs=(gen, endpoint), errbackArgs=(gen, endpoint))

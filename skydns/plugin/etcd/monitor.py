@@ -25,6 +25,7 @@ class MonitorCopy(PrefixCopy):
     """Health status keys under ``prefix``, kept current by a watch.
 
     :ivar down: the addresses whose status is DOWN now.
+    :ivar statuses: every status key's address -> ``{"status", "since", "by"}`` (a console shows them).
     :ivar members: the scanners registered (id -> value).
     :ivar member_listeners: ``fn()`` called when a scanner registers or goes.
 
@@ -37,6 +38,7 @@ class MonitorCopy(PrefixCopy):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.down: set[str] = set()
+        self.statuses: dict[str, dict] = {}
         self.members: dict[str, bytes] = {}
         self.member_listeners: list[Callable[[], None]] = []
 
@@ -45,15 +47,22 @@ class MonitorCopy(PrefixCopy):
         rest = raw_key.decode("utf-8", "replace")[len(self.prefix) + 1:]
         return rest[len(MEMBERS) + 1:] if rest.startswith(MEMBERS + "/") else None
 
-    def _status(self, raw_key: bytes, value) -> tuple[str, bool]:
+    def _status(self, raw_key: bytes, value) -> tuple[str, dict | None]:
+        """The address of a status key and what its value says (None: deleted)."""
         ip = raw_key.decode("utf-8", "replace")[len(self.prefix) + 1:]
         if value is None:
-            return ip, False
+            return ip, None
         try:
             data = json.loads(value)
-            return ip, isinstance(data, dict) and str(data.get("status", "")).upper() == "DOWN"
         except ValueError:
-            return ip, False
+            data = None
+        if not isinstance(data, dict):
+            return ip, {"status": "?", "since": None, "by": None}
+        since = data.get("since")
+        by = data.get("by")
+        return ip, {"status": str(data.get("status", "")).upper()[:8],
+                    "since": since if isinstance(since, (int, float)) and not isinstance(since, bool) else None,
+                    "by": by[:200] if isinstance(by, str) else None}
 
     def _members_changed(self) -> None:
         for hear in list(self.member_listeners):
@@ -63,19 +72,23 @@ class MonitorCopy(PrefixCopy):
     def _build(self, kvs):
         down: set[str] = set()
         members: dict[str, bytes] = {}
+        statuses: dict[str, dict] = {}
         for kv in kvs:
             member = self._member(kv.key)
             if member is not None:
                 members[member] = kv.value
                 continue
-            ip, is_down = self._status(kv.key, kv.value)
-            if is_down:
-                down.add(ip)
-        return down, members
+            ip, status = self._status(kv.key, kv.value)
+            if status is not None:
+                statuses[ip] = status
+                if status["status"] == "DOWN":
+                    down.add(ip)
+        return down, members, statuses
 
     def _install(self, state, revision: int) -> int:
-        down, members = state
+        down, members, statuses = state
         self.down = down
+        self.statuses = statuses
         if members != self.members:
             self.members = members
             self._members_changed()
@@ -91,7 +104,12 @@ class MonitorCopy(PrefixCopy):
                 self.members[member] = event.value
             self._members_changed()
             return
-        ip, is_down = self._status(event.key, None if deleted else event.value)
+        ip, status = self._status(event.key, None if deleted else event.value)
+        is_down = status is not None and status["status"] == "DOWN"
+        if status is None:
+            self.statuses.pop(ip, None)
+        else:
+            self.statuses[ip] = status
         was = ip in self.down
         (self.down.add if is_down else self.down.discard)(ip)
         if was != is_down:

@@ -4,11 +4,11 @@ from __future__ import annotations
 from zope.interface import implementer
 
 from skydns.clients.etcd.records import EtcdRecords
-from skydns.interfaces import IReadiness, IRecordSource, IWritableSource, IZoneEditor, IZoneSource
+from skydns.interfaces import IReadiness, IRecordSource, IRecordTree, IStatus, IWritableSource, IZoneEditor, IZoneSource
 from skydns.msg import path
 
 
-@implementer(IRecordSource, IWritableSource, IReadiness, IZoneSource, IZoneEditor)
+@implementer(IRecordSource, IWritableSource, IReadiness, IZoneSource, IZoneEditor, IRecordTree, IStatus)
 class EtcdSource:
     """The copy of one etcd prefix, for the zones of one etcd directive.
 
@@ -132,6 +132,9 @@ class EtcdSource:
     def down(self) -> set:
         return self.monitor.down if self.monitor is not None else set()
 
+    def statuses(self) -> dict:
+        return self.monitor.statuses if self.monitor is not None else {}
+
     def members(self) -> dict:
         return self.monitor.members if self.monitor is not None else {}
 
@@ -142,6 +145,30 @@ class EtcdSource:
     def unwatch_members(self, fn) -> None:
         if self.monitor is not None and fn in self.monitor.member_listeners:
             self.monitor.member_listeners.remove(fn)
+
+    # -- IRecordTree ------------------------------------------------------------------------------
+    def children(self, name: str) -> list:
+        node = self.copy.index.root
+        for label in path.name_labels(name):
+            node = (node.children or {}).get(label)
+            if node is None:
+                return []
+        kids = node.children or {}
+        return [(label, kids[label].service is not None, bool(kids[label].children)) for label in sorted(kids)]
+
+    # -- IStatus ----------------------------------------------------------------------------------
+    def status(self) -> list:
+        copy = self.copy
+        out = [("prefix", copy.prefix), ("zones", " ".join(self.zones)),
+               ("endpoint", str(copy.endpoint) if copy.connected else "none (connecting)"),
+               ("endpoints", ", ".join(str(e) for e in copy.connection.endpoints)),
+               ("revision", copy.revision), ("keys", copy.index.count),
+               ("confirmed current", f"{copy.age():.1f} s ago" if copy.synced else "not read yet"),
+               ("reconnections", copy.reconnects)]
+        if self.monitor is not None:
+            out += [("monitor", self.monitor.prefix), ("monitored addresses", len(self.monitor.statuses)),
+                    ("down", len(self.monitor.down)), ("scanners", len(self.monitor.members))]
+        return out
 
     def ready(self) -> str | None:
         """Not ready before the first read, nor while etcd is unreachable or the copy stale."""

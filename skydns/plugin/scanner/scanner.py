@@ -182,13 +182,16 @@ class Scanner:
         gained, lost = owned - self.owned, self.owned - owned
         self.owned = owned
         down = self.source.down()
+        known = self.source.statuses()
         for ip in gained:
             # Taken over (or new): its state as etcd has it, written again under this scanner's lease.
             up = ip not in down
             self.state[ip] = up
             for c in self.by_ip[ip]:
                 c.health.reset(up)
-            self.writer.put(ip, "UP" if up else "DOWN")
+            was = known.get(ip)
+            since = was["since"] if was is not None and was["status"] == ("UP" if up else "DOWN") else None
+            self.writer.put(ip, "UP" if up else "DOWN", since)
         for ip in lost:
             self.state.pop(ip, None)
             if ip not in self.by_ip:  # gone from the records: its key goes too

@@ -7,6 +7,7 @@ its keys, so answers fail open (every address served) instead of staying DOWN.
 from __future__ import annotations
 
 import json
+import time
 
 from twisted.logger import Logger
 
@@ -22,6 +23,10 @@ class EtcdWriter(LeasedKeys):
         self.prefix = status_prefix
         self.member = member
 
-    def put(self, ip: str, status: str | None) -> None:
-        """Write ``{"status": status}`` at ``PREFIX/ip`` (None: delete the key), as soon as etcd takes it."""
-        super().put(f"{self.prefix}/{ip}", None if status is None else json.dumps({"status": status}))
+    def put(self, ip: str, status: str | None, since: float | None = None) -> None:
+        """Write ``{"status": status, "since": NOW, "by": MEMBER}`` at ``PREFIX/ip`` (None: delete the key),
+        as soon as etcd takes it; the scanner writes only changes, so ``since`` is when it changed (a
+        scanner taking an address over keeps the ``since`` it found)."""
+        value = None if status is None else json.dumps({"status": status, "since": int(since or time.time()),
+                                                        "by": self.member})
+        super().put(f"{self.prefix}/{ip}", value)

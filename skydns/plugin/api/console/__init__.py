@@ -1,0 +1,1 @@
+"""The web console: zones, names, health, the instance and its traffic, served by the api plugin."""
