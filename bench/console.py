@@ -9,6 +9,11 @@ asks for is timed over HTTP, as the browser asks for it (a session cookie, one c
 request), with nothing else running: the median and the slowest of ``--repeat`` requests, in ms,
 and the first request apart (what a cache fills). A view the page shows while one types (search,
 the health filter) must stay under 100 ms to feel immediate.
+
+Then what the console costs DNS: two servers side by side (dnsperf.run_pair), ``cache`` + ``etcd``
+on 1,000 of those names, one with ``api { console }`` (its traffic observer counts every reply) and
+one without; the ratio of their QPS is the inverse ratio of their costs per query. Twice: alone,
+and with ``prometheus`` in both (which already makes the fast path hand each reply to observers).
 """
 import argparse
 import http.client
@@ -70,6 +75,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=5, help="each paired dnsperf run")
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="skydns-console-")
     etcd = LocalEtcd(os.path.join(tmp, "etcd")).start()
@@ -115,8 +122,35 @@ def main():
             print(f"{label:<44}{first:>9.1f}{statistics.median(times):>9.1f}{max(times):>9.1f}")
     finally:
         dnsperf.stop(proc)
+    try:
+        dns_cost(etcd.url, tmp, args.seconds, args.rounds)
+    finally:
         client.close()
         etcd.stop()
+
+
+def dns_cost(etcd_url: str, tmp: str, seconds: float, rounds: int) -> None:
+    queries = [f"s{i % 10}.g{i // 10 % 100}.r{i // 1000 % 10}.tree.skydns.local. A" for i in range(1000)]
+
+    def server(console: bool, prometheus: bool):
+        port = dnsperf.free_port()
+        extra = (f" api 127.0.0.1:{dnsperf.free_port()} {{\n  console\n  token viewer {TOKEN} read\n }}\n"
+                 if console else "")
+        extra += f" prometheus 127.0.0.1:{dnsperf.free_port()}\n" if prometheus else ""
+        conf = os.path.join(tmp, f"Corefile-{port}")
+        with open(conf, "w") as f:
+            f.write(f"skydns.local:{port} {{\n bind 127.0.0.1\n cache\n{extra} etcd {{\n  endpoint {etcd_url}\n }}\n}}\n")
+        return [sys.executable, "-m", "twisted", "skydns", "-c", conf], port, None
+
+    print(f"\nwhat the console costs DNS: cache hits, QPS at the same moment ({rounds} rounds of {seconds:g} s)")
+    for label, prometheus in (("alone", False), ("beside prometheus", True)):
+        ratios = []
+        for _ in range(rounds):
+            with_console, without = dnsperf.run_pair([server(True, prometheus), server(False, prometheus)], queries,
+                                                     seconds, probe="s1.g1.r1.tree.skydns.local.")
+            ratios.append(with_console.qps / without.qps)
+        print(f"  console {label:<18} with / without: {statistics.median(ratios):.3f} "
+              f"(rounds: {', '.join(f'{r:.3f}' for r in ratios)})")
 
 
 if __name__ == "__main__":

@@ -241,7 +241,11 @@ def test_traffic_is_bounded():
     for i in range(traffic_mod.MAX_ZONES + 50):
         Req.zone = f"z{i}."
         observe(Req, reply)
-    assert len(t._counts) == traffic_mod.MAX_ZONES + 1  # the rest counted as "other"
+    t.roll()
+    zones = t.points[-1]["zones"]
+    assert len(zones) == traffic_mod.MAX_ZONES + 1 and zones["other"]["queries"] == 50  # the rest: "other"
+    assert zones["z0."] == {"queries": 1, "rcodes": {"NOERROR": 1}, "p50": traffic_mod.BUCKETS[-1],
+                            "p90": traffic_mod.BUCKETS[-1], "p99": traffic_mod.BUCKETS[-1]}  # started at 0: slow
     for _ in range(traffic_mod.KEEP + 10):
         t.roll()
     assert len(t.points) == traffic_mod.KEEP

@@ -24,13 +24,12 @@ BUCKETS = tuple(0.000025 * 1.25 ** i for i in range(62))
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED", 9: "NOTAUTH"}
 
 
-class _Counts:
-    __slots__ = ("queries", "rcodes", "latency")
+#: A zone's counts in one list (one index per query for each): 16 rcodes, then the latency buckets.
+LATENCY = 16
 
-    def __init__(self):
-        self.queries = 0
-        self.rcodes: dict[int, int] = {}
-        self.latency = [0] * (len(BUCKETS) + 1)
+
+def _counts() -> list[int]:
+    return [0] * (LATENCY + len(BUCKETS) + 1)
 
 
 def percentile(latency: list[int], total: int, q: float) -> float | None:
@@ -49,7 +48,7 @@ class Traffic:
     def __init__(self):
         self.started = time.time()
         self.points: deque[dict] = deque(maxlen=KEEP)
-        self._counts: dict[str, _Counts] = {}
+        self._counts: dict[str, list[int]] = {}
         self._loop: task.LoopingCall | None = None
 
     def start(self, clock) -> None:
@@ -68,38 +67,34 @@ class Traffic:
         counts = self._counts
 
         def observe(req, reply: bytes, _now=_now, _bisect=bisect_left, _buckets=BUCKETS,
-                    _first=BUCKETS[0]) -> None:
-            zone = req.zone or "."
-            c = counts.get(zone)
-            if c is None:
-                if len(counts) >= MAX_ZONES:
-                    zone = "other"
-                c = counts.get(zone)
-                if c is None:
-                    c = counts[zone] = _Counts()
-            c.queries += 1
-            rcode = reply[3] & 0x0F
-            c.rcodes[rcode] = c.rcodes.get(rcode, 0) + 1
+                    _first=BUCKETS[0], _latency=LATENCY) -> None:
+            c = counts.get(req.zone)
+            if c is None:  # a new zone; beyond MAX_ZONES, counted as "other" (and not kept by name)
+                if len(counts) < MAX_ZONES:
+                    c = counts[req.zone] = _counts()
+                else:
+                    c = counts.get("other") or counts.setdefault("other", _counts())
+            c[reply[3] & 0x0F] += 1
             d = _now() - req.started
-            c.latency[0 if d <= _first else _bisect(_buckets, d)] += 1
+            c[_latency if d <= _first else _latency + _bisect(_buckets, d)] += 1
         return observe
 
     def roll(self) -> None:
         """Close the step: its counts become a point, and counting starts again."""
         zones = {}
         for zone, c in list(self._counts.items()):
-            if not c.queries:
+            queries = sum(c[:LATENCY])
+            if not queries:
                 continue
-            zones[zone] = {
-                "queries": c.queries,
-                "rcodes": {RCODES.get(r, str(r)): n for r, n in sorted(c.rcodes.items())},
-                "p50": percentile(c.latency, c.queries, 0.5),
-                "p90": percentile(c.latency, c.queries, 0.9),
-                "p99": percentile(c.latency, c.queries, 0.99),
+            latency = c[LATENCY:]
+            zones[zone or "."] = {
+                "queries": queries,
+                "rcodes": {RCODES.get(r, str(r)): n for r, n in enumerate(c[:LATENCY]) if n},
+                "p50": percentile(latency, queries, 0.5),
+                "p90": percentile(latency, queries, 0.9),
+                "p99": percentile(latency, queries, 0.99),
             }
-            c.queries = 0
-            c.rcodes.clear()
-            c.latency[:] = [0] * len(c.latency)
+            c[:] = [0] * len(c)
         self.points.append({"at": int(time.time()), "zones": zones})
 
     def series(self) -> dict:

@@ -212,7 +212,7 @@ async function healthPage() {
     catch (e) { fail(table, e); return; }
     if (!r.monitored) { fill(table, el("p", { class: "muted" }, "No health monitor: add monitor to the etcd plugin and run a scanner.")); return; }
     fill(table,
-      el("p", { class: "muted", id: "health-summary" }, `${r.total} addresses shown, ${r.down} DOWN; scanners: ${r.scanners.join(", ") || "none registered"}`),
+      el("p", { class: "muted", id: "health-summary" }, `${r.total} addresses shown, ${r.down} DOWN (UNKNOWN: no status written yet, served); scanners: ${r.scanners.join(", ") || "none registered"}`),
       el("table", { id: "health-table" }, el("tr", {}, ["address", "status", "since", "scanner", "names"].map(h => el("th", {}, h))),
         r.rows.map(row => el("tr", { "data-ip": row.ip },
           el("td", { class: "mono" }, row.ip), el("td", {}, el("span", { class: "badge " + row.status, "data-status": row.status }, row.status)),
