@@ -49,6 +49,10 @@ def _str(name: str, value) -> str:
     return value
 
 
+#: The 16-bit values seen (ports, priorities, weights): at most 65,536 entries.
+_SHARED_INTS: dict[int, int] = {}
+
+
 class Service:
     """One service record.
 
@@ -57,35 +61,65 @@ class Service:
         ``""`` (no host: a TXT-only or empty record).
     :ivar host: the address (normalised) or the target name (lower case, dot-terminated).
     :ivar lease: the etcd lease of the key (0 for none).
-    :ivar depth: number of labels of ``name`` (for groups).
     :ivar health: the ``health`` field as written (how the scanner probes the host), or None;
         checked by the scanner, not here (a bad one costs the probe, never the record).
     """
 
-    __slots__ = ("name", "host", "kind", "port", "priority", "weight", "text", "ttl",
-                 "targetstrip", "group", "mail", "lease", "depth", "health", "service", "proto", "alpn", "location")
+    # Only what nearly every service has is a slot of its own (a service is held for every key of a large
+    # estate); the fields few services set are class defaults here, and slots of RichService, which
+    # Service(...) becomes when one of them is given.
+    __slots__ = ("name", "host", "kind", "port", "priority", "weight", "text", "ttl", "lease")
+    targetstrip = 0
+    group = ""
+    mail = False
+    health = None
+    service = ""
+    proto = "tcp"
+    alpn: tuple = ()
+    location = ""
+
+    def __new__(cls, name: str, host: str = "", port: int = 0, priority: int = DEFAULT_PRIORITY,
+                weight: int = DEFAULT_WEIGHT, text: str = "", ttl: int = 0, targetstrip: int = 0, group: str = "",
+                mail: bool = False, lease: int = 0, service: str = "", proto: str = "tcp", alpn: tuple = (),
+                location: str = "", health=None):
+        if cls is Service and (targetstrip or group or mail or service or proto != "tcp" or alpn or location
+                               or health is not None):
+            cls = RichService
+        return object.__new__(cls)
 
     def __init__(self, name: str, host: str = "", port: int = 0, priority: int = DEFAULT_PRIORITY,
                  weight: int = DEFAULT_WEIGHT, text: str = "", ttl: int = 0, targetstrip: int = 0, group: str = "",
                  mail: bool = False, lease: int = 0, service: str = "", proto: str = "tcp", alpn: tuple = (),
-                 location: str = ""):
-        self.health = None
-        self.service = service
-        self.proto = proto
-        self.alpn = alpn
-        self.location = location
+                 location: str = "", health=None):
         self.name = name
         self.port = port
         self.priority = priority
         self.weight = weight
         self.text = text
         self.ttl = ttl
-        self.targetstrip = targetstrip
-        self.group = group
-        self.mail = mail
         self.lease = lease
-        self.depth = name.count(".")
         self.kind, self.host = classify(host)
+        if self.__class__ is RichService:
+            self.targetstrip = targetstrip
+            self.group = group
+            self.mail = mail
+            self.health = health
+            self.service = service
+            self.proto = proto
+            self.alpn = alpn
+            self.location = location
+
+    #: As a node of the etcd copy's index (a name with nothing below it): no children, its record itself.
+    children = None
+
+    @property
+    def record(self) -> Service:
+        return self
+
+    @property
+    def depth(self) -> int:
+        """The number of labels of ``name`` (for groups)."""
+        return self.name.count(".")
 
     def identity(self) -> tuple:
         """What makes two services the same record (keys differ): host, port, priority, weight, text, and the
@@ -94,6 +128,12 @@ class Service:
 
     def __repr__(self) -> str:
         return f"<Service {self.name} {self.kind} {self.host!r} port={self.port}>"
+
+
+class RichService(Service):
+    """A service that sets one of the fields few services set (a group, a health check, SVCB fields...)."""
+
+    __slots__ = ("targetstrip", "group", "mail", "health", "service", "proto", "alpn", "location")
 
 
 def classify(host: str) -> tuple[str, str]:
@@ -140,7 +180,9 @@ def from_json(raw: bytes | str, name: str, lease: int = 0) -> Service:
     for field, low, high in (("port", 0, 65535), ("priority", 0, 65535), ("weight", 0, 65535),
                              ("ttl", 0, 2**31 - 1), ("targetstrip", 0, 127)):
         if field in f and f[field] is not None:
-            kwargs[field] = _int(field, f[field], low, high)
+            n = _int(field, f[field], low, high)
+            # one int object per value for the 16-bit fields (a port of 8080 in every service is one object)
+            kwargs[field] = _SHARED_INTS.setdefault(n, n) if n <= 65535 else n
     for field in ("text", "group"):
         if field in f and f[field] is not None:
             kwargs[field] = _str(field, f[field])
@@ -169,9 +211,8 @@ def from_json(raw: bytes | str, name: str, lease: int = 0) -> Service:
         if not isinstance(f["mail"], bool):
             raise InvalidService(f"field 'mail' must be true or false, got {json.dumps(f['mail'])[:40]}")
         kwargs["mail"] = f["mail"]
-    svc = Service(name, lease=lease, **kwargs)
-    svc.health = f.get("health")  # the scanner's field: read (and judged) by the scanner alone
-    return svc
+    # health: the scanner's field, read (and judged) by the scanner alone
+    return Service(name, lease=lease, health=f.get("health"), **kwargs)
 
 
 def group_filter(services: list[Service]) -> list[Service]:

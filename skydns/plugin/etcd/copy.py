@@ -167,8 +167,8 @@ class RecordsCopy(PrefixCopy):
         stack = [self.index.root]
         while stack:
             n = stack.pop()
-            if n.service is not None and n.service.lease:
-                ids.add(n.service.lease)
+            if n.record is not None and n.record.lease:
+                ids.add(n.record.lease)
             if n.children:
                 stack.extend(n.children.values())
         client = self._client

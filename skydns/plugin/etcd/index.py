@@ -1,25 +1,36 @@
 """The in-memory copy's index: a tree of labels, one node per key path segment.
 
 ``/skydns/local/skydns/east/web01`` is the node ``local -> skydns -> east ->
-web01`` holding that key's service. A lookup walks the query's labels from
-the top: an exact name costs one dict lookup per label, a subtree (SkyDNS's
-subdomain aggregation) costs the size of what it returns, and a wildcard
-label (``*`` or ``any``) fans out over the children at that one level, so the
-cost follows the shape of the query and the answer, not the number of keys
+web01`` holding that key's service (a name with nothing below it is the
+service itself). A lookup walks the query's labels from the top: an exact
+name costs one dict lookup per label, a subtree (SkyDNS's subdomain
+aggregation) costs the size of what it returns, and a wildcard label (``*``
+or ``any``) fans out over the children at that one level, so the cost
+follows the shape of the query and the answer, not the number of keys
 stored. Nodes without a service or children are pruned, so a node exists
 exactly when some key is at or below it.
 """
 from __future__ import annotations
 
+from sys import intern
+
 from skydns.query.zones import WILDCARDS
+
+#: Labels this short are shared by every node that has them (``x1``, ``east``, ``web``: they repeat
+#: across an estate, and each copy costs a string object); longer ones are mostly unique.
+SHARED_LABEL = 8
 
 
 class Node:
-    __slots__ = ("children", "service")
+    """A name with something below it (its own record, if any, is ``record``). A name with nothing below
+    it is no Node: its parent's ``children`` holds its service itself, which answers ``record`` and
+    ``children`` as a Node would (one object less per key of a large estate)."""
+
+    __slots__ = ("children", "record")
 
     def __init__(self):
         self.children: dict[str, Node] | None = None
-        self.service = None
+        self.record = None
 
 
 class Index:
@@ -31,17 +42,28 @@ class Index:
 
     def put(self, labels: list[str], service) -> None:
         node = self.root
-        for label in labels:
+        last = len(labels) - 1
+        for i, label in enumerate(labels):
             children = node.children
             if children is None:
                 children = node.children = {}
             nxt = children.get(label)
+            if i == last and (nxt is None or nxt.__class__ is not Node):  # a leaf: the service itself
+                if nxt is None:
+                    self.count += 1
+                    label = intern(label) if len(label) <= SHARED_LABEL else label
+                children[label] = service
+                return
             if nxt is None:
-                nxt = children[label] = Node()
+                nxt = children[intern(label) if len(label) <= SHARED_LABEL else label] = Node()
+            elif nxt.__class__ is not Node:  # a leaf gets a name below it: a Node holding its record
+                inner = Node()
+                inner.record = nxt
+                nxt = children[label] = inner
             node = nxt
-        if node.service is None:
+        if node.record is None:
             self.count += 1
-        node.service = service
+        node.record = service
 
     def delete(self, labels: list[str]):
         """Remove the service at ``labels``; returns it (None if there was none)."""
@@ -52,15 +74,16 @@ class Index:
                 return None
             node = node.children[label]
             path.append(node)
-        old = node.service
+        old = node.record
         if old is None:
             return None
-        node.service = None
         self.count -= 1
-        # Prune nodes left with neither a service nor children.
+        if node.__class__ is Node:
+            node.record = None
+        # Prune what is left with neither a record nor children (a leaf service goes at once).
         for depth in range(len(labels), 0, -1):
             n = path[depth]
-            if n.service is not None or n.children:
+            if n.__class__ is Node and (n.record is not None or n.children):
                 break
             parent = path[depth - 1]
             assert parent.children is not None  # it holds n
@@ -98,8 +121,8 @@ class Index:
         found = []
         for node in self.nodes(labels):
             if exact:
-                if node.service is not None:
-                    found.append(node.service)
+                if node.record is not None:
+                    found.append(node.record)
             else:
                 _collect(node, found)
         return found
@@ -109,8 +132,8 @@ def _collect(node: Node, out: list) -> None:
     stack = [node]
     while stack:
         n = stack.pop()
-        if n.service is not None:
-            out.append(n.service)
+        if n.record is not None:
+            out.append(n.record)
         if n.children:
             # Reversed so that services come out in sorted key order.
             stack.extend(n.children[k] for k in sorted(n.children, reverse=True))

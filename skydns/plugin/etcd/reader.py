@@ -59,13 +59,13 @@ class Reader:
     @staticmethod
     def own_at(nodes: list) -> list[Service]:
         """:meth:`own` of the index nodes a name reaches (a walk of the zone has them already)."""
-        found = [node.service for node in nodes if node.service is not None]  # index.lookup(exact=True)
+        found = [node.record for node in nodes if node.record is not None]  # index.lookup(exact=True)
         for node in nodes:
             children = node.children
             if children:
                 for label, child in children.items():
-                    if child.service is not None and LEAF.match(label):
-                        found.append(child.service)
+                    if child.record is not None and LEAF.match(label):
+                        found.append(child.record)
         return dedupe(group_filter(found)) if found else []
 
     def ttl(self, s: Service) -> int:

@@ -117,7 +117,7 @@ class EtcdSource:
         prefix = self.copy.prefix
 
         def walk(node, labels):
-            svc = node.service
+            svc = node.record
             if svc is not None and svc.kind in ("A", "AAAA") and any(labels[:len(z)] == z for z in zones):
                 out.append((prefix + "/" + "/".join(labels), svc))
             if node.children:
@@ -154,7 +154,7 @@ class EtcdSource:
             if node is None:
                 return []
         kids = node.children or {}
-        return [(label, kids[label].service is not None, bool(kids[label].children)) for label in sorted(kids)]
+        return [(label, kids[label].record is not None, bool(kids[label].children)) for label in sorted(kids)]
 
     # -- IStatus ----------------------------------------------------------------------------------
     def status(self) -> list:

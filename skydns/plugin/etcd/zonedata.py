@@ -160,8 +160,8 @@ class ZoneData:
         while stack:
             n, at = stack.pop()
             children = n.children
-            if at != labels and (n.service is not None or (children and any(
-                    child.service is not None and LEAF.match(label) for label, child in children.items()))):
+            if at != labels and (n.record is not None or (children and any(
+                    child.record is not None and LEAF.match(label) for label, child in children.items()))):
                 name = path.labels_to_name(at)
                 self._walked = (name, n)  # rrs(name), asked next, needs no walk of its own
                 yield name
