@@ -124,7 +124,7 @@ class Service:
     def identity(self) -> tuple:
         """What makes two services the same record (keys differ): host, port, priority, weight, text, and the
         service, protocol and ALPN they offer."""
-        return (self.host, self.port, self.priority, self.weight, self.text, self.service, self.proto, self.alpn)
+        return (self.host, self.port, self.priority, self.weight, self.text, "", "tcp", ())
 
     def __repr__(self) -> str:
         return f"<Service {self.name} {self.kind} {self.host!r} port={self.port}>"
@@ -134,6 +134,9 @@ class RichService(Service):
     """A service that sets one of the fields few services set (a group, a health check, SVCB fields...)."""
 
     __slots__ = ("targetstrip", "group", "mail", "health", "service", "proto", "alpn", "location")
+
+    def identity(self) -> tuple:
+        return (self.host, self.port, self.priority, self.weight, self.text, self.service, self.proto, self.alpn)
 
 
 def classify(host: str) -> tuple[str, str]:

@@ -120,7 +120,9 @@ class Index:
         """Services at the name (``exact``) or at and below it, in key order."""
         found = []
         for node in self.nodes(labels):
-            if exact:
+            if node.__class__ is not Node:  # a leaf: the service itself, nothing below it
+                found.append(node)
+            elif exact:
                 if node.record is not None:
                     found.append(node.record)
             else:
@@ -132,6 +134,9 @@ def _collect(node: Node, out: list) -> None:
     stack = [node]
     while stack:
         n = stack.pop()
+        if n.__class__ is not Node:
+            out.append(n)
+            continue
         if n.record is not None:
             out.append(n.record)
         if n.children:
