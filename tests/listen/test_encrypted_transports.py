@@ -242,3 +242,24 @@ def test_https_without_tls_is_plain_http(tmp_path):
         r = httpx.post(f"http://127.0.0.1:{port}/dns-query", content=q.to_wire(),
                        headers={"content-type": "application/dns-message"}, timeout=5)
         assert r.status_code == 200 and srv_label(dns.message.from_wire(r.content)) == ["_https"]
+
+
+def test_many_streams_on_one_http2_connection(tmp_path, pki, ports):
+    """A hundred queries in flight on one HTTP/2 connection (streams served in turn: skydns.listen.h2turns),
+    each answered with its own question."""
+    import asyncio
+
+    dot, doh = ports
+    names = [f"n{i}.example.org." for i in range(100)]
+
+    async def ask_all():
+        async with httpx.AsyncClient(http2=True, verify=context(pki)) as c:
+            async def one(name):
+                r = await c.post(f"https://localhost:{doh}/dns-query", content=dns.message.make_query(name, "A").to_wire(),
+                                 headers={"content-type": "application/dns-message"})
+                assert r.http_version == "HTTP/2" and r.status_code == 200
+                return dns.message.from_wire(r.content).question[0].name.to_text()
+            return await asyncio.gather(*(one(n) for n in names))
+
+    with testing.serve(corefile(pki, dot, doh), tmp_path):
+        assert asyncio.run(ask_all()) == names
