@@ -19,7 +19,7 @@ from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.web.http import combinedLogFormatter
 from twisted.web.server import Request, Site
 
-from skydns.clients.dnsclient import no_delay
+from skydns.clients.dnsclient import eager_writes, no_delay
 from skydns.listen.transport import ConnectionCap, StreamLimits
 
 #: What the plugins' HTTP listeners allow: small bodies (the records API takes up to 64 KiB of JSON),
@@ -149,6 +149,7 @@ class BoundedConnection(ProtocolWrapper):
     def connectionMade(self) -> None:
         self.factory.opened(self)
         no_delay(self.transport)
+        eager_writes(self.transport)
         self._active()
         super().connectionMade()
 

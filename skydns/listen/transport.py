@@ -13,7 +13,7 @@ from typing import Any
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 from twisted.logger import Logger
 
-from skydns.clients.dnsclient import no_delay
+from skydns.clients.dnsclient import eager_writes, no_delay
 
 log = Logger(namespace="skydns.listen.transport")
 
@@ -176,6 +176,7 @@ class DNSStreamProtocol(Protocol):
     def connectionMade(self) -> None:
         self.factory.opened(self)
         no_delay(self.transport)
+        eager_writes(self.transport)
         addr = self.transport.getPeer()
         self.peer = (addr.host, addr.port)
         self.transport.registerProducer(self, True)  # told when replies pile up: pauseProducing
