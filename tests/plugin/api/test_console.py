@@ -76,6 +76,9 @@ def test_login_sets_a_session_cookie_that_scripts_cannot_read(console):
     assert r.status == 200 and b'name="token"' in page  # the login form
     r = b.login("not-a-token-at-all")
     assert r.status == 401 and b.cookie is None
+    r, _ = b.request("POST", "/skydns/console/login", form={"token": READER},
+                     headers={"Origin": "http://evil.example"})
+    assert r.status == 403 and b.cookie is None  # another site's form cannot log the browser in
     r = b.login(READER)
     assert r.status == 303 and r.getheader("location") == "/skydns/console/"
     raw = [v for k, v in r.getheaders() if k.lower() == "set-cookie"][0].lower()

@@ -63,7 +63,7 @@ class Console(Resource):
     def render(self, request):
         request.setHeader(b"content-security-policy", CSP)
         request.setHeader(b"x-content-type-options", b"nosniff")
-        request.setHeader(b"referrer-policy", b"no-referrer")
+        request.setHeader(b"referrer-policy", b"same-origin")  # no-referrer would make Origin "null"
         request.setHeader(b"x-frame-options", b"DENY")
         if request.path == b"/skydns/console":  # the page's relative links need the slash
             request.setResponseCode(301)
@@ -100,6 +100,8 @@ class Console(Resource):
         return self._json(request, 404, {"error": "not found"})
 
     def _login(self, request):
+        if not self.sessions.same_origin(request):  # no other site's page logs a browser in (login CSRF)
+            return self._html(request, 403, self._login_form("Log in from the console's own page."))
         host = request.getClientAddress().host if request.getClientAddress() is not None else "?"
         wait = self.api.throttle.wait(host)
         if wait > 0:

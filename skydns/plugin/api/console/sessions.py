@@ -78,8 +78,13 @@ class Sessions:
         given = request.getHeader(CSRF_HEADER) or b""
         if not hmac.compare_digest(given, session.csrf.encode()):
             return False
+        return Sessions.same_origin(request)
+
+    @staticmethod
+    def same_origin(request) -> bool:
+        """No ``Origin`` (old browsers, other clients), or the console's own."""
         origin = request.getHeader(b"origin")
-        if origin is None:  # old browsers and non-browser clients send none; the header above is the check
+        if origin is None:
             return True
         host = request.getHeader(b"host") or b""
         scheme = b"https" if request.isSecure() else b"http"
