@@ -372,7 +372,7 @@ def eager_writes(transport) -> None:
     if transport is None or not all(hasattr(transport, a) for a in
                                     ("socket", "dataBuffer", "offset", "_tempDataLen", "_writeDisconnected")):
         return
-    tcp = transport
+    tcp: Any = transport  # a tcp.Connection: its socket and buffers
     buffered = tcp.write
     send = tcp.socket.send
 
