@@ -91,6 +91,7 @@ class Rules:
         self._ttl = ttl
         self._serial = serial
         self.deps: list | None = None  # names looked at for the answer being built
+        self._soas: dict[tuple, Rec] = {}  # (zone, ttl, serial) -> the SOA: every denial of a flood has one
 
     # -- services -------------------------------------------------------------
     def services(self, name: str, exact: bool = False) -> list[Service] | None:
@@ -380,11 +381,19 @@ class Rules:
         return r if r.answer else None
 
     def soa(self, zone: str, ttl: int) -> Rec:
+        serial = self._serial(zone) if self._serial is not None else 1
+        key = (zone, ttl, serial)
+        rec = self._soas.get(key)
+        if rec is not None:
+            return rec
         apex = zone if zone != "." else ""
         if self.s.hostmaster:
             mbox = self.s.hostmaster.replace("@", ".")
             mbox = mbox if mbox.endswith(".") else mbox + "."
         else:
             mbox = "hostmaster." + apex
-        serial = self._serial(zone) if self._serial is not None else 1
-        return Rec(zone, SOA, ("ns.dns." + apex, mbox, serial, 28800, 7200, 604800, self.s.min_ttl), ttl)
+        rec = Rec(zone, SOA, ("ns.dns." + apex, mbox, serial, 28800, 7200, 604800, self.s.min_ttl), ttl)
+        if len(self._soas) >= 64:  # serials and lease TTLs move on: the old ones are never asked for again
+            self._soas.clear()
+        self._soas[key] = rec
+        return rec
