@@ -143,3 +143,21 @@ def test_a_stream_ends_with_its_connection():
     proto.stream(stream)
     proto.connectionLost()
     assert ended == [True]
+
+
+def test_udp_listeners_ask_for_a_large_receive_buffer(tmp_path):
+    """A burst that arrives while the server is held up waits in the kernel (not dropped at 208 KiB)."""
+    import os
+
+    from skydns.listen.transport import RECEIVE_BUFFER
+
+    with open("/proc/sys/net/core/rmem_max") as f:
+        rmem_max = int(f.read())
+    with testing.serve(".:0 {\n whoami\n}\n", tmp_path) as srv:
+        listener = next(iter(srv.service.listeners.values()))
+        sock = listener.udp.socket
+        got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)  # Linux reports twice what was set
+        if os.geteuid() == 0:
+            assert got >= 2 * RECEIVE_BUFFER  # SO_RCVBUFFORCE: past rmem_max
+        else:
+            assert got >= 2 * min(RECEIVE_BUFFER, rmem_max)
