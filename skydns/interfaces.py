@@ -315,6 +315,10 @@ class IServerBlock(Interface):
         Keep ``fn`` short and never let it block.
         """
 
+    def observe_all(name, fn):
+        """:meth:`observe` every block of this configuration, this one included (the console counts the
+        replies of the whole server). Every block then pays the observers' call on its fast paths."""
+
     def on_startup(fn):
         """Run ``fn()`` (which may return a Deferred) when the configuration starts serving."""
 

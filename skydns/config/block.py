@@ -13,6 +13,8 @@ from skydns.interfaces import IHandler, IListenerSettings, IServerBlock
 from skydns.listen.transport import StreamLimits
 
 _DEFAULT = StreamLimits()
+#: The key of :meth:`Block.shared`'s dict that lists every block of the configuration (for observe_all).
+ALL_BLOCKS = ("skydns", "blocks")
 
 
 @implementer(IListenerSettings)
@@ -135,6 +137,11 @@ class Block:
         """
         self.observers = (fn,) + self.observers
         self.observer_names.insert(0, name)
+
+    def observe_all(self, name: str, fn: Callable) -> None:
+        """:meth:`observe` every block of this configuration (a console counting all the server's replies)."""
+        for block in self._shared.get(ALL_BLOCKS, [self]):
+            block.observe(name, fn)
 
     def on_startup(self, fn: Callable) -> None:
         """Run ``fn()`` (which may return a Deferred) when the configuration starts serving."""

@@ -15,7 +15,7 @@ from typing import Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from skydns.config.block import Block
+from skydns.config.block import ALL_BLOCKS, Block
 from skydns.config.corefile.dispenser import Dispenser
 from skydns.config.corefile.parser import DEFAULT_PORT, NEED_CERTIFICATE, ServerBlock, parse_file
 from skydns.config.errors import CorefileError, NoNextPlugin
@@ -47,6 +47,7 @@ class Config:
             reactor = default_reactor
         built = []
         shared: dict = {}  # Block.shared(): one dict for every block of this configuration
+        shared[ALL_BLOCKS] = [block for block, _plugins in self.blocks]  # Block.observe_all()
         for block, plugins in self.blocks:
             block.reactor = reactor
             block.clock = clock if clock is not None else reactor

@@ -232,6 +232,23 @@ def test_traffic_counts_queries_per_zone_and_rcode(tmp_path, data):
         assert b.json("traffic")[1]["points"][-1]["zones"] == {}  # counting starts again at zero
 
 
+def test_traffic_counts_every_block_of_the_server(tmp_path, data):
+    """The console sits in one block; the replies of the others (here whoami's) are counted too."""
+    port = free_port()
+    text = corefile(data, port) + ".:0 {\n whoami\n}\n"
+    with testing.serve(text, tmp_path, clock=task.Clock()) as srv:
+        data.put("web.skydns.local.", {"host": "10.0.0.1"})
+        assert eventually(lambda: srv.query("web.skydns.local.").answer)
+        for _ in range(3):
+            assert srv.query("example.org.").rcode() == 0  # the same port: the "." block (whoami)
+        srv.advance(traffic_mod.STEP)
+        b = Browser(port)
+        b.login(READER)
+        zones = b.json("traffic")[1]["points"][-1]["zones"]
+        assert set(zones) == {"skydns.local.", "."}
+        assert zones["."]["queries"] == 3 and zones["."]["rcodes"] == {"NOERROR": 3}
+
+
 def test_traffic_is_bounded():
     t = traffic_mod.Traffic()
     observe = t.observer()

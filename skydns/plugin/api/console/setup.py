@@ -17,8 +17,8 @@ def build_console(block, api, source, address) -> Console:
     api.sessions = sessions
     events = Events(block.clock)
     console = Console(api, sessions, events, traffic, block, source)
-    # the replies of the block the api is in (its zones); one observer call per reply
-    block.observe("console", traffic.observer())
+    # the replies of every block of the configuration (every zone the server serves); one call per reply
+    block.observe_all("console", traffic.observer())
 
     def start():
         traffic.start(block.clock)
