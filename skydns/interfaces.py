@@ -135,14 +135,19 @@ class IRawForwarder(IHandler):
     server offers it the packets the answerer has no answer for, with ``keep``: the
     forwarder hands ``keep(query, answer)`` every answer it relays, before sending it, and
     sends what that returns instead when it is not None.
+
+    A forwarder with a true ``raw_streams`` attribute (optional) is also offered the queries
+    of stream listeners (TCP, TLS, HTTPS: one message each, framing removed), called with
+    ``proto="tcp"``; the request it builds and its normal path then use that ``proto``.
     """
 
     def raw_forward_ready():  # type: ignore[misc]
         """True when every query of the block may be relayed without being read (no zone or name rules)."""
 
-    def raw_forward(query, client, sender, delivery, keep=None):
+    def raw_forward(query, client, sender, delivery, keep=None, proto="udp"):
         """Take ``query`` (True) or leave it to the normal path (False); ``delivery`` ends it; ``keep``: None,
-        or ``fn(query, answer)`` to offer each answer to (a cache in front)."""
+        or ``fn(query, answer)`` to offer each answer to (a cache in front); ``proto``: given only for a
+        stream query (``raw_streams``)."""
 
 
 class IRawTransparent(IHandler):

@@ -86,15 +86,18 @@ class Server:
         self.raw_keep: Any = None
         self.raw_missing: Any = None
         self.raw_passes: tuple = ()
+        self.raw_streams = False  # the relay also takes queries of TCP, TLS and HTTPS (IRawForwarder.raw_streams)
         self.block_relays: dict[int, tuple] = {}
         for b in set(mux.zones.values()):
             relay = _relay_of(b)
             if relay is None:
                 continue
             if len(mux.zones) == 1:
-                self.raw_forward, self.raw_keep, self.raw_missing, self.raw_passes = relay
+                self.raw_forward, self.raw_keep, self.raw_missing, self.raw_passes, self.raw_streams = relay
             else:
                 self.block_relays[id(b)] = relay
+        #: the listener's raw relay as :func:`_offer` takes it
+        self.relay = (self.raw_forward, self.raw_keep, self.raw_missing, self.raw_passes, self.raw_streams)
 
     @property
     def local(self) -> tuple | None:
@@ -137,7 +140,8 @@ class Server:
                         first = first.repeat(data, client, proto, delivery.local, delivery.transport, sender)
                     delivery.send_raw(reply, client, sender, first)
                     return
-        if self.raw_forward is not None and proto == "udp" and self._relayed(data, client, sender, delivery):
+        if self.raw_forward is not None and (proto == "udp" or self.raw_streams) \
+                and _offer(self.relay, data, client, sender, delivery, None, proto):
             return
         try:
             req = delivery.request(data, client, proto, sender)
@@ -158,9 +162,10 @@ class Server:
             return
         req.zone, block = route
         req.block = block
-        if self.block_relays and proto == "udp":
+        if self.block_relays:
             relay = self.block_relays.get(id(block))
-            if relay is not None and _offer(relay, data, client, sender, delivery, req):
+            if relay is not None and (proto == "udp" or relay[4]) and _offer(relay, data, client, sender, delivery,
+                                                                              req, proto):
                 return
         try:
             result = block.chain.serve(req)
@@ -168,10 +173,6 @@ class Server:
             delivery.fail(req)
             return
         delivery.deliver(req, result)
-
-    def _relayed(self, data: bytes, client, sender, delivery) -> bool:
-        return _offer((self.raw_forward, self.raw_keep, self.raw_missing, self.raw_passes), data, client, sender,
-                      delivery)
 
     def _raw_rewritten(self, data, client, proto, sender, answer, first_request, steps) -> bool:
         """The raw path through IRawRewriter handlers: query bytes rewritten on the way in, the reply
@@ -241,7 +242,7 @@ def _past_transparent(head, passes: list):
 
 
 def _relay_of(block) -> tuple | None:
-    """``(forward, keep, missing, passes)`` of the block's raw relay, or None when it has none."""
+    """``(forward, keep, missing, passes, streams)`` of the block's raw relay, or None when it has none."""
     passes: list = []
     head = _past_transparent(block.chain, passes)
     keeper = None
@@ -250,21 +251,24 @@ def _relay_of(block) -> tuple | None:
         head = _past_transparent(head.next, passes)
     if not IRawForwarder.providedBy(head) or not head.raw_forward_ready() or None in passes:
         return None
+    streams = bool(getattr(head, "raw_streams", False))
     if keeper is None:
-        return head.raw_forward, None, None, tuple(passes)
+        return head.raw_forward, None, None, tuple(passes), streams
     if not keeper.raw_keep_ready():
         return None
-    return head.raw_forward, keeper.raw_keep, keeper.raw_missing, tuple(passes)
+    return head.raw_forward, keeper.raw_keep, keeper.raw_missing, tuple(passes), streams
 
 
-def _offer(relay: tuple, data: bytes, client, sender, delivery, request=None) -> bool:
+def _offer(relay: tuple, data: bytes, client, sender, delivery, request=None, proto: str = "udp") -> bool:
     """Offer the packet to a raw relay: when no raw-transparent handler in front would answer it, and a
     cache in front has nothing for it under another spelling (``request``: the packet, read already);
     True when the relay took it."""
-    forward, keep, missing, passes = relay
+    forward, keep, missing, passes, _streams = relay
     for passes_on in passes:
         if not passes_on(data):
             return False
     if missing is not None and not missing(data, request):
         return False
-    return forward(data, client, sender, delivery, keep)
+    if proto == "udp":
+        return forward(data, client, sender, delivery, keep)
+    return forward(data, client, sender, delivery, keep, proto)

@@ -124,3 +124,44 @@ def test_behind_the_cache_misses_are_relayed_and_kept(tmp_path, ups):
         assert srv.query("KEPT.Example.org.", "A").answer
         assert len(up.seen) == 1
         assert metric(srv, "skydns_cache_hits_total") == 2 and metric(srv, "skydns_cache_entries") == 1
+
+
+def test_stream_queries_take_the_relay_with_prefer_udp(tmp_path, ups):
+    """prefer_udp: a TCP client's query is relayed unread over UDP (the raw relay's streams); the client's ID,
+    its observers' view (proto tcp) and the in-flight count are as on UDP."""
+    up = ups()
+    mport = testing.free_port()
+    text = f".:0 {{\n prometheus 127.0.0.1:{mport}\n forward . {up.addr} {{\n  prefer_udp\n }}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        server = next(iter(srv.service.listeners.values())).server
+        assert server.raw_streams
+        relay = server.raw_forward.__self__
+        relayed = []
+        answered = relay.answered
+        relay.answered = lambda r, answer: (relayed.append(r.proto), answered(r, answer))
+        q = dns.message.make_query("www.example.org.", "A")
+        r = srv.send(q, tcp=True)
+        assert r.id == q.id and r.answer[0][0].address == "192.0.2.1"
+        assert up.seen[-1][0] == "udp" and relayed == ["tcp"]
+        labels = dict(server=".:0", zone=".", proto="tcp", family="1", type="A")
+        assert eventually(lambda: value(scrape(mport), "skydns_dns_request_count_total", **labels) == 1)
+
+
+def test_stream_queries_go_over_tcp_without_prefer_udp(tmp_path, ups):
+    """CoreDNS's rule: what comes over TCP leaves over TCP; the relay keeps to UDP clients."""
+    up = ups()
+    with testing.serve(f".:0 {{\n forward . {up.addr}\n}}\n", tmp_path) as srv:
+        server = next(iter(srv.service.listeners.values())).server
+        assert server.raw_forward is not None and not server.raw_streams
+        r = srv.query("www.example.org.", "A", tcp=True)
+        assert r.answer[0][0].address == "192.0.2.1" and up.seen[-1][0] == "tcp"
+
+
+def test_a_truncated_relayed_answer_reaches_a_stream_client_whole(tmp_path, ups):
+    """A TCP client relayed over UDP gets TC from the upstream: the normal path asks again over TCP and the
+    client gets all of it (not cut to a UDP size)."""
+    up = ups("truncate")
+    with testing.serve(f".:0 {{\n forward . {up.addr} {{\n  prefer_udp\n }}\n}}\n", tmp_path) as srv:
+        r = srv.query("www.example.org.", "TXT", tcp=True)
+        assert not r.flags & dns.flags.TC and len(r.answer[0]) == 30
+        assert [p for p, _, _ in up.seen[-2:]] == ["udp", "tcp"]

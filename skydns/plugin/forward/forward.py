@@ -88,6 +88,12 @@ class Forward:
                 and not cfg.failover_rcodes and not self.pass_on and not self.pass_on_nodata
                 and all(up.proto == "dns" for up in self.upstreams))
 
+    @property
+    def raw_streams(self) -> bool:
+        """Queries of TCP, TLS and HTTPS clients take the raw relay too (over UDP) with ``prefer_udp``;
+        without it they go to the upstream over TCP, as CoreDNS sends them: the normal path."""
+        return self.cfg.prefer_udp
+
     def retry(self, request, failed, tcp: bool, started: float):
         """Finish a query the relay could not: the other upstreams after ``failed`` (or ``failed`` again
         over TCP, for a truncated answer), within the deadline counted from ``started``."""

@@ -33,11 +33,12 @@ class Relayed:
     """One query out on the relay: the exchange's state, and the reader of its own socket when it has one."""
 
     __slots__ = ("relay", "data", "client", "sender", "delivery", "up", "question", "qid", "deadline", "started",
-                 "sock", "pool", "called", "request", "keep")
+                 "sock", "pool", "called", "request", "keep", "proto")
 
-    def __init__(self, relay, data, client, sender, delivery, up, question, now, keep=None):
+    def __init__(self, relay, data, client, sender, delivery, up, question, now, keep=None, proto="udp"):
         self.relay, self.data, self.client, self.sender, self.delivery = relay, data, client, sender, delivery
         self.keep = keep  # None, or fn(query, answer): the cache in front (IRawKeeper)
+        self.proto = proto  # how the client asked: "udp", or "tcp" for TCP, TLS and HTTPS
         self.up, self.question = up, question
         self.started = now
         self.deadline = now + relay.timeout
@@ -92,7 +93,7 @@ class Relay:
         self.out: dict[Relayed, None] = {}  # in send order: the oldest first
         self._sweeper: task.LoopingCall | None = None
 
-    def take(self, data: bytes, client: tuple, sender, delivery, keep=None) -> bool:
+    def take(self, data: bytes, client: tuple, sender, delivery, keep=None, proto: str = "udp") -> bool:
         fwd = self.forward
         # Only plain queries: a response, another opcode or a short packet gets the normal path's answer.
         if len(data) < 12 or data[2] & 0xF8 or fwd.limit.full():
@@ -108,11 +109,11 @@ class Relay:
         if up.down and fwd.cfg.failfast:
             return False
         now = self.reactor.seconds()
-        r = Relayed(self, data, client, sender, delivery, up, question, now, keep)
+        r = Relayed(self, data, client, sender, delivery, up, question, now, keep, proto)
         block = fwd.block
         if block is not None and block.observed:
             try:
-                req = r.request = delivery.request(data, client, "udp", sender)
+                req = r.request = delivery.request(data, client, proto, sender)
             except MalformedQuery:
                 return False
             req.block, req.zone = block, "."
@@ -196,7 +197,7 @@ class Relay:
         req = r.request
         if req is None:
             try:
-                req = r.request = r.delivery.request(r.data, r.client, "udp", r.sender)
+                req = r.request = r.delivery.request(r.data, r.client, r.proto, r.sender)
             except MalformedQuery:
                 return
             req.block, req.zone = self.forward.block, "."
