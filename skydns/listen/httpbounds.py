@@ -20,7 +20,7 @@ from twisted.web.http import combinedLogFormatter
 from twisted.web.server import Request, Site
 
 from skydns.clients.dnsclient import eager_writes, no_delay
-from skydns.listen.transport import ConnectionCap, StreamLimits
+from skydns.listen.transport import ConnectionCap, IdleTimer, StreamLimits
 
 #: What the plugins' HTTP listeners allow: small bodies (the records API takes up to 64 KiB of JSON),
 #: a request within 10 s, 30 s without one, 100 connections.
@@ -92,12 +92,14 @@ class BoundedConnection(ProtocolWrapper):
     """One HTTP connection (inside TLS when there is one): its requests counted, its time bounded."""
 
     factory: BoundedHTTPFactory
+    #: HTTP/2 (ALPN's h2, or set by the protocol that reads a cleartext preface); None until known
+    multiplexed: bool | None = None
 
     def __init__(self, factory, wrapped):
         super().__init__(factory, wrapped)
         self.pending = 0  # requests whose headers came and whose response has not gone out
         self.last_active = 0.0
-        self._idle: Any = None
+        self._idle = IdleTimer(factory.clock, self._idle_seconds, self._idle_expired)
         self._read: Any = None
 
     # -- the timers ---------------------------------------------------------------------------
@@ -108,20 +110,27 @@ class BoundedConnection(ProtocolWrapper):
         setattr(self, name, None)
 
     def _active(self) -> None:
-        """A whole request came, or a response went: the idle clock starts again."""
-        self.last_active = self.factory.clock.seconds()
-        self._cancel("_idle")
-        idle = self.factory.limits.idle
-        if idle and not self.pending:
-            self._idle = self.factory.clock.callLater(idle, self._close)
+        """A whole request came, or a response went: the idle clock starts again (it runs while no request
+        is pending)."""
+        idle = self._idle
+        idle.touch()
+        self.last_active = idle.last
 
-    def _h2(self) -> bool:
-        return getattr(self.transport, "negotiatedProtocol", None) == b"h2"
+    def _idle_seconds(self) -> float:
+        return self.factory.limits.idle
+
+    def _idle_expired(self) -> None:
+        if not self.pending:  # else the response, when it goes, starts the clock again
+            self._close()
 
     def dataReceived(self, data: bytes) -> None:
         # HTTP/1.x: the first byte of a request starts its read deadline (HTTP/2 multiplexes: idle bounds it)
-        if self._read is None and not self.pending and self.factory.limits.read and not self._h2():
-            self._read = self.factory.clock.callLater(self.factory.limits.read, self._close)
+        if self._read is None and not self.pending and self.factory.limits.read:
+            multiplexed = self.multiplexed
+            if multiplexed is None:  # asked once: ALPN's answer is a call into OpenSSL
+                multiplexed = self.multiplexed = getattr(self.transport, "negotiatedProtocol", None) == b"h2"
+            if not multiplexed:
+                self._read = self.factory.clock.callLater(self.factory.limits.read, self._close)
         super().dataReceived(data)
 
     # -- what requests tell it ------------------------------------------------------------------
@@ -142,7 +151,7 @@ class BoundedConnection(ProtocolWrapper):
 
     # -- the connection -------------------------------------------------------------------------
     def _close(self) -> None:
-        self._idle = self._read = None
+        self._read = None
         if self.transport is not None and self.connected:
             self.transport.abortConnection()
 
@@ -154,7 +163,7 @@ class BoundedConnection(ProtocolWrapper):
         super().connectionMade()
 
     def connectionLost(self, reason=None) -> None:
-        self._cancel("_idle")
+        self._idle.stop()
         self._cancel("_read")
         self.factory.closed(self)
         super().connectionLost(reason)

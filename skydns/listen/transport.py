@@ -135,6 +135,43 @@ class DNSDatagramProtocol(DatagramProtocol):
                          addr=addr, count=self._send_errors, error=e)
 
 
+class IdleTimer:
+    """``expired()`` once nothing happened on a connection for ``seconds()`` (read each time: reloads change
+    it), with one reactor timer: activity only notes the time (:meth:`touch`), and the timer, when it fires
+    early, is set again for what is left. Setting a timer anew for every query and every reply cost two
+    heap operations in Python each, in a heap of every connection's timers."""
+
+    __slots__ = ("clock", "seconds", "expired", "last", "call")
+
+    def __init__(self, clock, seconds, expired):
+        self.clock, self.seconds, self.expired = clock, seconds, expired
+        self.last = 0.0
+        self.call: Any = None
+
+    def touch(self) -> None:
+        self.last = self.clock.seconds()
+        if self.call is None:
+            seconds = self.seconds()
+            if seconds:
+                self.call = self.clock.callLater(seconds, self._check)
+
+    def _check(self) -> None:
+        self.call = None
+        seconds = self.seconds()
+        if not seconds:
+            return
+        left = self.last + seconds - self.clock.seconds()
+        if left > 0:
+            self.call = self.clock.callLater(left, self._check)
+        else:
+            self.expired()
+
+    def stop(self) -> None:
+        if self.call is not None and self.call.active():
+            self.call.cancel()
+        self.call = None
+
+
 class DNSStreamProtocol(Protocol):
     """DNS over TCP: two-byte length framing, pipelined queries, every resource bounded by time and bytes.
 
@@ -162,7 +199,7 @@ class DNSStreamProtocol(Protocol):
         self.paused = False
         self.unread = 0  # bytes written while paused
         self.pending = 0  # whole queries not answered yet (the server is working for this client)
-        self._idle: Any = None
+        self._idle = IdleTimer(factory.clock, self._idle_seconds, self._timed_out)
         self._read: Any = None
         self._write: Any = None
         self._streams: list = []  # iterators of messages being written (zone transfers), oldest first
@@ -176,11 +213,14 @@ class DNSStreamProtocol(Protocol):
         if call is not None and call.active():
             call.cancel()
 
+    def _idle_seconds(self) -> float:
+        return self.factory.listener.limits.idle
+
     def _active(self) -> None:
         """A whole query came in, or a reply went out: the idle clock starts again."""
-        self.last_active = self.factory.clock.seconds()
-        self._cancel(self._idle)
-        self._idle = self._later(self.factory.listener.limits.idle, self._timed_out)
+        idle = self._idle
+        idle.touch()
+        self.last_active = idle.last
 
     def _timed_out(self) -> None:
         self._close()
@@ -300,7 +340,8 @@ class DNSStreamProtocol(Protocol):
         self._close()
 
     def connectionLost(self, reason=None) -> None:
-        for call in (self._idle, self._read, self._write):
+        self._idle.stop()
+        for call in (self._read, self._write):
             self._cancel(call)
         streams, self._streams = self._streams, []
         for stream in streams:  # a transfer ends with its connection (its generator's cleanup runs now)
