@@ -2,9 +2,14 @@
 
 Usage: python bench/encrypted.py [--seconds 5] [--rounds 3] [--clients 1 1000]
 
-Both are proxies in front of the same upstream (bench/bare_twisted.py on dnsperf's core):
-  dnsdist DoT / DoH     Debian's dnsdist, addTLSLocal / addDOHLocal, no packet cache
-  skydns DoT / DoH      tls:// and https:// blocks: forward . UPSTREAM
+Both are proxies in front of the same upstream (bench/bare_twisted.py on dnsperf's core), and ask it
+the same way:
+  dnsdist DoT / DoH     Debian's dnsdist, addTLSLocal / addDOHLocal, no packet cache: DoT queries go
+                        to the upstream over TCP, DoH queries over UDP from a socket kept for it
+                        (dnsdist 1.7's way)
+  skydns DoT / DoH      tls:// and https:// blocks: forward . UPSTREAM; the https one with prefer_udp
+                        and expire 10s (UDP from a kept socket), or with --fresh-ports prefer_udp
+                        alone (UDP from forward's short-lived random ports, its default)
 dnsperf (-m dot) and h2load (DoH: POSTs of one query over HTTP/2, nghttp2's load generator,
 Debian's nghttp2-client; dnsperf's own DoH client where h2load is missing) keep their connections
 open; each row is run with each number of clients (connections) given (--clients, default 1 and
@@ -52,12 +57,13 @@ def dnsdist_cmd(tmp: str, cert: str, key: str, dot: int, doh: int, upstream: int
     return ["dnsdist", "--supervised", "--disable-syslog", "-C", path]
 
 
-def skydns_cmd(tmp: str, cert: str, key: str, dot: int, doh: int, upstream: int) -> list[str]:
+def skydns_cmd(tmp: str, cert: str, key: str, dot: int, doh: int, upstream: int, fresh_ports: bool = False) -> list[str]:
     path = os.path.join(tmp, "Corefile")
+    doh_upstream = " {\n  prefer_udp\n" + ("" if fresh_ports else "  expire 10s\n") + " }"
     with open(path, "w") as f:
-        for scheme, port in (("tls", dot), ("https", doh)):
+        for scheme, port, opts in (("tls", dot, ""), ("https", doh, doh_upstream)):
             f.write(f"{scheme}://.:{port} {{\n bind 127.0.0.1\n tls {cert} {key}\n"
-                    f" tcp {{\n  max_connections 2000\n }}\n forward . 127.0.0.1:{upstream}\n}}\n")
+                    f" tcp {{\n  max_connections 2000\n }}\n forward . 127.0.0.1:{upstream}{opts}\n}}\n")
     return [sys.executable, "-m", "twisted", "skydns", "-c", path]
 
 
@@ -144,6 +150,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--clients", type=int, nargs="*", default=[1, 1000])
+    ap.add_argument("--fresh-ports", action="store_true",
+                    help="skydns's DoH block forwards from short-lived random ports (forward's default), not expire")
     args = ap.parse_args()
     if not shutil.which("dnsdist"):
         sys.exit("dnsdist is not installed (Debian: apt-get install dnsdist)")
@@ -159,7 +167,9 @@ def main():
         for _round in range(args.rounds):
             for name, make in (("dnsdist", dnsdist_cmd), ("skydns", skydns_cmd)):
                 dot, doh = dnsperf.free_port(), dnsperf.free_port()
-                proc = subprocess.Popen(dnsperf.pinned(make(tmp, cert, key, dot, doh, up_port), 0),
+                cmd = make(tmp, cert, key, dot, doh, up_port) if name == "dnsdist" else \
+                    skydns_cmd(tmp, cert, key, dot, doh, up_port, args.fresh_ports)
+                proc = subprocess.Popen(dnsperf.pinned(cmd, 0),
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
                 try:
                     wait_tls(dot, proc)

@@ -243,6 +243,10 @@ class SkyDNSService(MultiService):
             return inner
         from twisted.protocols.tls import TLSMemoryBIOFactory
 
+        if listener.transport == "https":  # DoH joins its own writes (skydns.listen.doh.h2.Flusher)
+            from skydns.listen.doh import UnbufferedTLSFactory
+
+            return UnbufferedTLSFactory(listener.tls, False, inner)
         return TLSMemoryBIOFactory(listener.tls, False, inner)
 
     def _adopt(self, host: str, port: int, protocol, factory):

@@ -172,7 +172,7 @@ def test_a_doh_reply_to_a_client_gone_is_dropped_quietly():
     """The stream was reset before the answer (HTTP/2's StreamClosedError): nothing escapes, nothing is raised."""
     from h2.exceptions import StreamClosedError
 
-    from skydns.listen.doh import _Answer
+    from skydns.listen.doh.http1 import _Answer
 
     class Reset:
         finished = False

@@ -1,22 +1,13 @@
-"""DNS over HTTPS (RFC 8484) on twisted.web: GET with ``?dns=`` and POST of ``application/dns-message``.
+"""DNS over HTTPS (RFC 8484) on HTTP/1.1, with twisted.web: GET with ``?dns=`` and POST of
+``application/dns-message`` at ``/dns-query``.
 
-A DoH listener is a twisted.web :class:`~twisted.web.server.Site` whose only resource is
-``/dns-query``; HTTP/2 is negotiated by ALPN when Twisted's h2 support is installed
-(``twisted[http2]``), HTTP/1.1 always. Every message goes to the listener's
-:class:`skydns.query.server.Server` like a TCP query (``proto`` "tcp", ``transport`` "https"),
-and the reply comes back as the response body, with ``max-age`` the smallest TTL of the
-answer (RFC 8484 5.1).
-
-Connections are bounded like DNS-over-TCP ones (:mod:`skydns.listen.httpbounds`, which every
-HTTP listener shares): a cap with the same eviction, a read deadline for each request, an
-idle timer counted from whole requests and responses (bytes of an unfinished request, or
-HTTP/2 pings, keep no connection open), and a body of at most 65,535 bytes refused at its
-headers when it announces more.
+Every message goes to the listener's :class:`skydns.query.server.Server` like a TCP query
+(``proto`` "tcp", ``transport`` "https"), and the reply comes back as the response body, with
+``max-age`` the smallest TTL of the answer (RFC 8484 5.1). HTTP/2 connections are served by
+:mod:`skydns.listen.doh.h2`; :mod:`skydns.listen.doh` picks one or the other per connection.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import cast
 
 from twisted.logger import Logger
@@ -25,28 +16,10 @@ from twisted.web.pages import notFound
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
 
-from skydns.listen.h2turns import install as _h2_in_turns
-from skydns.listen.httpbounds import BoundedHTTPFactory, bounded_site
-from skydns.query import wire
+from skydns.listen.doh.message import CONTENT_TYPE, MAX_MESSAGE, PATH, BadRequest, from_base64url, max_age
+from skydns.listen.httpbounds import bounded_site
 
 log = Logger(namespace="skydns.listen.doh")
-_h2_in_turns()  # HTTP/2 streams served in turn, not through Twisted's priority tree (skydns.listen.h2turns)
-
-PATH = b"dns-query"
-CONTENT_TYPE = b"application/dns-message"
-#: The largest DNS message (RFC 8484 caps nothing, the DNS does).
-MAX_MESSAGE = 65535
-
-
-def max_age(reply: bytes) -> int:
-    """Seconds an HTTP cache may keep ``reply``: its smallest answer TTL, or the SOA minimum of a denial."""
-    try:
-        s = wire.scan(reply)
-    except Exception:
-        return 0
-    if s.answers and s.min_ttl is not None:
-        return s.min_ttl
-    return s.soa_min or 0
 
 
 class _Answer:
@@ -87,11 +60,10 @@ class DNSQueryResource(Resource):
         values = request.args.get(b"dns")
         if not values:
             return _error(request, http.BAD_REQUEST, b"missing dns parameter")
-        text = values[0]
         try:
-            data = base64.urlsafe_b64decode(text + b"=" * (-len(text) % 4))
-        except (binascii.Error, ValueError):
-            return _error(request, http.BAD_REQUEST, b"dns parameter is not base64url")
+            data = from_base64url(values[0])
+        except BadRequest as e:
+            return _error(request, http.BAD_REQUEST, str(e).encode())
         return self._query(request, data)
 
     def render_POST(self, request):
@@ -127,6 +99,6 @@ class _Root(Resource):
         return notFound()
 
 
-def site_factory(listener, clock=None) -> BoundedHTTPFactory:
-    """The DoH site of ``listener`` behind its connection cap and time bounds (its ``limits``, swapped on reload)."""
-    return BoundedHTTPFactory(bounded_site(_Root(listener), MAX_MESSAGE, access_log=False), listener, clock, "HTTPS")
+def site(listener):
+    """The twisted.web Site of a DoH listener's HTTP/1.1 connections: ``/dns-query`` only, no access log."""
+    return bounded_site(_Root(listener), MAX_MESSAGE, access_log=False)
