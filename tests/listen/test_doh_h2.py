@@ -284,3 +284,28 @@ def test_pings_are_answered_but_a_flood_is_cut_off(server):
     c.sock.sendall(b"".join(f.frame(f.PING, 0, 0, b"%08d" % i) for i in range(400)))
     c.until(lambda ev: goaway(ev) is not None)
     assert goaway(c.events).error_code == f.ENHANCE_YOUR_CALM
+
+
+def test_over_tls_a_connection_error_closes_the_connection(tmp_path):
+    """Inside TLS (ALPN h2): a broken frame gets its GOAWAY and the connection is closed, not left open."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True)
+    port = testing.free_port()
+    with testing.serve(f"https://.:{port} {{\n tls {cert} {key}\n whoami\n}}\n", tmp_path):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        ctx.set_alpn_protocols(["h2"])
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5))
+        assert s.selected_alpn_protocol() == "h2"
+        s.sendall(f.PREFACE + f.settings({}) + f.frame(f.HEADERS, f.END_HEADERS, 2, b"\x83"))
+        frames = raw_frames(s, lambda fr: any(t == f.GOAWAY for t, *_ in fr))
+        assert _goaway_code(b"".join(f.frame(t, fl, sid, p) for t, fl, sid, p in frames)) == f.PROTOCOL_ERROR
+        s.settimeout(5)
+        try:
+            assert s.recv(100) == b""
+        except (ConnectionError, ssl.SSLError):
+            pass  # closed without close_notify: closed all the same

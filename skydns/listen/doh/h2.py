@@ -159,6 +159,7 @@ class H2DoH(Protocol):
         self._closing = True
         for stream in self.streams.values():
             self._settle(stream)
+            stream.state = DoHStream.GONE  # an answer that comes now is dropped
         self.streams.clear()
         self._blocked.clear()
         self._sending.clear()
@@ -220,6 +221,8 @@ class H2DoH(Protocol):
         self._closing = True
         self._flush()
         if self.transport is not None:
+            # No longer a producer first: Twisted's TLS does not shut a connection down while one is registered.
+            self.transport.unregisterProducer()
             self.transport.loseConnection()
 
     # -- frames ----------------------------------------------------------------------------------------

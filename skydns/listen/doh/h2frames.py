@@ -175,6 +175,7 @@ class HeaderBlocks:
     """
 
     MEMO = 64  # blocks remembered per connection (a client sends a handful of different ones)
+    MEMO_BLOCK = 256  # of at most this many bytes (a request's is a few dozen: indices and short literals)
 
     def __init__(self, max_header_list: int):
         self.decoder = Decoder(max_header_list_size=max_header_list)
@@ -199,7 +200,7 @@ class HeaderBlocks:
         except HPACKError as e:  # the table may now differ from the peer's: the connection is lost
             raise ConnectionError(COMPRESSION_ERROR, f"header block: {e}") from e
         head = read_head(headers)
-        if table.generation == key[0]:
+        if table.generation == key[0] and len(block) <= self.MEMO_BLOCK:
             if len(self.memo) >= self.MEMO:
                 self.memo.clear()
             self.memo[key] = head
