@@ -309,3 +309,16 @@ def test_over_tls_a_connection_error_closes_the_connection(tmp_path):
             assert s.recv(100) == b""
         except (ConnectionError, ssl.SSLError):
             pass  # closed without close_notify: closed all the same
+
+
+def test_rapid_reset_is_cut_off(server):
+    """Streams opened and reset at once while their queries are out (CVE-2023-44487): past the budget,
+    GOAWAY ENHANCE_YOUR_CALM; the slow answers of the reset streams are never sent."""
+    slow = dns.message.make_query("a.slow.example.", "A").to_wire()
+    c = Client(server)
+    for _ in range(250):
+        sid = c.post(slow)
+        c.conn.reset_stream(sid)
+    c.flush()
+    c.until(lambda ev: goaway(ev) is not None)
+    assert goaway(c.events).error_code == f.ENHANCE_YOUR_CALM and not c.responses()

@@ -36,6 +36,10 @@ MAX_UNREAD = 1 << 20
 #: Control frames (PING, SETTINGS, PRIORITY, RST_STREAM, empty DATA) a client may send per request it makes.
 CONTROL_BUDGET = 256
 
+#: Streams a client may reset while their query is still out, beyond those answered (rapid reset, CVE-2023-44487:
+#: a reset stream no longer counts against MAX_STREAMS, but its query is still being answered).
+RESET_BUDGET = 200
+
 _PATH = b"/" + PATH
 _ENDS = h2.END_STREAM
 
@@ -139,6 +143,7 @@ class H2DoH(Protocol):
         self._sending: dict[int, DoHStream] = {}  # the streams of that DATA
         self._received = 0  # DATA bytes since our last WINDOW_UPDATE
         self._control = CONTROL_BUDGET
+        self._resets = RESET_BUDGET
         self._bounds: Any = None
 
     # -- the connection ------------------------------------------------------------------------------
@@ -337,6 +342,10 @@ class H2DoH(Protocol):
                 raise h2.ConnectionError(h2.PROTOCOL_ERROR, "bad RST_STREAM")
             stream = self.streams.get(sid)
             if stream is not None:
+                if stream.state == DoHStream.QUERIED:
+                    self._resets -= 1
+                    if self._resets < 0:
+                        raise h2.ConnectionError(h2.ENHANCE_YOUR_CALM, "too many streams reset while answered")
                 self._forget(stream)
             elif self._sending.pop(sid, None) is not None:
                 pass  # its answer's DATA is dropped (_drain)
@@ -414,6 +423,8 @@ class H2DoH(Protocol):
             return  # reset by the client, or the connection is gone
         self._respond(stream, h2.answer_block(max_age(data), len(data)), data)
         self._forget(stream)
+        if self._resets < RESET_BUDGET:
+            self._resets += 1
 
     def _error(self, stream: DoHStream, status: int, text: bytes) -> None:
         """An error response; the stream is done with (a client still sending its body is told to stop)."""
