@@ -13,7 +13,8 @@ from twisted.internet.protocol import Protocol
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 
 from skydns.listen.doh import http1
-from skydns.listen.doh.h2 import Flusher, H2DoH
+from skydns.listen.doh.h2 import H2DoH
+from skydns.listen.doh.streams import Flusher
 from skydns.listen.doh.message import max_age
 from skydns.listen.httpbounds import BoundedConnection, BoundedHTTPFactory
 
@@ -70,6 +71,6 @@ def site_factory(listener, clock=None) -> DoHFactory:
 class UnbufferedTLSFactory(TLSMemoryBIOFactory):
     """TLS for DoH: each write is encrypted and sent as it comes. Twisted's default TLS connection holds
     small writes for the next reactor pass with a timer of its own per connection; DoH's HTTP/2 writes
-    once per pass already (its :class:`~skydns.listen.doh.h2.Flusher`), and HTTP/1.1 is the rare case."""
+    once per pass already (its :class:`~skydns.listen.doh.streams.Flusher`), and HTTP/1.1 is the rare case."""
 
     protocol = TLSMemoryBIOProtocol
