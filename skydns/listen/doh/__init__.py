@@ -14,8 +14,8 @@ from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 
 from skydns.listen.doh import http1
 from skydns.listen.doh.h2 import H2DoH
-from skydns.listen.doh.streams import Flusher
 from skydns.listen.doh.message import max_age
+from skydns.listen.doh.streams import Flusher
 from skydns.listen.httpbounds import BoundedConnection, BoundedHTTPFactory
 
 __all__ = ["site_factory", "max_age", "UnbufferedTLSFactory"]
