@@ -94,6 +94,9 @@ class BoundedConnection(ProtocolWrapper):
     factory: BoundedHTTPFactory
     #: HTTP/2 (ALPN's h2, or set by the protocol that reads a cleartext preface); None until known
     multiplexed: bool | None = None
+    #: the connection is lost (ProtocolWrapper keeps ``connected`` set): answers still on their way
+    #: arm no timer, and nothing is closed twice
+    gone = False
 
     def __init__(self, factory, wrapped):
         super().__init__(factory, wrapped)
@@ -112,6 +115,8 @@ class BoundedConnection(ProtocolWrapper):
     def _active(self) -> None:
         """A whole request came, or a response went: the idle clock starts again (it runs while no request
         is pending)."""
+        if self.gone:  # a response to a request of a closed connection: no timer for what is gone
+            return
         idle = self._idle
         idle.touch()
         self.last_active = idle.last
@@ -152,7 +157,7 @@ class BoundedConnection(ProtocolWrapper):
     # -- the connection -------------------------------------------------------------------------
     def _close(self) -> None:
         self._read = None
-        if self.transport is not None and self.connected:
+        if self.transport is not None and self.connected and not self.gone:
             self.transport.abortConnection()
 
     def connectionMade(self) -> None:
@@ -163,6 +168,7 @@ class BoundedConnection(ProtocolWrapper):
         super().connectionMade()
 
     def connectionLost(self, reason=None) -> None:
+        self.gone = True
         self._idle.stop()
         self._cancel("_read")
         self.factory.closed(self)

@@ -340,6 +340,7 @@ class DNSStreamProtocol(Protocol):
         self._close()
 
     def connectionLost(self, reason=None) -> None:
+        self.connected = False  # answers still on their way are dropped (send) and arm no timer
         self._idle.stop()
         for call in (self._read, self._write):
             self._cancel(call)

@@ -187,3 +187,62 @@ def test_a_doh_reply_to_a_client_gone_is_dropped_quietly():
             raise AssertionError("not reached")
 
     _Answer(Reset()).send(b"\x00" * 12)
+
+
+def test_an_answer_after_the_client_left_arms_no_timer():
+    """A client closes with a query out; its answer comes later: no idle timer is set for the closed
+    connection (it fired once per such connection and aborted a transport already gone)."""
+    from twisted.internet.testing import StringTransport
+    from twisted.web.server import Site
+    from twisted.web.resource import Resource
+
+    from skydns.listen.httpbounds import BoundedHTTPFactory
+    from skydns.listen.transport import StreamLimits
+
+    class Listener:
+        limits = StreamLimits(idle=10.0, read=5.0, write=5.0, max_connections=10)
+
+    class Aborted(StringTransport):
+        aborts = 0
+
+        def abortConnection(self):
+            self.aborts += 1
+
+    clock = task.Clock()
+    factory = BoundedHTTPFactory(Site(Resource()), Listener(), clock)
+    conn = factory.buildProtocol(None)
+    transport = Aborted()
+    conn.makeConnection(transport)
+    conn.request_started()
+    conn.connectionLost(None)
+    assert not clock.getDelayedCalls()
+    conn.replied()  # the answer of the request the client did not wait for
+    assert not clock.getDelayedCalls()
+    clock.advance(60)
+    conn._close()
+    assert transport.aborts == 0
+
+
+def test_a_dns_reply_after_the_client_left_is_dropped():
+    """DNS over TCP (and TLS): a reply to a closed connection writes nothing and arms no idle timer."""
+    from twisted.internet.testing import StringTransport
+
+    from skydns.listen.transport import DNSStreamFactory, StreamLimits
+
+    class Server:
+        def handle(self, *a):
+            pass
+
+    class Listener:
+        limits = StreamLimits(idle=10.0, read=5.0, write=5.0, max_connections=10)
+        server = Server()
+
+    clock = task.Clock()
+    proto = DNSStreamFactory(Listener(), clock).buildProtocol(None)
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    proto.dataReceived(len(b"x" * 12).to_bytes(2, "big") + b"x" * 12)
+    proto.connectionLost(None)
+    assert not clock.getDelayedCalls()
+    proto.send(b"y" * 12)
+    assert transport.value() == b"" and not clock.getDelayedCalls()
