@@ -20,6 +20,7 @@ from twisted.internet import defer
 from twisted.internet.protocol import Protocol
 
 from skydns.clients.dnsclient import (
+    SHARED_RECEIVE_BUFFER,
     ExchangeError,
     SocketReader,
     _abort,
@@ -154,7 +155,7 @@ class UDPPool(_Shared, SocketReader):
             _Draining(self.reactor, sock, self._answer, self.DRAIN)
             sock = self.sock = None
         if sock is None:
-            sock = self.sock = connected_udp(self.host, self.port, self.source)
+            sock = self.sock = connected_udp(self.host, self.port, self.source, SHARED_RECEIVE_BUFFER)
             self.opened += 1
             self.opened_at = self.reactor.seconds()
             self.reactor.addReader(self)

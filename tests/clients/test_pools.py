@@ -60,3 +60,46 @@ def test_late_answers_on_a_retired_socket_are_still_taken():
     finally:
         up.close()
 
+
+
+def test_a_shared_socket_holds_a_burst_of_answers_while_the_reactor_is_busy():
+    """forward's ``expire``: thousands of queries share one socket, and their answers can all arrive while the
+    reactor is busy elsewhere. The default receive buffer (about 200 answers) dropped the rest: timeouts."""
+    import socket
+    import threading
+
+    from skydns.clients.dnsclient import SHARED_RECEIVE_BUFFER
+    from skydns.clients.pools import UDPPool
+
+    with open("/proc/sys/net/core/rmem_max") as f:
+        if int(f.read()) < SHARED_RECEIVE_BUFFER:
+            pytest.skip("net.core.rmem_max is below the buffer the shared socket asks for")
+    upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    upstream.bind(("127.0.0.1", 0))
+    upstream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SHARED_RECEIVE_BUFFER)
+    port = upstream.getsockname()[1]
+    reactor = testing.reactor()
+    pool = UDPPool(reactor, "127.0.0.1", port, expire=10.0)
+    client = Client(reactor)
+    count = 1500
+    queries = [dns.message.make_query(f"n{i}.example.", "A") for i in range(count)]
+    answers = testing.call(lambda: [client.query(q.to_wire(), "127.0.0.1", port, "udp", 5.0, None, pool)
+                                    for q in queries])
+    busy, sent = threading.Event(), threading.Event()
+
+    def block_the_reactor():
+        busy.set()
+        sent.wait(20)
+
+    reactor.callFromThread(block_the_reactor)
+    assert busy.wait(5)
+    try:
+        for _ in range(count):  # every answer sent while the reactor reads nothing
+            data, addr = upstream.recvfrom(512)
+            reply = dns.message.make_response(dns.message.from_wire(data))
+            upstream.sendto(reply.to_wire(), addr)
+    finally:
+        sent.set()
+        upstream.close()
+    got = testing.call(lambda: defer.gatherResults(answers))
+    assert len(got) == count and pool.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) > 2 * 212992
