@@ -22,7 +22,8 @@ from twisted.logger import Logger
 
 from skydns.listen.doh import h2frames as h2
 from skydns.listen.doh.message import MAX_MESSAGE, max_age
-from skydns.listen.doh.streams import DoHStream, Flusher, judge
+from skydns.listen.doh.streams import DoHStream, judge
+from skydns.listen.flusher import Flusher
 
 log = Logger(namespace="skydns.listen.doh")
 

@@ -1,6 +1,5 @@
 """What a DoH connection on HTTP/2 keeps per request, and what it decides from a request's head: its
-streams (each the sender its answer comes back to), the RFC 8484 judgement of a head, and the
-:class:`Flusher` that writes the answers of one reactor pass together."""
+streams (each the sender its answer comes back to) and the RFC 8484 judgement of a head."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -61,25 +60,3 @@ def judge(head: h2.RequestHead) -> _Verdict:
         except BadRequest as e:
             return _Verdict(400, str(e).encode())
     return _Verdict(405, b"method not allowed")
-
-
-class Flusher:
-    """The connections with answers to write, written once the reactor pass that made them is over: answers
-    relayed from one read of an upstream's socket leave in one write per connection, for one timer in all
-    (not one per connection, nor one per answer)."""
-
-    def __init__(self, clock):
-        self.clock = clock
-        self.due: list[H2DoH] = []
-        self._call = None
-
-    def add(self, conn: H2DoH) -> None:
-        self.due.append(conn)
-        if self._call is None:
-            self._call = self.clock.callLater(0, self._run)
-
-    def _run(self) -> None:
-        self._call = None
-        due, self.due = self.due, []
-        for conn in due:
-            conn._flush()
