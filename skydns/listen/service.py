@@ -241,13 +241,11 @@ class SkyDNSService(MultiService):
         listener.factory = inner
         if listener.tls is None:
             return inner
-        from twisted.protocols.tls import TLSMemoryBIOFactory
+        from skydns.listen.flusher import Flusher
+        from skydns.listen.tlsserver import TLSServerFactory
 
-        if listener.transport == "https":  # DoH joins its own writes (skydns.listen.doh.h2.Flusher)
-            from skydns.listen.doh import UnbufferedTLSFactory
-
-            return UnbufferedTLSFactory(listener.tls, False, inner)
-        return TLSMemoryBIOFactory(listener.tls, False, inner)
+        # DoH's HTTP/2 joins its own writes; DNS over TLS joins each reactor pass's answers in one record
+        return TLSServerFactory(listener.tls, inner, None if listener.transport == "https" else Flusher(self.reactor))
 
     def _adopt(self, host: str, port: int, protocol, factory):
         """A UDP (protocol) or TCP (factory) port bound with SO_REUSEPORT, handed to the reactor."""

@@ -6,10 +6,8 @@ the reload use it and those already open are not touched.
 """
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
-
-from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
-from zope.interface import implementer
 
 #: ``client_auth`` values (CoreDNS's, after Go's ClientAuthType) this server can honour.
 CLIENT_AUTH = ("nocert", "verify_if_given", "require_and_verify")
@@ -24,39 +22,24 @@ class ServerTLS:
     ca: str | None = None
     client_auth: str = "nocert"
 
-    def context(self, alpn: tuple[bytes, ...] = ()):
-        """A pyOpenSSL context: TLS 1.2 at least, the whole chain of CERT, client certificates as asked,
-        ALPN offering ``alpn`` in our order of preference. Raises on an unreadable or mismatched file."""
-        from OpenSSL import SSL
-
-        ctx = SSL.Context(SSL.TLS_METHOD)
-        ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
-        ctx.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE)
-        ctx.use_certificate_chain_file(self.cert)
-        ctx.use_privatekey_file(self.key)
-        ctx.check_privatekey()
+    def context(self, alpn: tuple[bytes, ...] = ()) -> ssl.SSLContext:
+        """The server's TLS (the standard library's, on the system's OpenSSL): TLS 1.2 at least, the whole
+        chain of CERT, client certificates as asked, ALPN offering ``alpn`` in our order of preference (a
+        client offering none of them gets no ALPN). Raises on an unreadable or mismatched file."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_RENEGOTIATION
+        ctx.load_cert_chain(self.cert, self.key)  # checks that the key is the certificate's
         if self.client_auth != "nocert":
             if not self.ca:
                 raise ValueError(f"client_auth {self.client_auth} needs the CA argument of tls")
             ctx.load_verify_locations(self.ca)
-            mode = SSL.VERIFY_PEER
-            if self.client_auth == "require_and_verify":
-                mode |= SSL.VERIFY_FAIL_IF_NO_PEER_CERT
-            ctx.set_verify(mode, lambda conn, cert, errno, depth, ok: bool(ok))
+            ctx.verify_mode = ssl.CERT_REQUIRED if self.client_auth == "require_and_verify" else ssl.CERT_OPTIONAL
         if alpn:
-            def select(conn, offered):
-                for proto in alpn:
-                    if proto in offered:
-                        return proto
-                return SSL.NO_OVERLAPPING_PROTOCOLS
-
-            ctx.set_alpn_select_callback(select)
-        # Session tickets for resumption: a reconnecting client skips the full handshake.
-        ctx.set_session_id(b"skydns")
+            ctx.set_alpn_protocols([p.decode() for p in alpn])
         return ctx
 
 
-@implementer(IOpenSSLServerConnectionCreator)
 class SwappableServerTLS:
     """The TLS a listener uses for new connections; :meth:`swap` changes it without closing the port."""
 
@@ -70,7 +53,6 @@ class SwappableServerTLS:
             self._context = config.context(self.alpn)
             self.config = config
 
-    def serverConnectionForTLS(self, tlsProtocol):
-        from OpenSSL import SSL
-
-        return SSL.Connection(self._context, None)
+    def server(self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO) -> ssl.SSLObject:
+        """The TLS of one new connection, reading ``incoming`` and writing ``outgoing``."""
+        return self._context.wrap_bio(incoming, outgoing, server_side=True)

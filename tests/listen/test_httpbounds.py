@@ -193,8 +193,8 @@ def test_an_answer_after_the_client_left_arms_no_timer():
     """A client closes with a query out; its answer comes later: no idle timer is set for the closed
     connection (it fired once per such connection and aborted a transport already gone)."""
     from twisted.internet.testing import StringTransport
-    from twisted.web.server import Site
     from twisted.web.resource import Resource
+    from twisted.web.server import Site
 
     from skydns.listen.httpbounds import BoundedHTTPFactory
     from skydns.listen.transport import StreamLimits

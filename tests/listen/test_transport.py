@@ -41,19 +41,18 @@ class Echo:
 
 
 def tls_listener(tmp_path, server, read=1.0, write=1.0):
-    """DNSStreamFactory behind Twisted's TLS, as a DNS-over-TLS listener would have it."""
-    from twisted.internet import ssl
-    from twisted.protocols.tls import TLSMemoryBIOFactory
-
+    """DNSStreamFactory behind the listeners' TLS, as a DNS-over-TLS listener has it."""
     from helpers.certs import make_pki
+    from skydns.listen.flusher import Flusher
+    from skydns.listen.tlsconfig import ServerTLS, SwappableServerTLS
+    from skydns.listen.tlsserver import TLSServerFactory
     from skydns.listen.transport import DNSStreamFactory
 
     pki = make_pki(tmp_path)
-    pem = open(pki["server_key"]).read() + open(pki["server"]).read()
-    options = ssl.PrivateCertificate.loadPEM(pem).options()
     reactor = testing.reactor()
     listener = Listener("127.0.0.1", 0, server, StreamLimits(read=read, write=write))
-    factory = TLSMemoryBIOFactory(options, False, DNSStreamFactory(listener, reactor))
+    factory = TLSServerFactory(SwappableServerTLS(ServerTLS(pki["server"], pki["server_key"]), (b"dot",)),
+                               DNSStreamFactory(listener, reactor), Flusher(reactor))
     return testing.call(reactor.listenTCP, 0, factory, interface="127.0.0.1")
 
 

@@ -10,15 +10,14 @@ and a body of at most 65,535 bytes refused at its headers when it announces more
 from __future__ import annotations
 
 from twisted.internet.protocol import Protocol
-from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 
 from skydns.listen.doh import http1
 from skydns.listen.doh.h2 import H2DoH
 from skydns.listen.doh.message import max_age
-from skydns.listen.doh.streams import Flusher
+from skydns.listen.flusher import Flusher
 from skydns.listen.httpbounds import BoundedConnection, BoundedHTTPFactory
 
-__all__ = ["site_factory", "max_age", "UnbufferedTLSFactory"]
+__all__ = ["site_factory", "max_age"]
 
 
 class _FirstBytes(Protocol):
@@ -66,11 +65,3 @@ class DoHFactory(BoundedHTTPFactory):
 def site_factory(listener, clock=None) -> DoHFactory:
     """The DoH connections of ``listener`` (its ``server`` answers, its ``limits`` bound them: both reloadable)."""
     return DoHFactory(http1.site(listener), listener, clock, "HTTPS")
-
-
-class UnbufferedTLSFactory(TLSMemoryBIOFactory):
-    """TLS for DoH: each write is encrypted and sent as it comes. Twisted's default TLS connection holds
-    small writes for the next reactor pass with a timer of its own per connection; DoH's HTTP/2 writes
-    once per pass already (its :class:`~skydns.listen.doh.streams.Flusher`), and HTTP/1.1 is the rare case."""
-
-    protocol = TLSMemoryBIOProtocol
