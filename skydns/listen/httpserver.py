@@ -62,12 +62,12 @@ class HTTPListener:
         self.factory = BoundedHTTPFactory(self.site, fixed_limits(name=f"http://{host}:{port}"),
                                           clock if clock is not None else reactor)
         try:
-            if tls:
-                from twisted.internet import ssl
+            if tls:  # the listeners' TLS: the whole chain of the certificate file is sent
+                from skydns.listen.tlsconfig import ServerTLS, SwappableServerTLS
+                from skydns.listen.tlsserver import TLSServerFactory
 
-                with open(tls[0], "rb") as c, open(tls[1], "rb") as k:
-                    options = ssl.PrivateCertificate.loadPEM(c.read() + b"\n" + k.read()).options()
-                self.port = reactor.listenSSL(port, self.factory, options, interface=host)
+                secure = TLSServerFactory(SwappableServerTLS(ServerTLS(tls[0], tls[1])), self.factory)
+                self.port = reactor.listenTCP(port, secure, interface=host)
             else:
                 self.port = reactor.listenTCP(port, self.factory, interface=host)
         except CannotListenError as e:

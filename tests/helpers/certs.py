@@ -34,12 +34,20 @@ def _write(path, cert=None, key=None):
 
 
 def make_pki(directory) -> dict:
-    """Files: ca, server, server_key, client, client_key (PEM)."""
+    """Files: ca, server, server_key, client, client_key (PEM); server_chain: a certificate for server_key
+    signed by an intermediate CA, followed by that intermediate (the CA signs the intermediate)."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test ca")])
     ca = _cert("test ca", ca_name, ca_key, ca_key, ca=True)
     server_key, client_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    mid_key = ec.generate_private_key(ec.SECP256R1())
+    mid_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test intermediate")])
+    mid = _cert("test intermediate", ca_name, ca_key, mid_key, ca=True)
+    leaf = _cert("server", mid_name, mid_key, server_key, server=True)
+    chain = directory / "server-chain.pem"
+    chain.write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + mid.public_bytes(serialization.Encoding.PEM))
     return {
+        "server_chain": str(chain),
         "ca": _write(directory / "ca.pem", ca),
         "server": _write(directory / "server.pem", _cert("server", ca_name, ca_key, server_key, server=True)),
         "server_key": _write(directory / "server-key.pem", key=server_key),

@@ -212,3 +212,13 @@ def test_a_required_certificate_missing_is_refused(pki):
         pair.to_server()
         pair.client_reads()
     assert pair.wire.disconnecting and pair.inner.received == []
+
+
+def test_the_whole_chain_is_sent(tmp_path):
+    """A certificate file with an intermediate after the certificate: a client that trusts only the root
+    verifies it (the DoT/DoH listeners and the HTTPS of the records API share this TLS)."""
+    pki = make_pki(tmp_path)
+    pki["server"] = pki["server_chain"]
+    pair = Pair(pki)
+    pair.handshake()  # the client checks the chain against the root CA: an error here if it lacks the link
+    assert pair.client.getpeercert()["subject"] == ((("commonName", "server"),),)

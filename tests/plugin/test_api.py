@@ -190,13 +190,14 @@ def test_skydnsctl_command_line_errors(api):
 
 
 def test_https(tmp_path, data):
-    """With tls CERT KEY the API is served over HTTPS."""
+    """With tls CERT KEY the API is served over HTTPS, the whole chain of CERT sent (a client that trusts
+    the root verifies a certificate signed by an intermediate)."""
     import ssl
 
     from helpers import make_pki
     pki = make_pki(tmp_path)
     port = free_port()
-    text = (f"skydns.local:0 {{\n api 127.0.0.1:{port} {{\n  token {TOKEN}\n  tls {pki['server']} {pki['server_key']}\n"
+    text = (f"skydns.local:0 {{\n api 127.0.0.1:{port} {{\n  token {TOKEN}\n  tls {pki['server_chain']} {pki['server_key']}\n"
             f" }}\n etcd {{\n  path {data.path}\n  endpoint {data.server.url}\n }}\n}}\n")
     with testing.serve(text, tmp_path):
         ctx = ssl.create_default_context(cafile=pki["ca"])
