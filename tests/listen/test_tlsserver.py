@@ -52,23 +52,24 @@ class Pair:
     """A client SSLObject and a server TLSServerProtocol, and the bytes between them."""
 
     def __init__(self, pki, alpn=(b"dot",), client_alpn=("dot",), client_auth="nocert", client_cert=False,
-                 flusher=None, greeting=b""):
+                 flusher=None, greeting=b"", server_tls=None, context=None, session=None):
         config = ServerTLS(pki["server"], pki["server_key"], pki["ca"] if client_auth != "nocert" else None,
                            client_auth)
         self.inner = Inner(greeting)
-        factory = TLSServerFactory(SwappableServerTLS(config, alpn), None, flusher)
+        self.tls = server_tls or SwappableServerTLS(config, alpn)
+        factory = TLSServerFactory(self.tls, None, flusher)
         factory.wrappedFactory = type("F", (), {"buildProtocol": lambda _s, addr: self.inner})()
         self.server = factory.buildProtocol(None)
         self.wire = Wire()
         self.server.makeConnection(self.wire)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx = self.context = context or ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(pki["ca"])
         if client_alpn:
             ctx.set_alpn_protocols(list(client_alpn))
         if client_cert:
             ctx.load_cert_chain(pki["client"], pki["client_key"])
         self.cin, self.cout = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.client = ctx.wrap_bio(self.cin, self.cout, server_hostname="localhost")
+        self.client = ctx.wrap_bio(self.cin, self.cout, server_hostname="localhost", session=session)
 
     def to_server(self):
         data = self.cout.read()
@@ -222,3 +223,17 @@ def test_the_whole_chain_is_sent(tmp_path):
     pair = Pair(pki)
     pair.handshake()  # the client checks the chain against the root CA: an error here if it lacks the link
     assert pair.client.getpeercert()["subject"] == ((("commonName", "server"),),)
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_a_returning_client_resumes_its_session(pki, version):
+    """Session tickets: a client that comes back skips the full handshake (no certificate, no signature)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.maximum_version = version
+    first = Pair(pki, context=context)
+    first.handshake()
+    first.server.write(b"answer")  # TLS 1.3's ticket comes after the handshake: read with the answer
+    assert first.client_reads() == b"answer" and not first.client.session_reused
+    again = Pair(pki, server_tls=first.tls, context=context, session=first.client.session)
+    again.handshake()
+    assert again.client.session_reused and again.client.version() == first.client.version()
