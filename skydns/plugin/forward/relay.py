@@ -174,7 +174,10 @@ class Relay:
             return
         data = r.data
         # The client's ID and CD bit (RFC 6840 5.9), whatever the upstream echoed.
-        reply = data[:2] + answer[2:3] + bytes(((answer[3] & 0xEF) | (data[3] & 0x10),)) + answer[4:]
+        if (answer[3] ^ data[3]) & 0x10:
+            reply = data[:2] + answer[2:3] + bytes(((answer[3] & 0xEF) | (data[3] & 0x10),)) + answer[4:]
+        else:  # the usual case: the upstream echoed the CD bit it was sent
+            reply = data[:2] + answer[2:]
         if r.keep is not None:
             try:
                 reply = r.keep(data, reply) or reply  # as the cache sends it (TTLs capped)
