@@ -112,9 +112,11 @@ def matches(answer: bytes, qid: int, question: bytes) -> bool:
 
 
 class SocketReader:
-    """A socket of ours the reactor reads (its IReadDescriptor side): ``sock`` until :meth:`close`."""
+    """A socket of ours the reactor reads (its IReadDescriptor side): ``sock`` until :meth:`close`; through
+    ``readers`` (a :class:`skydns.clients.readergroup.ReaderGroup`) when it has one, else the reactor itself."""
 
     reactor: Any
+    readers: Any = None
     sock: socket.socket | None
 
     def fileno(self) -> int:
@@ -126,7 +128,7 @@ class SocketReader:
     def close_socket(self) -> None:
         """Stop reading, close the socket (once)."""
         if self.sock is not None:
-            self.reactor.removeReader(self)
+            (self.readers or self.reactor).removeReader(self)
             self.sock.close()
             self.sock = None
 

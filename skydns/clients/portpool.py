@@ -10,21 +10,23 @@ from __future__ import annotations
 import struct
 
 from skydns.clients.dnsclient import ExchangeError, SocketReader, connected_udp, random_u16, same_question
+from skydns.clients.readergroup import ReaderGroup
 
 
 class _PortSocket(SocketReader):
     """One socket of a :class:`PortPool`: connected to the server from a random port, for ``uses`` queries."""
 
-    __slots__ = ("reactor", "sock", "pool", "pending", "sent")
+    __slots__ = ("reactor", "readers", "sock", "pool", "pending", "sent")
 
     def __init__(self, pool: PortPool):
         self.reactor = pool.reactor
+        self.readers = pool.readers
         self.pool = pool
         self.pending: dict[int, tuple] = {}  # ID -> (question, done)
         self.sent = 0
         self.sock = connected_udp(pool.host, pool.port, pool.source)
         pool.opened += 1
-        self.reactor.addReader(self)
+        self.readers.addReader(self)
 
     def doRead(self) -> None:
         # pools._read_datagrams with the answer matched inline: this runs for every relayed answer.
@@ -81,6 +83,7 @@ class PortPool:
         self.host, self.port, self.source = host, port, source
         self.size, self.uses = size, uses
         self.slots: list[_PortSocket | None] = [None] * size
+        self.readers = ReaderGroup(reactor, "forward")  # one reactor reader for all the sockets
         self.retired: set[_PortSocket] = set()
         self.inflight = 0
         self.opened = 0  # sockets opened, for tests and metrics
@@ -176,3 +179,4 @@ class PortPool:
         self.slots = [None] * self.size
         self.retired.clear()
         self.inflight = 0
+        self.readers.close()
