@@ -183,8 +183,8 @@ class DNSStreamProtocol(Protocol):
       reading queries, and is closed if the client has not read for ``write_timeout`` or more
       than ``MAX_UNREAD`` bytes of replies wait for it.
 
-    Behind Twisted's TLS (``TLSMemoryBIOFactory`` wrapping :class:`DNSStreamFactory`, as a
-    DNS-over-TLS listener does) the same bounds hold: tests/test_transport.py.
+    Behind TLS (:class:`skydns.listen.tlsserver.TLSServerFactory` wrapping :class:`DNSStreamFactory`, as
+    a DNS-over-TLS listener does) the same bounds hold: tests/listen/test_transport.py.
     """
 
     transport: Any
@@ -232,8 +232,8 @@ class DNSStreamProtocol(Protocol):
             if self.paused:
                 transport.abortConnection()
             else:
-                # No longer a producer first: TLS (Twisted's TLSMemoryBIOProtocol) does not shut down
-                # a connection while one is registered.
+                # No longer a producer first: a TCP connection that drains its writes while a producer is
+                # registered hands the producer the turn instead of closing.
                 transport.unregisterProducer()
                 transport.loseConnection()
 

@@ -156,7 +156,7 @@ class H2DoH(Protocol):
         self._closing = True
         self._flush()
         if self.transport is not None:
-            # No longer a producer first: Twisted's TLS does not shut a connection down while one is registered.
+            # No longer a producer first: a connection with one registered may resume it instead of closing.
             self.transport.unregisterProducer()
             self.transport.loseConnection()
 
