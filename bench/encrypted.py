@@ -17,7 +17,8 @@ open; each row is run with each number of clients (connections) given (--clients
 come back NOERROR with the upstream's record (the figures are of real answers). The server's CPU time per answered
 query is read from /proc while dnsperf runs (medians over interleaved rounds). Also printed: new
 TLS connections a second, each a handshake and one query over DoT, made one after another from
-this process, with the server's CPU per connection.
+this process, with the server's CPU per connection; with --memory, the server's RSS per DoT
+connection with 1,000 held open.
 """
 import argparse
 import os
@@ -107,6 +108,28 @@ def new_connections(port: int, pid: int, seconds: float) -> tuple[float, float]:
     return n / elapsed, (dnsperf.cpu_seconds(pid) - cpu0) * 1e6 / n
 
 
+def held_memory(port: int, pid: int, count: int = 1000) -> float:
+    """KB of server RSS per DoT connection, with ``count`` held open (handshake done, no query)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    before = rss_kb(pid)
+    held = []
+    try:
+        for _ in range(count):
+            held.append(ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5)))
+        time.sleep(1)  # the server reads the last handshakes
+        return (rss_kb(pid) - before) / count
+    finally:
+        for s in held:
+            s.close()
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
 def h2load(port: int, seconds: float, pid: int, clients: int, outstanding: int, tmp: str) -> dnsperf.Result:
     """DoH over HTTP/2 from h2load: requests a second, and the server's CPU per request (no latencies)."""
     body = os.path.join(tmp, "query.bin")
@@ -150,6 +173,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--clients", type=int, nargs="*", default=[1, 1000])
+    ap.add_argument("--memory", action="store_true",
+                    help="also hold 1,000 DoT connections open and print the server's RSS per connection")
     ap.add_argument("--fresh-ports", action="store_true",
                     help="skydns's DoH block forwards from short-lived random ports (forward's default), not expire")
     args = ap.parse_args()
@@ -163,6 +188,7 @@ def main():
                              core=1, env=dict(os.environ, PYTHONPATH=dnsperf.ROOT))
     rows: dict[str, list] = {}
     conns: dict[str, list] = {}
+    memory: dict[str, list] = {}
     try:
         for _round in range(args.rounds):
             for name, make in (("dnsdist", dnsdist_cmd), ("skydns", skydns_cmd)):
@@ -183,6 +209,8 @@ def main():
                                                 clients=clients, outstanding=max(100, clients), mode=mode)
                             rows.setdefault((name, mode, clients), []).append(r)
                     conns.setdefault(name, []).append(new_connections(dot, proc.pid, min(args.seconds, 3)))
+                    if args.memory:
+                        memory.setdefault(name, []).append(held_memory(dot, proc.pid))
                 finally:
                     dnsperf.stop(proc)
     finally:
@@ -206,6 +234,8 @@ def main():
         cpu = statistics.median(c[1] for c in cs)
         print(f"new DoT connections (handshake + one query, one at a time): {name:<8} {rate:7.0f}/s, "
               f"server CPU {cpu:7.0f} us each")
+    for name, kbs in memory.items():
+        print(f"1,000 DoT connections held open: {name:<8} {statistics.median(kbs):6.1f} KB of RSS each")
 
 
 if __name__ == "__main__":
