@@ -322,23 +322,36 @@ def _connect_tls(reactor, host, port, factory, options, timeout, bind=None):
     return reactor.connectTCP(host, port, wrapped, timeout=timeout, bindAddress=bind)
 
 
-#: The receive buffer asked for a UDP socket that many queries share (forward's ``expire``): a burst of
-#: answers to thousands of queries in flight arrives while the reactor is busy elsewhere, and the
-#: default buffer (about 200 answers on Linux) dropped some, each then a timeout and a retry. The kernel
-#: caps it at ``net.core.rmem_max``.
-SHARED_RECEIVE_BUFFER = 4 * 1024 * 1024
+#: What a UDP socket that many queries share asks the kernel to hold while the server is busy (unbound's
+#: so-rcvbuf): a listener's, and forward's shared socket (``expire``). At the default (208 KiB, some 270
+#: datagrams) a burst arriving while the process is held up (a garbage collection, a neighbour on its
+#: core, a thousand answers at once) is dropped by the kernel.
+RECEIVE_BUFFER = 4 << 20
 
 
-def connected_udp(host: str, port: int, source: str | None = None, receive_buffer: int = 0) -> socket.socket:
+def large_receive_buffer(sock, size: int = RECEIVE_BUFFER) -> None:
+    """Ask for ``size`` bytes of receive buffer: beyond net.core.rmem_max where the process may
+    (CAP_NET_ADMIN: SO_RCVBUFFORCE), up to it otherwise."""
+    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    try:
+        if force is None:
+            raise OSError
+        sock.setsockopt(socket.SOL_SOCKET, force, size)
+    except OSError:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+        except OSError:
+            pass
+
+
+def connected_udp(host: str, port: int, source: str | None = None) -> socket.socket:
     """A non-blocking UDP socket connected to the server: connect picks a random free port
-    (on ``source``, when given); ``receive_buffer`` bytes of SO_RCVBUF asked when given."""
+    (on ``source``, when given)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM | _NONBLOCK)
     try:
         if not _NONBLOCK:
             sock.setblocking(False)
-        if receive_buffer:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         if source:
             sock.bind((source, 0))
         sock.connect((host, port))

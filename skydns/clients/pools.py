@@ -20,13 +20,13 @@ from twisted.internet import defer
 from twisted.internet.protocol import Protocol
 
 from skydns.clients.dnsclient import (
-    SHARED_RECEIVE_BUFFER,
     ExchangeError,
     SocketReader,
     _abort,
     _connect_tls,
     _Factory,
     connected_udp,
+    large_receive_buffer,
     no_delay,
     random_u16,
     same_question,
@@ -155,7 +155,8 @@ class UDPPool(_Shared, SocketReader):
             _Draining(self.reactor, sock, self._answer, self.DRAIN)
             sock = self.sock = None
         if sock is None:
-            sock = self.sock = connected_udp(self.host, self.port, self.source, SHARED_RECEIVE_BUFFER)
+            sock = self.sock = connected_udp(self.host, self.port, self.source)
+            large_receive_buffer(sock)  # answers to thousands of queries in flight may arrive at once
             self.opened += 1
             self.opened_at = self.reactor.seconds()
             self.reactor.addReader(self)

@@ -13,7 +13,7 @@ from typing import Any
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 from twisted.logger import Logger
 
-from skydns.clients.dnsclient import eager_writes, no_delay
+from skydns.clients.dnsclient import eager_writes, large_receive_buffer, no_delay
 
 log = Logger(namespace="skydns.listen.transport")
 
@@ -70,29 +70,6 @@ class Listener:
 
     def __repr__(self):
         return f"<Listener {self.transport}://{self.host}:{self.port}>"
-
-
-#: What a UDP listener asks the kernel to hold while the server is busy (unbound's so-rcvbuf): at the
-#: default (208 KiB, some 270 queries) a burst arriving while the process is held up for a few
-#: hundred milliseconds (a garbage collection, a neighbour on its core) is dropped by the kernel.
-RECEIVE_BUFFER = 4 << 20
-
-
-def large_receive_buffer(sock, size: int = RECEIVE_BUFFER) -> None:
-    """Ask for ``size`` bytes of receive buffer: beyond net.core.rmem_max where the process may
-    (CAP_NET_ADMIN: SO_RCVBUFFORCE), up to it otherwise."""
-    import socket
-
-    force = getattr(socket, "SO_RCVBUFFORCE", None)
-    try:
-        if force is None:
-            raise OSError
-        sock.setsockopt(socket.SOL_SOCKET, force, size)
-    except OSError:
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-        except OSError:
-            pass
 
 
 class DNSDatagramProtocol(DatagramProtocol):

@@ -68,7 +68,7 @@ def test_a_shared_socket_holds_a_burst_of_answers_while_the_reactor_is_busy():
     import socket
     import threading
 
-    from skydns.clients.dnsclient import SHARED_RECEIVE_BUFFER
+    from skydns.clients.dnsclient import RECEIVE_BUFFER as SHARED_RECEIVE_BUFFER
     from skydns.clients.pools import UDPPool
 
     with open("/proc/sys/net/core/rmem_max") as f:

@@ -148,7 +148,7 @@ def test_udp_listeners_ask_for_a_large_receive_buffer(tmp_path):
     """A burst that arrives while the server is held up waits in the kernel (not dropped at 208 KiB)."""
     import os
 
-    from skydns.listen.transport import RECEIVE_BUFFER
+    from skydns.clients.dnsclient import RECEIVE_BUFFER
 
     with open("/proc/sys/net/core/rmem_max") as f:
         rmem_max = int(f.read())
