@@ -94,12 +94,9 @@ class TLSServerProtocol(Protocol):
         self._ready = True
         alpn = self._tls.selected_alpn_protocol()
         self.negotiatedProtocol = alpn.encode() if alpn else None
-        if self._held:
-            held, self._held, self._held_bytes = self._held, [], 0
-            self._tls.write(b"".join(held))
-        self.transport.write(self._out.read())
-        if self.disconnecting:  # the inner protocol closed while the handshake went on
-            self._shutdown()
+        self._flush()  # what waited for the handshake, with its last bytes
+        if self._out.pending:
+            self.transport.write(self._out.read())
         return True
 
     def _fail(self, error: Exception) -> None:
@@ -141,7 +138,7 @@ class TLSServerProtocol(Protocol):
         self.write(b"".join(data))
 
     def _flush(self) -> None:
-        """The flusher's call: what this reactor pass wrote, in one record."""
+        """What was held (a reactor pass's writes, or those made before the handshake), in one record."""
         held = self._held
         if not held or self._lost or not self._ready:
             return
