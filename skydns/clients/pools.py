@@ -31,6 +31,7 @@ from skydns.clients.dnsclient import (
     random_u16,
     same_question,
 )
+from skydns.clients.outbox import Outbox
 
 
 class _Shared:
@@ -143,9 +144,11 @@ class UDPPool(_Shared, SocketReader):
                  max_age: float = 0.0):
         super().__init__(reactor, host, port, expire, source, max_age)
         self.sock: socket.socket | None = None
+        self.outbox = Outbox(reactor)  # queries leave at the end of the reactor pass
 
     def send(self, query: bytes, question: bytes, done: defer.Deferred) -> int:
-        """Send ``query`` with an ID free on the socket; that ID, to give to :meth:`finished`."""
+        """Send ``query`` with an ID free on the socket, when this reactor pass is over (a failure then fails
+        it through ``done``, with what else is in flight on the socket); that ID, to give to :meth:`finished`."""
         sock = self.sock
         if sock is not None and self.max_age and self._aged():
             # A new socket (a new random port); the old one still reads answers to what was sent on it.
@@ -161,12 +164,13 @@ class UDPPool(_Shared, SocketReader):
             self.opened_at = self.reactor.seconds()
             self.reactor.addReader(self)
         qid = self._register(question, done)
-        try:
-            sock.send(struct.pack("!H", qid) + query[2:])
-        except OSError:
-            del self.pending[qid]
-            raise
+        self.outbox.add(self, sock, struct.pack("!H", qid) + query[2:])
         return qid
+
+    def send_failed(self, sock: socket.socket, error: OSError) -> None:
+        """A send from the outbox failed: the socket is not kept, and what is in flight on it moves on."""
+        if sock is self.sock:
+            self._broken(ExchangeError(f"cannot send to {self.host}:{self.port}: {error.strerror or error}"))
 
     def doRead(self):
         _read_datagrams(self, self._answer, self._broken, 256, self.pending)  # an error: this socket is done

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 
 from skydns.clients.dnsclient import ExchangeError, SocketReader, connected_udp, random_u16, same_question
+from skydns.clients.outbox import Outbox
 from skydns.clients.readergroup import ReaderGroup
 
 
@@ -54,6 +55,10 @@ class _PortSocket(SocketReader):
     def connectionLost(self, reason=None) -> None:
         self._broken(ExchangeError("connection refused"))
 
+    def send_failed(self, sock, error: OSError) -> None:
+        if sock is self.sock:
+            self._broken(ExchangeError(f"cannot send to {self.pool.host}:{self.pool.port}: {error.strerror or error}"))
+
     def _broken(self, err: Exception) -> None:
         self.pool._retire(self)
         self.close_socket()
@@ -84,6 +89,7 @@ class PortPool:
         self.size, self.uses = size, uses
         self.slots: list[_PortSocket | None] = [None] * size
         self.readers = ReaderGroup(reactor, "forward")  # one reactor reader for all the sockets
+        self.outbox = Outbox(reactor)  # queries leave at the end of the reactor pass, together
         self.retired: set[_PortSocket] = set()
         self.inflight = 0
         self.opened = 0  # sockets opened, for tests and metrics
@@ -109,7 +115,8 @@ class PortPool:
         return self.inflight >= self.MAX_PENDING
 
     def send(self, query: bytes, question: bytes, done) -> tuple:
-        """Send ``query`` on a random socket of the pool; the token to hand :meth:`finished`."""
+        """Send ``query`` on a random socket of the pool, when this reactor pass is over (a failure then fails it
+        through ``done``, with what else is in flight on that socket); the token to hand :meth:`finished`."""
         i = random_u16() % self.size
         s = self.slots[i]
         if s is None:
@@ -118,13 +125,7 @@ class PortPool:
         qid = random_u16()
         while qid in pending:
             qid = random_u16()
-        try:
-            s.sock.send(struct.pack("!H", qid) + query[2:])  # type: ignore[union-attr]
-        except OSError:
-            self._retire(s)
-            if not s.pending:
-                s.close_socket()
-            raise
+        self.outbox.add(s, s.sock, struct.pack("!H", qid) + query[2:])  # type: ignore[arg-type]
         pending[qid] = (question, done)
         self.inflight += 1
         s.sent += 1
@@ -146,7 +147,7 @@ class PortPool:
                 self._sweeper = self.reactor.callLater(self.IDLE, self._sweep)
 
     def discard(self) -> None:
-        """A send failed: :meth:`send` took that socket out already; the others stay."""
+        """A send failed: the socket's ``send_failed`` took it out already; the others stay."""
 
     def _sweep(self) -> None:
         """Close the sockets once the pool has been idle for IDLE seconds."""
