@@ -49,11 +49,18 @@ class Outbox:
 
     def flush(self) -> None:
         """Send what waits. A datagram whose socket closed meanwhile is dropped: its query failed when the
-        socket went."""
+        socket went. A socket that cannot send sends nothing more, and its owner is told in a later call:
+        a burst is sent from within a pool's ``send``, whose caller has not yet counted the query it sends."""
         queue, self.queue = self.queue, []
+        failed: set | None = None
         for owner, sock, data in queue:
+            if failed is not None and sock in failed:
+                continue
             try:
                 sock.send(data)
             except OSError as e:
                 if sock.fileno() >= 0:
-                    owner.send_failed(sock, e)
+                    if failed is None:
+                        failed = set()
+                    failed.add(sock)
+                    self.clock.callLater(0, owner.send_failed, sock, e)

@@ -77,17 +77,22 @@ def test_a_burst_leaves_at_once_without_waiting_for_the_pass(receiver):
     sock.close()
 
 
-def test_a_failed_send_is_told_to_its_owner_a_closed_socket_is_not(receiver):
+def test_a_failed_send_is_told_to_its_owner_later_a_closed_socket_is_not(receiver):
     clock, owner = task.Clock(), Owner()
     box, sock, gone = Outbox(clock), sender_to(receiver), sender_to(receiver)
+    fine = sender_to(receiver)
     box.add(owner, sock, b"x" * 70000)  # larger than a datagram: EMSGSIZE
     box.add(owner, gone, b"late")
-    box.add(owner, sock, b"fine")
+    box.add(owner, sock, b"after")  # not sent: its socket failed
+    box.add(owner, fine, b"fine")
     gone.close()  # its queries failed when it closed: nothing to tell
+    box.flush()  # as a burst does, from within a pool's send
+    assert received(receiver, 1) == [b"fine"] and nothing_waits(receiver)
+    assert owner.failed == []  # told in a later call, not from within the flush
     clock.advance(0)
     assert [(s, type(e)) for s, e in owner.failed] == [(sock, OSError)]
-    assert received(receiver, 1) == [b"fine"]
-    sock.close()
+    for s in (sock, fine):
+        s.close()
 
 
 def huge_query():
