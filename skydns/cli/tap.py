@@ -75,8 +75,13 @@ class Options(usage.Options):
 
 
 def makeService(options):
-    """The service tree for twistd: one SkyDNSService for the Corefile."""
+    """The service tree for twistd: one SkyDNSService for the Corefile (on the reactor's lean dispatch)."""
+    from twisted.internet import reactor
+
+    from skydns.listen.dispatch import lean_dispatch
     from skydns.listen.service import SkyDNSService
+
+    lean_dispatch(reactor)
 
     return SkyDNSService(
         os.path.abspath(options["conf"]),

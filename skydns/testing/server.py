@@ -26,11 +26,15 @@ log = Logger(namespace="skydns.testing")
 
 
 def reactor():
-    """The global reactor, running in a daemon thread (started on first use)."""
+    """The global reactor, running in a daemon thread (started on first use), with the dispatch
+    ``twistd skydns`` gives it."""
     global _reactor_thread
     from twisted.internet import reactor as r
 
+    from skydns.listen.dispatch import lean_dispatch
+
     if _reactor_thread is None:
+        lean_dispatch(r)
         run: Any = cast(Any, r).run
         _reactor_thread = threading.Thread(target=run, kwargs={"installSignalHandlers": False}, name="reactor",
                                            daemon=True)
