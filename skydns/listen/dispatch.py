@@ -5,7 +5,7 @@ Twisted's epoll reactor hands each ready descriptor to ``_doReadOrWrite`` throug
 copied, pushed and popped around the call, so that an old-style ``log.msg`` made inside says which
 connection it came from. skydns logs through ``twisted.logger`` (namespaces, not that context);
 with a thousand DoH clients of one query each, every query is one event of its own, and the wrapper
-was 7 % of the server's samples (py-spy), about 3 us a query.
+was 7 % of the server's samples (py-spy), about 2.5 us a query.
 
 :func:`lean_dispatch` gives the process's epoll reactor a pass that calls ``_doReadOrWrite``
 directly; everything else is Twisted's (that method still logs and disconnects a descriptor whose
