@@ -11,7 +11,7 @@ import time
 import dns.rcode
 import pytest
 
-from helpers import Proxy, eventually
+from helpers import LEASE_REVOKE_SLACK, Proxy, eventually
 from helpers.listeners import HTTPService, TCPService
 from helpers.processes import BIN, ROOT, env
 from skydns import testing
@@ -80,9 +80,7 @@ def test_a_killed_agents_services_go_with_its_lease(tmp_path, data):
             assert data.client.get_lease_info(meta.lease_id).grantedTTL == 3  # written under the agent's lease
             stop(agent, signal.SIGKILL)
             killed = time.monotonic()
-            # etcd revokes an expired lease in its next 0.5 s pass, or 3 s later when its server loop was busy
-            # (a loaded machine): the bound is the TTL and a few of those retries, not the TTL alone.
-            assert eventually(lambda: addrs(srv) == [], timeout=30, interval=0.1), (
+            assert eventually(lambda: addrs(srv) == [], timeout=3 + LEASE_REVOKE_SLACK, interval=0.1), (
                 "etcd still holds", list(data.client.get_prefix(data.path + "/")),
                 data.client.get_lease_info(meta.lease_id))
             took = time.monotonic() - killed

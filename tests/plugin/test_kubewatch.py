@@ -9,7 +9,7 @@ import subprocess
 import dns.rcode
 import pytest
 
-from helpers import Logged, eventually, metric
+from helpers import LEASE_REVOKE_SLACK, Logged, eventually, metric
 from helpers.kubeapi import FakeKubeAPI, endpoint_slice, service
 from helpers.processes import BIN, ROOT, env
 from skydns import testing
@@ -193,7 +193,8 @@ def test_a_killed_watchers_records_expire_with_its_lease(tmp_path, data, cluster
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
             assert addrs(srv, "a.default.svc.skydns.local.") == ["192.0.2.1"]  # until its lease (3 s) runs out
-            assert eventually(lambda: addrs(srv, "a.default.svc.skydns.local.") == dns.rcode.NXDOMAIN, timeout=10)
+            assert eventually(lambda: addrs(srv, "a.default.svc.skydns.local.") == dns.rcode.NXDOMAIN,
+                              timeout=3 + LEASE_REVOKE_SLACK)
     finally:
         if proc.poll() is None:
             proc.kill()
