@@ -23,8 +23,8 @@ from skydns import testing
 from skydns.testing.etcd import EtcdData
 
 __all__ = [
-    "BIN", "LEASE_REVOKE_SLACK", "ROOT", "EtcdData", "Logged", "Proxy", "Upstream", "ask", "blast_udp", "bound_udp", "children",
-    "closed_port",
+    "BIN", "LEASE_REVOKE_SLACK", "ROOT", "EtcdData", "Logged", "Proxy", "Upstream", "ask", "blast_udp",
+    "bound_udp", "children", "closed_port",
     "counting_serve", "env", "eventually", "fakeplugins", "free_port", "make_pki", "metric", "wait_until_serving",
     "scrape", "value", "write_key",
 ]

@@ -88,12 +88,12 @@ def test_scanners_share_take_over_and_expire(tmp_path, data):
         killed = time.monotonic()
         for s in services.values():
             s.peers.clear()
+        # within the lease, and etcd's revoke retries when it is busy
         assert eventually(lambda: all(services[ip].peers for ip in mine), timeout=LEASE + LEASE_REVOKE_SLACK,
                           interval=0.05)
         taken = time.monotonic() - killed
         print(f"\nscanner s1 killed: its {len(mine)} addresses probed by the others after {taken:.2f}s "
               f"(lease {LEASE}s)")
-        assert taken < LEASE + LEASE_REVOKE_SLACK  # within the lease, and etcd's revoke retries when busy
         ok = eventually(lambda: settled(data, {"s2", "s3"})[0], timeout=10, interval=0.1)
         assert ok, settled(data, {"s2", "s3"})[1]
         # every scanner gone: the status keys expire with their leases, nothing is stuck DOWN
