@@ -1,5 +1,8 @@
-"""The protocols on their own: UDP's send path (failures counted, logged once); the stream bounds under TLS."""
+"""The protocols on their own: UDP's read and send paths (a failing handler logged, failed sends counted and
+logged once); the stream bounds under TLS."""
 import socket
+
+import pytest
 
 from helpers import Logged
 from skydns import testing
@@ -28,6 +31,47 @@ def test_udp_send_on_the_socket_and_failed_sends_are_counted():
         client.close()
         testing.call(port.stopListening)
     assert proto._sendto is None
+
+
+class Picky:
+    """A server that echoes each datagram to its sender, and fails on ``boom``."""
+
+    def __init__(self):
+        self.seen = []
+
+    def handle(self, data, client, proto, sender):
+        self.seen.append((data, client, proto))
+        if data == b"boom":
+            raise ValueError("a handler's bug")
+        sender.send(b"echo " + data, client)
+
+
+@pytest.mark.parametrize("family, host", [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")])
+def test_udp_reads_every_datagram_to_the_server_and_survives_a_failing_handler(family, host):
+    """The port's reads are the protocol's (read_port): each datagram to the listener's server with the
+    client's (host, port) (IPv6's flow and scope cut off), an error in handling logged and the rest served."""
+    reactor = testing.reactor()
+    server = Picky()
+    proto = DNSDatagramProtocol(Listener(host, 0, server))
+    port = testing.call(reactor.listenUDP, 0, proto, interface=host)
+    assert port.doRead == proto.read_port
+    client = socket.socket(family, socket.SOCK_DGRAM)
+    client.bind((host, 0))
+    client.settimeout(3)
+    try:
+        with Logged() as logged:
+            for payload in (b"one", b"boom", b"two"):
+                client.sendto(payload, (host, port.getHost().port))
+            got = {client.recvfrom(100)[0] for _ in range(2)}
+        assert got == {b"echo one", b"echo two"}
+        me = client.getsockname()[:2]
+        assert [(d, c, p) for d, c, p in server.seen] == [(b"one", me, "udp"), (b"boom", me, "udp"),
+                                                          (b"two", me, "udp")]
+        assert len(logged.lines("skydns.listen.transport", "critical")) == 1 and "a handler's bug" in logged.text()
+    finally:
+        client.close()
+        testing.call(port.stopListening)
+    assert proto._recvfrom is None and testing.call(proto.read_port) is None  # stopped: reads nothing
 
 
 class Echo:
