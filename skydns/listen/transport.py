@@ -21,6 +21,10 @@ log = Logger(namespace="skydns.listen.transport")
 
 #: Datagrams one read of a UDP port takes at most before the reactor serves the other descriptors.
 READ_BURST = 1024
+#: What ends a read of a UDP port, as in Twisted's: the socket is empty (or the call interrupted), or
+#: it reports an ICMP error for an earlier reply.
+_READ_ENDS = frozenset((errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR, errno.ECONNREFUSED, errno.ECONNRESET,
+                        errno.ENETRESET, errno.ETIMEDOUT))
 
 
 @dataclass(frozen=True)
@@ -115,12 +119,8 @@ class DNSDatagramProtocol(DatagramProtocol):
         for _ in range(READ_BURST):
             try:
                 data, addr = recvfrom(65535)
-            except (BlockingIOError, InterruptedError):
-                return
-            except (ConnectionRefusedError, ConnectionResetError, TimeoutError):
-                return  # an ICMP error for an earlier reply: nothing to read now
             except OSError as e:
-                if e.errno == errno.ENETRESET:
+                if e.errno in _READ_ENDS:
                     return
                 raise
             if v6:
