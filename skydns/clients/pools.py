@@ -58,6 +58,8 @@ class _Shared:
         self.source = source  # the local address to send from (forward's source_address)
         self.max_age = max_age  # replace the socket or connection once this old (0: never)
         self.pending: dict[int, tuple] = {}  # ID -> (question, done)
+        #: IDs in flight for a raw relay that reads the answers itself (UDPPool.relay_reader); ID -> its entry
+        self.relayed: dict[int, Any] = {}
         self.idle_since = 0.0
         self.opened = 0  # sockets or connections made, for tests and metrics
         self.opened_at = 0.0
@@ -72,8 +74,9 @@ class _Shared:
     def _register(self, question: bytes, done: defer.Deferred) -> int:
         """A random ID no query in flight has, now taken by this one."""
         pending = self.pending
+        relayed = self.relayed
         qid = random_u16()
-        while qid in pending:
+        while qid in pending or qid in relayed:
             qid = random_u16()
         pending[qid] = (question, done)
         return qid
@@ -81,7 +84,11 @@ class _Shared:
     def finished(self, qid: int) -> None:
         """The query with ``qid`` is over (answered, failed or timed out)."""
         self.pending.pop(qid, None)
-        if not self.pending:
+        self.settle()
+
+    def settle(self) -> None:
+        """When nothing is in flight any more, the idle countdown starts."""
+        if not self.pending and not self.relayed:
             self.idle_since = self.reactor.seconds()
             if self._sweeper is None and self._is_open():
                 self._sweeper = self.reactor.callLater(self.expire, self._sweep)
@@ -101,7 +108,7 @@ class _Shared:
 
     def _sweep(self) -> None:
         self._sweeper = None
-        if self.pending or not self._is_open():
+        if self.pending or self.relayed or not self._is_open():
             return
         idle = self.reactor.seconds() - self.idle_since
         if idle >= self.expire:
@@ -145,10 +152,20 @@ class UDPPool(_Shared, SocketReader):
         super().__init__(reactor, host, port, expire, source, max_age)
         self.sock: socket.socket | None = None
         self.outbox = Outbox(reactor)  # queries leave at the end of the reactor pass
+        #: a raw relay sending on this socket with IDs of its own (``relayed``): it reads the socket while
+        #: they are out (``read(pool)``) and is told when the socket breaks (``broken(err)``)
+        self.relay: Any = None
 
     def send(self, query: bytes, question: bytes, done: defer.Deferred) -> int:
         """Send ``query`` with an ID free on the socket, when this reactor pass is over (a failure then fails
         it through ``done``, with what else is in flight on the socket); that ID, to give to :meth:`finished`."""
+        sock = self.open_socket()
+        qid = self._register(question, done)
+        self.outbox.add(self, sock, struct.pack("!H", qid) + query[2:])
+        return qid
+
+    def open_socket(self) -> socket.socket:
+        """The shared socket, opened when there is none (or replaced once ``max_age`` old). Raises OSError."""
         sock = self.sock
         if sock is not None and self.max_age and self._aged():
             # A new socket (a new random port); the old one still reads answers to what was sent on it.
@@ -163,9 +180,7 @@ class UDPPool(_Shared, SocketReader):
             self.opened += 1
             self.opened_at = self.reactor.seconds()
             self.reactor.addReader(self)
-        qid = self._register(question, done)
-        self.outbox.add(self, sock, struct.pack("!H", qid) + query[2:])
-        return qid
+        return sock
 
     def send_failed(self, sock: socket.socket, error: OSError) -> None:
         """A send from the outbox failed: the socket is not kept, and what is in flight on it moves on."""
@@ -173,6 +188,10 @@ class UDPPool(_Shared, SocketReader):
             self._broken(ExchangeError(f"cannot send to {self.host}:{self.port}: {error.strerror or error}"))
 
     def doRead(self):
+        relay = self.relay
+        if relay is not None and self.relayed:
+            relay.read(self)  # the relay reads its answers, and hands the pool the others (_answer)
+            return
         _read_datagrams(self, self._answer, self._broken, 256, self.pending)  # an error: this socket is done
 
     def connectionLost(self, reason=None):
@@ -181,6 +200,8 @@ class UDPPool(_Shared, SocketReader):
     def _broken(self, err: Exception) -> None:
         self.close()
         self._fail_all(err)
+        if self.relay is not None and self.relayed:
+            self.relay.broken(err)
 
     def _is_open(self) -> bool:
         return self.sock is not None

@@ -3,7 +3,7 @@ import time
 
 import dns.message
 import pytest
-from twisted.internet import defer
+from twisted.internet import defer, task
 
 from helpers import eventually
 from helpers.upstreams import Upstream, closed_port
@@ -103,3 +103,20 @@ def test_a_shared_socket_holds_a_burst_of_answers_while_the_reactor_is_busy():
         upstream.close()
     got = testing.call(lambda: defer.gatherResults(answers))
     assert len(got) == count and pool.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) > 2 * 212992
+
+
+def test_ids_a_raw_relay_holds_are_never_given_to_the_pools_own_queries():
+    """forward's express lane sends on the shared socket with IDs of its own (``relayed``): the pool's queries
+    draw around them, and the socket is not idle while the lane has queries out."""
+    from skydns.clients.pools import UDPPool
+
+    clock = task.Clock()
+    clock.advance(5)
+    pool = UDPPool(clock, "127.0.0.1", 53, expire=10.0)
+    pool.relayed.update((i, None) for i in range(65536) if i != 4242)
+    assert pool._register(b"question", defer.Deferred()) == 4242
+    pool.finished(4242)
+    assert pool.idle_since == 0.0  # the relay's queries are still out
+    pool.relayed.clear()
+    pool.settle()
+    assert pool.idle_since == 5
