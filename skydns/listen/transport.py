@@ -114,7 +114,7 @@ class DNSDatagramProtocol(DatagramProtocol):
         recvfrom = self._recvfrom
         if recvfrom is None:
             return
-        handle = self.listener.server.handle
+        handle = self.listener.server.handle_udp
         v6 = self._v6
         for _ in range(READ_BURST):
             try:

@@ -98,6 +98,14 @@ class Server:
                 self.block_relays[id(b)] = relay
         #: the listener's raw relay as :func:`_offer` takes it
         self.relay = (self.raw_forward, self.raw_keep, self.raw_missing, self.raw_passes, self.raw_streams)
+        #: what the listener's UDP port hands each packet: :meth:`handle`, or the express lane of a bare
+        #: forwarder (IRawForwarder.raw_lane) that alone makes the only block, with nothing at the door
+        self.handle_udp = self.handle
+        if self.raw_forward is not None and self.raw_keep is None and not self.raw_passes and guard is None \
+                and not self.raw_answerers:
+            door = _lane_of(next(iter(mux.zones.values())), self.handle, self.delivery)
+            if door is not None:
+                self.handle_udp = door
 
     @property
     def local(self) -> tuple | None:
@@ -257,6 +265,16 @@ def _relay_of(block) -> tuple | None:
     if not keeper.raw_keep_ready():
         return None
     return head.raw_forward, keeper.raw_keep, keeper.raw_missing, tuple(passes), streams
+
+
+def _lane_of(block, handle, delivery):
+    """The express lane's entrance (``IRawForwarder.raw_lane``, optional) of the forwarder that heads the
+    block's chain (behind handlers that pass everything on), or None."""
+    head = block.chain
+    while IRawTransparent.providedBy(head) and getattr(head, "raw_passes_all", False):
+        head = head.next
+    lane = getattr(head, "raw_lane", None) if IRawForwarder.providedBy(head) else None
+    return lane(handle, delivery) if lane is not None else None
 
 
 def _offer(relay: tuple, data: bytes, client, sender, delivery, request=None, proto: str = "udp") -> bool:

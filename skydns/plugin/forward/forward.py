@@ -29,6 +29,7 @@ from skydns.clients.nameservers import InflightLimit, healthy_first
 from skydns.clients.pools import StreamPool, UDPPool
 from skydns.clients.portpool import PortPool
 from skydns.interfaces import ICoreDNSMetrics, IHandler, IMetrics, IRawForwarder
+from skydns.plugin.forward.express import Lane
 from skydns.plugin.forward.relay import Relay
 from skydns.query import wire
 from skydns.query.chain import next_or_failure
@@ -80,6 +81,21 @@ class Forward:
         self.block = block
         self.relay = Relay(self)
         self.raw_forward = self.relay.take
+        self.lane: Lane | None = None
+
+    def raw_lane(self, handle, delivery):
+        """The express lane's entrance for a listener whose only block this forward serves bare (IRawForwarder):
+        with ``expire``, no ``max_age``, one upstream and nothing watching the block's replies; else None."""
+        cfg = self.cfg
+        if not cfg.expire or cfg.max_age or len(self.upstreams) != 1 or not self.raw_forward_ready() \
+                or (self.block is not None and self.block.observed):
+            return None
+        pool = self.upstreams[0].pools.get("udp")
+        if not isinstance(pool, UDPPool):
+            return None
+        if self.lane is None:
+            self.lane = Lane(self, self.upstreams[0], pool)
+        return self.lane.door(handle, delivery)
 
     def raw_forward_ready(self) -> bool:
         """The raw relay serves this forward when every UDP query may go out unread (IRawForwarder)."""
@@ -133,7 +149,7 @@ class Forward:
                 opened.add_metric([self.server, to, proto], pool.opened)
                 if isinstance(pool, (UDPPool, StreamPool, PortPool)):  # DoH's connections are Twisted's
                     open_now.add_metric([self.server, to, proto], 1 if pool.is_open else 0)
-                    pending.add_metric([self.server, to, proto], len(pool.pending))
+                    pending.add_metric([self.server, to, proto], len(pool.pending) + len(getattr(pool, "relayed", ())))
         inflight = GaugeMetricFamily(prefix + "forward_inflight", "Queries out to the upstreams now.",
                                      labels=["server"])
         inflight.add_metric([self.server], self.limit.count)
@@ -240,5 +256,7 @@ class Forward:
         return data
 
     def stop(self):
+        if self.lane is not None:
+            self.lane.stop()
         self.relay.stop()
         self.health.stop(self.upstreams)

@@ -137,7 +137,7 @@ class Relay:
             if pool is not None:
                 pool.discard()
             r.called = True
-            self._fallback(r, ExchangeError(f"cannot send to {up.name}: {e}"))
+            self.fallback(r, ExchangeError(f"cannot send to {up.name}: {e}"))
             return True
         fwd.limit.count += 1
         delivery.hold()
@@ -170,7 +170,7 @@ class Relay:
         if up.fails or up.down:
             fwd.health.ok(up)
         if answer[2] & 0x02:  # truncated: the normal path asks the same upstream over TCP
-            self._fallback(r, None, tcp=True)
+            self.fallback(r, None, tcp=True)
             return
         data = r.data
         # The client's ID and CD bit (RFC 6840 5.9), whatever the upstream echoed.
@@ -192,9 +192,9 @@ class Relay:
         self._done(r)
         self.forward.health.failed(r.up)
         log.debug("{up}: {why}", up=r.up.name, why=err)
-        self._fallback(r, err)
+        self.fallback(r, err)
 
-    def _fallback(self, r: Relayed, err, tcp: bool = False) -> None:
+    def fallback(self, r: Relayed, err, tcp: bool = False) -> None:
         """Finish through the normal path: the other upstreams (or TCP after TC), within the query's deadline.
         The delivery cuts a TCP answer to the UDP client's size, and answers SERVFAIL if it fails."""
         req = r.request

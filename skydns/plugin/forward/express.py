@@ -1,0 +1,228 @@
+"""forward's express lane: the raw relay with nothing between the four system calls but the checks.
+
+With ``expire`` every query to an upstream leaves from one shared socket
+(:class:`~skydns.clients.pools.UDPPool`). When a listener's only block is a bare
+``forward .`` to one upstream (nothing in front that answers, rewrites or watches
+replies), the listener hands its UDP packets straight to the lane (:meth:`Lane.door`):
+per query one table entry in the pool's ``relayed`` IDs, no Request, Deferred, timer
+or object of its own; the lane reads the socket while those IDs are out and sends
+each answer (the response bit, the ID and the question checked, the client's ID and
+CD bit put back) from that read loop to the client. Everything off that path goes
+the way it went before: what the lane does not take goes to the server's whole path
+(the relay of :mod:`.relay` among it), and a query that times out, is truncated, or
+whose socket breaks is finished by forward's normal path within its deadline.
+"""
+from __future__ import annotations
+
+import struct
+
+from twisted.internet import task
+from twisted.logger import Logger
+
+from skydns.clients.dnsclient import ExchangeError, Timeout, random_u16
+from skydns.plugin.forward.relay import Relayed
+
+log = Logger(namespace="skydns.plugin.forward")
+_pack_id = struct.Struct("!H").pack
+#: Seconds between sweeps for queries past their read timeout.
+TICK = 0.05
+#: Answers one read of the shared socket takes at most.
+READ_BURST = 256
+
+# An entry of the table: the query as the client sent it, where its question ends, the client's
+# address, the listener's protocol (``send``) and delivery, when it was sent.
+DATA, END, CLIENT, SENDER, DELIVERY, SENT = range(6)
+
+
+class Lane:
+    """The express lane of one Forward to its one upstream over the shared UDP socket."""
+
+    def __init__(self, forward, up, pool):
+        self.forward = forward
+        self.up = up
+        self.pool = pool
+        self.table = pool.relayed  # ID -> entry; in send order, the oldest first
+        self.limit = forward.limit
+        self.reactor = forward.reactor
+        self.timeout = forward.cfg.timeout
+        self.holder = None  # the delivery holding the configuration while queries are out
+        self._sweeper: task.LoopingCall | None = None
+        pool.relay = self
+
+    def door(self, handle, delivery):
+        """What a listener calls for each UDP packet (``handle``'s signature): the lane's take, with the
+        server's whole path (``handle``) for the packets it leaves and the listener's ``delivery``."""
+        return _Door(self, handle, delivery).take
+
+    # -- answers -------------------------------------------------------------------------------
+    def read(self, pool) -> None:
+        """Read the shared socket (the pool's ``doRead`` while the lane has queries out)."""
+        sock = pool.sock
+        table = self.table
+        pending = pool.pending
+        recv = sock.recv
+        answered = 0
+        for _ in range(READ_BURST):
+            try:
+                ans = recv(65535)
+            except BlockingIOError:
+                break
+            except OSError as err:  # ICMP port unreachable and friends: the socket is done
+                self.limit.count -= answered
+                answered = 0
+                pool._broken(ExchangeError(err.strerror or str(err)))
+                break
+            if len(ans) < 12:
+                continue
+            qid = ans[0] << 8 | ans[1]
+            e = table.get(qid)
+            if e is None:
+                pool._answer(ans)  # the normal path's, or late, stray or forged
+                if not table and not pending:
+                    break
+                continue
+            data = e[0]
+            end = e[1]
+            if not ans[2] & 0x80 or not (ans.startswith(data[12:end], 12)
+                                         or ans[12:end].lower() == data[12:end].lower()):
+                continue  # not the answer to this query: it still waits
+            del table[qid]
+            answered += 1
+            if ans[2] & 0x02:  # truncated: the normal path asks over TCP
+                self._fallback(e, None, tcp=True)
+            else:
+                # The client's ID and CD bit (RFC 6840 5.9), whatever the upstream echoed.
+                if (ans[3] ^ data[3]) & 0x10:
+                    e[3].send(data[:2] + ans[2:3] + bytes(((ans[3] & 0xEF) | (data[3] & 0x10),)) + ans[4:], e[2])
+                else:
+                    e[3].send(data[:2] + ans[2:], e[2])
+            if not table and not pending:
+                break
+        if answered:
+            self.limit.count -= answered
+            up = self.up
+            if up.fails or up.down:
+                self.forward.health.ok(up)
+        if not table:
+            self._idle()
+
+    def broken(self, err) -> None:
+        """The shared socket broke: every query out on it finishes on the normal path."""
+        out = list(self.table.values())
+        self.table.clear()
+        self.limit.count -= len(out)
+        self.forward.health.failed(self.up)
+        for e in out:
+            self._fallback(e, err)
+        self._idle()
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+    def busy(self, delivery) -> None:
+        """The first query out: the configuration is held, and the sweep for timeouts runs."""
+        if self.holder is None:
+            self.holder = delivery
+            delivery.hold()
+        if self._sweeper is None:
+            self._sweeper = task.LoopingCall(self._sweep)
+            self._sweeper.clock = self.reactor
+            self._sweeper.start(TICK, now=False)
+
+    def _idle(self) -> None:
+        holder, self.holder = self.holder, None
+        if holder is not None:
+            holder.release()
+        self.pool.settle()
+
+    def _sweep(self) -> None:
+        """Finish the queries past their read timeout on the normal path (the oldest are first)."""
+        table = self.table
+        if not table:
+            self._stop_sweeping()
+            return
+        sent_before = self.reactor.seconds() - self.timeout
+        expired = []
+        for qid, e in table.items():
+            if e[SENT] > sent_before:
+                break
+            expired.append(qid)
+        if not expired:
+            return
+        self.limit.count -= len(expired)
+        self.forward.health.failed(self.up)
+        err = Timeout(f"no answer from {self.up.name} in {self.timeout:g}s")
+        for qid in expired:
+            self._fallback(table.pop(qid), err)
+        if not table:
+            self._idle()
+
+    def _stop_sweeping(self) -> None:
+        if self._sweeper is not None and self._sweeper.running:
+            self._sweeper.stop()
+        self._sweeper = None
+
+    def _fallback(self, e: tuple, err, tcp: bool = False) -> None:
+        """Finish one query on forward's normal path, as the relay finishes its own."""
+        if err is not None:
+            log.debug("{up}: {why}", up=self.up.name, why=err)
+        r = Relayed(self.forward.relay, e[DATA], e[CLIENT], e[SENDER], e[DELIVERY], self.up, b"", e[SENT])
+        r.called = True
+        self.forward.relay.fallback(r, err, tcp)
+
+    def stop(self) -> None:
+        """The forward stops: what is still out is forgotten (its configuration waited for it to end)."""
+        self._stop_sweeping()
+        self.limit.count -= len(self.table)
+        self.table.clear()
+        if self.pool.relay is self:
+            self.pool.relay = None
+        holder, self.holder = self.holder, None
+        if holder is not None:
+            holder.release()
+
+
+class _Door:
+    """One listener's entrance to the lane."""
+
+    __slots__ = ("lane", "handle", "delivery")
+
+    def __init__(self, lane: Lane, handle, delivery):
+        self.lane, self.handle, self.delivery = lane, handle, delivery
+
+    def take(self, data: bytes, client: tuple, proto: str, sender) -> None:
+        """Send a plain query on the shared socket; anything else (and everything when the socket is not open,
+        the upstream is down or the forward at its limit) goes the server's whole way."""
+        lane = self.lane
+        pool = lane.pool
+        sock = pool.sock
+        limit = lane.limit
+        table = lane.table
+        if len(data) < 17 or data[2] & 0xF8 or sock is None or lane.up.down or len(table) >= pool.MAX_PENDING \
+                or (limit.limit and limit.count >= limit.limit):
+            self.handle(data, client, proto, sender)
+            return
+        end = 12  # the question's end, to check the answer's against
+        n = data[12]
+        try:
+            while n:
+                if n > 63:
+                    self.handle(data, client, proto, sender)
+                    return
+                end += n + 1
+                n = data[end]
+        except IndexError:
+            self.handle(data, client, proto, sender)
+            return
+        end += 5
+        if end > len(data):
+            self.handle(data, client, proto, sender)
+            return
+        if not table:
+            lane.busy(self.delivery)
+        pending = pool.pending
+        qid = random_u16()
+        while qid in table or qid in pending:
+            qid = random_u16()
+        table[qid] = (data, end, client, sender, self.delivery, lane.reactor.seconds())
+        lane.up.requests += 1
+        limit.count += 1
+        pool.outbox.add(pool, sock, _pack_id(qid) + data[2:])
