@@ -18,13 +18,13 @@ from helpers.logs import Logged
 from helpers.metrics import metric, scrape, value
 from helpers.processes import BIN, ROOT, ask, bound_udp, children, env, wait_until_serving
 from helpers.proxy import Proxy
-from helpers.upstreams import Upstream, closed_port
+from helpers.upstreams import CannotSend, Upstream, burst, closed_port
 from skydns import testing
 from skydns.testing.etcd import EtcdData
 
 __all__ = [
-    "BIN", "LEASE_REVOKE_SLACK", "ROOT", "EtcdData", "Logged", "Proxy", "Upstream", "ask", "blast_udp",
-    "bound_udp", "children", "closed_port",
+    "BIN", "LEASE_REVOKE_SLACK", "ROOT", "CannotSend", "EtcdData", "Logged", "Proxy", "Upstream", "ask",
+    "blast_udp", "bound_udp", "burst", "children", "closed_port",
     "counting_serve", "env", "eventually", "fakeplugins", "free_port", "make_pki", "metric", "wait_until_serving",
     "scrape", "value", "write_key",
 ]

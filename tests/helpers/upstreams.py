@@ -167,6 +167,35 @@ class Upstream:
                         s.close()
 
 
+class CannotSend:
+    """Stands in for a shared socket whose sends fail (no buffer space); reads and closes as the real one."""
+
+    def __init__(self, sock):
+        self.real = sock
+
+    def send(self, data):
+        import errno
+
+        raise OSError(errno.ENOBUFS, "No buffer space available")
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def burst(port: int, count: int, host: str = "127.0.0.1") -> list:
+    """Send ``count`` A queries (IDs 1..count, names n0.example. ...) at once from one socket; their answers."""
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.settimeout(5)
+    try:
+        for i in range(count):
+            q = dns.message.make_query(f"n{i}.example.", "A")
+            q.id = i + 1  # random IDs of a hundred queries would collide now and then
+            client.sendto(q.to_wire(), (host, port))
+        return [dns.message.from_wire(client.recv(4096)) for _ in range(count)]
+    finally:
+        client.close()
+
+
 def closed_port() -> int:
     """A UDP/TCP port with nothing listening (queries to it are refused)."""
     from skydns.testing import free_port

@@ -2,8 +2,6 @@
 ends as on the relay and the normal path (IDs, CD bit, case, forged and truncated answers, timeouts,
 broken sockets, counts in flight, reloads)."""
 import concurrent.futures
-import errno
-import socket
 import time
 
 import dns.flags
@@ -11,7 +9,7 @@ import dns.message
 import dns.rcode
 import pytest
 
-from helpers import eventually
+from helpers import CannotSend, burst, eventually
 from skydns import testing
 
 EXPIRE = "  expire 10s\n"
@@ -26,24 +24,26 @@ def lanes(srv):
     return out
 
 
-def only_lane(srv):
+def opened(srv):
+    """The only listener's lane, once a first query has opened the shared socket (through the relay: the lane
+    takes packets only while it is open), and the list its reads of the socket are counted in from then on."""
     (lane,) = lanes(srv)
     assert lane is not None
-    return lane
-
-
-def counting_reads(srv, lane):
-    """Count the reads of the shared socket the lane makes (it reads only while its queries are out)."""
+    assert srv.query("open.example.org.", "A").answer
     reads = []
     read = lane.read
     testing.call(lambda: setattr(lane, "read", lambda pool: (reads.append(1), read(pool))))
-    return reads
+    return lane, reads
 
 
 def idle(srv, lane):
     """Nothing out on the lane: no ID taken, nothing counted in flight, the configuration not held."""
     return testing.call(lambda: (len(lane.table), lane.limit.count, srv.service.generation.inflight,
                                  lane.holder is None)) == (0, 0, 0, True)
+
+
+def forward(up, *lines):
+    return f".:0 {{\n forward . {up.addr} {{\n{EXPIRE}" + "".join(f"  {x}\n" for x in lines) + " }\n}\n"
 
 
 @pytest.mark.parametrize("body, used", [
@@ -68,10 +68,8 @@ def test_the_lane_takes_the_packets_only_of_a_bare_forward_with_expire(tmp_path,
 
 def test_the_lane_keeps_id_cd_and_case_and_sends_fresh_ids(tmp_path, ups):
     up = ups()
-    with testing.serve(f".:0 {{\n forward . {up.addr} {{\n{EXPIRE} }}\n}}\n", tmp_path) as srv:
-        lane = only_lane(srv)
-        srv.query("open.example.org.", "A")
-        reads = counting_reads(srv, lane)
+    with testing.serve(forward(up), tmp_path) as srv:
+        lane, reads = opened(srv)
         for cd in (False, True):
             q = dns.message.make_query("WwW.Example.ORG.", "A", want_dnssec=True)
             if cd:
@@ -87,21 +85,10 @@ def test_the_lane_keeps_id_cd_and_case_and_sends_fresh_ids(tmp_path, ups):
 
 def test_the_lane_answers_each_of_a_burst_from_one_socket(tmp_path, ups):
     up = ups()
-    with testing.serve(f".:0 {{\n forward . {up.addr} {{\n{EXPIRE} }}\n}}\n", tmp_path) as srv:
-        lane = only_lane(srv)
-        srv.query("open.example.org.", "A")
-        reads = counting_reads(srv, lane)
-        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        client.settimeout(5)
-        ids = set()
-        for i in range(200):
-            q = dns.message.make_query(f"n{i}.example.", "A")
-            q.id = i + 1
-            ids.add(q.id)
-            client.sendto(q.to_wire(), ("127.0.0.1", srv.port))
-        answers = [dns.message.from_wire(client.recv(4096)) for _ in range(len(ids))]
-        client.close()
-        assert {a.id for a in answers} == ids
+    with testing.serve(forward(up), tmp_path) as srv:
+        lane, reads = opened(srv)
+        answers = burst(srv.port, 200)
+        assert {a.id for a in answers} == set(range(1, 201))
         assert all(a.question[0].name.to_text() == f"n{a.id - 1}.example." and a.answer for a in answers)
         assert reads and eventually(lambda: idle(srv, lane))
         # each counted (a query the upstream dropped from a full buffer is counted again on the normal path)
@@ -112,11 +99,8 @@ def test_forged_answers_are_dropped_and_the_query_times_out(tmp_path, ups):
     """Random bytes, a wrong ID and a wrong question for a query out on the lane: all dropped; the query
     times out and goes the normal way (which gets the same garbage): SERVFAIL after the read timeout."""
     up = ups()
-    text = f".:0 {{\n forward . {up.addr} {{\n{EXPIRE}  read_timeout 300ms\n }}\n}}\n"
-    with testing.serve(text, tmp_path) as srv:
-        lane = only_lane(srv)
-        srv.query("open.example.org.", "A")
-        reads = counting_reads(srv, lane)
+    with testing.serve(forward(up, "read_timeout 300ms"), tmp_path) as srv:
+        lane, reads = opened(srv)
         up.mode = "garbage"
         start = time.monotonic()
         assert srv.query("www.example.org.", "A", timeout=8).rcode() == dns.rcode.SERVFAIL
@@ -128,11 +112,8 @@ def test_forged_answers_are_dropped_and_the_query_times_out(tmp_path, ups):
 
 def test_a_silent_upstream_is_failed_over_to_the_normal_path_within_the_deadline(tmp_path, ups):
     up = ups()
-    text = f".:0 {{\n forward . {up.addr} {{\n{EXPIRE}  read_timeout 300ms\n }}\n}}\n"
-    with testing.serve(text, tmp_path) as srv:
-        lane = only_lane(srv)
-        srv.query("open.example.org.", "A")
-        reads = counting_reads(srv, lane)
+    with testing.serve(forward(up, "read_timeout 300ms"), tmp_path) as srv:
+        lane, reads = opened(srv)
         up.mode, up.delay = "slow", None
         seen = len(up.seen)
         start = time.monotonic()
@@ -146,10 +127,8 @@ def test_a_silent_upstream_is_failed_over_to_the_normal_path_within_the_deadline
 
 def test_a_truncated_answer_is_asked_again_over_tcp(tmp_path, ups):
     up = ups()
-    with testing.serve(f".:0 {{\n forward . {up.addr} {{\n{EXPIRE} }}\n}}\n", tmp_path) as srv:
-        lane = only_lane(srv)
-        srv.query("open.example.org.", "A")
-        reads = counting_reads(srv, lane)
+    with testing.serve(forward(up), tmp_path) as srv:
+        lane, reads = opened(srv)
         up.mode = "truncate"
         q = dns.message.make_query("www.example.org.", "TXT", use_edns=0, payload=4096)
         r = srv.send(q)
@@ -163,10 +142,8 @@ def test_a_closed_upstream_breaks_the_socket_and_its_queries_end_at_once(tmp_pat
     go the normal way at once (no read timeout) and end in SERVFAIL; a new socket serves what comes next."""
     up = ups()
     port = up.port
-    text = f".:0 {{\n forward . {up.addr} {{\n{EXPIRE}  read_timeout 2s\n }}\n}}\n"
-    with testing.serve(text, tmp_path) as srv:
-        lane = only_lane(srv)
-        srv.query("open.example.org.", "A")
+    with testing.serve(forward(up, "read_timeout 2s"), tmp_path) as srv:
+        lane, _reads = opened(srv)
         up.close()
         up.thread.join(5)  # its sockets are gone once its select returns: the port is closed
         start = time.monotonic()
@@ -178,66 +155,49 @@ def test_a_closed_upstream_breaks_the_socket_and_its_queries_end_at_once(tmp_pat
         assert again.seen
 
 
-class _CannotSend:
-    """A shared socket whose sends fail (no buffer space), and which reads and closes as the real one."""
-
-    def __init__(self, sock):
-        self.real = sock
-
-    def send(self, data):
-        raise OSError(errno.ENOBUFS, "No buffer space available")
-
-    def __getattr__(self, name):
-        return getattr(self.real, name)
-
-
 def test_queries_whose_sends_fail_are_answered_on_a_new_socket_and_uncounted(tmp_path, ups):
     up = ups()
-    with testing.serve(f".:0 {{\n forward . {up.addr} {{\n{EXPIRE} }}\n}}\n", tmp_path) as srv:
-        lane = only_lane(srv)
-        srv.query("open.example.org.", "A")
+    with testing.serve(forward(up), tmp_path) as srv:
+        lane, _reads = opened(srv)
         pool = lane.pool
-        testing.call(lambda: setattr(pool, "sock", _CannotSend(pool.sock)))
-        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        client.settimeout(5)
-        for i in range(150):  # more than a burst of the outbox
-            q = dns.message.make_query(f"n{i}.example.", "A")
-            q.id = i + 1
-            client.sendto(q.to_wire(), ("127.0.0.1", srv.port))
-        answers = [dns.message.from_wire(client.recv(4096)) for _ in range(150)]
-        client.close()
+        testing.call(lambda: setattr(pool, "sock", CannotSend(pool.sock)))
+        answers = burst(srv.port, 150)  # more than a burst of the outbox
         assert {a.id for a in answers} == set(range(1, 151)) and all(a.answer for a in answers)
-        assert testing.call(lambda: isinstance(pool.sock, _CannotSend)) is False  # not kept
+        assert testing.call(lambda: isinstance(pool.sock, CannotSend)) is False  # not kept
         assert eventually(lambda: idle(srv, lane))
+
+
+def late_queries(srv, up, count: int, then=None) -> list:
+    """``count`` queries at once to an upstream that answers each after half a second; their answers
+    (``then()`` runs while they are out)."""
+    up.mode, up.delay = "late", 0.5
+    seen = len(up.seen)
+    with concurrent.futures.ThreadPoolExecutor(count) as ex:
+        futures = [ex.submit(srv.query, f"n{i}.example.", "A", timeout=5) for i in range(count)]
+        if then is not None:
+            then(seen)
+        return [f.result() for f in futures]
 
 
 def test_past_max_concurrent_the_lane_leaves_queries_to_be_refused(tmp_path, ups):
     up = ups()
-    text = f".:0 {{\n forward . {up.addr} {{\n{EXPIRE}  max_concurrent 2\n }}\n}}\n"
-    with testing.serve(text, tmp_path) as srv:
-        lane = only_lane(srv)
-        srv.query("open.example.org.", "A")
-        reads = counting_reads(srv, lane)
-        up.mode, up.delay = "late", 0.5
-        with concurrent.futures.ThreadPoolExecutor(5) as ex:
-            futures = [ex.submit(srv.query, f"n{i}.example.", "A", timeout=5) for i in range(5)]
-            rcodes = sorted(f.result().rcode() for f in futures)
+    with testing.serve(forward(up, "max_concurrent 2"), tmp_path) as srv:
+        lane, reads = opened(srv)
+        rcodes = sorted(r.rcode() for r in late_queries(srv, up, 5))
         assert rcodes == [dns.rcode.NOERROR] * 2 + [dns.rcode.REFUSED] * 3 and reads
         assert eventually(lambda: idle(srv, lane))
 
 
 def test_a_reload_waits_for_the_lanes_queries(tmp_path, ups):
     up = ups()
-    text = f".:0 {{\n forward . {up.addr} {{\n{EXPIRE} }}\n}}\n"
+    text = forward(up)
     with testing.serve(text, tmp_path) as srv:
-        lane = only_lane(srv)
-        srv.query("open.example.org.", "A")
-        reads = counting_reads(srv, lane)
-        up.mode, up.delay = "late", 0.5
-        with concurrent.futures.ThreadPoolExecutor(4) as ex:
-            futures = [ex.submit(srv.query, f"n{i}.example.", "A", timeout=5) for i in range(4)]
-            assert eventually(lambda: len(up.seen) == 5)  # all four out on the lane
+        _lane, reads = opened(srv)
+
+        def reload(seen):
+            assert eventually(lambda: len(up.seen) == seen + 4)  # all four out on the lane
             srv.write(text + "\n")
             assert srv.reload()
-            assert [f.result().answer[0][0].address for f in futures] == ["192.0.2.1"] * 4
-        assert reads
+
+        answers = late_queries(srv, up, 4, reload)
+        assert [r.answer[0][0].address for r in answers] == ["192.0.2.1"] * 4 and reads

@@ -1,7 +1,5 @@
 """forward's raw UDP relay (relay.py): when it is used, and that it behaves as the normal path does."""
 import concurrent.futures
-import errno
-import socket
 import time
 
 import dns.flags
@@ -10,7 +8,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from helpers import eventually, metric
+from helpers import CannotSend, burst, eventually, metric
 from helpers.logs import Logged
 from helpers.metrics import scrape, value
 from skydns import testing
@@ -169,19 +167,6 @@ def test_a_truncated_relayed_answer_reaches_a_stream_client_whole(tmp_path, ups)
         assert [p for p, _, _ in up.seen[-2:]] == ["udp", "tcp"]
 
 
-class _CannotSend:
-    """A shared socket whose sends fail (no buffer space), and which reads and closes as the real one."""
-
-    def __init__(self, sock):
-        self.real = sock
-
-    def send(self, data):
-        raise OSError(errno.ENOBUFS, "No buffer space available")
-
-    def __getattr__(self, name):
-        return getattr(self.real, name)
-
-
 def test_queries_whose_sends_fail_in_a_burst_are_answered_and_uncounted(tmp_path, ups):
     """Queries leave at the end of a reactor pass, or in bursts from within the relay's send: a send that
     fails there fails the queries of its socket later, once the relay has counted them; every client gets
@@ -192,17 +177,8 @@ def test_queries_whose_sends_fail_in_a_burst_are_answered_and_uncounted(tmp_path
         relay = next(iter(srv.service.listeners.values())).server.raw_forward.__self__
         assert srv.query("www.example.org.", "A").answer  # bad's shared socket is open
         pool = relay.forward.upstreams[0].pools["udp"]
-        testing.call(lambda: setattr(pool, "sock", _CannotSend(pool.sock)))
-        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        client.settimeout(5)
-        queries = {}
-        for i in range(150):  # more than a burst, sent at once: read in one or two passes
-            q = dns.message.make_query(f"n{i}.example.", "A")
-            q.id = i + 1  # random IDs of 150 queries would collide once in six runs
-            queries[q.id] = q
-            client.sendto(q.to_wire(), ("127.0.0.1", srv.port))
-        answers = [dns.message.from_wire(client.recv(4096)) for _ in range(len(queries))]
-        client.close()
-        assert {a.id for a in answers} == set(queries) and all(a.answer for a in answers)
-        assert testing.call(lambda: isinstance(pool.sock, _CannotSend)) is False  # not kept
+        testing.call(lambda: setattr(pool, "sock", CannotSend(pool.sock)))
+        answers = burst(srv.port, 150)  # more than a burst, sent at once: read in one or two passes
+        assert {a.id for a in answers} == set(range(1, 151)) and all(a.answer for a in answers)
+        assert testing.call(lambda: isinstance(pool.sock, CannotSend)) is False  # not kept
         assert eventually(lambda: testing.call(lambda: (relay.forward.limit.count, len(relay.out))) == (0, 0))
