@@ -46,30 +46,26 @@ class Timeout(ExchangeError):
     pass
 
 
-class _RandomBytes:
-    """The kernel's random bytes, 4 KiB at a time: a query ID or a socket's pick costs a slice, not a
-    system call each (the bytes are the same CSPRNG's that SystemRandom reads one call at a time).
-    Used from the reactor thread only."""
+def _random_ids():
+    """A source of 16-bit numbers from the kernel's CSPRNG, 2,048 per 4 KiB read: a query ID (or a socket's
+    pick) costs a list's pop, not a system call (SystemRandom makes one per number). The bytes are the same
+    CSPRNG's; the reactor thread alone draws from it."""
+    ids: list[int] = []
+    pop = ids.pop
+    unpack = struct.Struct("=2048H").unpack
 
-    __slots__ = ("buf", "at")
+    def u16() -> int:
+        try:
+            return pop()
+        except IndexError:
+            ids.extend(unpack(os.urandom(4096)))
+            return pop()
 
-    def __init__(self):
-        self.buf = b""
-        self.at = 0
-
-    def u16(self) -> int:
-        at = self.at
-        if at + 2 > len(self.buf):
-            self.buf = os.urandom(4096)
-            at = 0
-        self.at = at + 2
-        buf = self.buf
-        return buf[at] << 8 | buf[at + 1]
+    return u16
 
 
-_bytes = _RandomBytes()
 #: A fresh random 16-bit number (a query ID) from the kernel's CSPRNG.
-random_u16 = _bytes.u16
+random_u16 = _random_ids()
 
 
 def with_new_id(query: bytes) -> tuple[int, bytes]:

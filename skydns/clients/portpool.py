@@ -125,7 +125,7 @@ class PortPool:
         qid = random_u16()
         while qid in pending:
             qid = random_u16()
-        self.outbox.add(s, s.sock, struct.pack("!H", qid) + query[2:])  # type: ignore[arg-type]
+        self.outbox.add(s, s.sock, struct.pack("!H", qid) + query[2:])
         pending[qid] = (question, done)
         self.inflight += 1
         s.sent += 1
