@@ -58,7 +58,7 @@ class _Shared:
         self.source = source  # the local address to send from (forward's source_address)
         self.max_age = max_age  # replace the socket or connection once this old (0: never)
         self.pending: dict[int, tuple] = {}  # ID -> (question, done)
-        #: IDs in flight for a raw relay that reads the answers itself (UDPPool.relay_reader); ID -> its entry
+        #: IDs in flight for a raw relay that reads its answers itself (UDPPool.relay); ID -> the relay's entry
         self.relayed: dict[int, Any] = {}
         self.idle_since = 0.0
         self.opened = 0  # sockets or connections made, for tests and metrics

@@ -30,7 +30,8 @@ TICK = 0.05
 READ_BURST = 256
 
 # An entry of the table: the query as the client sent it, where its question ends, the client's
-# address, the listener's protocol (``send``) and delivery, when it was sent.
+# address, the listener's protocol (``send``) and delivery, when it was sent (the hot path indexes
+# it with the numbers themselves).
 DATA, END, CLIENT, SENDER, DELIVERY, SENT = range(6)
 
 
@@ -111,8 +112,8 @@ class Lane:
         out = list(self.table.values())
         self.table.clear()
         self.limit.count -= len(out)
-        self.forward.health.failed(self.up)
         for e in out:
+            self.forward.health.failed(self.up)  # each query a failure, as on the relay
             self._fallback(e, err)
         self._idle()
 
@@ -148,9 +149,9 @@ class Lane:
         if not expired:
             return
         self.limit.count -= len(expired)
-        self.forward.health.failed(self.up)
         err = Timeout(f"no answer from {self.up.name} in {self.timeout:g}s")
         for qid in expired:
+            self.forward.health.failed(self.up)
             self._fallback(table.pop(qid), err)
         if not table:
             self._idle()
