@@ -24,12 +24,12 @@ def lanes(srv):
     return out
 
 
-def opened(srv):
+def opened(srv, host="127.0.0.1"):
     """The only listener's lane, once a first query has opened the shared socket (through the relay: the lane
     takes packets only while it is open), and the list its reads of the socket are counted in from then on."""
     (lane,) = lanes(srv)
     assert lane is not None
-    assert srv.query("open.example.org.", "A").answer
+    assert srv.query("open.example.org.", "A", host=host).answer
     reads = []
     read = lane.read
     testing.call(lambda: setattr(lane, "read", lambda pool: (reads.append(1), read(pool))))
@@ -201,3 +201,14 @@ def test_a_reload_waits_for_the_lanes_queries(tmp_path, ups):
 
         answers = late_queries(srv, up, 4, reload)
         assert [r.answer[0][0].address for r in answers] == ["192.0.2.1"] * 4 and reads
+
+
+def test_the_lane_answers_clients_over_ipv6(tmp_path, ups):
+    up = ups()
+    text = f".:0 {{\n bind ::1\n forward . {up.addr} {{\n{EXPIRE} }}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        lane, reads = opened(srv, "::1")
+        q = dns.message.make_query("www.example.org.", "A")
+        r = srv.send(q, host="::1")
+        assert r.id == q.id and r.answer[0][0].address == "192.0.2.1" and reads
+        assert eventually(lambda: idle(srv, lane))
