@@ -11,6 +11,7 @@ import pytest
 
 from helpers import CannotSend, burst, eventually
 from skydns import testing
+from skydns.interfaces import IRawForwarder
 
 EXPIRE = "  expire 10s\n"
 
@@ -20,7 +21,7 @@ def lanes(srv):
     out = []
     for listener in srv.service.listeners.values():
         server = listener.server
-        out.append(None if server.handle_udp == server.handle else server.handle_udp.__self__.lane)
+        out.append(None if server.handle_udp == server.handle else server.handle_udp.__self__.lane)  # the first
     return out
 
 
@@ -51,7 +52,7 @@ def forward(up, *lines):
     (" errors\n forward . {up} {{\n" + EXPIRE + " }}\n", True),  # errors passes every query on
     (" forward . {up}\n", False),  # a socket per query: the relay
     (" forward . {up} {{\n" + EXPIRE + "  max_age 1m\n }}\n", False),  # sockets retired by age: the relay
-    (" forward . {up} {up} {{\n" + EXPIRE + " }}\n", False),  # two upstreams: the relay's policy
+    (" forward . {up} {up} {{\n" + EXPIRE + " }}\n", True),  # a lane each, picked by the policy
     (" cache\n forward . {up} {{\n" + EXPIRE + " }}\n", False),  # the cache keeps answers: the relay
     (" log\n forward . {up} {{\n" + EXPIRE + " }}\n", False),  # observers see every reply: the relay
     (" any\n forward . {up} {{\n" + EXPIRE + " }}\n", False),  # any answers some queries itself
@@ -211,4 +212,37 @@ def test_the_lane_answers_clients_over_ipv6(tmp_path, ups):
         q = dns.message.make_query("www.example.org.", "A")
         r = srv.send(q, host="::1")
         assert r.id == q.id and r.answer[0][0].address == "192.0.2.1" and reads
+        assert eventually(lambda: idle(srv, lane))
+
+
+@pytest.mark.parametrize("policy", ["random", "round_robin"])
+def test_each_upstream_has_a_lane_and_the_policy_spreads_the_queries(tmp_path, ups, policy):
+    one, two = ups(), ups(address="192.0.2.77")
+    text = f".:0 {{\n forward . {one.addr} {two.addr} {{\n{EXPIRE}  policy {policy}\n }}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        forward_ = srv.find(IRawForwarder)[0]
+        for i in range(40):
+            assert srv.query(f"n{i}.example.", "A").answer
+        assert len(forward_.lanes) == 2 and all(len(up.seen) >= 5 for up in (one, two))
+        assert all(len({port for _, port, _ in up.seen}) == 1 for up in (one, two))  # one shared socket each
+        assert all(eventually(lambda lane=lane: idle(srv, lane)) for lane in forward_.lanes)
+
+
+def test_a_silent_first_upstream_is_failed_over_to_the_next_within_read_timeout(tmp_path, ups):
+    silent, good = ups("slow", delay=None), ups(address="192.0.2.77")
+    text = (f".:0 {{\n forward . {silent.addr} {good.addr} {{\n{EXPIRE}  policy sequential\n"
+            "  read_timeout 300ms\n  max_fails 0\n }\n}\n")
+    with testing.serve(text, tmp_path) as srv:
+        forward_ = srv.find(IRawForwarder)[0]
+        lane = forward_.lanes[0]
+        fallbacks = []
+        fallback = lane._fallback
+        for i in range(2):  # the first opens the silent one's socket on the relay, the second takes its lane
+            start = time.monotonic()
+            r = srv.query("www.example.org.", "A", timeout=5)
+            took = time.monotonic() - start
+            assert r.answer[0][0].address == "192.0.2.77" and 0.25 < took < 1.5, took
+            if i == 0:
+                testing.call(lambda: setattr(lane, "_fallback", lambda *a: (fallbacks.append(a), fallback(*a))))
+        assert len(silent.seen) == 2 and len(fallbacks) == 1  # the second timed out on the lane
         assert eventually(lambda: idle(srv, lane))

@@ -1,9 +1,10 @@
 """forward's express lane: the raw relay with nothing between the four system calls but the checks.
 
 With ``expire`` every query to an upstream leaves from one shared socket
-(:class:`~skydns.clients.pools.UDPPool`). When a listener's only block is a bare
-``forward .`` to one upstream (nothing in front that answers, rewrites or watches
-replies), the listener hands its UDP packets straight to the lane (:meth:`Lane.door`):
+(:class:`~skydns.clients.pools.UDPPool`), and each upstream has a lane on it. When a
+listener's only block is a bare ``forward .`` (nothing in front that answers, rewrites
+or watches replies), the listener hands its UDP packets straight to the lanes
+(:func:`door`; the upstream picked by the forward's policy):
 per query one table entry in the pool's ``relayed`` IDs, no Request, Deferred, timer
 or object of its own; the lane reads the socket while those IDs are out and sends
 each answer (the response bit, the ID and the question checked, the client's ID and
@@ -14,6 +15,7 @@ whose socket breaks is finished by forward's normal path within its deadline.
 """
 from __future__ import annotations
 
+import itertools
 import struct
 
 from twisted.internet import task
@@ -49,11 +51,6 @@ class Lane:
         self.holder = None  # the delivery holding the configuration while queries are out
         self._sweeper: task.LoopingCall | None = None
         pool.relay = self
-
-    def door(self, handle, delivery):
-        """What a listener calls for each UDP packet (``handle``'s signature): the lane's take, with the
-        server's whole path (``handle``) for the packets it leaves and the listener's ``delivery``."""
-        return _Door(self, handle, delivery).take
 
     # -- answers -------------------------------------------------------------------------------
     def read(self, pool) -> None:
@@ -181,18 +178,28 @@ class Lane:
             holder.release()
 
 
+def door(lanes: list[Lane], policy: str, handle, delivery):
+    """What a listener calls for each UDP packet (``handle``'s signature): a lane's take, the lane picked as
+    ``policy`` says (random, round_robin, sequential), with the server's whole path (``handle``) for the
+    packets it leaves and the listener's ``delivery``."""
+    return _Door(lanes, policy, handle, delivery).take
+
+
 class _Door:
-    """One listener's entrance to the lane."""
+    """One listener's entrance to the lanes of a forward."""
 
-    __slots__ = ("lane", "handle", "delivery")
+    __slots__ = ("lane", "pick", "handle", "delivery")
 
-    def __init__(self, lane: Lane, handle, delivery):
-        self.lane, self.handle, self.delivery = lane, handle, delivery
+    def __init__(self, lanes: list[Lane], policy: str, handle, delivery):
+        self.lane = lanes[0]
+        self.pick = _picker(lanes, policy)
+        self.handle, self.delivery = handle, delivery
 
     def take(self, data: bytes, client: tuple, proto: str, sender) -> None:
-        """Send a plain query on the shared socket; anything else (and everything when the socket is not open,
-        the upstream is down or the forward at its limit) goes the server's whole way."""
-        lane = self.lane
+        """Send a plain query on the picked upstream's shared socket; anything else (and everything when the
+        socket is not open, the upstream is down or the forward at its limit) goes the server's whole way,
+        where the relay orders the upstreams by their health."""
+        lane = self.lane if self.pick is None else self.pick()
         pool = lane.pool
         sock = pool.sock
         limit = lane.limit
@@ -227,3 +234,15 @@ class _Door:
         lane.up.requests += 1
         limit.count += 1
         pool.outbox.add(pool, sock, _pack_id(qid) + data[2:])
+
+
+def _picker(lanes: list[Lane], policy: str):
+    """None for one lane, else what picks the lane of each query as the forward's policy says."""
+    count = len(lanes)
+    if count == 1:
+        return None
+    if policy == "random":
+        return lambda: lanes[random_u16() % count]
+    if policy == "round_robin":
+        return itertools.cycle(lanes).__next__
+    return lambda: lanes[0]  # sequential: the first (when it is down, the relay takes its queries)

@@ -29,7 +29,7 @@ from skydns.clients.nameservers import InflightLimit, healthy_first
 from skydns.clients.pools import StreamPool, UDPPool
 from skydns.clients.portpool import PortPool
 from skydns.interfaces import ICoreDNSMetrics, IHandler, IMetrics, IRawForwarder
-from skydns.plugin.forward.express import Lane
+from skydns.plugin.forward import express
 from skydns.plugin.forward.relay import Relay
 from skydns.query import wire
 from skydns.query.chain import next_or_failure
@@ -81,21 +81,19 @@ class Forward:
         self.block = block
         self.relay = Relay(self)
         self.raw_forward = self.relay.take
-        self.lane: Lane | None = None
+        self.lanes: list[express.Lane] = []
 
     def raw_lane(self, handle, delivery):
-        """The express lane's entrance for a listener whose only block this forward serves bare (IRawForwarder):
-        with ``expire``, no ``max_age``, one upstream and nothing watching the block's replies; else None."""
+        """The express lanes' entrance for a listener whose only block this forward serves bare (IRawForwarder):
+        with ``expire``, no ``max_age`` and nothing watching the block's replies; else None."""
         cfg = self.cfg
-        if not cfg.expire or cfg.max_age or len(self.upstreams) != 1 or not self.raw_forward_ready() \
-                or (self.block is not None and self.block.observed):
+        if not cfg.expire or cfg.max_age or not self.raw_forward_ready() \
+                or (self.block is not None and self.block.observed) \
+                or not all(isinstance(up.pools.get("udp"), UDPPool) for up in self.upstreams):
             return None
-        pool = self.upstreams[0].pools.get("udp")
-        if not isinstance(pool, UDPPool):
-            return None
-        if self.lane is None:
-            self.lane = Lane(self, self.upstreams[0], pool)
-        return self.lane.door(handle, delivery)
+        if not self.lanes:
+            self.lanes = [express.Lane(self, up, up.pools["udp"]) for up in self.upstreams]
+        return express.door(self.lanes, cfg.policy, handle, delivery)
 
     def raw_forward_ready(self) -> bool:
         """The raw relay serves this forward when every UDP query may go out unread (IRawForwarder)."""
@@ -256,7 +254,7 @@ class Forward:
         return data
 
     def stop(self):
-        if self.lane is not None:
-            self.lane.stop()
+        for lane in self.lanes:
+            lane.stop()
         self.relay.stop()
         self.health.stop(self.upstreams)
