@@ -37,3 +37,19 @@ def test_dig_refused_and_truncation(tmp_path):
         out = subprocess.run(["dig", "@127.0.0.1", "-p", str(srv.port), "example.org", "TXT", "+bufsize=1232"],
                              capture_output=True, text=True, timeout=10).stdout
         assert "Truncated, retrying in TCP mode" in out and out.count("60\tIN\tTXT") == 30, out
+
+
+@pytest.mark.parametrize("tool", TOOLS or [pytest.param("dig", marks=pytest.mark.skip("no dig/kdig"))])
+def test_forward_express_lane_with_real_clients(tmp_path, tool, ups):
+    """dig/kdig (EDNS and a cookie in each query) through forward's express lane: the shared socket is
+    opened by the first query, the next ones take the lane; each gets the upstream's answer with its own ID."""
+    up = ups()
+    with testing.serve(f".:0 {{\n forward . {up.addr} {{\n  expire 10s\n }}\n}}\n", tmp_path) as srv:
+        server = next(iter(srv.service.listeners.values())).server
+        assert server.handle_udp != server.handle  # the lane's door
+        for i in range(3):
+            out = subprocess.run([tool, "@127.0.0.1", "-p", str(srv.port), f"n{i}.example.org", "A", "+notcp"],
+                                 capture_output=True, text=True, timeout=10).stdout
+            assert "status: NOERROR" in out or "rcode: NOERROR" in out, out
+            assert "192.0.2.1" in out, out
+        assert len({port for _, port, _ in up.seen}) == 1  # one shared socket
