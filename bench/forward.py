@@ -8,6 +8,7 @@ The upstream is bench/bare_twisted.py (a pre-rendered answer, ID patched). Cases
                                dnsdist, no packet cache: the reference proxy
   skydns forward               the same through skydns's forward, a new UDP socket per query (default)
   skydns forward, expire 10s   the same reusing one UDP socket per upstream (forward's expire)
+  ..., expire 10s, prometheus  the same with prometheus counting every reply (a Request per query)
 Each proxy's CPU time (user + system, every thread) per answered query is read from /proc while
 dnsperf runs: unlike QPS it hardly depends on the upstream sharing dnsperf's core. Medians over
 interleaved rounds; prints QPS, p50/p99, CPU us per query, and the ratios to dnsdist.
@@ -46,10 +47,12 @@ def main():
     if not args.no_dnsdist:
         dnsperf.require("dnsdist")
         proxies["dnsdist"] = dnsdist_conf(os.path.join(tmp, "dnsdist.conf"), fw_port, up_port)
-    for name, opts in (("skydns forward", ""), (EXPIRE, " {\n  expire 10s\n }")):
+    watched = f" prometheus 127.0.0.1:{dnsperf.free_port()}\n"
+    for name, front, opts in (("skydns forward", "", ""), (EXPIRE, "", " {\n  expire 10s\n }"),
+                              (EXPIRE + ", prometheus", watched, " {\n  expire 10s\n }")):
         core = os.path.join(tmp, f"Corefile{len(proxies)}")
         with open(core, "w") as f:
-            f.write(f".:{fw_port} {{\n bind 127.0.0.1\n forward . 127.0.0.1:{up_port}{opts}\n}}\n")
+            f.write(f".:{fw_port} {{\n bind 127.0.0.1\n{front} forward . 127.0.0.1:{up_port}{opts}\n}}\n")
         proxies[name] = [os.path.join(dnsperf.BIN, "twistd"), "-n", "--pidfile=", "skydns", "-c", core]
     upstream_cmd = [sys.executable, os.path.join(dnsperf.HERE, "bare_twisted.py"), str(up_port)]
     results = {"upstream alone": [], **{name: [] for name in proxies}}

@@ -143,7 +143,7 @@ class IRawForwarder(IHandler):
     A forwarder with a ``raw_lane(handle, delivery)`` method (optional) may take a listener's UDP
     packets before the server sees them, when it alone makes the listener's only block (behind
     handlers that pass everything on) and nothing stands at the door (no cache, cookie or rate
-    limit, no observers): it returns what the listener calls for each packet instead of
+    limit): it returns what the listener calls for each packet instead of
     ``server.handle`` (same arguments), or None. What that callable does not take it hands to
     ``handle``; what it takes it counts and ends through ``delivery`` as above.
     """

@@ -9,7 +9,8 @@ import dns.message
 import dns.rcode
 import pytest
 
-from helpers import CannotSend, burst, eventually
+from helpers import CannotSend, Logged, burst, eventually
+from helpers.metrics import scrape, value
 from skydns import testing
 from skydns.interfaces import IRawForwarder
 
@@ -54,7 +55,7 @@ def forward(up, *lines):
     (" forward . {up} {{\n" + EXPIRE + "  max_age 1m\n }}\n", False),  # sockets retired by age: the relay
     (" forward . {up} {up} {{\n" + EXPIRE + " }}\n", True),  # a lane each, picked by the policy
     (" cache\n forward . {up} {{\n" + EXPIRE + " }}\n", False),  # the cache keeps answers: the relay
-    (" log\n forward . {up} {{\n" + EXPIRE + " }}\n", False),  # observers see every reply: the relay
+    (" log\n forward . {up} {{\n" + EXPIRE + " }}\n", True),  # observers see what the lane sends
     (" any\n forward . {up} {{\n" + EXPIRE + " }}\n", False),  # any answers some queries itself
     (" cookie\n forward . {up} {{\n" + EXPIRE + " }}\n", False),  # something at the door
     (" forward . {up} {{\n" + EXPIRE + "  except internal.example\n }}\n", False),  # name rules: the chain
@@ -246,3 +247,22 @@ def test_a_silent_first_upstream_is_failed_over_to_the_next_within_read_timeout(
                 testing.call(lambda: setattr(lane, "_fallback", lambda *a: (fallbacks.append(a), fallback(*a))))
         assert len(silent.seen) == 2 and len(fallbacks) == 1  # the second timed out on the lane
         assert eventually(lambda: idle(srv, lane))
+
+
+def test_observers_see_what_the_lane_sends(tmp_path, ups):
+    """prometheus and log in front: the lane still takes the packets, and each query is counted and logged
+    once, answered or finished on the normal path."""
+    up = ups()
+    mport = testing.free_port()
+    text = (f".:0 {{\n prometheus 127.0.0.1:{mport}\n log\n forward . {up.addr} {{\n{EXPIRE}"
+            "  read_timeout 300ms\n }\n}\n")
+    with Logged() as logged, testing.serve(text, tmp_path) as srv:
+        lane, reads = opened(srv)
+        for _ in range(3):
+            assert srv.query("www.example.org.", "A").answer
+        up.mode, up.delay = "slow", None
+        assert srv.query("www.example.org.", "A", timeout=8).rcode() == dns.rcode.SERVFAIL  # on the normal path
+        labels = dict(server=".:0", zone=".", proto="udp", family="1", type="A")
+        assert eventually(lambda: value(scrape(mport), "skydns_dns_request_count_total", **labels) == 5)
+        assert eventually(lambda: sum(t.count("www.example.org.") for t in logged.lines("skydns.plugin.log")) == 4)
+        assert len(reads) >= 3 and eventually(lambda: idle(srv, lane))

@@ -23,6 +23,7 @@ from twisted.logger import Logger
 
 from skydns.clients.dnsclient import ExchangeError, Timeout, random_u16
 from skydns.plugin.forward.relay import Relayed
+from skydns.query.request import MalformedQuery
 
 log = Logger(namespace="skydns.plugin.forward")
 _pack_id = struct.Struct("!H").pack
@@ -32,9 +33,9 @@ TICK = 0.05
 READ_BURST = 256
 
 # An entry of the table: the query as the client sent it, where its question ends, the client's
-# address, the listener's protocol (``send``) and delivery, when it was sent (the hot path indexes
-# it with the numbers themselves).
-DATA, END, CLIENT, SENDER, DELIVERY, SENT = range(6)
+# address, the listener's protocol (``send``) and delivery, when it was sent, and the request the
+# block's observers see (None when nothing watches). The hot path indexes it with the numbers themselves.
+DATA, END, CLIENT, SENDER, DELIVERY, SENT, REQUEST = range(7)
 
 
 class Lane:
@@ -91,9 +92,13 @@ class Lane:
             else:
                 # The client's ID and CD bit (RFC 6840 5.9), whatever the upstream echoed.
                 if (ans[3] ^ data[3]) & 0x10:
-                    e[3].send(data[:2] + ans[2:3] + bytes(((ans[3] & 0xEF) | (data[3] & 0x10),)) + ans[4:], e[2])
+                    reply = data[:2] + ans[2:3] + bytes(((ans[3] & 0xEF) | (data[3] & 0x10),)) + ans[4:]
                 else:
-                    e[3].send(data[:2] + ans[2:], e[2])
+                    reply = data[:2] + ans[2:]
+                if e[6] is None:
+                    e[3].send(reply, e[2])
+                else:  # the observers see it
+                    e[4].send_raw(reply, e[2], e[3], e[6])
             if not table and not pending:
                 break
         if answered:
@@ -164,6 +169,7 @@ class Lane:
             log.debug("{up}: {why}", up=self.up.name, why=err)
         r = Relayed(self.forward.relay, e[DATA], e[CLIENT], e[SENDER], e[DELIVERY], self.up, b"", e[SENT])
         r.called = True
+        r.request = e[REQUEST]
         self.forward.relay.fallback(r, err, tcp)
 
     def stop(self) -> None:
@@ -188,12 +194,14 @@ def door(lanes: list[Lane], policy: str, handle, delivery):
 class _Door:
     """One listener's entrance to the lanes of a forward."""
 
-    __slots__ = ("lane", "pick", "handle", "delivery")
+    __slots__ = ("lane", "pick", "handle", "delivery", "observed")
 
     def __init__(self, lanes: list[Lane], policy: str, handle, delivery):
         self.lane = lanes[0]
         self.pick = _picker(lanes, policy)
         self.handle, self.delivery = handle, delivery
+        block = lanes[0].forward.block
+        self.observed = block if block is not None and block.observed else None  # the block, when watched
 
     def take(self, data: bytes, client: tuple, proto: str, sender) -> None:
         """Send a plain query on the picked upstream's shared socket; anything else (and everything when the
@@ -224,13 +232,21 @@ class _Door:
         if end > len(data):
             self.handle(data, client, proto, sender)
             return
+        request = None
+        if self.observed is not None:  # the observers get the query read, as on the relay
+            try:
+                request = self.delivery.request(data, client, proto, sender)
+            except MalformedQuery:
+                self.handle(data, client, proto, sender)
+                return
+            request.block, request.zone = self.observed, "."
         if not table:
             lane.busy(self.delivery)
         pending = pool.pending
         qid = random_u16()
         while qid in table or qid in pending:
             qid = random_u16()
-        table[qid] = (data, end, client, sender, self.delivery, lane.reactor.seconds())
+        table[qid] = (data, end, client, sender, self.delivery, lane.reactor.seconds(), request)
         lane.up.requests += 1
         limit.count += 1
         pool.outbox.add(pool, sock, _pack_id(qid) + data[2:])

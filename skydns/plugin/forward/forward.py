@@ -85,10 +85,9 @@ class Forward:
 
     def raw_lane(self, handle, delivery):
         """The express lanes' entrance for a listener whose only block this forward serves bare (IRawForwarder):
-        with ``expire``, no ``max_age`` and nothing watching the block's replies; else None."""
+        with ``expire`` and no ``max_age``; else None."""
         cfg = self.cfg
         if not cfg.expire or cfg.max_age or not self.raw_forward_ready() \
-                or (self.block is not None and self.block.observed) \
                 or not all(isinstance(up.pools.get("udp"), UDPPool) for up in self.upstreams):
             return None
         if not self.lanes:
