@@ -2,6 +2,8 @@
 ends as on the relay and the normal path (IDs, CD bit, case, forged and truncated answers, timeouts,
 broken sockets, counts in flight, reloads)."""
 import concurrent.futures
+import random
+import socket
 import time
 
 import dns.flags
@@ -266,3 +268,25 @@ def test_observers_see_what_the_lane_sends(tmp_path, ups):
         assert eventually(lambda: value(scrape(mport), "skydns_dns_request_count_total", **labels) == 5)
         assert eventually(lambda: sum(t.count("www.example.org.") for t in logged.lines("skydns.plugin.log")) == 4)
         assert len(reads) >= 3 and eventually(lambda: idle(srv, lane))
+
+
+def test_mangled_queries_on_the_lane_end_and_leave_nothing_out(tmp_path, ups):
+    """Five hundred queries whose question and records are random bytes, straight into the lane: whatever the
+    upstream makes of them (an answer, FORMERR, nothing), each ends (on the lane or after its read timeout on
+    the normal path), nothing stays counted, and proper queries are answered throughout."""
+    up = ups()
+    with testing.serve(forward(up, "read_timeout 300ms"), tmp_path) as srv:
+        lane, reads = opened(srv)
+        rnd = random.Random(7)
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            for i in range(500):
+                header = (i + 1).to_bytes(2, "big") + b"\x01\x00" + bytes(rnd.choice((0, 1, 2)) for _ in range(8))
+                client.sendto(header + bytes(rnd.randrange(256) for _ in range(rnd.randrange(5, 60))),
+                              ("127.0.0.1", srv.port))
+                if i % 100 == 0:
+                    assert srv.query(f"ok{i}.example.", "A").answer
+        finally:
+            client.close()
+        assert eventually(lambda: idle(srv, lane), timeout=10) and reads
+        assert srv.query("www.example.org.", "A").answer
