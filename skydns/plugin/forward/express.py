@@ -1,17 +1,18 @@
-"""forward's express lane: the raw relay with nothing between the four system calls but the checks.
+"""forward's express lanes: the raw relay with little between the four system calls but the checks.
 
 With ``expire`` every query to an upstream leaves from one shared socket
 (:class:`~skydns.clients.pools.UDPPool`), and each upstream has a lane on it. When a
 listener's only block is a bare ``forward .`` (nothing in front that answers, rewrites
-or watches replies), the listener hands its UDP packets straight to the lanes
-(:func:`door`; the upstream picked by the forward's policy):
-per query one table entry in the pool's ``relayed`` IDs, no Request, Deferred, timer
-or object of its own; the lane reads the socket while those IDs are out and sends
-each answer (the response bit, the ID and the question checked, the client's ID and
-CD bit put back) from that read loop to the client. Everything off that path goes
-the way it went before: what the lane does not take goes to the server's whole path
-(the relay of :mod:`.relay` among it), and a query that times out, is truncated, or
-whose socket breaks is finished by forward's normal path within its deadline.
+or keeps replies), the listener hands its UDP packets straight to the lanes
+(:func:`door`; the upstream picked by the forward's policy): per query one entry in
+the pool's table of ``relayed`` IDs, no Deferred, timer or object of its own (a Request
+only when observers watch the block); the lane reads the socket while those IDs are
+out and sends each answer (the response bit, the ID and the question checked, the
+client's ID and CD bit put back) from that read loop to the client. Everything off
+that path goes the way it went before: what the lane does not take goes to the
+server's whole path (the relay of :mod:`.relay` among it), and a query that times
+out, is truncated, or whose socket breaks is finished by forward's normal path
+within its deadline.
 """
 from __future__ import annotations
 
