@@ -19,21 +19,26 @@ from skydns.interfaces import IRawForwarder
 EXPIRE = "  expire 10s\n"
 
 
-def lanes(srv):
-    """Per listener: the lane that server hands its UDP packets to, or None."""
+def paths(srv):
+    """Per listener: whether its UDP port hands packets to the lanes first (the door), and the forward's lanes
+    the server offers the raw path's packets to (None when it offers them to the relay, or to nothing)."""
     out = []
     for listener in srv.service.listeners.values():
         server = listener.server
-        out.append(None if server.handle_udp == server.handle else server.handle_udp.__self__.lane)  # the first
+        raw = server.raw_forward
+        out.append((server.handle_udp != server.handle, raw.__self__ if raw is not None and raw.__name__ == "offer"
+                    else None))
     return out
 
 
 def opened(srv, host="127.0.0.1"):
-    """The only listener's lane, once a first query has opened the shared socket (through the relay: the lane
-    takes packets only while it is open), and the list its reads of the socket are counted in from then on."""
-    (lane,) = lanes(srv)
-    assert lane is not None
+    """The first lane of the only listener's forward, once a first query has opened the shared socket (through
+    the relay: a lane takes packets only while it is open), and the list its reads of the socket are counted in
+    from then on."""
+    ((_door, lanes),) = paths(srv)
+    assert lanes is not None
     assert srv.query("open.example.org.", "A", host=host).answer
+    lane = lanes.lane
     reads = []
     read = lane.read
     testing.call(lambda: setattr(lane, "read", lambda pool: (reads.append(1), read(pool))))
@@ -50,24 +55,26 @@ def forward(up, *lines):
     return f".:0 {{\n forward . {up.addr} {{\n{EXPIRE}" + "".join(f"  {x}\n" for x in lines) + " }\n}\n"
 
 
-@pytest.mark.parametrize("body, used", [
-    (" forward . {up} {{\n" + EXPIRE + " }}\n", True),
-    (" errors\n forward . {up} {{\n" + EXPIRE + " }}\n", True),  # errors passes every query on
-    (" forward . {up}\n", False),  # a socket per query: the relay
-    (" forward . {up} {{\n" + EXPIRE + "  max_age 1m\n }}\n", False),  # sockets retired by age: the relay
-    (" forward . {up} {up} {{\n" + EXPIRE + " }}\n", True),  # a lane each, picked by the policy
-    (" cache\n forward . {up} {{\n" + EXPIRE + " }}\n", False),  # the cache keeps answers: the relay
-    (" log\n forward . {up} {{\n" + EXPIRE + " }}\n", True),  # observers see what the lane sends
-    (" any\n forward . {up} {{\n" + EXPIRE + " }}\n", False),  # any answers some queries itself
-    (" cookie\n forward . {up} {{\n" + EXPIRE + " }}\n", False),  # something at the door
-    (" forward . {up} {{\n" + EXPIRE + "  except internal.example\n }}\n", False),  # name rules: the chain
+@pytest.mark.parametrize("body, door, used", [
+    (" forward . {up} {{\n" + EXPIRE + " }}\n", True, True),
+    (" errors\n forward . {up} {{\n" + EXPIRE + " }}\n", True, True),  # errors passes every query on
+    (" forward . {up}\n", False, False),  # a socket per query: the relay
+    (" forward . {up} {{\n" + EXPIRE + "  max_age 1m\n }}\n", False, False),  # sockets retired by age: the relay
+    (" forward . {up} {up} {{\n" + EXPIRE + " }}\n", True, True),  # a lane each, picked by the policy
+    (" log\n forward . {up} {{\n" + EXPIRE + " }}\n", True, True),  # observers see what the lanes send
+    (" cache\n forward . {up} {{\n" + EXPIRE + " }}\n", False, True),  # the cache's misses, kept on the way
+    (" any\n forward . {up} {{\n" + EXPIRE + " }}\n", False, True),  # what any passes on
+    (" cookie\n forward . {up} {{\n" + EXPIRE + " }}\n", False, True),  # what the guard at the door admits
+    (" forward . {up} {{\n" + EXPIRE + "  except internal.example\n }}\n", False, False),  # name rules: the chain
 ])
-def test_the_lane_takes_the_packets_only_of_a_bare_forward_with_expire(tmp_path, ups, body, used):
+def test_the_lanes_take_the_raw_paths_packets_of_a_forward_with_expire(tmp_path, ups, body, door, used):
+    """The door (the port's packets straight to the lanes) only for a bare forward; the lanes wherever the
+    server offers packets to forward's raw relay."""
     up = ups()
     with testing.serve(".:0 {\n" + body.format(up=up.addr) + "}\n", tmp_path) as srv:
-        assert [lane is not None for lane in lanes(srv)] == [used]
-        for _ in range(3):  # the first opens the shared socket (through the relay), the next take the lane
-            assert srv.query("www.example.org.", "A").answer[0][0].address == "192.0.2.1"
+        assert [(d, lanes is not None) for d, lanes in paths(srv)] == [(door, used)]
+        for i in range(3):  # the first opens the shared socket (through the relay), the next take a lane
+            assert srv.query(f"n{i}.example.org.", "A").answer[0][0].address == "192.0.2.1"
 
 
 def test_the_lane_keeps_id_cd_and_case_and_sends_fresh_ids(tmp_path, ups):
@@ -226,9 +233,9 @@ def test_each_upstream_has_a_lane_and_the_policy_spreads_the_queries(tmp_path, u
         forward_ = srv.find(IRawForwarder)[0]
         for i in range(40):
             assert srv.query(f"n{i}.example.", "A").answer
-        assert len(forward_.lanes) == 2 and all(len(up.seen) >= 5 for up in (one, two))
+        assert len(forward_.lanes.lanes) == 2 and all(len(up.seen) >= 5 for up in (one, two))
         assert all(len({port for _, port, _ in up.seen}) == 1 for up in (one, two))  # one shared socket each
-        assert all(eventually(lambda lane=lane: idle(srv, lane)) for lane in forward_.lanes)
+        assert all(eventually(lambda lane=lane: idle(srv, lane)) for lane in forward_.lanes.lanes)
 
 
 def test_a_silent_first_upstream_is_failed_over_to_the_next_within_read_timeout(tmp_path, ups):
@@ -237,7 +244,7 @@ def test_a_silent_first_upstream_is_failed_over_to_the_next_within_read_timeout(
             "  read_timeout 300ms\n  max_fails 0\n }\n}\n")
     with testing.serve(text, tmp_path) as srv:
         forward_ = srv.find(IRawForwarder)[0]
-        lane = forward_.lanes[0]
+        lane = forward_.lanes.lanes[0]
         fallbacks = []
         fallback = lane._fallback
         for i in range(2):  # the first opens the silent one's socket on the relay, the second takes its lane
@@ -290,3 +297,35 @@ def test_mangled_queries_on_the_lane_end_and_leave_nothing_out(tmp_path, ups):
             client.close()
         assert eventually(lambda: idle(srv, lane), timeout=10) and reads
         assert srv.query("www.example.org.", "A").answer
+
+
+def test_behind_the_cache_misses_take_a_lane_and_are_kept(tmp_path, ups):
+    """cache + forward with expire: a miss goes out on a lane, its answer is kept on the way back (TTL as the
+    cache sends it), the next query for it (any letter case) is a hit; a TC answer is kept as the normal path
+    finishes it."""
+    up = ups()
+    with testing.serve(f".:0 {{\n cache\n forward . {up.addr} {{\n{EXPIRE} }}\n}}\n", tmp_path) as srv:
+        lane, reads = opened(srv)
+        seen = len(up.seen)
+        assert srv.query("kept.example.org.", "A").answer[0][0].address == "192.0.2.1"
+        assert reads and len(up.seen) == seen + 1
+        assert srv.query("kept.example.org.", "A").answer and srv.query("KEPT.Example.org.", "A").answer
+        assert len(up.seen) == seen + 1  # both hits
+        assert eventually(lambda: idle(srv, lane))
+
+
+def test_stream_queries_take_a_lane_with_prefer_udp(tmp_path, ups):
+    """prefer_udp: a TCP client's query goes out on a lane over UDP and comes back whole over TCP; a truncated
+    answer is asked again over TCP and reaches the client whole."""
+    up = ups()
+    text = f".:0 {{\n forward . {up.addr} {{\n{EXPIRE}  prefer_udp\n }}\n}}\n"
+    with testing.serve(text, tmp_path) as srv:
+        lane, reads = opened(srv)
+        q = dns.message.make_query("www.example.org.", "A")
+        r = srv.send(q, tcp=True)
+        assert r.id == q.id and r.answer[0][0].address == "192.0.2.1" and up.seen[-1][0] == "udp" and reads
+        up.mode = "truncate"
+        r = srv.query("www.example.org.", "TXT", tcp=True)
+        assert not r.flags & dns.flags.TC and len(r.answer[0]) == 30
+        assert [p for p, _, _ in up.seen[-2:]] == ["udp", "tcp"] and len(reads) >= 2
+        assert eventually(lambda: idle(srv, lane))

@@ -1,18 +1,18 @@
 """forward's express lanes: the raw relay with little between the four system calls but the checks.
 
 With ``expire`` every query to an upstream leaves from one shared socket
-(:class:`~skydns.clients.pools.UDPPool`), and each upstream has a lane on it. When a
-listener's only block is a bare ``forward .`` (nothing in front that answers, rewrites
-or keeps replies), the listener hands its UDP packets straight to the lanes
-(:func:`door`; the upstream picked by the forward's policy): per query one entry in
-the pool's table of ``relayed`` IDs, no Deferred, timer or object of its own (a Request
-only when observers watch the block); the lane reads the socket while those IDs are
-out and sends each answer (the response bit, the ID and the question checked, the
-client's ID and CD bit put back) from that read loop to the client. Everything off
-that path goes the way it went before: what the lane does not take goes to the
-server's whole path (the relay of :mod:`.relay` among it), and a query that times
-out, is truncated, or whose socket breaks is finished by forward's normal path
-within its deadline.
+(:class:`~skydns.clients.pools.UDPPool`), and each upstream has a lane on it. The lanes
+are then forward's raw relay (:meth:`Lanes.offer`): the server offers them the UDP
+packets it would have offered :mod:`.relay` (behind a cache too), and a listener whose
+only block is a bare ``forward .`` hands them its packets straight away (:meth:`Lanes.door`).
+The upstream is picked by the forward's policy. Per query: one entry in the pool's table
+of ``relayed`` IDs, no Deferred, timer or object of its own (a Request only when
+observers watch the block); the lane reads the socket while those IDs are out and sends
+each answer (the response bit, the ID and the question checked, the client's ID and CD
+bit put back, kept by the cache in front) from that read loop to the client. Off that
+path: the relay takes a query while the socket is not open or the upstream is down, and
+a query that times out, is truncated, or whose socket breaks is finished by forward's
+normal path within its deadline.
 """
 from __future__ import annotations
 
@@ -34,9 +34,10 @@ TICK = 0.05
 READ_BURST = 256
 
 # An entry of the table: the query as the client sent it, where its question ends, the client's
-# address, the listener's protocol (``send``) and delivery, when it was sent, and the request the
-# block's observers see (None when nothing watches). The hot path indexes it with the numbers themselves.
-DATA, END, CLIENT, SENDER, DELIVERY, SENT, REQUEST = range(7)
+# address, the listener's protocol (``send``) and delivery, when it was sent, the request the block's
+# observers see (None when nothing watches), the cache in front that keeps the answer (None, or
+# ``keep(query, answer)``) and how the client asked. The hot path indexes it with the numbers themselves.
+DATA, END, CLIENT, SENDER, DELIVERY, SENT, REQUEST, KEEP, PROTO = range(9)
 
 
 class Lane:
@@ -96,6 +97,8 @@ class Lane:
                     reply = data[:2] + ans[2:3] + bytes(((ans[3] & 0xEF) | (data[3] & 0x10),)) + ans[4:]
                 else:
                     reply = data[:2] + ans[2:]
+                if e[7] is not None:
+                    reply = self._kept(e, reply)
                 if e[6] is None:
                     e[3].send(reply, e[2])
                 else:  # the observers see it
@@ -164,11 +167,20 @@ class Lane:
             self._sweeper.stop()
         self._sweeper = None
 
+    def _kept(self, e: tuple, reply: bytes) -> bytes:
+        """The reply as the cache in front sends it (TTLs capped), once it has kept it."""
+        try:
+            return e[KEEP](e[DATA], reply) or reply
+        except Exception:
+            log.failure("the cache in front could not keep an answer from {up}", up=self.up.name)
+            return reply
+
     def _fallback(self, e: tuple, err, tcp: bool = False) -> None:
         """Finish one query on forward's normal path, as the relay finishes its own."""
         if err is not None:
             log.debug("{up}: {why}", up=self.up.name, why=err)
-        r = Relayed(self.forward.relay, e[DATA], e[CLIENT], e[SENDER], e[DELIVERY], self.up, b"", e[SENT])
+        r = Relayed(self.forward.relay, e[DATA], e[CLIENT], e[SENDER], e[DELIVERY], self.up, b"", e[SENT], e[KEEP],
+                    e[PROTO])
         r.called = True
         r.request = e[REQUEST]
         self.forward.relay.fallback(r, err, tcp)
@@ -185,72 +197,77 @@ class Lane:
             holder.release()
 
 
-def door(lanes: list[Lane], policy: str, handle, delivery):
-    """What a listener calls for each UDP packet (``handle``'s signature): a lane's take, the lane picked as
-    ``policy`` says (random, round_robin, sequential), with the server's whole path (``handle``) for the
-    packets it leaves and the listener's ``delivery``."""
-    return _Door(lanes, policy, handle, delivery).take
+class Lanes:
+    """The express lanes of one Forward, one per upstream: its raw relay (``raw_forward``) when it has them."""
 
+    def __init__(self, forward):
+        self.forward = forward
+        self.lanes = [Lane(forward, up, up.pools["udp"]) for up in forward.upstreams]
+        self.lane = self.lanes[0]
+        self.pick = _picker(self.lanes, forward.cfg.policy)
+        self.block = forward.block  # its observers, when it has some, get a Request per query
 
-class _Door:
-    """One listener's entrance to the lanes of a forward."""
+    def door(self, handle, delivery):
+        """What a listener calls for each UDP packet (``handle``'s signature), for a listener that has nothing
+        but this forward to offer them to: the lanes' take, the server's whole path for what they leave."""
+        offer = self.offer
 
-    __slots__ = ("lane", "pick", "handle", "delivery", "observed")
+        def take(data: bytes, client: tuple, proto: str, sender) -> None:
+            if not offer(data, client, sender, delivery):
+                handle(data, client, proto, sender)
 
-    def __init__(self, lanes: list[Lane], policy: str, handle, delivery):
-        self.lane = lanes[0]
-        self.pick = _picker(lanes, policy)
-        self.handle, self.delivery = handle, delivery
-        block = lanes[0].forward.block
-        self.observed = block if block is not None and block.observed else None  # the block, when watched
+        return take
 
-    def take(self, data: bytes, client: tuple, proto: str, sender) -> None:
-        """Send a plain query on the picked upstream's shared socket; anything else (and everything when the
-        socket is not open, the upstream is down or the forward at its limit) goes the server's whole way,
-        where the relay orders the upstreams by their health."""
+    def offer(self, data: bytes, client: tuple, sender, delivery, keep=None, proto: str = "udp") -> bool:
+        """IRawForwarder.raw_forward: send a plain query on the shared socket of the upstream the policy picks
+        (True). While that socket is not open, the upstream is down or its table full, the relay takes the
+        packet; what the relay would not take either (not a plain query, the limit, an unreadable question),
+        the normal path (False)."""
         lane = self.lane if self.pick is None else self.pick()
         pool = lane.pool
         sock = pool.sock
         limit = lane.limit
         table = lane.table
-        if len(data) < 17 or data[2] & 0xF8 or sock is None or lane.up.down or len(table) >= pool.MAX_PENDING \
-                or (limit.limit and limit.count >= limit.limit):
-            self.handle(data, client, proto, sender)
-            return
+        if len(data) < 17 or data[2] & 0xF8 or (limit.limit and limit.count >= limit.limit):
+            return False  # not a plain query, or the forward is at its limit: the normal path
+        if sock is None or lane.up.down or len(table) >= pool.MAX_PENDING:
+            return self.forward.relay.take(data, client, sender, delivery, keep, proto)
         end = 12  # the question's end, to check the answer's against
         n = data[12]
         try:
             while n:
                 if n > 63:
-                    self.handle(data, client, proto, sender)
-                    return
+                    return False
                 end += n + 1
                 n = data[end]
         except IndexError:
-            self.handle(data, client, proto, sender)
-            return
+            return False
         end += 5
         if end > len(data):
-            self.handle(data, client, proto, sender)
-            return
+            return False
         request = None
-        if self.observed is not None:  # the observers get the query read, as on the relay
+        block = self.block
+        if block is not None and block.observers:  # the observers get the query read, as on the relay
             try:
-                request = self.delivery.request(data, client, proto, sender)
+                request = delivery.request(data, client, proto, sender)
             except MalformedQuery:
-                self.handle(data, client, proto, sender)
-                return
-            request.block, request.zone = self.observed, "."
+                return False
+            request.block, request.zone = block, "."
         if not table:
-            lane.busy(self.delivery)
+            lane.busy(delivery)
         pending = pool.pending
         qid = random_u16()
         while qid in table or qid in pending:
             qid = random_u16()
-        table[qid] = (data, end, client, sender, self.delivery, lane.reactor.seconds(), request)
+        table[qid] = (data, end, client, sender, delivery, lane.reactor.seconds(), request, keep, proto)
         lane.up.requests += 1
         limit.count += 1
         pool.outbox.add(pool, sock, _pack_id(qid) + data[2:])
+        return True
+
+    def stop(self) -> None:
+        for lane in self.lanes:
+            lane.stop()
 
 
 def _picker(lanes: list[Lane], policy: str):

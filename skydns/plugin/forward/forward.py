@@ -80,19 +80,17 @@ class Forward:
         self.all_down = 0  # queries sent while every upstream was marked down
         self.block = block
         self.relay = Relay(self)
-        self.raw_forward = self.relay.take
-        self.lanes: list[express.Lane] = []
+        #: with ``expire`` (and no ``max_age``) a UDP query of the raw path takes an express lane, else the relay
+        self.lanes: express.Lanes | None = None
+        if cfg.expire and not cfg.max_age and self.raw_forward_ready() \
+                and all(isinstance(up.pools.get("udp"), UDPPool) for up in self.upstreams):
+            self.lanes = express.Lanes(self)
+        self.raw_forward = self.lanes.offer if self.lanes is not None else self.relay.take
 
     def raw_lane(self, handle, delivery):
-        """The express lanes' entrance for a listener whose only block this forward serves bare (IRawForwarder):
-        with ``expire`` and no ``max_age``; else None."""
-        cfg = self.cfg
-        if not cfg.expire or cfg.max_age or not self.raw_forward_ready() \
-                or not all(isinstance(up.pools.get("udp"), UDPPool) for up in self.upstreams):
-            return None
-        if not self.lanes:
-            self.lanes = [express.Lane(self, up, up.pools["udp"]) for up in self.upstreams]
-        return express.door(self.lanes, cfg.policy, handle, delivery)
+        """The express lanes' door for a listener whose only block this forward serves bare (IRawForwarder),
+        or None without lanes."""
+        return self.lanes.door(handle, delivery) if self.lanes is not None else None
 
     def raw_forward_ready(self) -> bool:
         """The raw relay serves this forward when every UDP query may go out unread (IRawForwarder)."""
@@ -253,7 +251,7 @@ class Forward:
         return data
 
     def stop(self):
-        for lane in self.lanes:
-            lane.stop()
+        if self.lanes is not None:
+            self.lanes.stop()
         self.relay.stop()
         self.health.stop(self.upstreams)
