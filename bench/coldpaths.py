@@ -10,6 +10,7 @@ never repeat within a run (the "water torture" attack). Cases:
   in-zone NXDOMAIN       skydns.local { cache; etcd }: random names in the zone
   forward, full cache    . { cache (a small one, full before the run); forward . UPSTREAM }: random
                          names outside, each inserted and an older one evicted
+  forward expire, full cache  the same with forward's expire (one shared socket: the express lanes)
   REFUSED                skydns.local { etcd }: random names no block serves
   mixed flood            skydns.local { cache; etcd } and . { cache; forward }: half of each
 
@@ -105,6 +106,7 @@ def main():
         existing = [f"{name} A" for name, _ in services()]
         probe = existing[0].split()[0]
         fwd = f" cache {{\n  max_memory 1M\n }}\n forward . 127.0.0.1:{up_port}\n"
+        fwd_expire = f" cache {{\n  max_memory 1M\n }}\n forward . 127.0.0.1:{up_port} {{\n  expire 10s\n }}\n"
         for _round in range(args.rounds):
             inzone = random_names(per_run, ZONE, rng)
             outside = random_names(per_run, "example.net", rng)
@@ -119,6 +121,8 @@ def main():
                 "in-zone NXDOMAIN": (f"{ZONE}:PORT {{\n bind 127.0.0.1\n cache\n{etcd_body}}}\n", inzone, probe,
                                      fill_in),
                 "forward, full cache": (f".:PORT {{\n bind 127.0.0.1\n{fwd}}}\n", outside, "example.org.", fill_out),
+                "forward expire, full cache": (f".:PORT {{\n bind 127.0.0.1\n{fwd_expire}}}\n", outside,
+                                               "example.org.", fill_out),
                 "REFUSED": (f"{ZONE}:PORT {{\n bind 127.0.0.1\n{etcd_body}}}\n", outside, probe, fill_out),
             }
             mixed_conf = (f"{ZONE}:PORT {{\n bind 127.0.0.1\n cache\n{etcd_body}}}\n"
