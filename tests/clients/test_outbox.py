@@ -7,7 +7,6 @@ import dns.message
 import pytest
 from twisted.internet import defer, task
 
-from helpers.upstreams import Upstream
 from skydns import testing
 from skydns.clients.dnsclient import Client, ExchangeError, question_of
 from skydns.clients.outbox import Outbox
@@ -100,41 +99,35 @@ def huge_query():
     return dns.message.make_query("a.example.", "A").to_wire() + bytes(70000)
 
 
-def test_the_shared_socket_goes_when_a_send_fails_and_its_queries_move_on():
-    up = Upstream()
-    try:
-        reactor = testing.reactor()
-        pool = UDPPool(reactor, "127.0.0.1", up.port, expire=10.0)
-        client = Client(reactor)
-        ok = dns.message.make_query("b.example.", "A").to_wire()
+def test_the_shared_socket_goes_when_a_send_fails_and_its_queries_move_on(ups):
+    up = ups()
+    reactor = testing.reactor()
+    pool = UDPPool(reactor, "127.0.0.1", up.port, expire=10.0)
+    client = Client(reactor)
+    ok = dns.message.make_query("b.example.", "A").to_wire()
 
-        def both():
-            big = defer.Deferred()
-            pool.send(huge_query(), question_of(huge_query()), big)
-            answered = client.query(ok, "127.0.0.1", up.port, "udp", 2.0, None, pool)  # same socket, same pass
-            return defer.DeferredList([big, answered], consumeErrors=True)
+    def both():
+        big = defer.Deferred()
+        pool.send(huge_query(), question_of(huge_query()), big)
+        answered = client.query(ok, "127.0.0.1", up.port, "udp", 2.0, None, pool)  # same socket, same pass
+        return defer.DeferredList([big, answered], consumeErrors=True)
 
-        (ok1, err1), (ok2, err2) = testing.call(both)
-        assert not ok1 and err1.check(ExchangeError) and "cannot send to 127.0.0.1" in str(err1.value)
-        assert not ok2 and err2.check(ExchangeError)  # in flight on the broken socket: failed at once, no timeout
-        assert testing.call(lambda: pool.sock) is None
-        answer = testing.call(client.query, ok, "127.0.0.1", up.port, "udp", 2.0, None, pool)
-        assert dns.message.from_wire(answer).answer and pool.opened == 2
-    finally:
-        up.close()
+    (ok1, err1), (ok2, err2) = testing.call(both)
+    assert not ok1 and err1.check(ExchangeError) and "cannot send to 127.0.0.1" in str(err1.value)
+    assert not ok2 and err2.check(ExchangeError)  # in flight on the broken socket: failed at once, no timeout
+    assert testing.call(lambda: pool.sock) is None
+    answer = testing.call(client.query, ok, "127.0.0.1", up.port, "udp", 2.0, None, pool)
+    assert dns.message.from_wire(answer).answer and pool.opened == 2
 
 
-def test_a_port_pool_socket_that_cannot_send_is_retired():
-    up = Upstream()
-    try:
-        reactor = testing.reactor()
-        pool = PortPool(reactor, "127.0.0.1", up.port, size=1, uses=16)
-        client = Client(reactor)
-        with pytest.raises(ExchangeError, match="cannot send to 127.0.0.1"):
-            testing.call(client.query, huge_query(), "127.0.0.1", up.port, "udp", 2.0, None, pool)
-        assert testing.call(lambda: (pool.slots, pool.inflight, len(pool.retired))) == ([None], 0, 0)
-        ok = dns.message.make_query("c.example.", "A").to_wire()
-        assert dns.message.from_wire(testing.call(client.query, ok, "127.0.0.1", up.port, "udp", 2.0, None,
-                                                  pool)).answer
-    finally:
-        up.close()
+def test_a_port_pool_socket_that_cannot_send_is_retired(ups):
+    up = ups()
+    reactor = testing.reactor()
+    pool = PortPool(reactor, "127.0.0.1", up.port, size=1, uses=16)
+    client = Client(reactor)
+    with pytest.raises(ExchangeError, match="cannot send to 127.0.0.1"):
+        testing.call(client.query, huge_query(), "127.0.0.1", up.port, "udp", 2.0, None, pool)
+    assert testing.call(lambda: (pool.slots, pool.inflight, len(pool.retired))) == ([None], 0, 0)
+    ok = dns.message.make_query("c.example.", "A").to_wire()
+    assert dns.message.from_wire(testing.call(client.query, ok, "127.0.0.1", up.port, "udp", 2.0, None,
+                                              pool)).answer

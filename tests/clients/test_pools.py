@@ -6,7 +6,7 @@ import pytest
 from twisted.internet import defer, task
 
 from helpers import eventually
-from helpers.upstreams import Upstream, closed_port
+from helpers.upstreams import closed_port
 from skydns import testing
 from skydns.clients.dnsclient import Client, ExchangeError
 from skydns.clients.portpool import PortPool
@@ -17,23 +17,20 @@ def ask(client, pool, name="www.example.org."):
     return testing.call(client.query, q, pool.host, pool.port, "udp", 2.0, None, pool)
 
 
-def test_each_socket_carries_its_queries_then_a_new_random_port_takes_over():
-    up = Upstream()
-    try:
-        reactor = testing.reactor()
-        pool = PortPool(reactor, "127.0.0.1", up.port, size=4, uses=3)
-        client = Client(reactor)
-        for i in range(30):
-            assert dns.message.from_wire(ask(client, pool, f"n{i}.example.")).answer
-        ports = [p for _, p, _ in up.seen]
-        assert max(ports.count(p) for p in ports) <= 3 and len(set(ports)) >= 10
-        assert pool.opened == len(set(ports))
-        assert len({q.id for _, _, q in up.seen}) >= 29  # random IDs
-        # retired sockets close once their answers are in; the rest once the pool is idle
-        assert eventually(lambda: not testing.call(lambda: pool.is_open), timeout=pool.IDLE + 3)
-        assert not pool.retired and pool.inflight == 0
-    finally:
-        up.close()
+def test_each_socket_carries_its_queries_then_a_new_random_port_takes_over(ups):
+    up = ups()
+    reactor = testing.reactor()
+    pool = PortPool(reactor, "127.0.0.1", up.port, size=4, uses=3)
+    client = Client(reactor)
+    for i in range(30):
+        assert dns.message.from_wire(ask(client, pool, f"n{i}.example.")).answer
+    ports = [p for _, p, _ in up.seen]
+    assert max(ports.count(p) for p in ports) <= 3 and len(set(ports)) >= 10
+    assert pool.opened == len(set(ports))
+    assert len({q.id for _, _, q in up.seen}) >= 29  # random IDs
+    # retired sockets close once their answers are in; the rest once the pool is idle
+    assert eventually(lambda: not testing.call(lambda: pool.is_open), timeout=pool.IDLE + 3)
+    assert not pool.retired and pool.inflight == 0
 
 
 def test_a_refusing_upstream_fails_the_query_and_its_socket_goes():
@@ -45,20 +42,17 @@ def test_a_refusing_upstream_fails_the_query_and_its_socket_goes():
     assert eventually(lambda: testing.call(lambda: not pool.retired and pool.inflight == 0))
 
 
-def test_late_answers_on_a_retired_socket_are_still_taken():
-    up = Upstream("late", delay=0.3)
-    try:
-        reactor = testing.reactor()
-        pool = PortPool(reactor, "127.0.0.1", up.port, size=1, uses=1)  # every query retires its socket at once
-        client = Client(reactor)
-        start = time.monotonic()
-        answers = testing.call(lambda: defer.gatherResults(
-            [client.query(dns.message.make_query(f"q{i}.example.", "A").to_wire(), "127.0.0.1", up.port, "udp",
-                          2.0, None, pool) for i in range(5)]))
-        assert len(answers) == 5 and time.monotonic() - start < 1.5
-        assert len({p for _, p, _ in up.seen}) == 5  # five sockets, each answered after it left the pool
-    finally:
-        up.close()
+def test_late_answers_on_a_retired_socket_are_still_taken(ups):
+    up = ups("late", delay=0.3)
+    reactor = testing.reactor()
+    pool = PortPool(reactor, "127.0.0.1", up.port, size=1, uses=1)  # every query retires its socket at once
+    client = Client(reactor)
+    start = time.monotonic()
+    answers = testing.call(lambda: defer.gatherResults(
+        [client.query(dns.message.make_query(f"q{i}.example.", "A").to_wire(), "127.0.0.1", up.port, "udp",
+                      2.0, None, pool) for i in range(5)]))
+    assert len(answers) == 5 and time.monotonic() - start < 1.5
+    assert len({p for _, p, _ in up.seen}) == 5  # five sockets, each answered after it left the pool
 
 
 
